@@ -1,0 +1,102 @@
+# metersim: a digital twin of the WAGO 879-3000 / 879-3020 energy meter.
+#
+#   make run     install what is missing, build, start the twin on its default scenario
+#   make test    install what is missing, build, run every suite; ends "N passed, N failed"
+#   make bench   the benchmarks, with their baselines measured in the same run
+#   make deps    only install what is missing (Debian packages)
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+
+# -ffp-contract=off: no fused multiply-add, so results are bit-identical on
+# every x86-64 and ARM machine (docs/decisions.md, determinism).
+WARN := -Wall -Wextra -Werror
+CSTD := -std=c11
+OPT ?= -O2 -g
+BASE_CFLAGS := $(CSTD) $(OPT) $(WARN) -ffp-contract=off -MMD -MP
+PKGS := sdl2 libserialport libcjson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CORE_SRC := $(sort $(wildcard core/*.c))
+SIM_SRC := $(sort $(filter-out sim/main.c,$(wildcard sim/*.c)) $(wildcard frontends/*/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+CORE_LIB := $(BUILD)/libmetercore.a
+SIM_LIB := $(BUILD)/libmetersim.a
+BIN := $(BUILD)/metersim
+
+.PHONY: all run test bench deps deps-build install clean check-core
+.DEFAULT_GOAL := all
+
+all: $(BIN) check-core
+
+deps:
+	@sh mk/deps.sh test
+
+deps-build:
+	@sh mk/deps.sh build
+
+# The core is pure: libc maths and its own headers only (DESIGN.md).
+check-core:
+	@if grep -nE '#include *<(stdio|stdlib|time|unistd|fcntl|SDL|cjson/|libserialport|sys/|pthread)' core/*.[ch]; then \
+		echo "core/ must not include host headers (DESIGN.md)"; exit 1; fi
+
+$(BUILD)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Icore -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim -Ifrontends $(PKG_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SIM_LIB): $(SIM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/sim/main.o $(SIM_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lutil
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SIM_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lm -lutil
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(SIM_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lutil
+
+run: deps-build
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) $(RUN_ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BENCH_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/metersim/scenarios
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/metersim
+	install -m 644 scenarios/*.json $(DESTDIR)$(PREFIX)/share/metersim/scenarios/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

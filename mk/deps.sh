@@ -1,0 +1,55 @@
+#!/bin/sh
+# Installs what the build and the tests need, from Debian's packages and npm,
+# when it is missing. Says what it installs; where it cannot (not root, no
+# sudo) it stops with the exact command to run. Usage: mk/deps.sh [build|test]
+set -u
+want=${1:-test}
+missing=""
+
+need_pc() { # pkg-config name, Debian package
+    pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"
+}
+need_cmd() { # command, Debian package
+    command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+}
+
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+need_cmd cc gcc
+need_cmd make make
+need_pc sdl2 libsdl2-dev
+need_pc libserialport libserialport-dev
+need_pc libcjson libcjson-dev
+if [ "$want" = test ]; then
+    need_pc cmocka libcmocka-dev
+    need_pc libmodbus libmodbus-dev
+    need_cmd mbpoll mbpoll
+    need_cmd socat socat
+    need_cmd clang clang
+    # libFuzzer and the sanitizers' runtime for clang 14
+    [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
+        missing="$missing libclang-rt-14-dev"
+    /usr/bin/python3 -c 'import pymodbus, serial' >/dev/null 2>&1 ||
+        missing="$missing python3-pymodbus python3-serial"
+    need_cmd Xvfb xvfb
+fi
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo"
+else
+    echo "deps: missing$missing; run as root:" >&2
+    echo "  apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists: update once, then install.
+$SUDO apt-get install -y -qq $missing >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing
+} || {
+    echo "deps: apt-get install failed; run: apt-get update && apt-get install -y$missing" >&2
+    exit 1
+}
