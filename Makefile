@@ -36,6 +36,7 @@ CORE_LIB := $(BUILD)/libmetercore.a
 SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
+.SECONDARY:
 .PHONY: all run test bench deps deps-build install clean check-core
 .DEFAULT_GOAL := all
 
@@ -66,7 +67,9 @@ $(CORE_LIB): $(CORE_OBJ)
 
 $(SIM_LIB): $(SIM_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@mkdir -p $(dir $@)
+	@printf '!<arch>\n' > $@
+	$(if $^,ar rcs $@ $^)
 
 $(BIN): $(BUILD)/sim/main.o $(SIM_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lutil
