@@ -1,0 +1,155 @@
+/* energy: registers, tariffs and combination codes (see energy.h). */
+#include "energy.h"
+
+#include <math.h>
+#include <string.h>
+
+#define UWH_PER_WS (1e6 / 3600.0)
+
+void energy_init(energy_t *e)
+{
+    memset(e, 0, sizeof *e);
+}
+
+int64_t energy_wrap(int64_t uwh)
+{
+    return uwh % ENERGY_MODULUS_UWH; /* keeps the sign: -12 kWh stays -12 kWh */
+}
+
+/* Whole micro-units of rem + x, keeping the fraction for next time. */
+static int64_t quantize(double *rem, double x)
+{
+    double t = *rem + x;
+    double n = floor(t);
+    *rem = t - n;
+    return (int64_t)n;
+}
+
+/* How a combination code turns forward and reverse into "total" (6.6.15). */
+static int64_t combine(int code, int64_t fwd, int64_t rev)
+{
+    switch (code) {
+    case 1: return fwd;
+    case 2: return -rev;
+    case 3: return fwd + rev;
+    default: return fwd - rev; /* C-04, and C-05 on netted quantities */
+    }
+}
+
+static void add(int64_t *reg, int64_t x)
+{
+    if (x != 0)
+        *reg = energy_wrap(*reg + x);
+}
+
+/* Adds to the total slot and a tariff slot of a register. */
+static void add_tariff(energy_reg_t *r, int tariff, int64_t x)
+{
+    add(&r->slot[ENERGY_TOTAL], x);
+    add(&r->slot[ENERGY_T1 + tariff - 1], x);
+}
+
+void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int code,
+                      energy_delta_t *delta)
+{
+    int64_t fwd[2][3] = {{0}}, rev[2][3] = {{0}};
+    int64_t sum_fwd[2] = {0}, sum_rev[2] = {0};
+    double net[2] = {0.0, 0.0};
+    double amount[2][3];
+
+    if (tariff < 1 || tariff > 4)
+        tariff = 1;
+    for (int k = 0; k < 3; k++) {
+        /* No creep: below the starting current a phase registers nothing (4). */
+        amount[0][k] = c->started[k] ? c->p_ws[k] * UWH_PER_WS : 0.0;
+        amount[1][k] = c->started[k] ? c->q_vars[k] * UWH_PER_WS : 0.0;
+        for (int a = 0; a < 2; a++) {
+            double x = amount[a][k];
+            if (x > 0.0)
+                fwd[a][k] = quantize(&e->rem_phase[a][0][k], x);
+            else if (x < 0.0)
+                rev[a][k] = quantize(&e->rem_phase[a][1][k], -x);
+            sum_fwd[a] += fwd[a][k];
+            sum_rev[a] += rev[a][k];
+            net[a] += x;
+        }
+    }
+
+    for (int a = 0; a < 2; a++) {
+        int64_t f = sum_fwd[a], r = sum_rev[a];
+        if (a == 0 && code == 5) {
+            /* C-05 nets the phases before deciding the direction (6.6.15). */
+            f = net[0] > 0.0 ? quantize(&e->rem_net[0][0], net[0]) : 0;
+            r = net[0] < 0.0 ? quantize(&e->rem_net[0][1], -net[0]) : 0;
+        }
+        /* Reactive total is the sum of both directions: the combination code
+         * is defined for active energy only (6.6.15; docs/decisions.md). */
+        int64_t t = a == 0 ? combine(code, f, r) : f + r;
+        add_tariff(&e->forward[a], tariff, f);
+        add_tariff(&e->reverse[a], tariff, r);
+        add_tariff(&e->total[a], tariff, t);
+        for (int k = 0; k < 3; k++) {
+            add(&e->forward[a].slot[ENERGY_L1 + k], fwd[a][k]);
+            add(&e->reverse[a].slot[ENERGY_L1 + k], rev[a][k]);
+            add(&e->total[a].slot[ENERGY_L1 + k],
+                a == 0 ? combine(code == 5 ? 4 : code, fwd[a][k], rev[a][k])
+                       : fwd[a][k] + rev[a][k]);
+        }
+        if (a == 0) {
+            /* The trip counter counts what "total" counts (6.6.13). */
+            add(&e->resettable[0], t);
+            for (int k = 0; k < 3; k++)
+                add(&e->resettable[1 + k], combine(code == 5 ? 4 : code, fwd[0][k], rev[0][k]));
+            if (delta) {
+                delta->active_fwd = f;
+                delta->active_rev = r;
+                delta->led = f + r;
+            }
+        } else if (delta) {
+            delta->reactive_fwd = f;
+            delta->reactive_rev = r;
+        }
+    }
+
+    for (int k = 0; k < 3; k++) {
+        int64_t q = fwd[1][k] + rev[1][k];
+        if (q == 0)
+            continue;
+        int quad = metrology_quadrant(amount[0][k], amount[1][k]) - 1;
+        add(&e->quadrant[quad][0], q);
+        add(&e->quadrant[quad][tariff], q);
+    }
+}
+
+void energy_reset_day_counter(energy_t *e)
+{
+    memset(e->resettable, 0, sizeof e->resettable);
+}
+
+static void read_reg(const energy_reg_t *reg, double sign, readings_energy_t *out)
+{
+    out->total = sign * reg->slot[ENERGY_TOTAL] / ENERGY_UWH_PER_KWH;
+    for (int t = 0; t < 4; t++)
+        out->tariff[t] = sign * reg->slot[ENERGY_T1 + t] / ENERGY_UWH_PER_KWH;
+    for (int k = 0; k < 3; k++)
+        out->phase[k] = sign * reg->slot[ENERGY_L1 + k] / ENERGY_UWH_PER_KWH;
+}
+
+void energy_read(const energy_t *e, int code, readings_t *r)
+{
+    /* The manual's table shows reverse energy negative, except under C-03
+     * where it is added to forward (6.6.15). */
+    double rev_sign = code == 3 ? 1.0 : -1.0;
+    read_reg(&e->total[0], 1.0, &r->active_total);
+    read_reg(&e->forward[0], 1.0, &r->active_forward);
+    read_reg(&e->reverse[0], rev_sign, &r->active_reverse);
+    read_reg(&e->total[1], 1.0, &r->reactive_total);
+    read_reg(&e->forward[1], 1.0, &r->reactive_forward);
+    read_reg(&e->reverse[1], 1.0, &r->reactive_reverse);
+    for (int q = 0; q < 4; q++)
+        for (int t = 0; t < 5; t++)
+            r->reactive_quadrant[q][t] = e->quadrant[q][t] / ENERGY_UWH_PER_KWH;
+    r->resettable = e->resettable[0] / ENERGY_UWH_PER_KWH;
+    for (int k = 0; k < 3; k++)
+        r->resettable_phase[k] = e->resettable[1 + k] / ENERGY_UWH_PER_KWH;
+}

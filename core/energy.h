@@ -1,0 +1,91 @@
+/* energy: the registers a utility bills from (A3.2 0x6000-0x608F, 6.2, 6.6.15).
+ *
+ * Energy arrives one mains cycle at a time from the metrology (signed W*s and
+ * var*s per element). Each base quantity is quantised to whole micro-watt-hours
+ * with its remainder carried to the next cycle, so nothing is ever lost or
+ * rounded twice, and every register below is an exact integer sum of those
+ * quanta: the forward total is exactly the sum of the phases' forward
+ * registers, year after year.
+ *
+ *   cycle (p_ws[3], q_vars[3]) --> direction per phase --> quanta (uWh, uvarh)
+ *                                  net of the phases  -->    |
+ *                                                            v
+ *              registers: [total | T1..T4 | L1..L3] x active/reactive x total/fwd/rev,
+ *                         reactive by quadrant Q1..Q4 x [total | T1..T4],
+ *                         resettable day counter [total | L1..L3]
+ *
+ * Direction is decided per phase and per cycle on the cycle's net energy (an
+ * instantaneous u*i changes sign within a cycle whenever PF < 1).
+ *
+ * Combination codes (6.6.15) decide how "total" grows, and, for C-05, how
+ * forward and reverse grow, at each moment; changing the code changes what is
+ * added from then on, never the past:
+ *   C-01 total += fwd           C-02 total -= rev         C-03 total += fwd + rev
+ *   C-04 total += fwd - rev     C-05 the phases are netted first: fwd, rev and
+ *                               total grow from the net three-phase energy
+ * Reverse registers hold magnitudes; readings show them with the sign of the
+ * manual's table (negative except in C-03), see energy_read().
+ *
+ * Rollover: the meter has a 6+3 digit kWh register (6.2); every register is
+ * kept modulo 1 000 000 kWh, so 999999.999 kWh is followed by 000000.000.
+ *
+ * Reactive quadrants (IEC 62053-23, the manual's Q1..Q4 names): Q1 import
+ * active and inductive (+Q), Q2 export and capacitive (+Q), Q3 export and
+ * inductive (-Q), Q4 import and capacitive (-Q); a phase's cycle of reactive
+ * energy goes to the quadrant of that phase's (P, Q).
+ */
+#ifndef METERSIM_ENERGY_H
+#define METERSIM_ENERGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrology.h"
+#include "readings.h"
+
+/* 1 000 000 kWh in micro-watt-hours: the register's modulus (6.2). */
+#define ENERGY_MODULUS_UWH 1000000000000000ll
+#define ENERGY_UWH_PER_KWH 1e9
+
+/* One register split as the map splits it: [0] total, [1..4] T1..T4, [5..7] L1..L3. */
+enum { ENERGY_TOTAL = 0, ENERGY_T1 = 1, ENERGY_L1 = 5, ENERGY_SLOTS = 8 };
+
+typedef struct {
+    int64_t slot[ENERGY_SLOTS]; /* micro-watt-hours (micro-var-hours) */
+} energy_reg_t;
+
+typedef struct energy {
+    /* active and reactive: [0] active, [1] reactive */
+    energy_reg_t total[2], forward[2], reverse[2];
+    int64_t quadrant[4][5];      /* reactive, Q1..Q4 x [total, T1..T4] */
+    int64_t resettable[4];       /* [total, L1..L3] */
+
+    /* Remainders below one micro-unit, carried into the next cycle. */
+    double rem_phase[2][2][3];   /* [active/reactive][fwd/rev][phase] */
+    double rem_net[2][2];        /* [active/reactive][fwd/rev], netted (C-05) */
+} energy_t;
+
+/* The increments one cycle produced, for the pulse outputs. */
+typedef struct {
+    int64_t active_fwd, active_rev;     /* as counted by the combination code */
+    int64_t reactive_fwd, reactive_rev;
+    int64_t led;                        /* |active| for the test LED */
+} energy_delta_t;
+
+void energy_init(energy_t *e);
+
+/* Adds one metrology cycle at tariff 1..4 under combination code 1..5. */
+void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int code,
+                      energy_delta_t *delta);
+
+/* Resets the resettable day counter (0x6049, M-Bus, 6.6.13). */
+void energy_reset_day_counter(energy_t *e);
+
+/* Fills the energy part of a readings snapshot (kWh), with the signs of the
+ * manual's table for `code`; T3/T4 read as they are, shown or not. */
+void energy_read(const energy_t *e, int code, readings_t *r);
+
+/* Keeps a register inside the 6+3 digit range. */
+int64_t energy_wrap(int64_t uwh);
+
+#endif

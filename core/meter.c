@@ -1,0 +1,193 @@
+/* meter: owns every part of the meter and turns requests into changes. */
+#include "meter.h"
+
+#include <string.h>
+
+/* Identity of the firmware the twin models (docs/decisions.md). */
+#define METER_PROTOCOL_VERSION 1.0f
+#define METER_SOFTWARE_VERSION 1.0f
+#define METER_HARDWARE_VERSION 1.0f
+#define METER_AMPS 65                 /* Imax (4) */
+#define METER_MID_CHECKSUM 0x6A13u    /* MID software CRC shown in display part 1 */
+#define METER_CHECKSUM2 0x0000B3C5u
+
+/* The last eight digits of a serial number, as a number (A2.1). */
+static uint32_t last_eight_digits(const char *serial)
+{
+    size_t n = strlen(serial);
+    const char *p = n > 8 ? serial + n - 8 : serial;
+    uint32_t v = 0;
+    for (; *p; p++)
+        if (*p >= '0' && *p <= '9')
+            v = v * 10u + (uint32_t)(*p - '0');
+    return v;
+}
+
+void meter_init(meter_t *m, const meter_desc_t *d)
+{
+    memset(m, 0, sizeof *m);
+    m->model = d->model;
+    const char *serial = d->serial ? d->serial : "00000001";
+    size_t n = strlen(serial);
+    if (n >= sizeof m->serial)
+        serial += n - (sizeof m->serial - 1);
+    memcpy(m->serial, serial, strlen(serial) + 1);
+    m->connection = d->connection < CONNECTION_COUNT ? d->connection : CONNECTION_3P4W;
+    if (d->settings)
+        m->settings = *d->settings;
+    else
+        settings_defaults(&m->settings, last_eight_digits(m->serial));
+    metrology_init(&m->metrology, m->connection);
+    energy_init(&m->energy);
+    m->n_seg = 1;
+    m->seg_tariff[0] = meter_tariff(m);
+    m->seg_from[0] = 0.0;
+}
+
+/* Notes the tariff in force from now on, if it changed. */
+static void tariff_changed(meter_t *m)
+{
+    int t = meter_tariff(m);
+    if (t == m->seg_tariff[m->n_seg - 1])
+        return;
+    if (m->n_seg < METER_TARIFF_SEGMENTS)
+        m->n_seg++;
+    m->seg_tariff[m->n_seg - 1] = t;
+    m->seg_from[m->n_seg - 1] = (double)m->tick;
+}
+
+/* Hands a closed cycle to the energy registers, split by time between the
+ * tariffs that were in force during it. */
+static void register_cycle(meter_t *m, const metrology_cycle_t *c)
+{
+    double start = c->end - c->ticks;
+    energy_delta_t sum = {0};
+    for (int i = 0; i < m->n_seg; i++) {
+        double from = m->seg_from[i] > start ? m->seg_from[i] : start;
+        double to = i + 1 < m->n_seg ? m->seg_from[i + 1] : c->end;
+        if (to > c->end)
+            to = c->end;
+        if (to <= from && m->n_seg > 1)
+            continue;
+        metrology_cycle_t part = *c;
+        double share = m->n_seg > 1 ? (to - from) / c->ticks : 1.0;
+        for (int k = 0; k < 3; k++) {
+            part.p_ws[k] *= share;
+            part.q_vars[k] *= share;
+        }
+        energy_delta_t d = {0};
+        energy_add_cycle(&m->energy, &part, m->seg_tariff[i], m->settings.combination_code, &d);
+        sum.active_fwd += d.active_fwd;
+        sum.active_rev += d.active_rev;
+        sum.reactive_fwd += d.reactive_fwd;
+        sum.reactive_rev += d.reactive_rev;
+        sum.led += d.led;
+    }
+    m->last_delta = sum;
+    m->seg_tariff[0] = m->seg_tariff[m->n_seg - 1];
+    m->seg_from[0] = c->end;
+    m->n_seg = 1;
+}
+
+int meter_tariff(const meter_t *m)
+{
+    int t = m->settings.tariff;
+    if (t >= 3)
+        return t; /* T3/T4 hold while selected; the input is not looked at */
+    return m->tariff_input ? 2 : t;
+}
+
+void meter_set_tariff_input(meter_t *m, bool on)
+{
+    m->tariff_input = on;
+    tariff_changed(m);
+}
+
+void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
+{
+    for (size_t t = 0; t < n; t++) {
+        if (metrology_step(&m->metrology, &s[t]))
+            register_cycle(m, &m->metrology.cycle);
+        m->tick++;
+    }
+}
+
+uint64_t meter_now_ns(const meter_t *m)
+{
+    return m->tick * VTIME_NS_PER_TICK;
+}
+
+static double kilo(double x)
+{
+    return x / 1000.0;
+}
+
+void meter_readings(const meter_t *m, readings_t *r)
+{
+    const metrology_values_t *v = &m->metrology.values;
+    memset(r, 0, sizeof *r);
+    memcpy(r->serial, m->serial, sizeof r->serial);
+    r->model = m->model;
+    r->meter_code = m->model == METER_MODEL_4PS ? 0x1112 : 0x1111;
+    r->protocol_version = METER_PROTOCOL_VERSION;
+    r->software_version = METER_SOFTWARE_VERSION;
+    r->hardware_version = METER_HARDWARE_VERSION;
+    r->meter_amps = METER_AMPS;
+    r->checksum = METER_MID_CHECKSUM;
+    r->checksum2 = METER_CHECKSUM2;
+    r->connection = m->connection;
+
+    for (int k = 0; k < 3; k++) {
+        r->voltage[k] = v->u[k];
+        r->current[k] = v->i[k];
+        r->p[k] = kilo(v->p[k]);
+        r->q[k] = kilo(v->q[k]);
+        r->s[k] = kilo(v->s[k]);
+        r->pf[k] = v->pf[k];
+        r->voltage_ll[k] = v->u_ll[k];
+        r->quadrant[k] = v->quadrant[k];
+        r->direction[k] = v->p[k] < 0.0 ? 'R' : 'F';
+        r->voltage_avg += v->u[k] / 3.0;
+        r->current_sum += v->i[k];
+    }
+    r->frequency = v->frequency;
+    r->p_total = kilo(v->p_total);
+    r->q_total = kilo(v->q_total);
+    r->s_total = kilo(v->s_total);
+    r->pf_total = v->pf_total;
+    r->quadrant_total = v->quadrant_total;
+    r->direction_total = v->p_total < 0.0 ? 'R' : 'F';
+
+    energy_read(&m->energy, m->settings.combination_code, r);
+    r->power_down_count = m->power_down_count;
+    r->tariff = (uint8_t)meter_tariff(m);
+    r->tariff_input = m->tariff_input;
+    r->settings = m->settings;
+}
+
+static void access_read(void *ctx, readings_t *out)
+{
+    meter_readings(ctx, out);
+}
+
+static settings_err_t access_set(void *ctx, setting_id_t id, int32_t value)
+{
+    meter_t *m = ctx;
+    settings_err_t err = settings_set(&m->settings, id, value);
+    tariff_changed(m);
+    return err;
+}
+
+static void access_reset(void *ctx, access_reset_t what)
+{
+    meter_t *m = ctx;
+    switch (what) {
+    case ACCESS_RESET_POWER_DOWN_COUNTER: m->power_down_count = 0; break;
+    case ACCESS_RESET_DAY_COUNTER: energy_reset_day_counter(&m->energy); break;
+    }
+}
+
+access_t meter_access(meter_t *m)
+{
+    return (access_t){.ctx = m, .read = access_read, .set = access_set, .reset = access_reset};
+}

@@ -1,0 +1,86 @@
+/* meter: one WAGO 879-3000 (4PU) / 879-3020 (4PS) energy meter, whole.
+ *
+ * The only header a host needs. A meter is one plain struct that owns its
+ * parts by value; time moves only when the host feeds samples.
+ *
+ *            samples (8 kHz)          tariff input, supply
+ *                 |                          |
+ *                 v                          v
+ *   +------------------------------------------------------+
+ *   | metrology --cycle--> energy (tariff, combination code)|
+ *   |     |                    |                            |
+ *   |     +--values--+---------+---> readings_t <--- settings|
+ *   +------------------------------------------------------+
+ *                      |
+ *        meter_readings(): what every interface shows
+ *
+ * Usage:
+ *   meter_t m;
+ *   meter_init(&m, &(meter_desc_t){ .serial = "13070001" });
+ *   meter_exec(&m, samples, n);      // n ticks of 125 us
+ *   meter_readings(&m, &r);
+ *
+ * A zero field in meter_desc_t means the default (4PU, 3P4W, factory settings).
+ */
+#ifndef METERSIM_METER_H
+#define METERSIM_METER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access.h"
+#include "energy.h"
+#include "metrology.h"
+#include "readings.h"
+#include "settings.h"
+#include "vtime.h"
+
+#define METER_TARIFF_SEGMENTS 8
+
+typedef struct meter_desc {
+    meter_model_t model;
+    const char *serial;         /* decimal digits; NULL: "00000001" */
+    connection_t connection;
+    const settings_t *settings; /* NULL: factory defaults */
+} meter_desc_t;
+
+typedef struct meter {
+    meter_model_t model;
+    char serial[17];
+    connection_t connection;
+    settings_t settings;
+    metrology_t metrology;
+    energy_t energy;
+    energy_delta_t last_delta; /* what the last cycle added, for pulses */
+    bool tariff_input;         /* 230 V AC on terminals 10/11 (A1.1) */
+    /* Tariffs in force during the cycle being measured: a change inside a
+     * cycle splits its energy by time, so T1/T2 shares are exact. */
+    int seg_tariff[METER_TARIFF_SEGMENTS];
+    double seg_from[METER_TARIFF_SEGMENTS]; /* ticks */
+    int n_seg;
+    uint32_t power_down_count;
+    uint64_t tick;
+} meter_t;
+
+void meter_init(meter_t *m, const meter_desc_t *d);
+
+/* Runs n ticks of samples through the meter. */
+void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n);
+
+/* Virtual time now, in nanoseconds since the meter was created. */
+uint64_t meter_now_ns(const meter_t *m);
+
+/* The tariff in use: T3/T4 when selected; otherwise the tariff input chooses
+ * T2 while it carries 230 V (A1.1, docs/decisions.md). */
+int meter_tariff(const meter_t *m);
+
+void meter_set_tariff_input(meter_t *m, bool on);
+
+/* Everything readable, as it is now. */
+void meter_readings(const meter_t *m, readings_t *r);
+
+/* The access table protocol machines and the menu use. */
+access_t meter_access(meter_t *m);
+
+#endif
