@@ -7,8 +7,8 @@
  *
  * where psi_k is the angle by which the current lags the voltage (positive:
  * inductive; a reverse flow adds 180 degrees), theta_k the phase position
- * (0, -120, +120 by default). Optional white Gaussian noise of a given RMS is
- * added from a seeded generator, so a run is reproducible.
+ * (0, -120, +120 by default). Optional white, nearly Gaussian noise of a given
+ * RMS is added from a seeded generator, so a run is reproducible.
  *
  * Speed: one rotor e^{j*2*pi*f*t} turns by a fixed step each tick; every
  * component is Im(A * rotor^h) with a complex constant A, so a tick costs a
