@@ -6,18 +6,17 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "meter.h"
+#include "runner.h"
 #include "scenario.h"
-#include "waveform.h"
 
 #define EXIT_INVALID 2
-#define CHUNK_TICKS 800u /* 100 ms: the pacing and event granularity of the host loop */
 
 static const char usage[] =
     "Usage: metersim [OPTIONS]\n"
@@ -26,21 +25,26 @@ static const char usage[] =
     "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md);\n"
     "                      without it, a built-in office load on a 3P4W supply\n"
     "  --until DURATION    stop after this much simulated time (\"250ms\", \"90s\",\n"
-    "                      \"15m\", \"24h\", \"7d\"; a bare number is seconds);\n"
-    "                      without it, run until stopped (Ctrl-C)\n"
+    "                      \"15m\", \"24h\", \"7d\", \"1h30m\"; a bare number is seconds);\n"
+    "                      without it, the scenario's \"duration\", else its last\n"
+    "                      event; a scenario with neither runs until stopped\n"
     "  --headless          no window; run as fast as the CPU allows unless --speed\n"
     "  --speed N|max       pace: N times real time, or max (default: 1, or max\n"
     "                      with --headless); the pace never changes the results\n"
+    "  --every DURATION    readings in the log this often (default 1s)\n"
+    "  --quiet             no periodic readings; events and assertions only\n"
+    "  --junit FILE        write the assertions' results as JUnit XML to FILE\n"
+    "  --progress          a progress line on standard error (when it is a terminal)\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
     "\n"
-    "Output: one JSON object per simulated second on standard output (the\n"
-    "fields are listed in docs/cli.md).\n"
+    "Output: a log of JSON lines on standard output: the readings every\n"
+    "simulated second, every event and every assertion (docs/cli.md).\n"
     "\n"
     "Exit status: 0 done; 1 an assertion failed; 2 invalid command line or\n"
     "scenario (nothing ran); 3 an I/O error while running.\n";
 
-static volatile sig_atomic_t stop_requested;
+static volatile int stop_requested;
 
 static void on_signal(int sig)
 {
@@ -50,8 +54,11 @@ static void on_signal(int sig)
 
 typedef struct {
     const char *scenario;
-    uint64_t until; /* ticks; 0: no end */
+    uint64_t until; /* ticks; 0: the scenario's own end */
+    uint64_t every; /* ticks between readings in the log */
     int headless;
+    int progress;
+    const char *junit;
     double speed;   /* 0: as fast as possible */
 } options_t;
 
@@ -60,6 +67,7 @@ static int parse_args(int argc, char **argv, options_t *o)
     int speed_given = 0;
     memset(o, 0, sizeof *o);
     o->speed = 1.0;
+    o->every = VTIME_SAMPLE_RATE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -71,8 +79,13 @@ static int parse_args(int argc, char **argv, options_t *o)
             exit(0);
         } else if (strcmp(a, "--headless") == 0) {
             o->headless = 1;
+        } else if (strcmp(a, "--progress") == 0) {
+            o->progress = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->every = 0;
         } else if (strcmp(a, "--scenario") == 0 || strcmp(a, "--until") == 0 ||
-                   strcmp(a, "--speed") == 0) {
+                   strcmp(a, "--speed") == 0 || strcmp(a, "--junit") == 0 ||
+                   strcmp(a, "--every") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -80,6 +93,17 @@ static int parse_args(int argc, char **argv, options_t *o)
             i++;
             if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
+            } else if (strcmp(a, "--junit") == 0) {
+                o->junit = val;
+            } else if (strcmp(a, "--every") == 0) {
+                if (!scenario_parse_duration(val, &o->every) || o->every == 0 ||
+                    (VTIME_SAMPLE_RATE % o->every != 0 && o->every % VTIME_SAMPLE_RATE != 0)) {
+                    fprintf(stderr,
+                            "metersim: --every %s: expected a duration that divides a second or is "
+                            "a whole number of seconds (\"100ms\", \"1s\", \"15m\")\n",
+                            val);
+                    return EXIT_INVALID;
+                }
             } else if (strcmp(a, "--until") == 0) {
                 if (!scenario_parse_duration(val, &o->until) || o->until == 0) {
                     fprintf(stderr,
@@ -112,107 +136,6 @@ static int parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
-static void print_array(const char *name, const double v[3], int decimals)
-{
-    printf(",\"%s\":[%.*f,%.*f,%.*f]", name, decimals, v[0], decimals, v[1], decimals, v[2]);
-}
-
-/* One line of JSON with what the meter shows at this second. */
-static void print_line(const meter_t *m)
-{
-    readings_t r;
-    meter_readings(m, &r);
-    printf("{\"t\":%llu,\"f\":%.3f", (unsigned long long)(m->tick / VTIME_SAMPLE_RATE),
-           r.frequency);
-    print_array("U", r.voltage, 2);
-    print_array("I", r.current, 3);
-    print_array("P_kW", r.p, 4);
-    print_array("Q_kvar", r.q, 4);
-    print_array("S_kVA", r.s, 4);
-    print_array("PF", r.pf, 3);
-    print_array("U_LL", r.voltage_ll, 2);
-    printf(",\"P_total_kW\":%.4f,\"Q_total_kvar\":%.4f,\"S_total_kVA\":%.4f,\"PF_total\":%.3f",
-           r.p_total, r.q_total, r.s_total, r.pf_total);
-    printf(",\"quadrant\":[%d,%d,%d],\"quadrant_total\":%d", r.quadrant[0], r.quadrant[1],
-           r.quadrant[2], r.quadrant_total);
-    printf(",\"E_total_kWh\":%.6f,\"E_fwd_kWh\":%.6f,\"E_rev_kWh\":%.6f", r.active_total.total,
-           r.active_forward.total, r.active_reverse.total);
-    printf(",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d}\n",
-           r.reactive_forward.total, r.reactive_reverse.total, r.tariff);
-}
-
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Sleeps until the wall clock has caught up with simulated time / speed. */
-static void pace(double start_wall, uint64_t ticks, double speed)
-{
-    if (speed <= 0.0)
-        return;
-    double due = start_wall + (double)ticks / VTIME_SAMPLE_RATE / speed;
-    double now = wall_seconds();
-    if (due > now) {
-        double d = due - now;
-        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
-        while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !stop_requested)
-            ;
-    }
-}
-
-static int run(const scenario_t *sc, const options_t *o)
-{
-    static meter_t meter;
-    static metrology_sample_t buf[CHUNK_TICKS];
-    wave_t wave;
-    meter_init(&meter, &(meter_desc_t){
-                           .model = sc->model,
-                           .serial = sc->serial,
-                           .connection = sc->connection,
-                       });
-    wave_init(&wave, &sc->wave);
-    size_t next_event = 0;
-    uint64_t t = 0;
-    double start = wall_seconds();
-
-    while (!stop_requested && (o->until == 0 || t < o->until)) {
-        while (next_event < sc->n_events && sc->events[next_event].at_tick <= t) {
-            const scenario_event_t *ev = &sc->events[next_event++];
-            if (ev->set_wave)
-                wave_set(&wave, &ev->wave);
-            if (ev->tariff_input >= 0)
-                meter_set_tariff_input(&meter, ev->tariff_input);
-        }
-        /* Up to the next second, event, or end, whichever is first. */
-        uint64_t end = t + CHUNK_TICKS;
-        uint64_t second = (t / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
-        if (second < end)
-            end = second;
-        if (next_event < sc->n_events && sc->events[next_event].at_tick < end)
-            end = sc->events[next_event].at_tick;
-        if (o->until && o->until < end)
-            end = o->until;
-        size_t n = (size_t)(end - t);
-        wave_fill(&wave, buf, n);
-        meter_exec(&meter, buf, n);
-        t = end;
-        if (t % VTIME_SAMPLE_RATE == 0) {
-            print_line(&meter);
-            if (o->speed > 0.0)
-                fflush(stdout);
-        }
-        pace(start, t, o->speed);
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "metersim: writing the output failed: %s\n", strerror(errno));
-        return 3;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     options_t o;
@@ -235,7 +158,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "metersim: %s%s; no window yet, printing one line per simulated "
                         "second (Ctrl-C stops)\n",
                 sc.name[0] ? "scenario " : "", sc.name);
-    rc = run(&sc, &o);
+    runner_opts_t ro = {.until = o.until,
+                        .speed = o.speed,
+                        .every = o.every,
+                        .log = stdout,
+                        .progress = o.progress,
+                        .junit = o.junit};
+    rc = runner_run(&sc, &ro, &stop_requested);
     scenario_free(&sc);
     return rc;
 }

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jsonpos.h"
+
 #define MAX_TICKS (100ull * 365 * 86400 * VTIME_SAMPLE_RATE) /* 100 years */
+#define DEG (M_PI / 180.0)
 
 /* The default scenario: an office floor on a 3P4W supply, its phases loaded
  * unevenly, with the harmonics of switch-mode power supplies and a little
@@ -27,33 +30,41 @@ static const char default_json[] =
 
 typedef struct {
     const char *file;
+    const char *text;
+    size_t len;
+    char dir[256]; /* the scenario's folder, for relative CSV paths */
+    scenario_t *sc;
     char *err;
     size_t errlen;
     char path[256];
     bool failed;
+    uint64_t now; /* the time of the event being parsed */
 } ctx_t;
 
 static bool fail(ctx_t *c, const char *fmt, ...)
 {
     if (c->failed)
         return false;
-    char msg[384];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "%s: %s: %s", c->file, c->path[0] ? c->path : "$", msg);
+    const char *path = c->path[0] ? c->path : "$";
+    int line = 1, col = 1;
+    if (c->text)
+        jsonpos_find(c->text, c->len, path, &line, &col);
+    snprintf(c->err, c->errlen, "%s:%d:%d: %s: %s", c->file, line, col, path, msg);
     c->failed = true;
     return false;
 }
 
-/* Appends ".key" or "[i]" to the path for the duration of a check. */
+/* Appends ".key" or "[i]" to the path; pop() restores it. */
 static size_t push(ctx_t *c, const char *key, int index)
 {
-    size_t n = strlen(c->path);
-    if (n == 0)
+    if (!c->path[0])
         snprintf(c->path, sizeof c->path, "$");
-    n = strlen(c->path);
+    size_t n = strlen(c->path);
     if (key)
         snprintf(c->path + n, sizeof c->path - n, ".%s", key);
     else
@@ -66,6 +77,19 @@ static void pop(ctx_t *c, size_t n)
     c->path[n] = '\0';
 }
 
+/* Keeps an array alive as long as the scenario. */
+static double *keep(ctx_t *c, size_t n)
+{
+    double **list = realloc(c->sc->arrays, (c->sc->n_arrays + 1) * sizeof *list);
+    if (!list)
+        return NULL;
+    c->sc->arrays = list;
+    double *a = calloc(n ? n : 1, sizeof *a);
+    if (a)
+        list[c->sc->n_arrays++] = a;
+    return a;
+}
+
 /* Refuses keys the format does not know, so a typo never passes silently. */
 static bool known_keys(ctx_t *c, const cJSON *obj, const char *const *keys)
 {
@@ -75,11 +99,26 @@ static bool known_keys(ctx_t *c, const cJSON *obj, const char *const *keys)
             ok = ok || strcmp(it->string, *k) == 0;
         if (!ok) {
             size_t n = push(c, it->string, 0);
-            fail(c, "unknown key \"%s\"", it->string);
+            char list[384] = "";
+            for (const char *const *k = keys; *k; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         k == keys ? "" : ", ", *k);
+            fail(c, "unknown key \"%s\" (known here: %s)", it->string, list);
             pop(c, n);
             return false;
         }
     }
+    return true;
+}
+
+static bool check_number(ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                         double *out)
+{
+    if (!cJSON_IsNumber(v))
+        return fail(c, "expected a number (%s)", unit);
+    if (!(v->valuedouble >= min && v->valuedouble <= max))
+        return fail(c, "%g is out of range; allowed %g to %g %s", v->valuedouble, min, max, unit);
+    *out = v->valuedouble;
     return true;
 }
 
@@ -90,13 +129,7 @@ static bool get_number(ctx_t *c, const cJSON *obj, const char *key, double min, 
     if (!v)
         return true;
     size_t n = push(c, key, 0);
-    bool ok = true;
-    if (!cJSON_IsNumber(v))
-        ok = fail(c, "expected a number (%s)", unit);
-    else if (!(v->valuedouble >= min && v->valuedouble <= max))
-        ok = fail(c, "%g is out of range; allowed %g to %g %s", v->valuedouble, min, max, unit);
-    else
-        *out = v->valuedouble;
+    bool ok = check_number(c, v, min, max, unit, out);
     pop(c, n);
     return ok;
 }
@@ -109,14 +142,12 @@ static bool get_choice(ctx_t *c, const cJSON *obj, const char *key, const char *
         return true;
     size_t n = push(c, key, 0);
     bool ok = false;
-    if (cJSON_IsString(v)) {
-        for (int i = 0; names[i]; i++) {
+    if (cJSON_IsString(v))
+        for (int i = 0; names[i]; i++)
             if (strcmp(v->valuestring, names[i]) == 0) {
                 *out = i;
                 ok = true;
             }
-        }
-    }
     if (!ok) {
         char list[256] = "";
         for (int i = 0; names[i]; i++)
@@ -144,6 +175,281 @@ static bool get_object(ctx_t *c, const cJSON *obj, const char *key, const cJSON 
     }
     *out = v;
     return true;
+}
+
+static bool get_duration(ctx_t *c, const cJSON *v, uint64_t *ticks)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+        v->valuedouble * VTIME_SAMPLE_RATE <= (double)MAX_TICKS) {
+        *ticks = (uint64_t)llround(v->valuedouble * VTIME_SAMPLE_RATE);
+        return true;
+    }
+    if (cJSON_IsString(v) && scenario_parse_duration(v->valuestring, ticks))
+        return true;
+    return fail(c, "expected a duration such as \"250ms\", \"15m\", \"24h\", \"7d\", \"1h30m\" "
+                   "(at most 100 years)");
+}
+
+/* "HH:MM" or "HH:MM:SS" as seconds of the day. */
+static bool time_of_day(const char *s, double *seconds)
+{
+    int h, m, sec = 0;
+    char tail;
+    int n = sscanf(s, "%d:%d:%d%c", &h, &m, &sec, &tail);
+    if (n < 2 || n > 3 || h < 0 || h > 24 || m < 0 || m > 59 || sec < 0 || sec > 59 ||
+        (h == 24 && (m || sec)))
+        return false;
+    *seconds = h * 3600.0 + m * 60.0 + sec;
+    return true;
+}
+
+static bool parse_csv(ctx_t *c, const cJSON *o, double min, double max, const char *unit,
+                      profile_t *out);
+
+/* A number, or {"steps"|"ramp"|"daily"|"csv": ...} (signal.h). */
+static bool parse_profile(ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                         profile_t *out)
+{
+    if (cJSON_IsNumber(v)) {
+        double x;
+        if (!check_number(c, v, min, max, unit, &x))
+            return false;
+        *out = profile_const(x);
+        return true;
+    }
+    if (!cJSON_IsObject(v) || !v->child)
+        return fail(c, "expected a number (%s) or a profile {\"steps\"|\"ramp\"|\"daily\"|\"csv\"}",
+                    unit);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(v, "steps");
+    const cJSON *ramp = cJSON_GetObjectItemCaseSensitive(v, "ramp");
+    const cJSON *daily = cJSON_GetObjectItemCaseSensitive(v, "daily");
+    const cJSON *csv = cJSON_GetObjectItemCaseSensitive(v, "csv");
+    if (csv)
+        return parse_csv(c, v, min, max, unit, out);
+    static const char *const one[] = {"steps", "ramp", "daily", NULL};
+    if (!known_keys(c, v, one))
+        return false;
+    if (ramp) {
+        static const char *const keys[] = {"from", "to", "over", NULL};
+        size_t n = push(c, "ramp", 0);
+        double from = NAN, to = NAN;
+        uint64_t over = 0;
+        const cJSON *ov = cJSON_IsObject(ramp) ? cJSON_GetObjectItemCaseSensitive(ramp, "over") : NULL;
+        if (!cJSON_IsObject(ramp))
+            fail(c, "expected {\"from\", \"to\", \"over\"}");
+        else if (known_keys(c, ramp, keys) && get_number(c, ramp, "from", min, max, unit, &from) &&
+                 get_number(c, ramp, "to", min, max, unit, &to)) {
+            if (isnan(from) || isnan(to) || !ov)
+                fail(c, "a ramp needs \"from\", \"to\" and \"over\"");
+            else {
+                size_t m = push(c, "over", 0);
+                get_duration(c, ov, &over);
+                pop(c, m);
+            }
+        }
+        pop(c, n);
+        if (c->failed)
+            return false;
+        double *a = keep(c, 4);
+        if (!a)
+            return fail(c, "out of memory");
+        a[0] = 0.0;
+        a[1] = (double)over / VTIME_SAMPLE_RATE;
+        a[2] = from;
+        a[3] = to;
+        *out = (profile_t){.kind = PROFILE_RAMP, .t = a, .v = a + 2, .n = 2, .start_tick = c->now};
+        return true;
+    }
+    const cJSON *list = steps ? steps : daily;
+    size_t n = push(c, steps ? "steps" : "daily", 0);
+    int count = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
+    if (count < 1 || count > 100000) {
+        fail(c, steps ? "expected an array of [duration, value] pairs"
+                      : "expected an array of [\"HH:MM\", value] pairs");
+        pop(c, n);
+        return false;
+    }
+    double *a = keep(c, 2 * (size_t)count);
+    if (!a) {
+        pop(c, n);
+        return fail(c, "out of memory");
+    }
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+    {
+        size_t m = push(c, NULL, i);
+        const cJSON *t = cJSON_GetArrayItem(it, 0), *val = cJSON_GetArrayItem(it, 1);
+        uint64_t ticks = 0;
+        double tod = 0;
+        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2)
+            fail(c, steps ? "expected [duration, value]" : "expected [\"HH:MM\", value]");
+        else if (steps ? get_duration(c, t, &ticks)
+                       : (cJSON_IsString(t) && time_of_day(t->valuestring, &tod)) ||
+                             fail(c, "expected a time of day \"HH:MM\" or \"HH:MM:SS\"")) {
+            a[i] = steps ? (double)ticks / VTIME_SAMPLE_RATE : tod;
+            size_t k = push(c, NULL, 1);
+            check_number(c, val, min, max, unit, &a[count + i]);
+            pop(c, k);
+            if (!c->failed && i > 0 && a[i] <= a[i - 1])
+                fail(c, "times must increase");
+        }
+        pop(c, m);
+        if (c->failed)
+            break;
+        i++;
+    }
+    pop(c, n);
+    if (c->failed)
+        return false;
+    *out = (profile_t){.kind = steps ? PROFILE_STEPS : PROFILE_DAILY,
+                      .t = a,
+                      .v = a + count,
+                      .n = (size_t)count,
+                      .start_tick = c->now};
+    return true;
+}
+
+/* {"csv": "file.csv", "column": "L1", "period": "1m"}: a time series. The
+ * file's first line names the columns; a column "time" gives each row's time
+ * (a duration or seconds), otherwise rows are `period` apart. */
+static bool parse_csv(ctx_t *c, const cJSON *o, double min, double max, const char *unit,
+                      profile_t *out)
+{
+    static const char *const keys[] = {"csv", "column", "period", NULL};
+    if (!known_keys(c, o, keys))
+        return false;
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(o, "csv");
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(o, "column");
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(o, "period");
+    size_t n = push(c, "csv", 0);
+    if (!cJSON_IsString(file) || !file->valuestring[0]) {
+        fail(c, "expected the name of a CSV file");
+        pop(c, n);
+        return false;
+    }
+    char path[512];
+    if (file->valuestring[0] == '/')
+        snprintf(path, sizeof path, "%s", file->valuestring);
+    else
+        snprintf(path, sizeof path, "%s%s", c->dir, file->valuestring);
+    pop(c, n);
+    uint64_t period = VTIME_SAMPLE_RATE * 60;
+    if (per) {
+        size_t m = push(c, "period", 0);
+        get_duration(c, per, &period);
+        pop(c, m);
+        if (c->failed)
+            return false;
+    }
+    n = push(c, "csv", 0);
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        fail(c, "cannot open %s: %s", path, strerror(errno));
+    } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(c, "%s is not a regular file", path);
+    } else if (st.st_size > (off_t)SCENARIO_MAX_BYTES) {
+        fail(c, "%s is larger than 16 MiB", path);
+    } else if (c->text && strcmp(path, c->file) == 0) {
+        fail(c, "%s is this scenario itself, not a CSV file", path);
+    }
+    if (c->failed) {
+        if (f)
+            fclose(f);
+        pop(c, n);
+        return false;
+    }
+    char line[4096];
+    int value_col = -1, time_col = -1, lineno = 1;
+    size_t rows = 0, cap = 0;
+    double *t = NULL, *v = NULL;
+    if (!fgets(line, sizeof line, f)) {
+        fail(c, "%s is empty: it needs a header line naming its columns", path);
+    } else {
+        int k = 0;
+        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok;
+             tok = strtok_r(NULL, ",\r\n", &save), k++) {
+            while (*tok == ' ')
+                tok++;
+            if (strcmp(tok, "time") == 0)
+                time_col = k;
+            if (cJSON_IsString(col) ? strcmp(tok, col->valuestring) == 0 : false)
+                value_col = k;
+        }
+        if (cJSON_IsNumber(col) && col->valuedouble >= 1 && col->valuedouble <= k)
+            value_col = (int)col->valuedouble - 1;
+        if (value_col < 0)
+            fail(c, "%s has no column %s%s%s", path, cJSON_IsString(col) ? "\"" : "",
+                 cJSON_IsString(col) ? col->valuestring : "(give \"column\": a name or a number)",
+                 cJSON_IsString(col) ? "\"" : "");
+    }
+    while (!c->failed && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '\n' || line[0] == '\r' || line[0] == '#')
+            continue;
+        if (rows == cap) {
+            cap = cap ? cap * 2 : 1024;
+            double *nt = realloc(t, cap * sizeof *t), *nv = nt ? realloc(v, cap * sizeof *v) : NULL;
+            if (!nt || !nv) {
+                free(nt ? nt : t);
+                free(nv ? nv : v);
+                t = v = NULL;
+                fail(c, "out of memory reading %s", path);
+                break;
+            }
+            t = nt;
+            v = nv;
+        }
+        int k = 0;
+        bool got_v = false, got_t = time_col < 0;
+        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok;
+             tok = strtok_r(NULL, ",\r\n", &save), k++) {
+            while (*tok == ' ')
+                tok++;
+            if (k == value_col) {
+                char *end;
+                double x = strtod(tok, &end);
+                if (end == tok || (*end && *end != ' '))
+                    fail(c, "%s:%d: column %d: \"%s\" is not a number", path, lineno, k + 1, tok);
+                else if (!(x >= min && x <= max))
+                    fail(c, "%s:%d: %g is out of range; allowed %g to %g %s", path, lineno, x, min,
+                         max, unit);
+                v[rows] = x;
+                got_v = true;
+            } else if (k == time_col) {
+                uint64_t ticks;
+                if (!scenario_parse_duration(tok, &ticks))
+                    fail(c, "%s:%d: time \"%s\" is not a duration", path, lineno, tok);
+                t[rows] = (double)ticks / VTIME_SAMPLE_RATE;
+                got_t = true;
+            }
+        }
+        if (!c->failed && (!got_v || !got_t))
+            fail(c, "%s:%d: the row has no value in column %d", path, lineno,
+                 (got_v ? time_col : value_col) + 1);
+        if (!c->failed && time_col < 0)
+            t[rows] = (double)(rows * period) / VTIME_SAMPLE_RATE;
+        if (!c->failed && rows > 0 && t[rows] <= t[rows - 1])
+            fail(c, "%s:%d: times must increase", path, lineno);
+        rows++;
+    }
+    fclose(f);
+    if (!c->failed && rows == 0)
+        fail(c, "%s has no rows of data", path);
+    double *a = c->failed ? NULL : keep(c, 2 * rows);
+    if (!c->failed && !a)
+        fail(c, "out of memory");
+    if (a) {
+        memcpy(a, t, rows * sizeof *t);
+        memcpy(a + rows, v, rows * sizeof *v);
+        *out = (profile_t){
+            .kind = PROFILE_SERIES, .t = a, .v = a + rows, .n = rows, .start_tick = c->now};
+    }
+    free(t);
+    free(v);
+    pop(c, n);
+    return !c->failed;
 }
 
 static bool parse_harmonics(ctx_t *c, const cJSON *obj, wave_harmonic_t *h, int *count)
@@ -186,71 +492,61 @@ static bool parse_harmonics(ctx_t *c, const cJSON *obj, wave_harmonic_t *h, int 
     return !c->failed;
 }
 
-/* A number, or an array of three (L1, L2, L3). */
+/* A signal, or an array of three (L1, L2, L3). */
 static bool get_per_phase(ctx_t *c, const cJSON *obj, const char *key, double min, double max,
-                          const char *unit, double out[3])
+                          const char *unit, profile_t out[3])
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v)
         return true;
-    if (cJSON_IsNumber(v)) {
-        double x = 0;
-        if (!get_number(c, obj, key, min, max, unit, &x))
-            return false;
-        out[0] = out[1] = out[2] = x;
-        return true;
-    }
     size_t n = push(c, key, 0);
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3) {
-        fail(c, "expected a number or an array of three numbers (L1, L2, L3)");
-    } else {
+    if (cJSON_IsArray(v)) {
+        if (cJSON_GetArraySize(v) != 3)
+            fail(c, "expected a number, a profile, or an array of three (L1, L2, L3)");
         for (int k = 0; k < 3 && !c->failed; k++) {
-            const cJSON *e = cJSON_GetArrayItem(v, k);
             size_t m = push(c, NULL, k);
-            if (!cJSON_IsNumber(e))
-                fail(c, "expected a number (%s)", unit);
-            else if (!(e->valuedouble >= min && e->valuedouble <= max))
-                fail(c, "%g is out of range; allowed %g to %g %s", e->valuedouble, min, max, unit);
-            else
-                out[k] = e->valuedouble;
+            parse_profile(c, cJSON_GetArrayItem(v, k), min, max, unit, &out[k]);
             pop(c, m);
         }
+    } else if (parse_profile(c, v, min, max, unit, &out[0])) {
+        out[1] = out[2] = out[0];
     }
     pop(c, n);
     return !c->failed;
 }
 
-static bool parse_grid(ctx_t *c, const cJSON *g, wave_desc_t *w)
+static bool parse_grid(ctx_t *c, const cJSON *g, scenario_grid_t *grid)
 {
     static const char *const keys[] = {"voltage", "frequency", "phase_angles", "harmonics",
                                        "noise", NULL};
-    double volts[3], angles[3];
-    for (int k = 0; k < 3; k++) {
-        volts[k] = w->phase[k].voltage;
-        angles[k] = w->phase[k].position_deg;
-    }
-    wave_harmonic_t h[WAVE_MAX_HARMONICS];
-    int nh = -1;
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(g, "phase_angles");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(g, "frequency");
     if (!known_keys(c, g, keys) ||
-        !get_per_phase(c, g, "voltage", 0, 276, "V (0 to Un + 20 %, manual 4)", volts) ||
-        !get_number(c, g, "frequency", 45, 65, "Hz", &w->frequency) ||
-        !get_per_phase(c, g, "phase_angles", -360, 360, "degrees", angles) ||
-        !get_number(c, g, "noise", 0, 50, "V RMS", &w->noise_v) ||
-        !parse_harmonics(c, g, h, &nh))
+        !get_per_phase(c, g, "voltage", 0, 276, "V (0 to Un + 20 %, manual 4)", grid->voltage) ||
+        !get_number(c, g, "noise", 0, 50, "V RMS", &grid->noise_v) ||
+        !parse_harmonics(c, g, grid->vh, &grid->n_vh))
         return false;
-    for (int k = 0; k < 3; k++) {
-        w->phase[k].voltage = volts[k];
-        w->phase[k].position_deg = angles[k];
-        if (nh >= 0) {
-            memcpy(w->phase[k].vh, h, sizeof h);
-            w->phase[k].n_vh = nh;
-        }
+    if (fr) {
+        size_t n = push(c, "frequency", 0);
+        parse_profile(c, fr, 45, 65, "Hz", &grid->frequency);
+        pop(c, n);
     }
-    return true;
+    if (pa && !c->failed) {
+        size_t n = push(c, "phase_angles", 0);
+        if (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) != 3)
+            fail(c, "expected three angles in degrees (L1, L2, L3)");
+        for (int k = 0; k < 3 && !c->failed; k++) {
+            size_t m = push(c, NULL, k);
+            check_number(c, cJSON_GetArrayItem(pa, k), -360, 360, "degrees", &grid->position_deg[k]);
+            pop(c, m);
+        }
+        pop(c, n);
+    }
+    return !c->failed;
 }
 
-/* One phase's load: current, power factor or angle, direction, harmonics. */
-static bool parse_phase_load(ctx_t *c, const cJSON *o, wave_phase_t *p)
+/* One phase's load on top of what it was. */
+static bool parse_phase_load(ctx_t *c, const cJSON *o, scenario_phase_t *p)
 {
     static const char *const keys[] = {"current", "pf", "reactive", "direction", "angle",
                                        "harmonics", NULL};
@@ -258,45 +554,40 @@ static bool parse_phase_load(ctx_t *c, const cJSON *o, wave_phase_t *p)
     static const char *const direction[] = {"import", "export", NULL};
     if (!known_keys(c, o, keys))
         return false;
-    double pf = -1, angle = NAN;
-    int cap = -1, exp_ = -1, nh = -1;
-    wave_harmonic_t h[WAVE_MAX_HARMONICS];
-    if (!get_number(c, o, "current", 0, 65, "A (0 to Imax, manual 4)", &p->current) ||
-        !get_number(c, o, "pf", 0, 1, "(|cos phi|)", &pf) ||
-        !get_choice(c, o, "reactive", reactive, &cap) ||
-        !get_choice(c, o, "direction", direction, &exp_) ||
-        !get_number(c, o, "angle", -360, 360, "degrees (current lagging voltage)", &angle) ||
-        !parse_harmonics(c, o, h, &nh))
-        return false;
-    if (!isnan(angle) && (pf >= 0 || cap >= 0)) {
+    int cap = p->capacitive, exp_ = p->export_;
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, "current");
+    const cJSON *pf = cJSON_GetObjectItemCaseSensitive(o, "pf");
+    const cJSON *angle = cJSON_GetObjectItemCaseSensitive(o, "angle");
+    if (angle && (pf || cJSON_GetObjectItemCaseSensitive(o, "reactive"))) {
         size_t n = push(c, "angle", 0);
         fail(c, "give either \"angle\" or \"pf\"/\"reactive\", not both");
         pop(c, n);
         return false;
     }
-    if (!isnan(angle)) {
-        p->lag_deg = angle;
-    } else if (pf >= 0 || cap >= 0 || exp_ >= 0) {
-        /* Unset parts keep their present meaning. */
-        double lag = p->lag_deg;
-        bool was_export = cos(lag * M_PI / 180.0) < 0;
-        double base = was_export ? lag - 180.0 : lag;
-        if (pf < 0)
-            pf = cos(base * M_PI / 180.0);
-        if (cap < 0)
-            cap = base < 0;
-        if (exp_ < 0)
-            exp_ = was_export;
-        p->lag_deg = wave_lag_from_pf(pf, cap, exp_);
+    if (cur) {
+        size_t n = push(c, "current", 0);
+        parse_profile(c, cur, 0, 65, "A (0 to Imax, manual 4)", &p->current);
+        pop(c, n);
     }
-    if (nh >= 0) {
-        memcpy(p->ih, h, sizeof h);
-        p->n_ih = nh;
+    if (pf && !c->failed) {
+        size_t n = push(c, "pf", 0);
+        if (parse_profile(c, pf, 0, 1, "(|cos phi|)", &p->pf))
+            p->use_angle = false;
+        pop(c, n);
     }
+    if (c->failed || !get_choice(c, o, "reactive", reactive, &cap) ||
+        !get_choice(c, o, "direction", direction, &exp_) ||
+        !get_number(c, o, "angle", -360, 360, "degrees (current lagging voltage)", &p->angle_deg) ||
+        !parse_harmonics(c, o, p->ih, &p->n_ih))
+        return false;
+    if (angle)
+        p->use_angle = true;
+    p->capacitive = cap;
+    p->export_ = exp_;
     return true;
 }
 
-static bool parse_load(ctx_t *c, const cJSON *l, wave_desc_t *w)
+static bool parse_load(ctx_t *c, const cJSON *l, scenario_load_t *load)
 {
     static const char *const phases[] = {"L1", "L2", "L3"};
     /* Fields for all phases first, then L1/L2/L3 objects on top of them. */
@@ -305,15 +596,11 @@ static bool parse_load(ctx_t *c, const cJSON *l, wave_desc_t *w)
         return fail(c, "out of memory");
     for (int k = 0; k < 3; k++)
         cJSON_DeleteItemFromObjectCaseSensitive(common, phases[k]);
-    double noise = w->noise_i;
-    if (!get_number(c, common, "noise", 0, 10, "A RMS", &noise)) {
-        cJSON_Delete(common);
-        return false;
+    if (get_number(c, common, "noise", 0, 10, "A RMS", &load->noise_i)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(common, "noise");
+        for (int k = 0; k < 3 && !c->failed; k++)
+            parse_phase_load(c, common, &load->phase[k]);
     }
-    w->noise_i = noise;
-    cJSON_DeleteItemFromObjectCaseSensitive(common, "noise");
-    for (int k = 0; k < 3 && !c->failed; k++)
-        parse_phase_load(c, common, &w->phase[k]);
     cJSON_Delete(common);
     for (int k = 0; k < 3 && !c->failed; k++) {
         const cJSON *o;
@@ -321,26 +608,62 @@ static bool parse_load(ctx_t *c, const cJSON *l, wave_desc_t *w)
             return false;
         if (o) {
             size_t n = push(c, phases[k], 0);
-            parse_phase_load(c, o, &w->phase[k]);
+            parse_phase_load(c, o, &load->phase[k]);
             pop(c, n);
         }
     }
     return !c->failed;
 }
 
-static bool parse_meter(ctx_t *c, const cJSON *o, scenario_t *sc)
+/* {"name": value, ...} of settings, each checked by the settings module. */
+static bool parse_settings(ctx_t *c, const cJSON *o, settings_t *s)
 {
-    static const char *const keys[] = {"model", "serial", "connection", NULL};
+    for (const cJSON *it = o->child; it && !c->failed; it = it->next) {
+        size_t n = push(c, it->string, 0);
+        int id = 0;
+        while (id < SETTING_COUNT && strcmp(settings_name((setting_id_t)id), it->string) != 0)
+            id++;
+        if (id == SETTING_COUNT) {
+            char list[512] = "";
+            for (int k = 0; k < SETTING_COUNT; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                         settings_name((setting_id_t)k));
+            fail(c, "unknown setting \"%s\" (settings: %s)", it->string, list);
+        } else if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble)) {
+            fail(c, "expected a whole number");
+        } else {
+            settings_err_t e = settings_set(s, (setting_id_t)id, (int32_t)it->valuedouble);
+            if (e != SETTINGS_OK)
+                fail(c, "%g refused: %s", it->valuedouble, settings_strerror(e));
+        }
+        pop(c, n);
+    }
+    return !c->failed;
+}
+
+static bool parse_meter(ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_load_t *load)
+{
+    static const char *const keys[] = {"name", "model", "serial", "connection", "settings",
+                                       "registers", "power_down_count", "load", NULL};
     static const char *const models[] = {"4PU", "4PS", NULL};
     static const char *const conns[] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W", NULL};
-    int model = (int)sc->model, conn = (int)sc->connection;
+    int model = (int)m->model, conn = (int)m->connection;
     if (!known_keys(c, o, keys) || !get_choice(c, o, "model", models, &model) ||
         !get_choice(c, o, "connection", conns, &conn))
         return false;
-    sc->model = (meter_model_t)model;
-    sc->connection = (connection_t)conn;
+    m->model = (meter_model_t)model;
+    m->connection = (connection_t)conn;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (name) {
+        size_t n = push(c, "name", 0);
+        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof m->name)
+            fail(c, "expected a name of 1 to %zu characters", sizeof m->name - 1);
+        else
+            snprintf(m->name, sizeof m->name, "%s", name->valuestring);
+        pop(c, n);
+    }
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "serial");
-    if (s) {
+    if (s && !c->failed) {
         size_t n = push(c, "serial", 0);
         size_t len = cJSON_IsString(s) ? strlen(s->valuestring) : 0;
         bool digits = len >= 1 && len <= 16;
@@ -349,89 +672,282 @@ static bool parse_meter(ctx_t *c, const cJSON *o, scenario_t *sc)
         if (!digits)
             fail(c, "expected a string of 1 to 16 decimal digits");
         else
-            memcpy(sc->serial, s->valuestring, len + 1);
+            memcpy(m->serial, s->valuestring, len + 1);
         pop(c, n);
     }
-    return !c->failed;
-}
-
-static bool parse_timeline(ctx_t *c, const cJSON *arr, scenario_t *sc)
-{
-    size_t n = push(c, "timeline", 0);
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > SCENARIO_MAX_EVENTS) {
-        fail(c, "expected an array of at most %d events", SCENARIO_MAX_EVENTS);
+    /* The secondary address follows the serial number (A2.1) unless set. */
+    uint32_t last8 = 0;
+    for (const char *p = m->serial + (strlen(m->serial) > 8 ? strlen(m->serial) - 8 : 0); *p; p++)
+        last8 = last8 * 10u + (uint32_t)(*p - '0');
+    settings_defaults(&m->settings, last8);
+    const cJSON *sub;
+    if (!c->failed && get_object(c, o, "settings", &sub) && sub) {
+        size_t n = push(c, "settings", 0);
+        parse_settings(c, sub, &m->settings);
         pop(c, n);
-        return false;
     }
-    sc->events = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *sc->events);
-    if (!sc->events) {
-        pop(c, n);
-        return fail(c, "out of memory");
-    }
-    wave_desc_t w = sc->wave;
-    uint64_t last = 0;
-    int i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        static const char *const keys[] = {"at", "grid", "load", "tariff_input", NULL};
-        size_t m = push(c, NULL, i++);
-        scenario_event_t *ev = &sc->events[sc->n_events];
-        ev->tariff_input = -1;
-        const cJSON *at = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "at") : NULL;
-        const cJSON *g, *l, *ti;
-        if (!cJSON_IsObject(it)) {
-            fail(c, "expected an object with \"at\"");
-        } else if (known_keys(c, it, keys)) {
-            size_t a = push(c, "at", 0);
-            if (!at)
-                fail(c, "missing: every event needs \"at\" (a duration such as \"15m\")");
-            else if (!cJSON_IsString(at) || !scenario_parse_duration(at->valuestring, &ev->at_tick))
-                fail(c, "expected a duration such as \"250ms\", \"15m\", \"24h\", \"7d\" "
-                        "(at most 100 years)");
-            else if (ev->at_tick < last)
-                fail(c, "events must be in time order (this one is before the one above)");
-            pop(c, a);
-            if (!c->failed && get_object(c, it, "grid", &g) && get_object(c, it, "load", &l)) {
-                if (g) {
-                    size_t b = push(c, "grid", 0);
-                    parse_grid(c, g, &w);
-                    pop(c, b);
-                }
-                if (l && !c->failed) {
-                    size_t b = push(c, "load", 0);
-                    parse_load(c, l, &w);
-                    pop(c, b);
-                }
-                ev->set_wave = g || l;
-                ev->wave = w;
-            }
-            ti = cJSON_GetObjectItemCaseSensitive(it, "tariff_input");
-            if (ti && !c->failed) {
-                size_t b = push(c, "tariff_input", 0);
-                if (!cJSON_IsBool(ti))
-                    fail(c, "expected true or false");
-                ev->tariff_input = cJSON_IsTrue(ti);
-                pop(c, b);
-            }
-            last = ev->at_tick;
-            sc->n_events++;
+    double pdc = 0;
+    if (!c->failed && get_number(c, o, "power_down_count", 0, 65535, "(counter)", &pdc))
+        m->power_down_count = (uint32_t)pdc;
+    if (!c->failed && get_object(c, o, "registers", &sub) && sub) {
+        size_t n = push(c, "registers", 0);
+        for (const cJSON *it = sub->child; it && !c->failed; it = it->next) {
+            size_t k = push(c, it->string, 0);
+            field_t f;
+            double v;
+            meter_t probe;
+            if (m->n_registers >= SCENARIO_MAX_REGISTERS)
+                fail(c, "at most %d starting registers", SCENARIO_MAX_REGISTERS);
+            else if (!fields_lookup(it->string, &f) || !fields_energy_register(&f, &probe))
+                fail(c, "\"%s\" is not an energy register (active_forward.total, "
+                        "reactive_q1.T2, resettable.L1, ...)",
+                     it->string);
+            else if (check_number(c, it, 0, 999999.999, "kWh (6+3 digits, manual 6.2)", &v))
+                m->registers[m->n_registers++] = (scenario_register_t){f, v};
+            pop(c, k);
         }
-        pop(c, m);
-        if (c->failed)
-            break;
+        pop(c, n);
     }
-    pop(c, n);
+    if (!c->failed && get_object(c, o, "load", &sub) && sub) {
+        size_t n = push(c, "load", 0);
+        parse_load(c, sub, load);
+        pop(c, n);
+    }
     return !c->failed;
 }
 
-static bool parse_root(ctx_t *c, const cJSON *root, scenario_t *sc)
+static scenario_event_t *new_event(ctx_t *c, scenario_ev_kind_t kind, int meter)
 {
-    static const char *const keys[] = {"name", "description", "seed", "meter", "grid", "load",
-                                       "timeline", NULL};
-    memset(sc, 0, sizeof *sc);
-    snprintf(sc->serial, sizeof sc->serial, "00000001");
-    wave_desc_balanced(&sc->wave, 50.0, 230.0, 0.0, 0.0);
+    scenario_t *sc = c->sc;
+    if (sc->n_events >= SCENARIO_MAX_EVENTS) {
+        fail(c, "more than %d events", SCENARIO_MAX_EVENTS);
+        return NULL;
+    }
+    scenario_event_t *ev = &sc->events[sc->n_events++];
+    memset(ev, 0, sizeof *ev);
+    ev->at_tick = c->now;
+    ev->kind = kind;
+    ev->meter = meter;
+    snprintf(ev->path, sizeof ev->path, "%.159s", c->path);
+    return ev;
+}
+
+static bool parse_assert(ctx_t *c, const cJSON *a, int meter)
+{
+    static const char *const keys[] = {"field", "equals", "tolerance", "min", "max", NULL};
+    if (!cJSON_IsObject(a))
+        return fail(c, "expected {\"field\": name, \"equals\": value, \"tolerance\": t} "
+                       "or {\"field\", \"min\", \"max\"}");
+    if (!known_keys(c, a, keys))
+        return false;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(a, "field");
+    scenario_assert_t as = {.kind = SCENARIO_ASSERT_FIELD};
+    size_t n = push(c, "field", 0);
+    if (!f)
+        fail(c, "missing: which field to check (%s)", fields_help());
+    else if (!cJSON_IsString(f) || !fields_lookup(f->valuestring, &as.field))
+        fail(c, "no field named %s%s%s (fields: %s)", cJSON_IsString(f) ? "\"" : "",
+             cJSON_IsString(f) ? f->valuestring : "(not a string)", cJSON_IsString(f) ? "\"" : "",
+             fields_help());
+    else
+        snprintf(as.name, sizeof as.name, "%s", f->valuestring);
+    pop(c, n);
+    if (c->failed)
+        return false;
+    const cJSON *eq = cJSON_GetObjectItemCaseSensitive(a, "equals");
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(a, "min");
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(a, "max");
+    double lo = -INFINITY, hi = INFINITY, tol = 0;
+    if (eq && (mn || mx))
+        return fail(c, "give \"equals\" (with \"tolerance\") or \"min\"/\"max\", not both");
+    if (!eq && !mn && !mx)
+        return fail(c, "missing: \"equals\", or \"min\"/\"max\"");
+    if (!get_number(c, a, "tolerance", 0, 1e12, "(absolute)", &tol) ||
+        !get_number(c, a, "min", -1e15, 1e15, "", &lo) ||
+        !get_number(c, a, "max", -1e15, 1e15, "", &hi))
+        return false;
+    if (eq) {
+        double x;
+        size_t m = push(c, "equals", 0);
+        bool ok = check_number(c, eq, -1e15, 1e15, "", &x);
+        pop(c, m);
+        if (!ok)
+            return false;
+        as.equals = true;
+        as.expect = x;
+        as.tolerance = tol;
+        lo = x - tol;
+        hi = x + tol;
+    } else if (lo > hi) {
+        return fail(c, "\"min\" %g is above \"max\" %g", lo, hi);
+    }
+    as.lo = lo;
+    as.hi = hi;
+    scenario_event_t *ev = new_event(c, SCENARIO_EV_ASSERT, meter);
+    if (!ev)
+        return false;
+    ev->u.check = as;
+    return true;
+}
+
+static int meter_index(ctx_t *c, const cJSON *o)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meter");
+    if (!m)
+        return -1;
+    size_t n = push(c, "meter", 0);
+    int found = -2;
+    for (int k = 0; k < c->sc->n_meters && cJSON_IsString(m); k++)
+        if (strcmp(c->sc->meters[k].name, m->valuestring) == 0)
+            found = k;
+    if (found == -2)
+        fail(c, "no meter named %s in \"meters\"", cJSON_IsString(m) ? m->valuestring : "(not a string)");
+    pop(c, n);
+    return found;
+}
+
+static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
+                        scenario_load_t *loads)
+{
+    static const char *const keys[] = {"at",  "meter", "grid",   "load", "tariff_input",
+                                       "set", "reset", "assert", NULL};
+    if (!cJSON_IsObject(it))
+        return fail(c, "expected an object with \"at\"");
+    if (!known_keys(c, it, keys))
+        return false;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(it, "at");
+    size_t a = push(c, "at", 0);
+    if (!at)
+        fail(c, "missing: every event needs \"at\" (a duration such as \"15m\")");
+    else if (get_duration(c, at, &c->now) && c->now < *last)
+        fail(c, "events must be in time order (this one is before the one above)");
+    pop(c, a);
+    if (c->failed)
+        return false;
+    *last = c->now;
+    int meter = meter_index(c, it);
+    if (c->failed)
+        return false;
+
+    const cJSON *g, *l, *s, *v;
+    if (!get_object(c, it, "grid", &g) || !get_object(c, it, "load", &l) ||
+        !get_object(c, it, "set", &s))
+        return false;
+    if (g) {
+        size_t n = push(c, "grid", 0);
+        if (meter >= 0)
+            fail(c, "the grid is shared by every meter: remove \"meter\" or move the grid change "
+                    "to its own event");
+        else if (parse_grid(c, g, grid)) {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_GRID, -1);
+            if (ev)
+                ev->u.grid = *grid;
+        }
+        pop(c, n);
+    }
+    if (l && !c->failed) {
+        size_t n = push(c, "load", 0);
+        for (int k = 0; k < c->sc->n_meters && !c->failed; k++) {
+            if (meter >= 0 && k != meter)
+                continue;
+            if (parse_load(c, l, &loads[k])) {
+                scenario_event_t *ev = new_event(c, SCENARIO_EV_LOAD, k);
+                if (ev)
+                    ev->u.load = loads[k];
+            }
+        }
+        pop(c, n);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(it, "tariff_input");
+    if (v && !c->failed) {
+        size_t n = push(c, "tariff_input", 0);
+        if (!cJSON_IsBool(v))
+            fail(c, "expected true (230 V on terminals 10/11) or false");
+        else {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_TARIFF_INPUT, meter);
+            if (ev)
+                ev->u.on = cJSON_IsTrue(v);
+        }
+        pop(c, n);
+    }
+    if (s && !c->failed) {
+        size_t n = push(c, "set", 0);
+        for (const cJSON *x = s->child; x && !c->failed; x = x->next) {
+            size_t k = push(c, x->string, 0);
+            int id = 0;
+            while (id < SETTING_COUNT && strcmp(settings_name((setting_id_t)id), x->string) != 0)
+                id++;
+            if (id == SETTING_COUNT)
+                fail(c, "unknown setting \"%s\"", x->string);
+            else if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) ||
+                     fabs(x->valuedouble) > 1e9)
+                fail(c, "expected a whole number");
+            else {
+                scenario_event_t *ev = new_event(c, SCENARIO_EV_SET, meter);
+                if (ev) {
+                    ev->u.set.id = (setting_id_t)id;
+                    ev->u.set.value = (int32_t)x->valuedouble;
+                }
+            }
+            pop(c, k);
+        }
+        pop(c, n);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(it, "reset");
+    if (v && !c->failed) {
+        static const char *const what[] = {"power_down_counter", "day_counter", NULL};
+        int r = -1;
+        if (get_choice(c, it, "reset", what, &r)) {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_RESET, meter);
+            if (ev)
+                ev->u.reset = r == 0 ? ACCESS_RESET_POWER_DOWN_COUNTER : ACCESS_RESET_DAY_COUNTER;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(it, "assert");
+    if (v && !c->failed) {
+        size_t n = push(c, "assert", 0);
+        if (cJSON_IsArray(v)) {
+            int i = 0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, v)
+            {
+                size_t k = push(c, NULL, i++);
+                parse_assert(c, x, meter);
+                pop(c, k);
+                if (c->failed)
+                    break;
+            }
+        } else {
+            parse_assert(c, v, meter);
+        }
+        pop(c, n);
+    }
+    return !c->failed;
+}
+
+static void default_load(scenario_load_t *l)
+{
+    memset(l, 0, sizeof *l);
+    for (int k = 0; k < 3; k++) {
+        l->phase[k].current = profile_const(0.0);
+        l->phase[k].pf = profile_const(1.0);
+    }
+}
+
+static bool parse_root(ctx_t *c, const cJSON *root)
+{
+    static const char *const keys[] = {"name",  "description", "seed", "duration", "meter",
+                                       "meters", "grid",       "load", "timeline", NULL};
+    scenario_t *sc = c->sc;
+    static const double pos[3] = {0.0, -120.0, 120.0};
+    for (int k = 0; k < 3; k++) {
+        sc->grid.voltage[k] = profile_const(230.0);
+        sc->grid.position_deg[k] = pos[k];
+    }
+    sc->grid.frequency = profile_const(50.0);
+    scenario_load_t common;
+    default_load(&common);
+
     if (!cJSON_IsObject(root))
         return fail(c, "a scenario is a JSON object");
     if (!known_keys(c, root, keys))
@@ -442,134 +958,256 @@ static bool parse_root(ctx_t *c, const cJSON *root, scenario_t *sc)
     double seed = 1;
     if (!get_number(c, root, "seed", 0, 9007199254740991.0, "(a whole number)", &seed))
         return false;
-    sc->wave.seed = (uint64_t)seed;
+    sc->seed = (uint64_t)seed;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "duration");
+    if (d) {
+        size_t n = push(c, "duration", 0);
+        get_duration(c, d, &sc->duration);
+        pop(c, n);
+        if (c->failed)
+            return false;
+    }
     const cJSON *o;
-    if (!get_object(c, root, "meter", &o))
+    if (!get_object(c, root, "grid", &o))
         return false;
     if (o) {
-        size_t n = push(c, "meter", 0);
-        parse_meter(c, o, sc);
-        pop(c, n);
-    }
-    if (!c->failed && get_object(c, root, "grid", &o) && o) {
         size_t n = push(c, "grid", 0);
-        parse_grid(c, o, &sc->wave);
+        parse_grid(c, o, &sc->grid);
         pop(c, n);
     }
     if (!c->failed && get_object(c, root, "load", &o) && o) {
         size_t n = push(c, "load", 0);
-        parse_load(c, o, &sc->wave);
+        parse_load(c, o, &common);
         pop(c, n);
     }
+    if (c->failed)
+        return false;
+
+    /* "meter": {...} is "meters": [{...}] with one. */
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(root, "meter");
+    const cJSON *many = cJSON_GetObjectItemCaseSensitive(root, "meters");
+    if (one && many)
+        return fail(c, "give \"meter\" or \"meters\", not both");
+    int count = many ? (cJSON_IsArray(many) ? cJSON_GetArraySize(many) : -1) : 1;
+    if (count < 1 || count > SCENARIO_MAX_METERS) {
+        size_t n = push(c, "meters", 0);
+        fail(c, "expected an array of 1 to %d meters", SCENARIO_MAX_METERS);
+        pop(c, n);
+        return false;
+    }
+    sc->n_meters = count;
+    for (int k = 0; k < count && !c->failed; k++) {
+        scenario_meter_t *m = &sc->meters[k];
+        snprintf(m->name, sizeof m->name, "meter%d", k + 1);
+        snprintf(m->serial, sizeof m->serial, "%08d", k + 1);
+        m->model = METER_MODEL_4PU;
+        m->connection = CONNECTION_3P4W;
+        sc->load[k] = common;
+        const cJSON *mo = many ? cJSON_GetArrayItem(many, k) : one;
+        size_t n = many ? push(c, "meters", 0) : push(c, "meter", 0);
+        size_t n2 = many ? push(c, NULL, k) : n;
+        if (mo && !cJSON_IsObject(mo))
+            fail(c, "expected an object");
+        else if (mo)
+            parse_meter(c, mo, m, &sc->load[k]);
+        else
+            settings_defaults(&m->settings, (uint32_t)(k + 1));
+        for (int j = 0; j < k && !c->failed; j++)
+            if (strcmp(sc->meters[j].name, m->name) == 0)
+                fail(c, "two meters are named \"%s\"", m->name);
+        if (many)
+            pop(c, n2);
+        pop(c, n);
+    }
+    if (c->failed)
+        return false;
+
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(root, "timeline");
-    if (!c->failed && tl)
-        parse_timeline(c, tl, sc);
+    if (tl) {
+        size_t n = push(c, "timeline", 0);
+        int size = cJSON_IsArray(tl) ? cJSON_GetArraySize(tl) : -1;
+        if (size < 0 || size > SCENARIO_MAX_EVENTS) {
+            fail(c, "expected an array of at most %d events", SCENARIO_MAX_EVENTS);
+        } else {
+            /* An event may expand to one entry per meter and per assertion. */
+            sc->events = calloc(SCENARIO_MAX_EVENTS, sizeof *sc->events);
+            if (!sc->events)
+                fail(c, "out of memory");
+            scenario_grid_t grid = sc->grid;
+            scenario_load_t loads[SCENARIO_MAX_METERS];
+            memcpy(loads, sc->load, sizeof loads);
+            uint64_t last = 0;
+            int i = 0;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, tl)
+            {
+                if (c->failed)
+                    break;
+                size_t m = push(c, NULL, i++);
+                parse_event(c, it, &last, &grid, loads);
+                pop(c, m);
+            }
+        }
+        pop(c, n);
+    }
     return !c->failed;
 }
 
-/* Line and column of a byte offset, for syntax errors. */
-static void line_col(const char *text, size_t off, int *line, int *col)
+static bool parse_text(ctx_t *c)
 {
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && text[i]; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-static bool parse_text(const char *file, const char *text, size_t len, scenario_t *sc, char *err,
-                       size_t errlen)
-{
-    ctx_t c = {.file = file, .err = err, .errlen = errlen};
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(c->text, c->len, &end, 0);
     if (!root) {
         int line, col;
+        size_t off = end ? (size_t)(end - c->text) : 0;
+        jsonpos_line_col(c->text, off, &line, &col);
         /* cJSON puts an error at the very end on the last character. */
-        size_t off = end ? (size_t)(end - text) : 0;
-        line_col(text, off, &line, &col);
-        snprintf(err, errlen, "%s:%d:%d: not valid JSON%s", file, line, col,
-                 off + 1 >= len ? " (the file ends too early)" : "");
+        snprintf(c->err, c->errlen, "%s:%d:%d: not valid JSON%s", c->file, line, col,
+                 off + 1 >= c->len ? " (the file ends too early)" : "");
         return false;
     }
-    bool ok = parse_root(&c, root, sc);
+    bool ok = parse_root(c, root);
     cJSON_Delete(root);
-    if (!ok)
-        scenario_free(sc);
     return ok;
 }
 
 bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen)
 {
     memset(sc, 0, sizeof *sc);
+    snprintf(sc->file, sizeof sc->file, "%s", path);
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
         snprintf(err, errlen, "%s: not a regular file", path);
         return false;
     }
-    char *text = malloc(SCENARIO_MAX_BYTES + 1);
+    if (st.st_size > (off_t)SCENARIO_MAX_BYTES) {
+        fclose(f);
+        snprintf(err, errlen, "%s: %lld bytes; a scenario is a small text file (at most 16 MiB)",
+                 path, (long long)st.st_size);
+        return false;
+    }
+    char *text = malloc((size_t)st.st_size + 1);
     if (!text) {
         fclose(f);
         snprintf(err, errlen, "%s: out of memory", path);
         return false;
     }
-    size_t len = fread(text, 1, SCENARIO_MAX_BYTES + 1, f);
+    size_t len = fread(text, 1, (size_t)st.st_size, f);
     bool read_error = ferror(f);
     fclose(f);
-    if (read_error || len > SCENARIO_MAX_BYTES) {
-        snprintf(err, errlen, "%s: %s", path,
-                 read_error ? "read error" : "larger than 16 MiB; a scenario is a small text file");
+    if (read_error) {
+        snprintf(err, errlen, "%s: read error", path);
         free(text);
         return false;
     }
     text[len] = '\0';
-    bool ok = parse_text(path, text, len, sc, err, errlen);
+    ctx_t c = {.file = path, .text = text, .len = len, .sc = sc, .err = err, .errlen = errlen};
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(c.dir, sizeof c.dir, "%.*s/", (int)(slash - path), path);
+    bool ok = parse_text(&c);
     free(text);
+    if (!ok)
+        scenario_free(sc);
     return ok;
 }
 
 bool scenario_default(scenario_t *sc, char *err, size_t errlen)
 {
-    return parse_text("(default scenario)", default_json, sizeof default_json - 1, sc, err, errlen);
+    memset(sc, 0, sizeof *sc);
+    snprintf(sc->file, sizeof sc->file, "(default scenario)");
+    ctx_t c = {.file = sc->file,
+               .text = default_json,
+               .len = sizeof default_json - 1,
+               .sc = sc,
+               .err = err,
+               .errlen = errlen};
+    bool ok = parse_text(&c);
+    if (!ok)
+        scenario_free(sc);
+    return ok;
 }
 
 void scenario_free(scenario_t *sc)
 {
     free(sc->events);
+    for (size_t i = 0; i < sc->n_arrays; i++)
+        free(sc->arrays[i]);
+    free(sc->arrays);
     sc->events = NULL;
-    sc->n_events = 0;
+    sc->arrays = NULL;
+    sc->n_events = sc->n_arrays = 0;
 }
 
 bool scenario_parse_duration(const char *text, uint64_t *ticks)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(text, &end);
-    if (end == text || errno || !(x >= 0) || !isfinite(x))
-        return false;
     static const struct {
         const char *unit;
         double seconds;
-    } units[] = {{"", 1}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            double t = x * units[i].seconds * VTIME_SAMPLE_RATE;
-            if (t > (double)MAX_TICKS)
-                return false;
-            *ticks = (uint64_t)llround(t);
-            return true;
+    } units[] = {{"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+    const char *p = text;
+    double total = 0;
+    bool any = false;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || errno || !(x >= 0) || !isfinite(x))
+            return false;
+        p = end;
+        if (!*p && !any) { /* a bare number is seconds */
+            total = x;
+            any = true;
+            break;
         }
+        size_t u = 0;
+        for (; u < sizeof units / sizeof units[0]; u++) {
+            size_t n = strlen(units[u].unit);
+            if (strncmp(p, units[u].unit, n) == 0 && !(p[n] == 's' && units[u].unit[0] == 'm' && n == 1)) {
+                total += x * units[u].seconds;
+                p += n;
+                break;
+            }
+        }
+        if (u == sizeof units / sizeof units[0])
+            return false;
+        any = true;
     }
-    return false;
+    if (!any)
+        return false;
+    double t = total * VTIME_SAMPLE_RATE;
+    if (t > (double)MAX_TICKS)
+        return false;
+    *ticks = (uint64_t)llround(t);
+    return true;
+}
+
+void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t seed, uint64_t tick,
+                   wave_desc_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->frequency = profile_at(&g->frequency, tick);
+    out->noise_v = g->noise_v;
+    out->noise_i = l->noise_i;
+    out->seed = seed;
+    for (int k = 0; k < 3; k++) {
+        wave_phase_t *p = &out->phase[k];
+        const scenario_phase_t *lp = &l->phase[k];
+        p->voltage = profile_at(&g->voltage[k], tick);
+        p->position_deg = g->position_deg[k];
+        p->current = profile_at(&lp->current, tick);
+        p->lag_deg = lp->use_angle ? lp->angle_deg
+                                   : wave_lag_from_pf(profile_at(&lp->pf, tick), lp->capacitive,
+                                                      lp->export_);
+        memcpy(p->vh, g->vh, sizeof p->vh);
+        p->n_vh = g->n_vh;
+        memcpy(p->ih, lp->ih, sizeof p->ih);
+        p->n_ih = lp->n_ih;
+    }
 }

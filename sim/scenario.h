@@ -1,16 +1,21 @@
-/* scenario: a JSON file that describes a meter, its grid, its load and a
- * timeline of changes (docs/scenario.md).
+/* scenario: a JSON file that describes meters, their grid and load, and a
+ * timeline of what happens and what must be true (docs/scenario.md).
  *
  *   {
- *     "name": "office", "seed": 7,
- *     "meter": { "model": "4PU", "serial": "13070001", "connection": "3P4W" },
- *     "grid":  { "voltage": 230, "frequency": 50, "harmonics": [...], "noise": 0.1 },
- *     "load":  { "current": 10, "pf": 0.95, "reactive": "inductive", "direction": "import" },
- *     "timeline": [ { "at": "8h", "load": { "L1": { "current": 25 } }, "tariff_input": true } ]
+ *     "name": "office", "seed": 7, "duration": "24h",
+ *     "meters": [ { "name": "main", "serial": "13070001", "connection": "3P4W",
+ *                   "settings": { "combination_code": 3 },
+ *                   "registers": { "active_forward.total": 999999.99 } } ],
+ *     "grid":  { "voltage": 230, "frequency": 50 },
+ *     "load":  { "current": {"daily": [["00:00", 2], ["09:00", 14]]}, "pf": 0.95 },
+ *     "timeline": [
+ *       { "at": "8h", "tariff_input": false, "set": { "tariff": 3 } },
+ *       { "at": "24h", "assert": { "field": "active_forward.total", "equals": 110.4,
+ *                                   "tolerance": 0.01 } } ]
  *   }
  *
- * Every field is checked: a bad one is refused with the file, the JSON path
- * of the field, the value and what is allowed, and nothing runs.
+ * Every field is checked: a bad one is refused with the file, line and column,
+ * the JSON path of the field, the value and what is allowed, and nothing runs.
  */
 #ifndef METERSIM_SCENARIO_H
 #define METERSIM_SCENARIO_H
@@ -19,31 +24,112 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fields.h"
 #include "meter.h"
+#include "profile.h"
 #include "waveform.h"
 
-#define SCENARIO_MAX_EVENTS 4096
-#define SCENARIO_MAX_BYTES (16u << 20) /* a scenario file is text, not data */
+#define SCENARIO_MAX_EVENTS 20000
+#define SCENARIO_MAX_METERS 16
+#define SCENARIO_MAX_BYTES (16u << 20) /* a scenario or CSV file is text, not data */
+#define SCENARIO_MAX_REGISTERS 32
+
+typedef struct {
+    profile_t voltage[3];
+    profile_t frequency;
+    double position_deg[3];
+    wave_harmonic_t vh[WAVE_MAX_HARMONICS];
+    int n_vh;
+    double noise_v;
+} scenario_grid_t;
+
+typedef struct {
+    profile_t current; /* A RMS */
+    profile_t pf;      /* |cos phi| */
+    bool capacitive, export_;
+    bool use_angle;
+    double angle_deg;
+    wave_harmonic_t ih[WAVE_MAX_HARMONICS];
+    int n_ih;
+} scenario_phase_t;
+
+typedef struct {
+    scenario_phase_t phase[3];
+    double noise_i;
+} scenario_load_t;
+
+typedef struct {
+    field_t field;
+    double value;
+} scenario_register_t;
+
+typedef struct {
+    char name[32];
+    meter_model_t model;
+    char serial[17];
+    connection_t connection;
+    settings_t settings;
+    scenario_register_t registers[SCENARIO_MAX_REGISTERS];
+    int n_registers;
+    uint32_t power_down_count;
+} scenario_meter_t;
+
+typedef enum {
+    SCENARIO_EV_GRID,
+    SCENARIO_EV_LOAD,
+    SCENARIO_EV_TARIFF_INPUT,
+    SCENARIO_EV_SET,
+    SCENARIO_EV_RESET,
+    SCENARIO_EV_ASSERT,
+} scenario_ev_kind_t;
+
+typedef enum { SCENARIO_ASSERT_FIELD } scenario_assert_kind_t;
+
+typedef struct {
+    scenario_assert_kind_t kind;
+    field_t field;
+    char name[48];   /* as written, for messages */
+    bool equals;     /* "equals" +- "tolerance"; else "min"/"max" */
+    double expect, tolerance;
+    double lo, hi;   /* the accepted range, either way */
+} scenario_assert_t;
 
 typedef struct {
     uint64_t at_tick;
-    bool set_wave;
-    wave_desc_t wave;
-    int tariff_input; /* -1: unchanged, 0 off, 1 on */
+    scenario_ev_kind_t kind;
+    int meter; /* index, or -1 for every meter */
+    char path[160];
+    union {
+        scenario_grid_t grid;         /* SCENARIO_EV_GRID: the grid from now on */
+        scenario_load_t load;         /* SCENARIO_EV_LOAD: the meter's load from now on */
+        bool on;                      /* SCENARIO_EV_TARIFF_INPUT */
+        struct {                      /* SCENARIO_EV_SET */
+            setting_id_t id;
+            int32_t value;
+        } set;
+        access_reset_t reset;         /* SCENARIO_EV_RESET */
+        scenario_assert_t check;      /* SCENARIO_EV_ASSERT */
+    } u;
 } scenario_event_t;
 
 typedef struct scenario {
+    char file[256];
     char name[64];
-    char serial[17];
-    meter_model_t model;
-    connection_t connection;
-    wave_desc_t wave;
+    uint64_t seed;
+    uint64_t duration; /* ticks; 0: until the last event */
+    scenario_meter_t meters[SCENARIO_MAX_METERS];
+    int n_meters;
+    scenario_grid_t grid;
+    scenario_load_t load[SCENARIO_MAX_METERS]; /* each meter's load at the start */
     scenario_event_t *events;
     size_t n_events;
+    /* Memory of CSV series and profile points, freed with the scenario. */
+    double **arrays;
+    size_t n_arrays;
 } scenario_t;
 
 /* Loads and checks `path`. On error returns false with a message naming the
- * file and the place in `err`. */
+ * file, line and column, and the JSON path in `err`. */
 bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen);
 
 /* The built-in default: a realistic three-phase office load. */
@@ -51,8 +137,13 @@ bool scenario_default(scenario_t *sc, char *err, size_t errlen);
 
 void scenario_free(scenario_t *sc);
 
-/* Parses a duration such as "250ms", "15m", "24h", "7d", "10s", or a number of
- * seconds, into ticks; false when it is not one or exceeds 100 years. */
+/* Parses a duration such as "250ms", "15m", "24h", "7d", "1h30m", "10s", or a
+ * number of seconds, into ticks; false when it is not one or exceeds 100 years. */
 bool scenario_parse_duration(const char *text, uint64_t *ticks);
+
+/* The waveform of meter `k` at `tick`: the grid and the meter's load with
+ * every profile evaluated then. */
+void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t seed, uint64_t tick,
+                   wave_desc_t *out);
 
 #endif

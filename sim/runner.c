@@ -1,0 +1,360 @@
+/* runner: the scenario's event loop, assertions, log and JUnit report. */
+#include "runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK_TICKS 800u /* 100 ms: pacing and progress granularity */
+
+typedef struct {
+    char name[512];
+    char failure[1024]; /* empty when it held */
+} result_t;
+
+typedef struct {
+    const scenario_t *sc;
+    const runner_opts_t *o;
+    meter_t *meters;
+    wave_t *waves;
+    scenario_grid_t grid;
+    scenario_load_t loads[SCENARIO_MAX_METERS];
+    metrology_sample_t buf[CHUNK_TICKS];
+    uint64_t tick;
+    result_t *results;
+    size_t n_results, cap_results;
+    int failures;
+} run_t;
+
+void runner_format_time(uint64_t tick, char *buf, size_t cap)
+{
+    uint64_t ms = tick * 1000 / VTIME_SAMPLE_RATE;
+    uint64_t s = ms / 1000, d = s / 86400;
+    if (d)
+        snprintf(buf, cap, "%llud %02llu:%02llu:%02llu.%03llu", (unsigned long long)d,
+                 (unsigned long long)(s / 3600 % 24), (unsigned long long)(s / 60 % 60),
+                 (unsigned long long)(s % 60), (unsigned long long)(ms % 1000));
+    else
+        snprintf(buf, cap, "%02llu:%02llu:%02llu.%03llu", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60),
+                 (unsigned long long)(ms % 1000));
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void pace(double start_wall, uint64_t ticks, double speed, volatile int *stop)
+{
+    if (speed <= 0.0)
+        return;
+    double due = start_wall + (double)ticks / VTIME_SAMPLE_RATE / speed;
+    double now = wall_seconds();
+    if (due > now) {
+        double d = due - now;
+        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+        while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !*stop)
+            ;
+    }
+}
+
+static void print_array(FILE *f, const char *name, const double v[3], int decimals)
+{
+    fprintf(f, ",\"%s\":[%.*f,%.*f,%.*f]", name, decimals, v[0], decimals, v[1], decimals, v[2]);
+}
+
+/* One line of JSON with what meter k shows now. */
+static void log_readings(run_t *r, int k)
+{
+    FILE *f = r->o->log;
+    readings_t x;
+    meter_readings(&r->meters[k], &x);
+    fprintf(f, "{\"t\":%llu", (unsigned long long)(r->tick / VTIME_SAMPLE_RATE));
+    if (r->sc->n_meters > 1)
+        fprintf(f, ",\"meter\":\"%s\"", r->sc->meters[k].name);
+    fprintf(f, ",\"f\":%.3f", x.frequency);
+    print_array(f, "U", x.voltage, 2);
+    print_array(f, "I", x.current, 3);
+    print_array(f, "P_kW", x.p, 4);
+    print_array(f, "Q_kvar", x.q, 4);
+    print_array(f, "S_kVA", x.s, 4);
+    print_array(f, "PF", x.pf, 3);
+    print_array(f, "U_LL", x.voltage_ll, 2);
+    fprintf(f, ",\"P_total_kW\":%.4f,\"Q_total_kvar\":%.4f,\"S_total_kVA\":%.4f,\"PF_total\":%.3f",
+            x.p_total, x.q_total, x.s_total, x.pf_total);
+    fprintf(f, ",\"quadrant\":[%d,%d,%d],\"quadrant_total\":%d", x.quadrant[0], x.quadrant[1],
+            x.quadrant[2], x.quadrant_total);
+    fprintf(f, ",\"E_total_kWh\":%.6f,\"E_fwd_kWh\":%.6f,\"E_rev_kWh\":%.6f", x.active_total.total,
+            x.active_forward.total, x.active_reverse.total);
+    fprintf(f, ",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d}\n",
+            x.reactive_forward.total, x.reactive_reverse.total, x.tariff);
+}
+
+static void add_result(run_t *r, const char *name, const char *failure)
+{
+    if (r->n_results == r->cap_results) {
+        size_t cap = r->cap_results ? r->cap_results * 2 : 64;
+        result_t *n = realloc(r->results, cap * sizeof *n);
+        if (!n)
+            return; /* the log and stderr still tell it */
+        r->results = n;
+        r->cap_results = cap;
+    }
+    result_t *x = &r->results[r->n_results++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    snprintf(x->failure, sizeof x->failure, "%s", failure ? failure : "");
+}
+
+static void check(run_t *r, const scenario_event_t *ev, int k)
+{
+    const scenario_assert_t *a = &ev->u.check;
+    readings_t x;
+    meter_readings(&r->meters[k], &x);
+    double v = fields_value(&a->field, &x);
+    bool ok = v >= a->lo && v <= a->hi;
+    char when[32], expect[96], name[512];
+    runner_format_time(r->tick, when, sizeof when);
+    if (a->equals)
+        snprintf(expect, sizeof expect, "%.9g +- %.9g %s", a->expect, a->tolerance, a->field.unit);
+    else
+        snprintf(expect, sizeof expect, "%.9g to %.9g %s", a->lo, a->hi, a->field.unit);
+    snprintf(name, sizeof name, "%s %s %s at %s", ev->path, r->sc->meters[k].name, a->name, when);
+    fprintf(r->o->log,
+            "{\"t\":%.3f,\"event\":\"assert\",\"path\":\"%s\",\"meter\":\"%s\",\"field\":\"%s\","
+            "\"value\":%.9g,\"expected\":\"%s\",\"ok\":%s}\n",
+            (double)r->tick / VTIME_SAMPLE_RATE, ev->path, r->sc->meters[k].name, a->name, v,
+            expect, ok ? "true" : "false");
+    if (ok) {
+        add_result(r, name, NULL);
+        return;
+    }
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s: at %s: %s %s = %.9g %s, expected %s", r->sc->file, ev->path,
+             when, r->sc->meters[k].name, a->name, v, a->field.unit, expect);
+    fprintf(stderr, "metersim: assertion failed: %s\n", msg);
+    add_result(r, name, msg);
+    r->failures++;
+}
+
+static void set_waves(run_t *r)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        wave_desc_t d;
+        scenario_wave(&r->grid, &r->loads[k], r->sc->seed + (uint64_t)k, r->tick, &d);
+        wave_set(&r->waves[k], &d);
+    }
+}
+
+static void apply(run_t *r, const scenario_event_t *ev)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        if (ev->meter >= 0 && ev->meter != k)
+            continue;
+        meter_t *m = &r->meters[k];
+        access_t acc = meter_access(m);
+        switch (ev->kind) {
+        case SCENARIO_EV_GRID: r->grid = ev->u.grid; break;
+        case SCENARIO_EV_LOAD: r->loads[k] = ev->u.load; break;
+        case SCENARIO_EV_TARIFF_INPUT:
+            meter_set_tariff_input(m, ev->u.on);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"tariff_input\",\"meter\":\"%s\",\"on\":%s}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    ev->u.on ? "true" : "false");
+            break;
+        case SCENARIO_EV_SET: {
+            settings_err_t e = acc.set(acc.ctx, ev->u.set.id, ev->u.set.value);
+            fprintf(r->o->log,
+                    "{\"t\":%.3f,\"event\":\"set\",\"meter\":\"%s\",\"setting\":\"%s\",\"value\":%d,"
+                    "\"result\":\"%s\"}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    settings_name(ev->u.set.id), (int)ev->u.set.value, settings_strerror(e));
+            break;
+        }
+        case SCENARIO_EV_RESET:
+            acc.reset(acc.ctx, ev->u.reset);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"reset\",\"meter\":\"%s\",\"what\":\"%s\"}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    ev->u.reset == ACCESS_RESET_DAY_COUNTER ? "day_counter" : "power_down_counter");
+            break;
+        case SCENARIO_EV_ASSERT: check(r, ev, k); break;
+        }
+        if (ev->kind == SCENARIO_EV_GRID)
+            break; /* shared: once */
+    }
+    if (ev->kind == SCENARIO_EV_GRID || ev->kind == SCENARIO_EV_LOAD)
+        set_waves(r);
+}
+
+static void setup_meters(run_t *r)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        const scenario_meter_t *sm = &r->sc->meters[k];
+        meter_t *m = &r->meters[k];
+        meter_init(m, &(meter_desc_t){.model = sm->model,
+                                      .serial = sm->serial,
+                                      .connection = sm->connection,
+                                      .settings = &sm->settings});
+        for (int i = 0; i < sm->n_registers; i++) {
+            int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
+            *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
+        }
+        m->power_down_count = sm->power_down_count;
+        r->loads[k] = r->sc->load[k];
+        wave_desc_t d;
+        scenario_wave(&r->sc->grid, &r->sc->load[k], r->sc->seed + (uint64_t)k, 0, &d);
+        wave_init(&r->waves[k], &d);
+    }
+}
+
+static void xml_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static bool write_junit(const run_t *r, const char *path, double seconds)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "metersim: --junit %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    const char *suite = r->sc->name[0] ? r->sc->name : r->sc->file;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    fprintf(f, "  <testsuite name=\"");
+    xml_escaped(f, suite);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n", r->n_results,
+            r->failures, seconds);
+    for (size_t i = 0; i < r->n_results; i++) {
+        fprintf(f, "    <testcase classname=\"");
+        xml_escaped(f, r->sc->file);
+        fprintf(f, "\" name=\"");
+        xml_escaped(f, r->results[i].name);
+        if (r->results[i].failure[0]) {
+            fprintf(f, "\">\n      <failure message=\"");
+            xml_escaped(f, r->results[i].failure);
+            fprintf(f, "\"/>\n    </testcase>\n");
+        } else {
+            fprintf(f, "\"/>\n");
+        }
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    bool ok = fflush(f) == 0 && !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (!ok)
+        fprintf(stderr, "metersim: --junit %s: write failed\n", path);
+    return ok;
+}
+
+static void show_progress(const run_t *r, uint64_t end, double start)
+{
+    char now[32], total[32];
+    runner_format_time(r->tick, now, sizeof now);
+    double elapsed = wall_seconds() - start;
+    double x = elapsed > 0 ? (double)r->tick / VTIME_SAMPLE_RATE / elapsed : 0;
+    if (end) {
+        runner_format_time(end, total, sizeof total);
+        int width = 30, done = (int)(width * (double)r->tick / (double)end);
+        char bar[32];
+        memset(bar, '#', (size_t)done);
+        memset(bar + done, '.', (size_t)(width - done));
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] %s / %s  %.0fx real time ", bar, now, total, x);
+    } else {
+        fprintf(stderr, "\r%s  %.0fx real time ", now, x);
+    }
+}
+
+int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
+{
+    run_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return 3;
+    r->sc = sc;
+    r->o = o;
+    r->meters = calloc((size_t)sc->n_meters, sizeof *r->meters);
+    r->waves = calloc((size_t)sc->n_meters, sizeof *r->waves);
+    if (!r->meters || !r->waves) {
+        free(r->meters);
+        free(r->waves);
+        free(r);
+        return 3;
+    }
+    r->grid = sc->grid;
+    setup_meters(r);
+
+    uint64_t end = o->until;
+    if (!end)
+        end = sc->duration;
+    if (!end && sc->n_events)
+        end = sc->events[sc->n_events - 1].at_tick;
+    bool forever = end == 0 && sc->n_events == 0;
+    bool progress = o->progress && isatty(STDERR_FILENO);
+    size_t next = 0;
+    double start = wall_seconds(), last_progress = 0;
+
+    for (;;) {
+        while (next < sc->n_events && sc->events[next].at_tick <= r->tick)
+            apply(r, &sc->events[next++]);
+        if (*stop || (!forever && r->tick >= end))
+            break;
+        /* Up to the next second, event or end: profiles move once a second. */
+        uint64_t stop_at = r->tick + CHUNK_TICKS;
+        uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
+        if (second < stop_at)
+            stop_at = second;
+        if (next < sc->n_events && sc->events[next].at_tick < stop_at)
+            stop_at = sc->events[next].at_tick;
+        if (!forever && end < stop_at)
+            stop_at = end;
+        size_t n = (size_t)(stop_at - r->tick);
+        for (int k = 0; k < sc->n_meters; k++) {
+            wave_fill(&r->waves[k], r->buf, n);
+            meter_exec(&r->meters[k], r->buf, n);
+        }
+        r->tick = stop_at;
+        if (r->tick % VTIME_SAMPLE_RATE == 0)
+            set_waves(r);
+        if (o->every && r->tick % o->every == 0) {
+            for (int k = 0; k < sc->n_meters; k++)
+                log_readings(r, k);
+            if (o->speed > 0)
+                fflush(o->log);
+        }
+        pace(start, r->tick, o->speed, stop);
+        if (progress && wall_seconds() - last_progress > 0.25) {
+            last_progress = wall_seconds();
+            show_progress(r, forever ? 0 : end, start);
+        }
+    }
+    if (progress) {
+        show_progress(r, forever ? 0 : end, start);
+        fputc('\n', stderr);
+    }
+
+    int status = r->failures ? 1 : 0;
+    if (fflush(o->log) != 0 || ferror(o->log)) {
+        fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
+        status = 3;
+    }
+    if (o->junit && !write_junit(r, o->junit, wall_seconds() - start))
+        status = status ? status : 3;
+    free(r->results);
+    free(r->meters);
+    free(r->waves);
+    free(r);
+    return status;
+}

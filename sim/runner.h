@@ -1,0 +1,37 @@
+/* runner: runs a scenario through its meters and checks its assertions.
+ *
+ *   scenario --> profiles sampled every simulated second --> waveform --> meters
+ *            \-> timeline events (grid, load, tariff input, settings, resets,
+ *                assertions) applied at their tick, in file order
+ *
+ * Everything the run shows goes to one log (JSON lines): periodic readings,
+ * every event and every assertion with its outcome, so two runs of the same
+ * scenario can be compared byte for byte, whatever the pace.
+ */
+#ifndef METERSIM_RUNNER_H
+#define METERSIM_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scenario.h"
+
+typedef struct {
+    uint64_t until;     /* ticks; 0: the scenario's duration, else its last event, else forever */
+    double speed;       /* times real time; 0: as fast as possible */
+    uint64_t every;     /* ticks between periodic readings in the log; 0: none */
+    FILE *log;          /* the JSON-lines log (standard output) */
+    bool progress;      /* a progress line on standard error, when it is a terminal */
+    const char *junit;  /* write JUnit XML here; NULL: none */
+} runner_opts_t;
+
+/* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
+ * failed (each failure is told on standard error: when, what was expected,
+ * what was found), 3 an I/O error. `stop` may be set by a signal handler. */
+int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
+
+/* "1d 02:03:04.125" for a tick count. */
+void runner_format_time(uint64_t tick, char *buf, size_t cap);
+
+#endif
