@@ -234,7 +234,8 @@ static void page_view(page_view_t *v, display_page_t pg, const readings_t *r)
     switch ((display_page_kind_t)pg.kind) {
     case DISPLAY_PAGE_SOFTWARE:
         memcpy(v->label, "SoFt", 5);
-        core_fmt_fixed(v->value, r->software_version, 2, 1, 0);
+        /* A float register (0x4007): round, or 1.05f would show as 1.04. */
+        core_fmt_fixed(v->value, floor((double)r->software_version * 100.0 + 0.5) / 100.0, 2, 1, 0);
         v->icons = DISPLAY_ICON_KWH; /* 6.1: the MID unit */
         return;
     case DISPLAY_PAGE_SERIAL: {
