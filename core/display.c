@@ -458,8 +458,8 @@ void display_advance(display_t *d, const readings_t *r, uint64_t now_ns)
     d->backlight = backlight_on(d, now_ns);
     d->icons = 0;
     d->error = r->error_code != 0;
-    if (d->menu)
-        d->page_since_ns = now_ns; /* the scroll waits while the menu is open */
+    if (d->menu || d->error)
+        d->page_since_ns = now_ns; /* the scroll waits: menu open, or meter stopped (7.1) */
     else
         scroll_to(d, r, now_ns);
 

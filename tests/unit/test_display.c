@@ -292,9 +292,14 @@ static void test_error(void **state)
     r.error_code = 0xA0;
     display_advance(&d, &r, 0);
     assert_string_equal(d.main.text, "   Err A0");
+    /* The meter stopped: no scrolling behind the error. */
+    display_advance(&d, &r, 100 * S);
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_SOFTWARE);
     r.error_code = 0;
-    display_advance(&d, &r, 0);
+    display_advance(&d, &r, 100 * S);
     assert_false(d.error);
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_SOFTWARE);
+    assert_int_equal(display_deadline(&d), 100 * S + DISPLAY_PART1_NS);
 }
 
 /* 6.6.11: off, always on, or on for DISPLAY_BACKLIGHT_BUTTON_NS after a touch. */

@@ -166,6 +166,14 @@ static void test_walk_modbus_id(void **state)
     assert_int_equal(g->display.obis.dp, (1u << 3) | (1u << 4));
     tap(g, MENU_MIDDLE);
     assert_int_equal(g->menu.state, MENU_EDIT);
+    /* The digit being edited blinks: lit in the first half of each second. */
+    uint64_t sec = (g->t / S + 1) * S;
+    menu_advance(&g->menu, sec);
+    assert_string_equal(g->display.main.text, "Id    001");
+    assert_int_equal(display_deadline(&g->display), sec + DISPLAY_BLINK_NS);
+    menu_advance(&g->menu, sec + DISPLAY_BLINK_NS);
+    assert_string_equal(g->display.main.text, "Id     01");
+    g->t = sec + DISPLAY_BLINK_NS + 100 * MS;
     /* 001 -> 010: keep 0, 0 -> 1, 1 -> 0. */
     tap(g, MENU_MIDDLE);
     tap(g, MENU_RIGHT);
