@@ -141,7 +141,7 @@ typedef struct {
     uint8_t group; /* display_group_t; DISPLAY_GROUP_TOTAL for parts 1 and 2 */
 } display_page_t;
 
-/* The longest page list: 3 + 13 + 4 x 10 (see display.c). */
+/* The longest page list: 3 + 11 + 4 x 10 = 54 (see display_pages()). */
 #define DISPLAY_PAGES_MAX 56
 
 /* What the menu puts on the glass (menu.c builds it, display draws it):
