@@ -42,6 +42,9 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = 0.0;
+    display_init(&m->display, 0);
+    access_t access = meter_access(m);
+    menu_init(&m->menu, &access, &m->display, 0);
 }
 
 /* Notes the tariff in force from now on, if it changed. */
@@ -110,6 +113,28 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
             register_cycle(m, &m->metrology.cycle);
         m->tick++;
     }
+    menu_advance(&m->menu, meter_now_ns(m));
+}
+
+void meter_button(meter_t *m, menu_button_t b, bool pressed)
+{
+    menu_button(&m->menu, b, pressed, meter_now_ns(m));
+}
+
+uint64_t meter_deadline(const meter_t *m)
+{
+    uint64_t a = menu_deadline(&m->menu), b = display_deadline(&m->display);
+    return a < b ? a : b;
+}
+
+void meter_advance(meter_t *m, uint64_t now_ns)
+{
+    menu_advance(&m->menu, now_ns);
+}
+
+const display_t *meter_display(const meter_t *m)
+{
+    return &m->display;
 }
 
 uint64_t meter_now_ns(const meter_t *m)

@@ -21,6 +21,8 @@
  *   meter_readings(&m, &r);
  *
  * A zero field in meter_desc_t means the default (4PU, 3P4W, factory settings).
+ * The meter's parts hold pointers into it: a meter_t must not be moved or
+ * copied after meter_init().
  */
 #ifndef METERSIM_METER_H
 #define METERSIM_METER_H
@@ -30,7 +32,9 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "display.h"
 #include "energy.h"
+#include "menu.h"
 #include "metrology.h"
 #include "readings.h"
 #include "settings.h"
@@ -61,6 +65,8 @@ typedef struct meter {
     int n_seg;
     uint32_t power_down_count;
     uint64_t tick;
+    display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
+    menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
 } meter_t;
 
 void meter_init(meter_t *m, const meter_desc_t *d);
@@ -76,6 +82,20 @@ uint64_t meter_now_ns(const meter_t *m);
 int meter_tariff(const meter_t *m);
 
 void meter_set_tariff_input(meter_t *m, bool on);
+
+/* A button edge (left <<, middle, right >>) now (6.4). */
+void meter_button(meter_t *m, menu_button_t b, bool pressed);
+
+/* The next instant at which a part of the meter has something to do without
+ * new samples (a page change, a menu timeout); VTIME_NEVER if none. */
+uint64_t meter_deadline(const meter_t *m);
+
+/* Moves the parts that run on time alone (display, menu) to `now_ns`, which
+ * may lie between ticks. */
+void meter_advance(meter_t *m, uint64_t now_ns);
+
+/* The LCD model as it is now. */
+const display_t *meter_display(const meter_t *m);
 
 /* Everything readable, as it is now. */
 void meter_readings(const meter_t *m, readings_t *r);
