@@ -119,7 +119,8 @@ static size_t long_frame(uint8_t *b, uint8_t c, uint8_t a, uint8_t ci, const uin
     b[4] = c;
     b[5] = a;
     b[6] = ci;
-    memcpy(b + 7, d, n);
+    if (n)
+        memcpy(b + 7, d, n);
     return finish(b, 7 + n);
 }
 
