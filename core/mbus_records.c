@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define D(field) MBUS_SRC_DOUBLE, offsetof(readings_t, field)
+#define BACK(field) MBUS_SRC_MAGNITUDE, offsetof(readings_t, field)
 
 /* Unit factors from readings_t (kWh, kvarh, V, A, kW, kvar, kVA, Hz, PF) to
  * the unit each VIF announces. */
@@ -27,14 +28,14 @@ const mbus_record_t MBUS_RECORDS[] = {
     {"Forward active energy T2", {0x84, 0x20}, 2, {0x03}, 1, D(active_forward.tariff[1]), WH},
     {"Forward active energy T3", {0x84, 0x30}, 2, {0x03}, 1, D(active_forward.tariff[2]), WH},
     {"Forward active energy T4", {0x84, 0x80, 0x10}, 3, {0x03}, 1, D(active_forward.tariff[3]), WH},
-    {"Total reverse active energy", {0x04}, 1, {0x83, 0x3C}, 2, D(active_reverse.total), WH},
-    {"Reverse active energy T1", {0x84, 0x10}, 2, {0x83, 0x3C}, 2, D(active_reverse.tariff[0]), WH},
-    {"Reverse active energy T2", {0x84, 0x20}, 2, {0x83, 0x3C}, 2, D(active_reverse.tariff[1]), WH},
-    {"Reverse active energy T3", {0x84, 0x30}, 2, {0x83, 0x3C}, 2, D(active_reverse.tariff[2]), WH},
-    {"Reverse active energy T4", {0x84, 0x80, 0x10}, 3, {0x83, 0x3C}, 2, D(active_reverse.tariff[3]), WH},
+    {"Total reverse active energy", {0x04}, 1, {0x83, 0x3C}, 2, BACK(active_reverse.total), WH},
+    {"Reverse active energy T1", {0x84, 0x10}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[0]), WH},
+    {"Reverse active energy T2", {0x84, 0x20}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[1]), WH},
+    {"Reverse active energy T3", {0x84, 0x30}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[2]), WH},
+    {"Reverse active energy T4", {0x84, 0x80, 0x10}, 3, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[3]), WH},
     {"Total kWh (resettable)", {0x04}, 1, {0x83, 0xFC, 0x10}, 3, D(resettable), WH},
     {"Forward reactive energy", {0x04}, 1, {0xFB, 0x82, 0x73}, 3, D(reactive_forward.total), VARH},
-    {"Reverse reactive energy", {0x04}, 1, {0xFB, 0x82, 0xF3, 0x3C}, 4, D(reactive_reverse.total), VARH},
+    {"Reverse reactive energy", {0x04}, 1, {0xFB, 0x82, 0xF3, 0x3C}, 4, BACK(reactive_reverse.total), VARH},
     {"L1 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x01}, 4, D(voltage[0]), CV},
     {"L2 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x02}, 4, D(voltage[1]), CV},
     {"L3 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x03}, 4, D(voltage[2]), CV},
@@ -148,6 +149,8 @@ int64_t mbus_records_value(const mbus_record_t *rec, const readings_t *r)
         return r->tariff;
     double v;
     memcpy(&v, (const char *)r + rec->offset, sizeof v);
+    if (rec->src == MBUS_SRC_MAGNITUDE)
+        v = fabs(v);
     v *= rec->scale;
     if (isnan(v))
         return 0;

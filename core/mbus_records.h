@@ -51,8 +51,11 @@
 
 /* Where a record's value comes from. */
 typedef enum {
-    MBUS_SRC_DOUBLE, /* a double in readings_t at `offset` */
-    MBUS_SRC_TARIFF, /* readings_t.tariff (uint8_t, 1..4) */
+    MBUS_SRC_DOUBLE,    /* a double in readings_t at `offset` */
+    MBUS_SRC_MAGNITUDE, /* its absolute value: the VIFE "backward flow" (3C) carries the
+                           direction, and readings show reverse energy with the sign of
+                           the combination-code table (6.6.15) */
+    MBUS_SRC_TARIFF,    /* readings_t.tariff (uint8_t, 1..4) */
 } mbus_src_t;
 
 typedef struct mbus_record {

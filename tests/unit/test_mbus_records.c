@@ -285,6 +285,25 @@ static void test_write_records_refused(void **state)
     assert_int_equal(mbus_records_parse_write(unknown, 0, &w), MBUS_WRITE_E_UNKNOWN);
 }
 
+/* Readings show reverse energy negative under C-01, C-02, C-04, C-05 (6.6.15);
+ * M-Bus carries the direction in VIFE 3C and the magnitude in the data. */
+static void test_reverse_records_carry_the_magnitude(void **state)
+{
+    (void)state;
+    readings_t r;
+    example_readings(&r);
+    r.active_reverse.total = -123456.789;
+    r.active_reverse.tariff[1] = -123456.789;
+    r.reactive_reverse.total = -123456.789;
+    for (size_t i = 0; i < MBUS_RECORD_COUNT; i++) {
+        const mbus_record_t *rec = &MBUS_RECORDS[i];
+        if (strcmp(rec->name, "Total reverse active energy") == 0 ||
+            strcmp(rec->name, "Reverse active energy T2") == 0 ||
+            strcmp(rec->name, "Reverse reactive energy") == 0)
+            assert_int_equal(mbus_records_value(rec, &r), 123456789);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_bcd_decode),
         cmocka_unit_test(test_write_records_of_a23),
         cmocka_unit_test(test_write_records_refused),
+        cmocka_unit_test(test_reverse_records_carry_the_magnitude),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
