@@ -23,8 +23,8 @@
  *
  *   pulses earned x weight + accumulator == energy counted  (exactly)
  *
- * The weight is 1e11 / s0_rate_x100 uWh (100 uWh at 10 000 imp/kWh, 1e11 uWh
- * at 0.01 imp/kWh), an integer for every rate of 6.6.3; the LED's is 100 uWh
+ * The weight is 1e11 / s0_rate_x100 uWh (1e5 uWh = 0.1 Wh at 10 000 imp/kWh, 1e11 uWh
+ * at 0.01 imp/kWh), an integer for every rate of 6.6.3; the LED's is 1e5 uWh
  * (10 000 imp/kWh, 4).
  *
  * A pulse that comes due before the previous pulse and an equal gap have
