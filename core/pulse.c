@@ -36,24 +36,37 @@ static int64_t output_energy(const energy_delta_t *d, uint8_t type, int output)
     }
 }
 
-/* Queues `n` crossings that may not rise before t_ns; a full queue folds them
- * into its newest entry, which then waits for the latest of its crossings. */
-static void due_push(pulse_output_t *o, uint64_t t_ns, uint64_t n)
+/* When crossing j of an entry falls: the moment the cycle's linear ramp of
+ * energy reaches it (constant power within one cycle). */
+static uint64_t due_time(const pulse_due_t *d, uint64_t j)
 {
+    if (d->energy_uwh <= 0 || d->dur_ns == 0)
+        return d->start_ns;
+    int64_t needed = (int64_t)j * d->weight_uwh - d->acc0_uwh; /* 0 < needed <= energy */
+    uint64_t t = d->start_ns + (uint64_t)((double)d->dur_ns * (double)needed /
+                                          (double)d->energy_uwh);
+    return t < d->start_ns + d->dur_ns ? t : d->start_ns + d->dur_ns;
+}
+
+/* Queues a cycle's crossings; a full queue folds them into its newest entry,
+ * which then waits for the last of them. */
+static void due_push(pulse_output_t *o, const pulse_due_t *d)
+{
+    uint64_t n = d->last - d->next + 1;
     if (o->due_n == PULSE_DUE_SLOTS) {
-        pulse_due_t *last = &o->due[(o->due_head + o->due_n - 1) % PULSE_DUE_SLOTS];
-        if (t_ns > last->t_ns)
-            last->t_ns = t_ns;
-        last->n += n;
+        pulse_due_t *q = &o->due[(o->due_head + o->due_n - 1) % PULSE_DUE_SLOTS];
+        uint64_t t = due_time(d, d->last);
+        uint64_t left = q->last - q->next + 1;
+        uint64_t tq = due_time(q, q->last);
+        *q = (pulse_due_t){.start_ns = t > tq ? t : tq, .next = 1, .last = left + n};
     } else {
-        o->due[(o->due_head + o->due_n) % PULSE_DUE_SLOTS] = (pulse_due_t){t_ns, n};
+        o->due[(o->due_head + o->due_n) % PULSE_DUE_SLOTS] = *d;
         o->due_n++;
     }
     o->pending += n;
 }
 
-/* Adds a cycle's energy E to one output and queues the crossings, each at the
- * moment the linear ramp from start to end reaches it. */
+/* Adds a cycle's energy to one output and queues its crossings. */
 static void output_add(pulse_output_t *o, int64_t e, uint64_t start_ns, uint64_t end_ns)
 {
     if (e <= 0 || o->weight_uwh <= 0)
@@ -65,19 +78,17 @@ static void output_add(pulse_output_t *o, int64_t e, uint64_t start_ns, uint64_t
     if (e > INT64_MAX / 2 - w)
         e = INT64_MAX / 2 - w;
     int64_t n = (a0 + e) / w;
-    double dur = end_ns > start_ns ? (double)(end_ns - start_ns) : 0.0;
-    for (int64_t k = 1; k <= n; k++) {
-        /* Past the queue's size, the rest go in as one entry at the last
-         * crossing: only an absurd cycle gets here. */
-        bool last_block = k > (int64_t)PULSE_DUE_SLOTS && k < n;
-        int64_t kk = last_block ? n : k;
-        int64_t needed = kk * w - a0; /* 0 < needed <= e */
-        uint64_t t = start_ns + (uint64_t)(dur * (double)needed / (double)e);
-        if (t > end_ns && end_ns > start_ns)
-            t = end_ns;
-        due_push(o, t, last_block ? (uint64_t)(n - k + 1) : 1u);
-        if (last_block)
-            break;
+    if (n > 0) {
+        pulse_due_t d = {
+            .start_ns = start_ns,
+            .dur_ns = end_ns > start_ns ? end_ns - start_ns : 0,
+            .energy_uwh = e,
+            .acc0_uwh = a0,
+            .weight_uwh = w,
+            .next = 1,
+            .last = (uint64_t)n,
+        };
+        due_push(o, &d);
     }
     o->earned += (uint64_t)n;
     o->acc_uwh = a0 + e - n * w;
@@ -89,7 +100,8 @@ static uint64_t output_next(const pulse_output_t *o)
         return o->fall_ns;
     if (o->due_n == 0)
         return VTIME_NEVER;
-    uint64_t t = o->due[o->due_head].t_ns;
+    const pulse_due_t *d = &o->due[o->due_head];
+    uint64_t t = due_time(d, d->next);
     return t > o->ready_ns ? t : o->ready_ns;
 }
 
@@ -122,7 +134,7 @@ static void output_step(pulse_t *p, int k, uint64_t t)
     o->fall_ns = t + w;
     o->ready_ns = t + 2 * w;
     pulse_due_t *d = &o->due[o->due_head];
-    if (--d->n == 0) {
+    if (d->next++ == d->last) {
         o->due_head = (o->due_head + 1) % PULSE_DUE_SLOTS;
         o->due_n--;
     }

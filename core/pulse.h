@@ -70,8 +70,8 @@ enum { PULSE_S0_1 = 0, PULSE_S0_2 = 1, PULSE_LED = 2, PULSE_OUTPUTS = 3 };
 /* Pulse weight in uWh at a rate in hundredths of imp/kWh: 1 kWh = 1e9 uWh. */
 #define PULSE_UWH_X100 100000000000ll
 
-/* Crossings an output keeps, each with its time, while they wait to start;
- * beyond that, later crossings merge into the newest entry (deferred, not lost). */
+/* Cycles whose crossings an output has not all started yet; beyond that, a
+ * new cycle's crossings fold into the newest entry (deferred, not lost). */
 #define PULSE_DUE_SLOTS 16u
 /* Past edges kept for pulse_pop_edge(); the oldest are dropped when full. */
 #define PULSE_EDGE_RING 256u
@@ -83,10 +83,13 @@ typedef struct {
     bool level;     /* the level after the edge: true rising, false falling */
 } pulse_edge_t;
 
-/* Crossings not started yet: `n` pulses, none to rise before `t_ns`. */
+/* The crossings of one cycle not started yet: crossing j (next <= j <= last)
+ * falls at start + dur * (j * weight - acc0) / energy. An entry with
+ * energy 0 holds folded crossings, none to rise before start. */
 typedef struct {
-    uint64_t t_ns;
-    uint64_t n;
+    uint64_t start_ns, dur_ns;
+    int64_t energy_uwh, acc0_uwh, weight_uwh;
+    uint64_t next, last;
 } pulse_due_t;
 
 typedef struct {
@@ -94,7 +97,7 @@ typedef struct {
     int64_t acc_uwh;     /* energy since the last crossing, 0 <= acc < weight */
     uint64_t earned;     /* crossings since init (or since the last change) */
     uint64_t count;      /* rising edges applied since init */
-    uint64_t pending;    /* crossings not started yet (sum of due[].n) */
+    uint64_t pending;    /* crossings not started yet (in due[]) */
     bool level;
     uint64_t fall_ns;    /* while high: when it falls */
     uint64_t ready_ns;   /* the earliest next rise: last fall + that pulse's width */

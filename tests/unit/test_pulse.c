@@ -357,11 +357,350 @@ static void test_edges_interpolated(void **state)
     check_interpolation(10000, 3, 200000, 22000);
 }
 
+/* 6.6.5: a width whose pulse and equal gap do not fit one pulse period at
+ * the highest power is refused; the widest that fits is accepted. */
+static void test_width_limit(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 8; r++) {
+        settings_t s;
+        settings_defaults(&s, 1);
+        assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, 2), SETTINGS_OK);
+        assert_int_equal(settings_set(&s, SETTING_S0_RATE, (int32_t)rate_x100_of(manual_rates[r])),
+                         SETTINGS_OK);
+        int max = widest_ms(manual_rates[r]);
+        assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, max), SETTINGS_OK);
+        if (max < 99) {
+            assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, max + 1), SETTINGS_E_CONFLICT);
+            assert_int_equal(s.pulse_width_ms, max);
+        }
+    }
+    /* 10 000 imp/kWh at 53.82 kW: a pulse each 6.69 ms, so 3 ms at most. */
+    settings_t s;
+    settings_defaults(&s, 1);
+    assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, 4), SETTINGS_OK);
+    assert_int_equal(settings_set(&s, SETTING_S0_RATE, 1000000), SETTINGS_OK);
+    assert_int_equal(s.pulse_width_ms, 3); /* the width follows the rate down */
+    assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, 4), SETTINGS_E_CONFLICT);
+}
+
+/* At the highest power and the widest width, no pulse is ever deferred: each
+ * rises at its crossing, exactly one pulse period apart. */
+static void test_no_deferral_at_max_power(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 3; r++) {
+        double rate = manual_rates[r];
+        settings_t s;
+        settings_for(&s, rate, 1, widest_ms(rate));
+        pulse_t p;
+        pulse_init(&p, &s);
+        /* P_MAX in 20 ms cycles: 299 000 uWh a cycle (53 820 W x 20 ms). */
+        const int64_t e = (int64_t)(P_MAX_W * 0.020 / 3600.0 * 1e6);
+        const uint64_t dur = 20 * VTIME_NS_PER_MS;
+        uint64_t prev = 0, n = 0;
+        for (int c = 0; c < 500; c++) {
+            energy_delta_t d = {.active_fwd = e, .led = e};
+            pulse_cycle(&p, &d, c * dur, (c + 1) * dur, &s);
+            assert_int_equal(pulse_pending(&p, PULSE_S0_1), 0);
+            pulse_edge_t ed;
+            while (pulse_pop_edge(&p, &ed)) {
+                if (ed.output != PULSE_S0_1 || !ed.level)
+                    continue;
+                if (n++ > 0) {
+                    /* weight / power: the period, to a nanosecond. */
+                    double period = (double)weight_of(rate) / (double)e * (double)dur;
+                    assert_true(fabs((double)(ed.t_ns - prev) - period) <= 1.0);
+                }
+                prev = ed.t_ns;
+            }
+        }
+        assert_true(n > 10);
+    }
+}
+
+/* Crossings closer than pulse + gap are deferred, never lost: each starts as
+ * soon as the previous pulse and an equal gap have passed. */
+static void test_deferred_never_lost(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_for(&s, 10000, 1, 3); /* 1e5 uWh a pulse, 3 ms + 3 ms */
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    /* Ten pulses' worth in 20 ms: a crossing each 2 ms. */
+    energy_delta_t d = {.active_fwd = 1000000};
+    pulse_cycle(&p, &d, 0, 20 * ms, &s);
+    /* Rises at 2, 8, 14 and 20 ms so far; six wait. */
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 4);
+    assert_int_equal(pulse_pending(&p, PULSE_S0_1), 6);
+    assert_true(pulse_level(&p, PULSE_S0_1));
+    assert_true(pulse_deadline(&p) == 23 * ms);
+    pulse_advance(&p, VTIME_NS_PER_S);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 10);
+    assert_int_equal(pulse_pending(&p, PULSE_S0_1), 0);
+    assert_false(pulse_level(&p, PULSE_S0_1));
+    assert_true(pulse_deadline(&p) == VTIME_NEVER);
+    pulse_edge_t e;
+    for (int k = 0; k < 10; k++) {
+        assert_true(pulse_pop_edge(&p, &e));
+        assert_true(e.output == PULSE_S0_1 && e.level && e.t_ns == (2 + 6 * (uint64_t)k) * ms);
+        assert_true(pulse_pop_edge(&p, &e));
+        assert_true(e.output == PULSE_S0_1 && !e.level && e.t_ns == (5 + 6 * (uint64_t)k) * ms);
+    }
+    assert_false(pulse_pop_edge(&p, &e));
+}
+
+/* Host API: level and deadline follow the edges to the nanosecond. */
+static void test_levels_and_deadline(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_defaults(&s, 1); /* 1000 imp/kWh (1e6 uWh), 30 ms */
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    assert_true(pulse_deadline(&p) == VTIME_NEVER);
+    /* 1.5 pulses in 20 ms: the crossing at 2/3 of the cycle. */
+    energy_delta_t d = {.reactive_fwd = 1500000};
+    pulse_cycle(&p, &d, 100 * ms, 130 * ms, &s);
+    assert_true(pulse_level(&p, PULSE_S0_2));
+    assert_false(pulse_level(&p, PULSE_S0_1));
+    assert_false(pulse_level(&p, PULSE_LED)); /* reactive energy does not light it */
+    assert_true(pulse_deadline(&p) == 120 * ms + 30 * ms);
+    pulse_advance(&p, 150 * ms - 1);
+    assert_true(pulse_level(&p, PULSE_S0_2));
+    pulse_advance(&p, 150 * ms);
+    assert_false(pulse_level(&p, PULSE_S0_2));
+    assert_int_equal(pulse_count(&p, PULSE_S0_2), 1);
+    assert_true(p.out[PULSE_S0_2].acc_uwh == 500000);
+    assert_false(pulse_level(&p, 7)); /* no such output: low, nothing counted */
+    assert_int_equal(pulse_count(&p, -1), 0);
+}
+
+/* The LED counts active energy at 10 000 imp/kWh (4) whatever the S0 rate
+ * and type, in 2 ms flashes (docs/pulse.md). */
+static void test_led(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_for(&s, 0.01, 2, 99);
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    /* 1 Wh of reverse active energy in 200 ms: a flash each 20 ms, at the
+     * 10th, 30th, ... ms: the first crossing is 1e5 of 1e6 uWh in. */
+    energy_delta_t d = {.active_rev = 1000000, .led = 1000000};
+    pulse_cycle(&p, &d, 0, 200 * ms, &s);
+    pulse_advance(&p, VTIME_NS_PER_S);
+    assert_int_equal(pulse_count(&p, PULSE_LED), 10);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 0); /* no forward energy */
+    assert_int_equal(pulse_count(&p, PULSE_S0_2), 0); /* 1 Wh of 100 kWh */
+    pulse_edge_t e;
+    for (uint64_t k = 0; k < 10; k++) {
+        assert_true(pulse_pop_edge(&p, &e));
+        assert_true(e.output == PULSE_LED && e.level && e.t_ns == (20 * k + 20) * ms);
+        assert_true(pulse_pop_edge(&p, &e));
+        assert_true(e.output == PULSE_LED && !e.level && e.t_ns == (20 * k + 22) * ms);
+    }
+}
+
+/* Decision (docs/pulse.md): a change of rate or type starts a new count; the
+ * fraction in hand is dropped, pulses already earned still come out, and a
+ * change of width applies from the next pulse. */
+static void test_rate_and_type_change(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_defaults(&s, 1); /* 1000 imp/kWh: 1e6 uWh */
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    energy_delta_t d = {.active_fwd = 2500000, .led = 2500000, .reactive_fwd = 700000};
+    pulse_cycle(&p, &d, 0, 100 * ms, &s);
+    pulse_advance(&p, VTIME_NS_PER_S);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 2);
+    assert_true(p.out[PULSE_S0_1].acc_uwh == 500000);
+
+    /* 100 imp/kWh (1e7 uWh), 50 ms. */
+    assert_int_equal(settings_set(&s, SETTING_S0_RATE, 10000), SETTINGS_OK);
+    assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, 50), SETTINGS_OK);
+    d = (energy_delta_t){.active_fwd = 3000000};
+    pulse_cycle(&p, &d, VTIME_NS_PER_S, VTIME_NS_PER_S + 20 * ms, &s);
+    assert_true(p.out[PULSE_S0_1].acc_uwh == 3000000); /* the 5e5 in hand dropped */
+    assert_true(p.out[PULSE_S0_2].acc_uwh == 0);       /* so was S0-2's 7e5 */
+    assert_true(p.out[PULSE_LED].acc_uwh == 0); /* 25 flashes, and it never restarts */
+    assert_int_equal(pulse_count(&p, PULSE_LED), 25);
+    /* 7e6 more: the crossing falls at the end of that cycle, not before. */
+    d = (energy_delta_t){.active_fwd = 7000000};
+    uint64_t t0 = VTIME_NS_PER_S + 20 * ms;
+    pulse_cycle(&p, &d, t0, t0 + 20 * ms, &s);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 3);
+    pulse_edge_t e, rise = {0}, fall = {0};
+    while (pulse_pop_edge(&p, &e)) {
+        if (e.output == PULSE_S0_1 && e.level)
+            rise = e;
+    }
+    assert_true(rise.t_ns == t0 + 20 * ms);
+    pulse_advance(&p, 2 * VTIME_NS_PER_S);
+    while (pulse_pop_edge(&p, &e))
+        fall = e;
+    assert_true(fall.output == PULSE_S0_1 && fall.t_ns == rise.t_ns + 50 * ms);
+
+    /* Type 2: S0-1 counts forward active from zero. */
+    assert_int_equal(settings_set(&s, SETTING_PULSE_TYPE, 2), SETTINGS_OK);
+    d = (energy_delta_t){.active_fwd = 4000000, .active_rev = 1000};
+    pulse_cycle(&p, &d, 2 * VTIME_NS_PER_S, 2 * VTIME_NS_PER_S + 20 * ms, &s);
+    assert_true(p.out[PULSE_S0_1].acc_uwh == 4000000);
+    assert_true(p.out[PULSE_S0_2].acc_uwh == 1000);
+}
+
+/* A pulse earned under the old rate still comes out after the change, at
+ * the end of the previous pulse's gap (deferred, not lost). */
+static void test_change_keeps_pending(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_for(&s, 2000, 1, 16); /* 5e5 uWh, 16 ms */
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    energy_delta_t d = {.active_fwd = 1000000}; /* crossings at 10 and 20 ms */
+    pulse_cycle(&p, &d, 0, 20 * ms, &s);
+    assert_int_equal(pulse_pending(&p, PULSE_S0_1), 1);
+    assert_int_equal(settings_set(&s, SETTING_PULSE_WIDTH, 2), SETTINGS_OK);
+    assert_int_equal(settings_set(&s, SETTING_S0_RATE, 1000000), SETTINGS_OK);
+    d = (energy_delta_t){0};
+    pulse_cycle(&p, &d, 20 * ms, 40 * ms, &s);
+    pulse_advance(&p, VTIME_NS_PER_S);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 2);
+    pulse_edge_t e;
+    uint64_t rises[2] = {0}, falls[2] = {0};
+    int nr = 0, nf = 0;
+    while (pulse_pop_edge(&p, &e)) {
+        if (e.output != PULSE_S0_1)
+            continue;
+        if (e.level)
+            rises[nr++] = e.t_ns;
+        else
+            falls[nf++] = e.t_ns;
+    }
+    assert_true(nr == 2 && nf == 2);
+    assert_true(rises[0] == 10 * ms && falls[0] == 26 * ms);
+    /* 26 ms + 16 ms of gap; then 2 ms wide at the new setting. */
+    assert_true(rises[1] == 42 * ms && falls[1] == 44 * ms);
+}
+
+/* The trace ring keeps the newest PULSE_EDGE_RING edges, oldest first, and
+ * counts what it dropped. */
+static void test_edge_ring(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_for(&s, 10000, 1, 2);
+    pulse_t p;
+    pulse_init(&p, &s);
+    /* 200 S0-1 pulses and 200 LED flashes, 10 ms apart: 800 edges. */
+    energy_delta_t d = {.active_fwd = 20000000, .led = 20000000};
+    pulse_cycle(&p, &d, 0, 2 * VTIME_NS_PER_S, &s);
+    pulse_advance(&p, 3 * VTIME_NS_PER_S);
+    assert_int_equal(p.edges_dropped, 800 - PULSE_EDGE_RING);
+    pulse_edge_t e;
+    uint64_t last = 0;
+    unsigned n = 0;
+    while (pulse_pop_edge(&p, &e)) {
+        assert_true(e.t_ns >= last);
+        last = e.t_ns;
+        n++;
+    }
+    assert_int_equal(n, PULSE_EDGE_RING);
+    /* The newest edge: the last flash fell 2 ms after the last crossing. */
+    assert_true(last == 2 * VTIME_NS_PER_S + 2 * VTIME_NS_PER_MS);
+}
+
+/* A backlog longer than the queue folds cycles together: later, but every
+ * pulse still comes out, in order, with its gap. */
+static void test_backlog_folds(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_for(&s, 10000, 1, 3); /* 1e5 uWh, 3 ms + 3 ms */
+    pulse_t p;
+    pulse_init(&p, &s);
+    const uint64_t ms = VTIME_NS_PER_MS;
+    int64_t total = 0;
+    for (int c = 0; c < 40; c++) {
+        /* 20 pulses' worth each 20 ms: six times faster than they can go. */
+        energy_delta_t d = {.active_fwd = 2000000 + c};
+        total += d.active_fwd;
+        pulse_cycle(&p, &d, (uint64_t)c * 20 * ms, (uint64_t)(c + 1) * 20 * ms, &s);
+        p.ring_n = 0;
+        assert_true(p.out[PULSE_S0_1].due_n <= PULSE_DUE_SLOTS);
+    }
+    assert_int_equal(p.out[PULSE_S0_1].due_n, PULSE_DUE_SLOTS); /* it did fold */
+    assert_exact(&p.out[PULSE_S0_1], total);
+    uint64_t earned = p.out[PULSE_S0_1].earned;
+    assert_true(pulse_pending(&p, PULSE_S0_1) > 600);
+    /* Drain it, watching every edge: 6 ms apart at the least, nothing lost. */
+    watch_t w;
+    watch_init(&w, 3 * ms);
+    w.rises[PULSE_S0_1] = pulse_count(&p, PULSE_S0_1);
+    w.high[PULSE_S0_1] = pulse_level(&p, PULSE_S0_1);
+    w.last_rise[PULSE_S0_1] = p.out[PULSE_S0_1].fall_ns - 3 * ms;
+    w.last_fall[PULSE_S0_1] = p.out[PULSE_S0_1].ready_ns - 3 * ms;
+    for (uint64_t t = 1; t <= 100; t++) {
+        pulse_advance(&p, t * 100 * ms);
+        watch_drain(&w, &p);
+    }
+    assert_int_equal(pulse_pending(&p, PULSE_S0_1), 0);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), earned);
+    assert_int_equal(w.rises[PULSE_S0_1], earned);
+    assert_within_one_pulse(pulse_count(&p, PULSE_S0_1), 100000, total);
+}
+
+/* Bad input: a cycle that ends before it starts, absurd energy, a rate of 0
+ * (no valid setting) neither crash nor break the invariant. */
+static void test_bad_input(void **state)
+{
+    (void)state;
+    settings_t s;
+    settings_defaults(&s, 1);
+    pulse_t p;
+    pulse_init(&p, &s);
+    energy_delta_t d = {.active_fwd = 3000000, .led = -5, .reactive_rev = -7};
+    pulse_cycle(&p, &d, 50 * VTIME_NS_PER_MS, 10 * VTIME_NS_PER_MS, &s);
+    pulse_advance(&p, 60 * VTIME_NS_PER_MS);
+    assert_int_equal(pulse_count(&p, PULSE_S0_1), 1); /* the rest wait their gaps */
+    assert_int_equal(pulse_pending(&p, PULSE_S0_1), 2);
+    assert_int_equal(pulse_count(&p, PULSE_LED), 0);
+    assert_int_equal(pulse_count(&p, PULSE_S0_2), 0);
+    s.s0_rate_x100 = 0;
+    d = (energy_delta_t){.active_fwd = INT64_MAX, .reactive_fwd = INT64_MAX};
+    pulse_cycle(&p, &d, VTIME_NS_PER_S, VTIME_NS_PER_S + 1, &s);
+    for (int k = 0; k < PULSE_OUTPUTS; k++) {
+        const pulse_output_t *o = &p.out[k];
+        assert_true(o->weight_uwh > 0 && o->acc_uwh >= 0 && o->acc_uwh < o->weight_uwh);
+    }
+    pulse_advance(&p, 2 * VTIME_NS_PER_S);
+    assert_true(pulse_pending(&p, PULSE_S0_1) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_edges_interpolated),
+        cmocka_unit_test(test_width_limit),
+        cmocka_unit_test(test_no_deferral_at_max_power),
+        cmocka_unit_test(test_deferred_never_lost),
+        cmocka_unit_test(test_levels_and_deadline),
+        cmocka_unit_test(test_led),
+        cmocka_unit_test(test_rate_and_type_change),
+        cmocka_unit_test(test_change_keeps_pending),
+        cmocka_unit_test(test_edge_ring),
+        cmocka_unit_test(test_backlog_folds),
+        cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_meter_defaults_and_chunking),
         cmocka_unit_test(test_meter_every_rate_and_type),
         cmocka_unit_test(test_slow_rates_long_run),
