@@ -33,10 +33,11 @@
  * happen at any power the meter can see; it can after a change of rate.
  *
  * Outputs (docs/pulse.md, Decisions):
- *   pulse type 1 "active & reactive": S0-1 active (fwd + rev as counted by the
- *                                     combination code), S0-2 reactive (fwd + rev)
+ *   pulse type 1 "active & reactive": S0-1 active (fwd + rev, as the forward and
+ *                                     reverse registers count them; netted under
+ *                                     C-05), S0-2 reactive (fwd + rev)
  *   pulse type 2 "forward & reverse": S0-1 forward active, S0-2 reverse active
- *   LED: active energy (fwd + rev as counted), 10 000 imp/kWh, 2 ms flashes
+ *   LED: active energy (fwd + rev, like S0-1 of type 1), 10 000 imp/kWh, 2 ms flashes
  *
  * Host API: pulse_deadline() tells when the next edge falls, pulse_advance()
  * applies the edges due, pulse_level()/pulse_count() read the outputs, and
