@@ -1,6 +1,7 @@
 /* meter: owns every part of the meter and turns requests into changes. */
 #include "meter.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Identity of the firmware the twin models (docs/decisions.md). */
@@ -39,6 +40,7 @@ void meter_init(meter_t *m, const meter_desc_t *d)
         settings_defaults(&m->settings, last_eight_digits(m->serial));
     metrology_init(&m->metrology, m->connection);
     energy_init(&m->energy);
+    pulse_init(&m->pulse, &m->settings);
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = 0.0;
@@ -92,6 +94,19 @@ static void register_cycle(meter_t *m, const metrology_cycle_t *c)
     m->n_seg = 1;
 }
 
+/* Pulses: the cycle's counted energy becomes S0 and LED edges inside the
+ * cycle's span (pulse.h). */
+static uint64_t ticks_to_ns(double ticks)
+{
+    return ticks > 0.0 ? (uint64_t)llround(ticks * (double)VTIME_NS_PER_TICK) : 0;
+}
+
+static void pulse_cycle_done(meter_t *m, const metrology_cycle_t *c)
+{
+    pulse_cycle(&m->pulse, &m->last_delta, ticks_to_ns(c->end - c->ticks), ticks_to_ns(c->end),
+                &m->settings);
+}
+
 int meter_tariff(const meter_t *m)
 {
     int t = m->settings.tariff;
@@ -109,10 +124,13 @@ void meter_set_tariff_input(meter_t *m, bool on)
 void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
 {
     for (size_t t = 0; t < n; t++) {
-        if (metrology_step(&m->metrology, &s[t]))
+        if (metrology_step(&m->metrology, &s[t])) {
             register_cycle(m, &m->metrology.cycle);
+            pulse_cycle_done(m, &m->metrology.cycle);
+        }
         m->tick++;
     }
+    pulse_advance(&m->pulse, meter_now_ns(m));
     menu_advance(&m->menu, meter_now_ns(m));
 }
 
@@ -123,12 +141,16 @@ void meter_button(meter_t *m, menu_button_t b, bool pressed)
 
 uint64_t meter_deadline(const meter_t *m)
 {
-    uint64_t a = menu_deadline(&m->menu), b = display_deadline(&m->display);
-    return a < b ? a : b;
+    uint64_t t = menu_deadline(&m->menu);
+    uint64_t d = display_deadline(&m->display), p = pulse_deadline(&m->pulse);
+    if (d < t)
+        t = d;
+    return p < t ? p : t;
 }
 
 void meter_advance(meter_t *m, uint64_t now_ns)
 {
+    pulse_advance(&m->pulse, now_ns);
     menu_advance(&m->menu, now_ns);
 }
 

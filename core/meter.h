@@ -36,6 +36,7 @@
 #include "energy.h"
 #include "menu.h"
 #include "metrology.h"
+#include "pulse.h"
 #include "readings.h"
 #include "settings.h"
 #include "vtime.h"
@@ -57,6 +58,7 @@ typedef struct meter {
     metrology_t metrology;
     energy_t energy;
     energy_delta_t last_delta; /* what the last cycle added, for pulses */
+    pulse_t pulse;             /* S0-1, S0-2 and the LED (pulse.h) */
     bool tariff_input;         /* 230 V AC on terminals 10/11 (A1.1) */
     /* Tariffs in force during the cycle being measured: a change inside a
      * cycle splits its energy by time, so T1/T2 shares are exact. */
