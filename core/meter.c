@@ -209,6 +209,10 @@ void meter_readings(const meter_t *m, readings_t *r)
     r->power_down_count = m->power_down_count;
     r->tariff = (uint8_t)meter_tariff(m);
     r->tariff_input = m->tariff_input;
+    for (int k = 0; k < PULSE_OUTPUTS; k++) {
+        r->pulses[k] = pulse_count(&m->pulse, k);
+        r->pulse_level[k] = pulse_level(&m->pulse, k);
+    }
     r->settings = m->settings;
 }
 

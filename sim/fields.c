@@ -9,7 +9,8 @@ enum {
     G_ENERGY,   /* index = kind * 8 + slot: kind 0..5, slot 0 total, 1..4 T1..T4, 5..7 L1..L3 */
     G_QUAD_E,   /* index = quadrant * 5 + slot: slot 0 total, 1..4 T1..T4 */
     G_RESETTABLE, G_POWER_DOWN, G_TARIFF, G_TARIFF_INPUT, G_ERROR,
-    G_SETTING   /* index = setting_id_t */
+    G_SETTING,  /* index = setting_id_t */
+    G_PULSES    /* index = output */
 };
 
 static const char *const energy_kinds[6] = {"active_total",   "active_forward",   "active_reverse",
@@ -58,6 +59,15 @@ bool fields_lookup(const char *name, field_t *f)
     const char *dot = strchr(name, '.');
     if (!dot)
         return false;
+    if (strncmp(name, "pulses.", 7) == 0) {
+        static const char *const outs[3] = {"S0-1", "S0-2", "LED"};
+        for (int k = 0; k < 3; k++)
+            if (strcmp(dot + 1, outs[k]) == 0) {
+                *f = (field_t){G_PULSES, k, "pulses"};
+                return true;
+            }
+        return false;
+    }
     if (strncmp(name, "settings.", 9) == 0) {
         for (int id = 0; id < SETTING_COUNT; id++)
             if (strcmp(dot + 1, settings_name((setting_id_t)id)) == 0) {
@@ -157,6 +167,7 @@ double fields_value(const field_t *f, const readings_t *r)
     case G_TARIFF_INPUT: return r->tariff_input;
     case G_ERROR: return r->error_code;
     case G_SETTING: return settings_get(&r->settings, (setting_id_t)f->index);
+    case G_PULSES: return (double)r->pulses[f->index];
     }
     return 0.0;
 }
@@ -183,5 +194,6 @@ const char *fields_help(void)
            "reactive_power.*, apparent_power.*, power_factor.*, voltage_ll.L1-L2|L1-L3|L2-L3, "
            "quadrant.*, direction.*, {active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
            "reactive_q1..q4.total|T1..T4, resettable.total|L1..L3, power_down_count, tariff, "
-           "tariff_input, error_code, settings.<name> (modbus_id, combination_code, ...)";
+           "tariff_input, error_code, pulses.S0-1|S0-2|LED, "
+           "settings.<name> (modbus_id, combination_code, ...)";
 }

@@ -16,6 +16,7 @@
  *   resettable.total, .L1 .. .L3                 kWh    0x6049, 0x608B..
  *   power_down_count, tariff, tariff_input, error_code
  *   settings.<name>                              every setting of settings.h by its name
+ *   pulses.S0-1, pulses.S0-2, pulses.LED         pulses emitted so far
  *
  * Energy registers can also be set, as a scenario's starting values.
  */

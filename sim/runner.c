@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text/text_lcd.h"
+
 #define CHUNK_TICKS 800u /* 100 ms: pacing and progress granularity */
 
 typedef struct {
@@ -111,9 +113,54 @@ static void add_result(run_t *r, const char *name, const char *failure)
     snprintf(x->failure, sizeof x->failure, "%s", failure ? failure : "");
 }
 
+/* Writes s as the inside of a JSON string. */
+static void json_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*s >= 0x20)
+            fputc(*s, f);
+    }
+}
+
+static void check_lcd(run_t *r, const scenario_event_t *ev, int k)
+{
+    const scenario_assert_t *a = &ev->u.check;
+    meter_t *m = &r->meters[k];
+    char text[128], when[32], name[512];
+    meter_advance(m, meter_now_ns(m));
+    text_lcd_line(meter_display(m), text, sizeof text);
+    bool ok = a->kind == SCENARIO_ASSERT_LCD ? strcmp(text, a->text) == 0
+                                             : strstr(text, a->text) != NULL;
+    runner_format_time(r->tick, when, sizeof when);
+    snprintf(name, sizeof name, "%s %s lcd at %s", ev->path, r->sc->meters[k].name, when);
+    fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"assert\",\"path\":\"%s\",\"meter\":\"%s\",\"lcd\":\"",
+            (double)r->tick / VTIME_SAMPLE_RATE, ev->path, r->sc->meters[k].name);
+    json_text(r->o->log, text);
+    fprintf(r->o->log, "\",\"expected\":\"");
+    json_text(r->o->log, a->text);
+    fprintf(r->o->log, "\",\"ok\":%s}\n", ok ? "true" : "false");
+    if (ok) {
+        add_result(r, name, NULL);
+        return;
+    }
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s: at %s: %s LCD shows \"%s\", expected %s\"%s\"", r->sc->file,
+             ev->path, when, r->sc->meters[k].name, text,
+             a->kind == SCENARIO_ASSERT_LCD ? "" : "it to contain ", a->text);
+    fprintf(stderr, "metersim: assertion failed: %s\n", msg);
+    add_result(r, name, msg);
+    r->failures++;
+}
+
 static void check(run_t *r, const scenario_event_t *ev, int k)
 {
     const scenario_assert_t *a = &ev->u.check;
+    if (a->kind != SCENARIO_ASSERT_FIELD) {
+        check_lcd(r, ev, k);
+        return;
+    }
     readings_t x;
     meter_readings(&r->meters[k], &x);
     double v = fields_value(&a->field, &x);
@@ -182,6 +229,15 @@ static void apply(run_t *r, const scenario_event_t *ev)
                     (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
                     ev->u.reset == ACCESS_RESET_DAY_COUNTER ? "day_counter" : "power_down_counter");
             break;
+        case SCENARIO_EV_BUTTON: {
+            static const char *const names[] = {"left", "middle", "right"};
+            meter_button(m, ev->u.button.button, ev->u.button.pressed);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"button\",\"meter\":\"%s\",\"button\":\"%s\","
+                               "\"pressed\":%s}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    names[ev->u.button.button], ev->u.button.pressed ? "true" : "false");
+            break;
+        }
         case SCENARIO_EV_ASSERT: check(r, ev, k); break;
         }
         if (ev->kind == SCENARIO_EV_GRID)

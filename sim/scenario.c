@@ -723,8 +723,9 @@ static scenario_event_t *new_event(ctx_t *c, scenario_ev_kind_t kind, int meter)
         fail(c, "more than %d events", SCENARIO_MAX_EVENTS);
         return NULL;
     }
-    scenario_event_t *ev = &sc->events[sc->n_events++];
+    scenario_event_t *ev = &sc->events[sc->n_events];
     memset(ev, 0, sizeof *ev);
+    ev->seq = (uint32_t)sc->n_events++;
     ev->at_tick = c->now;
     ev->kind = kind;
     ev->meter = meter;
@@ -734,12 +735,36 @@ static scenario_event_t *new_event(ctx_t *c, scenario_ev_kind_t kind, int meter)
 
 static bool parse_assert(ctx_t *c, const cJSON *a, int meter)
 {
-    static const char *const keys[] = {"field", "equals", "tolerance", "min", "max", NULL};
+    static const char *const keys[] = {"field", "equals", "tolerance", "min",
+                                       "max",   "lcd",    "lcd_contains", NULL};
     if (!cJSON_IsObject(a))
-        return fail(c, "expected {\"field\": name, \"equals\": value, \"tolerance\": t} "
-                       "or {\"field\", \"min\", \"max\"}");
+        return fail(c, "expected {\"field\": name, \"equals\": value, \"tolerance\": t}, "
+                       "{\"field\", \"min\", \"max\"} or {\"lcd\": text}");
     if (!known_keys(c, a, keys))
         return false;
+    const cJSON *lcd = cJSON_GetObjectItemCaseSensitive(a, "lcd");
+    const cJSON *lcdc = cJSON_GetObjectItemCaseSensitive(a, "lcd_contains");
+    if (lcd || lcdc) {
+        const cJSON *t = lcd ? lcd : lcdc;
+        size_t n = push(c, lcd ? "lcd" : "lcd_contains", 0);
+        if (lcd && lcdc)
+            fail(c, "give \"lcd\" or \"lcd_contains\", not both");
+        else if (a->child->next)
+            fail(c, "an LCD assertion has no other keys");
+        else if (!cJSON_IsString(t) || strlen(t->valuestring) >= 64)
+            fail(c, "expected the LCD's text, as the text frontend prints it in one line, "
+                    "e.g. \"1.8.1 000123.456 kWh T1\" (at most 63 characters)");
+        pop(c, n);
+        if (c->failed)
+            return false;
+        scenario_event_t *ev = new_event(c, SCENARIO_EV_ASSERT, meter);
+        if (!ev)
+            return false;
+        ev->u.check.kind = lcd ? SCENARIO_ASSERT_LCD : SCENARIO_ASSERT_LCD_CONTAINS;
+        snprintf(ev->u.check.text, sizeof ev->u.check.text, "%s", t->valuestring);
+        snprintf(ev->u.check.name, sizeof ev->u.check.name, "lcd");
+        return true;
+    }
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(a, "field");
     scenario_assert_t as = {.kind = SCENARIO_ASSERT_FIELD};
     size_t n = push(c, "field", 0);
@@ -809,8 +834,9 @@ static int meter_index(ctx_t *c, const cJSON *o)
 static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
                         scenario_load_t *loads)
 {
-    static const char *const keys[] = {"at",  "meter", "grid",   "load", "tariff_input",
-                                       "set", "reset", "assert", NULL};
+    static const char *const keys[] = {"at",    "meter",  "grid",   "load", "tariff_input",
+                                       "set",   "reset",  "button", "hold", "assert",
+                                       NULL};
     if (!cJSON_IsObject(it))
         return fail(c, "expected an object with \"at\"");
     if (!known_keys(c, it, keys))
@@ -903,6 +929,34 @@ static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid
                 ev->u.reset = r == 0 ? ACCESS_RESET_POWER_DOWN_COUNTER : ACCESS_RESET_DAY_COUNTER;
         }
     }
+    v = cJSON_GetObjectItemCaseSensitive(it, "button");
+    const cJSON *hold = cJSON_GetObjectItemCaseSensitive(it, "hold");
+    if (hold && !v && !c->failed) {
+        size_t n = push(c, "hold", 0);
+        fail(c, "\"hold\" goes with \"button\"");
+        pop(c, n);
+    }
+    if (v && !c->failed) {
+        /* A tap is a 100 ms touch; "hold" says how long the finger stays. */
+        static const char *const names[] = {"left", "middle", "right", NULL};
+        int b = -1;
+        uint64_t held = VTIME_SAMPLE_RATE / 10;
+        if (get_choice(c, it, "button", names, &b) && hold) {
+            size_t n = push(c, "hold", 0);
+            get_duration(c, hold, &held);
+            if (!c->failed && held == 0)
+                fail(c, "a hold lasts longer than 0");
+            pop(c, n);
+        }
+        for (int edge = 0; edge < 2 && !c->failed; edge++) {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_BUTTON, meter);
+            if (ev) {
+                ev->u.button.button = (menu_button_t)b;
+                ev->u.button.pressed = edge == 0;
+                ev->at_tick += edge ? held : 0;
+            }
+        }
+    }
     v = cJSON_GetObjectItemCaseSensitive(it, "assert");
     if (v && !c->failed) {
         size_t n = push(c, "assert", 0);
@@ -932,6 +986,14 @@ static void default_load(scenario_load_t *l)
         l->phase[k].current = profile_const(0.0);
         l->phase[k].pf = profile_const(1.0);
     }
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const scenario_event_t *x = a, *y = b;
+    if (x->at_tick != y->at_tick)
+        return x->at_tick < y->at_tick ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static bool parse_root(ctx_t *c, const cJSON *root)
@@ -1047,6 +1109,10 @@ static bool parse_root(ctx_t *c, const cJSON *root)
                 parse_event(c, it, &last, &grid, loads);
                 pop(c, m);
             }
+            /* Button releases lie ahead of the events after them: order by
+             * time, ties in file order. */
+            if (!c->failed)
+                qsort(sc->events, sc->n_events, sizeof *sc->events, by_time);
         }
         pop(c, n);
     }

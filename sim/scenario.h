@@ -80,10 +80,15 @@ typedef enum {
     SCENARIO_EV_TARIFF_INPUT,
     SCENARIO_EV_SET,
     SCENARIO_EV_RESET,
+    SCENARIO_EV_BUTTON,
     SCENARIO_EV_ASSERT,
 } scenario_ev_kind_t;
 
-typedef enum { SCENARIO_ASSERT_FIELD } scenario_assert_kind_t;
+typedef enum {
+    SCENARIO_ASSERT_FIELD,       /* a named value within bounds */
+    SCENARIO_ASSERT_LCD,         /* the LCD's one-line text, exactly */
+    SCENARIO_ASSERT_LCD_CONTAINS /* ... or a part of it */
+} scenario_assert_kind_t;
 
 typedef struct {
     scenario_assert_kind_t kind;
@@ -92,10 +97,12 @@ typedef struct {
     bool equals;     /* "equals" +- "tolerance"; else "min"/"max" */
     double expect, tolerance;
     double lo, hi;   /* the accepted range, either way */
+    char text[64];   /* the LCD assertions' text */
 } scenario_assert_t;
 
 typedef struct {
     uint64_t at_tick;
+    uint32_t seq; /* order in the file: ties in time keep it */
     scenario_ev_kind_t kind;
     int meter; /* index, or -1 for every meter */
     char path[160];
@@ -108,6 +115,10 @@ typedef struct {
             int32_t value;
         } set;
         access_reset_t reset;         /* SCENARIO_EV_RESET */
+        struct {                      /* SCENARIO_EV_BUTTON: one edge */
+            menu_button_t button;
+            bool pressed;
+        } button;
         scenario_assert_t check;      /* SCENARIO_EV_ASSERT */
     } u;
 } scenario_event_t;
