@@ -17,9 +17,10 @@ typedef struct {
     char failure[1024]; /* empty when it held */
 } result_t;
 
-typedef struct {
+struct runner {
     const scenario_t *sc;
     const runner_opts_t *o;
+    bool supply[SCENARIO_MAX_METERS];
     meter_t *meters;
     wave_t *waves;
     scenario_grid_t grid;
@@ -29,7 +30,10 @@ typedef struct {
     result_t *results;
     size_t n_results, cap_results;
     int failures;
-} run_t;
+    volatile int *stop;
+    double last_frame;
+};
+typedef struct runner run_t;
 
 void runner_format_time(uint64_t tick, char *buf, size_t cap)
 {
@@ -52,17 +56,33 @@ static double wall_seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void pace(double start_wall, uint64_t ticks, double speed, volatile int *stop)
+static void sleep_for(double d, volatile int *stop)
 {
-    if (speed <= 0.0)
-        return;
-    double due = start_wall + (double)ticks / VTIME_SAMPLE_RATE / speed;
-    double now = wall_seconds();
-    if (due > now) {
-        double d = due - now;
-        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
-        while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !*stop)
-            ;
+    struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !*stop)
+        ;
+}
+
+/* Waits until the wall clock has caught up with simulated time / speed,
+ * giving the frontend its frames meanwhile. */
+static void pace(run_t *r, double start_wall)
+{
+    const double frame = 1.0 / 30.0;
+    double speed = r->o->speed;
+    double due = speed > 0.0 ? start_wall + (double)r->tick / VTIME_SAMPLE_RATE / speed : 0.0;
+    for (;;) {
+        double now = wall_seconds();
+        if (r->o->ui && now - r->last_frame >= frame) {
+            r->last_frame = now;
+            if (!r->o->ui->frame(r->o->ui->ctx, r))
+                *r->stop = 1;
+        }
+        if (*r->stop || now >= due)
+            return;
+        double wait = due - now;
+        if (r->o->ui && wait > frame)
+            wait = frame;
+        sleep_for(wait, r->stop);
     }
 }
 
@@ -189,13 +209,66 @@ static void check(run_t *r, const scenario_event_t *ev, int k)
     r->failures++;
 }
 
+/* The waveform meter k sees now: the grid and its load, or nothing at all
+ * while its supply is off. */
+static void wave_of(const run_t *r, int k, wave_desc_t *d)
+{
+    scenario_wave(&r->grid, &r->loads[k], r->sc->seed + (uint64_t)k, r->tick, d);
+    if (!r->supply[k])
+        for (int p = 0; p < 3; p++)
+            d->phase[p].voltage = d->phase[p].current = 0.0;
+}
+
 static void set_waves(run_t *r)
 {
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
-        scenario_wave(&r->grid, &r->loads[k], r->sc->seed + (uint64_t)k, r->tick, &d);
+        wave_of(r, k, &d);
         wave_set(&r->waves[k], &d);
     }
+}
+
+meter_t *runner_meter(runner_t *r, int k)
+{
+    return &r->meters[k];
+}
+
+const scenario_t *runner_scenario(const runner_t *r)
+{
+    return r->sc;
+}
+
+bool runner_supply(const runner_t *r, int k)
+{
+    return r->supply[k];
+}
+
+void runner_set_supply(runner_t *r, int k, bool on)
+{
+    r->supply[k] = on;
+    set_waves(r);
+}
+
+double runner_current(const runner_t *r, int k, int phase)
+{
+    return profile_at(&r->loads[k].phase[phase].current, r->tick);
+}
+
+void runner_set_current(runner_t *r, int k, int phase, double amps)
+{
+    r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > 65 ? 65 : amps);
+    set_waves(r);
+}
+
+bool runner_export(const runner_t *r, int k, int phase)
+{
+    return r->loads[k].phase[phase].export_;
+}
+
+void runner_set_export(runner_t *r, int k, int phase, bool export_)
+{
+    r->loads[k].phase[phase].export_ = export_;
+    set_waves(r);
 }
 
 static void apply(run_t *r, const scenario_event_t *ev)
@@ -262,8 +335,9 @@ static void setup_meters(run_t *r)
         }
         m->power_down_count = sm->power_down_count;
         r->loads[k] = r->sc->load[k];
+        r->supply[k] = true;
         wave_desc_t d;
-        scenario_wave(&r->sc->grid, &r->sc->load[k], r->sc->seed + (uint64_t)k, 0, &d);
+        wave_of(r, k, &d);
         wave_init(&r->waves[k], &d);
     }
 }
@@ -341,6 +415,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         return 3;
     r->sc = sc;
     r->o = o;
+    r->stop = stop;
     r->meters = calloc((size_t)sc->n_meters, sizeof *r->meters);
     r->waves = calloc((size_t)sc->n_meters, sizeof *r->waves);
     if (!r->meters || !r->waves) {
@@ -390,7 +465,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
             if (o->speed > 0)
                 fflush(o->log);
         }
-        pace(start, r->tick, o->speed, stop);
+        pace(r, start);
         if (progress && wall_seconds() - last_progress > 0.25) {
             last_progress = wall_seconds();
             show_progress(r, forever ? 0 : end, start);

@@ -17,6 +17,15 @@
 
 #include "scenario.h"
 
+typedef struct runner runner_t;
+
+/* A frontend, called between steps of a paced run (about 30 times a second of
+ * wall time): it draws and turns a person's input into changes of the run. */
+typedef struct {
+    void *ctx;
+    bool (*frame)(void *ctx, runner_t *r); /* false: stop the run */
+} runner_ui_t;
+
 typedef struct {
     uint64_t until;     /* ticks; 0: the scenario's duration, else its last event, else forever */
     double speed;       /* times real time; 0: as fast as possible */
@@ -24,12 +33,23 @@ typedef struct {
     FILE *log;          /* the JSON-lines log (standard output) */
     bool progress;      /* a progress line on standard error, when it is a terminal */
     const char *junit;  /* write JUnit XML here; NULL: none */
+    const runner_ui_t *ui; /* NULL: none */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
  * what was found), 3 an I/O error. `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
+
+/* What a frontend may look at and change while the run goes on. */
+meter_t *runner_meter(runner_t *r, int k);
+const scenario_t *runner_scenario(const runner_t *r);
+bool runner_supply(const runner_t *r, int k);
+void runner_set_supply(runner_t *r, int k, bool on);
+double runner_current(const runner_t *r, int k, int phase); /* A, as set now */
+void runner_set_current(runner_t *r, int k, int phase, double amps);
+bool runner_export(const runner_t *r, int k, int phase);
+void runner_set_export(runner_t *r, int k, int phase, bool export_);
 
 /* "1d 02:03:04.125" for a tick count. */
 void runner_format_time(uint64_t tick, char *buf, size_t cap);
