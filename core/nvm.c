@@ -255,8 +255,8 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
         *rem_at(&m->energy, i) = mant_ok ? rem[i] : 0.0;
     m->error_code = 0;
     /* Power-up: a save made while powered means the supply went without
-     * the meter seeing it go (the host was killed): count that loss now. */
-    m->supply = true;
+     * the meter seeing it go (the host was killed): count that loss now.
+     * Whether the meter is powered from here on is the host's to say. */
     if (a->flags & NVM_FLAG_SUPPLY_ON)
         m->power_down_count++;
     /* The tariff may have changed with the settings. */

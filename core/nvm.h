@@ -96,7 +96,8 @@ size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap);
 /* Restores `m` (initialised with meter_init) from an image: main, else backup
  * (7.1). Loading is the meter's power-up: if the image was written while the
  * supply was on, the power-down that followed was never saved, and the
- * power-down counter counts it now. *error_byte gets the 7.1 byte of what was
+ * power-down counter counts it now (m->supply itself is left as the host set
+ * it). *error_byte gets the 7.1 byte of what was
  * found (0 when all is sound). On NVM_STOPPED the registers stay as they were
  * (never reset to anything from the image) and the meter stops. */
 nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error_byte);
