@@ -236,4 +236,29 @@ else
     notok "power-down: $(head -c 400 "$tmp/pd.out" | tail -c 200)"
 fi
 
+# ---- SIGTERM: saved on the way out ---------------------------------------
+"$BIN" --headless --state "$tmp/term" --save-interval 100h --speed 20 --until 1h \
+    >"$tmp/term.out" 2>/dev/null &
+pid=$!
+waited=0
+while ! grep -q '"t":3,' "$tmp/term.out" 2>/dev/null && [ $waited -lt 200 ]; do
+    sleep 0.05
+    waited=$((waited + 1))
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+st=$?
+"$BIN" --headless --state "$tmp/term" --until 1s >"$tmp/term2.out" 2>&1
+if [ "$st" -eq 0 ] && $PY "$tmp/verify.py" "$tmp/term" && $PY -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert b[0]["E_total_kWh"] > a[-1]["E_total_kWh"], (a[-1], b[0])
+assert b[0]["power_down_count"] == 1  # the exit was one loss of supply, counted once
+' "$tmp/term.out" "$tmp/term2.out"; then
+    ok "SIGTERM: status 0, the state saved on exit, one power-down"
+else
+    notok "SIGTERM (status $st)"
+fi
+
 echo "1..$n"
