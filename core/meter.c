@@ -41,6 +41,7 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     metrology_init(&m->metrology, m->connection);
     energy_init(&m->energy);
     pulse_init(&m->pulse, &m->settings);
+    m->supply = !d->unpowered;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = 0.0;
@@ -107,6 +108,16 @@ static void pulse_cycle_done(meter_t *m, const metrology_cycle_t *c)
                 &m->settings);
 }
 
+/* A cycle measured while the meter registers nothing: only the tariff
+ * segments move on. */
+static void skip_cycle(meter_t *m, const metrology_cycle_t *c)
+{
+    m->last_delta = (energy_delta_t){0};
+    m->seg_tariff[0] = m->seg_tariff[m->n_seg - 1];
+    m->seg_from[0] = c->end;
+    m->n_seg = 1;
+}
+
 int meter_tariff(const meter_t *m)
 {
     int t = m->settings.tariff;
@@ -121,11 +132,23 @@ void meter_set_tariff_input(meter_t *m, bool on)
     tariff_changed(m);
 }
 
+void meter_set_supply(meter_t *m, bool on)
+{
+    if (m->supply && !on)
+        m->power_down_count++; /* 0x4016 counts losses of supply */
+    m->supply = on;
+}
+
 void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
 {
     for (size_t t = 0; t < n; t++) {
         if (metrology_step(&m->metrology, &s[t])) {
-            register_cycle(m, &m->metrology.cycle);
+            /* A meter without supply, or stopped on a memory error (7.1),
+             * registers nothing: it must never count on a reset memory. */
+            if (m->supply && m->error_code == 0)
+                register_cycle(m, &m->metrology.cycle);
+            else
+                skip_cycle(m, &m->metrology.cycle);
             pulse_cycle_done(m, &m->metrology.cycle);
         }
         m->tick++;
@@ -207,6 +230,7 @@ void meter_readings(const meter_t *m, readings_t *r)
 
     energy_read(&m->energy, m->settings.combination_code, r);
     r->power_down_count = m->power_down_count;
+    r->error_code = m->error_code;
     r->tariff = (uint8_t)meter_tariff(m);
     r->tariff_input = m->tariff_input;
     for (int k = 0; k < PULSE_OUTPUTS; k++) {

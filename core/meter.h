@@ -48,6 +48,7 @@ typedef struct meter_desc {
     const char *serial;         /* decimal digits; NULL: "00000001" */
     connection_t connection;
     const settings_t *settings; /* NULL: factory defaults */
+    bool unpowered;             /* starts without supply (default: powered) */
 } meter_desc_t;
 
 typedef struct meter {
@@ -65,7 +66,12 @@ typedef struct meter {
     int seg_tariff[METER_TARIFF_SEGMENTS];
     double seg_from[METER_TARIFF_SEGMENTS]; /* ticks */
     int n_seg;
-    uint32_t power_down_count;
+    uint32_t power_down_count; /* losses of supply (0x4016), nvm.h saves it */
+    bool supply;               /* powered: energy is registered only then */
+    /* 7.1 error byte while the meter has stopped because both copies of its
+     * memory were bad (nvm.h); 0 in normal operation. Non-zero: no energy
+     * is registered, ever, until a sound image is loaded. */
+    uint8_t error_code;
     uint64_t tick;
     display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
@@ -98,6 +104,18 @@ void meter_advance(meter_t *m, uint64_t now_ns);
 
 /* The LCD model as it is now. */
 const display_t *meter_display(const meter_t *m);
+
+/* Supply on or off. The meter is powered from its measured phases (4: no
+ * auxiliary supply), so a host switches it off when the grid fails (all
+ * phase voltages below METER_SUPPLY_MIN_V, docs/state.md) or the user pulls
+ * the plug. Each loss of supply counts one power-down (0x4016); without
+ * supply no energy is registered. */
+void meter_set_supply(meter_t *m, bool on);
+
+/* Below this RMS voltage on every phase a host takes the meter as unpowered:
+ * half of Un, well under the operating range 230 V -20 % (4), so every
+ * specified voltage powers the meter (docs/state.md, Decisions). */
+#define METER_SUPPLY_MIN_V 115.0
 
 /* Everything readable, as it is now. */
 void meter_readings(const meter_t *m, readings_t *r);

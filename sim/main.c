@@ -34,6 +34,13 @@ static const char usage[] =
     "  --every DURATION    readings in the log this often (default 1s)\n"
     "  --quiet             no periodic readings; events and assertions only\n"
     "  --junit FILE        write the assertions' results as JUnit XML to FILE\n"
+    "  --state FILE        keep the meter's memory (energy, settings, counters) in\n"
+    "                      FILE: loaded at start, written atomically every\n"
+    "                      --save-interval of simulated time, at each power-down\n"
+    "                      and on exit. A file that is not a metersim state file,\n"
+    "                      or of an unknown version, is refused and left alone\n"
+    "  --save-interval D   how often --state is written, in simulated time\n"
+    "                      (default 60s; docs/state.md)\n"
     "  --progress          a progress line on standard error (when it is a terminal)\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
@@ -59,6 +66,8 @@ typedef struct {
     int headless;
     int progress;
     const char *junit;
+    const char *state;      /* --state FILE, or NULL */
+    uint64_t save_interval; /* ticks */
     double speed;   /* 0: as fast as possible */
 } options_t;
 
@@ -68,6 +77,7 @@ static int parse_args(int argc, char **argv, options_t *o)
     memset(o, 0, sizeof *o);
     o->speed = 1.0;
     o->every = VTIME_SAMPLE_RATE;
+    o->save_interval = 60ull * VTIME_SAMPLE_RATE; /* docs/state.md */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -85,7 +95,8 @@ static int parse_args(int argc, char **argv, options_t *o)
             o->every = 0;
         } else if (strcmp(a, "--scenario") == 0 || strcmp(a, "--until") == 0 ||
                    strcmp(a, "--speed") == 0 || strcmp(a, "--junit") == 0 ||
-                   strcmp(a, "--every") == 0) {
+                   strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
+                   strcmp(a, "--save-interval") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -95,6 +106,15 @@ static int parse_args(int argc, char **argv, options_t *o)
                 o->scenario = val;
             } else if (strcmp(a, "--junit") == 0) {
                 o->junit = val;
+            } else if (strcmp(a, "--state") == 0) {
+                o->state = val;
+            } else if (strcmp(a, "--save-interval") == 0) {
+                if (!scenario_parse_duration(val, &o->save_interval) || o->save_interval == 0) {
+                    fprintf(stderr, "metersim: --save-interval %s: expected a duration such as "
+                                    "\"60s\" (more than 0)\n",
+                            val);
+                    return EXIT_INVALID;
+                }
             } else if (strcmp(a, "--every") == 0) {
                 if (!scenario_parse_duration(val, &o->every) || o->every == 0 ||
                     (VTIME_SAMPLE_RATE % o->every != 0 && o->every % VTIME_SAMPLE_RATE != 0)) {
@@ -163,7 +183,9 @@ int main(int argc, char **argv)
                         .every = o.every,
                         .log = stdout,
                         .progress = o.progress,
-                        .junit = o.junit};
+                        .junit = o.junit,
+                        .state = o.state,
+                        .save_interval = o.save_interval};
     rc = runner_run(&sc, &ro, &stop_requested);
     scenario_free(&sc);
     return rc;

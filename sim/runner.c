@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "statefile.h"
 #include "text/text_lcd.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: pacing and progress granularity */
@@ -32,6 +33,8 @@ struct runner {
     int failures;
     volatile int *stop;
     double last_frame;
+    uint64_t saved_at;  /* tick of the last state save */
+    bool state_failed;  /* a save failed: exit status 3 */
 };
 typedef struct runner run_t;
 
@@ -114,8 +117,10 @@ static void log_readings(run_t *r, int k)
             x.quadrant[2], x.quadrant_total);
     fprintf(f, ",\"E_total_kWh\":%.6f,\"E_fwd_kWh\":%.6f,\"E_rev_kWh\":%.6f", x.active_total.total,
             x.active_forward.total, x.active_reverse.total);
-    fprintf(f, ",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d}\n",
-            x.reactive_forward.total, x.reactive_reverse.total, x.tariff);
+    fprintf(f, ",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d", x.reactive_forward.total,
+            x.reactive_reverse.total, x.tariff);
+    fprintf(f, ",\"power_down_count\":%u,\"error\":%u}\n", (unsigned)x.power_down_count,
+            (unsigned)x.error_code);
 }
 
 static void add_result(run_t *r, const char *name, const char *failure)
@@ -209,6 +214,64 @@ static void check(run_t *r, const scenario_event_t *ev, int k)
     r->failures++;
 }
 
+/* ---- the meters' memory on disk (--state, docs/state.md) ---- */
+
+static void state_path(const run_t *r, int k, char *buf, size_t cap)
+{
+    if (r->sc->n_meters > 1)
+        snprintf(buf, cap, "%s.%s", r->o->state, r->sc->meters[k].name);
+    else
+        snprintf(buf, cap, "%s", r->o->state);
+}
+
+static void state_save(run_t *r, int k)
+{
+    char path[600], err[512];
+    const meter_t *m = &r->meters[k];
+    /* A stopped meter's file is the evidence: never replace it (7.1). */
+    if (!r->o->state || m->error_code)
+        return;
+    state_path(r, k, path, sizeof path);
+    if (!statefile_save(path, m, err, sizeof err)) {
+        fprintf(stderr, "metersim: %s\n", err);
+        r->state_failed = true;
+    }
+}
+
+/* Loads every meter's state; false when a file is refused. */
+static bool state_load(run_t *r)
+{
+    if (!r->o->state)
+        return true;
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        char path[600], msg[1024];
+        state_path(r, k, path, sizeof path);
+        statefile_status_t s = statefile_load(path, &r->meters[k], msg, sizeof msg);
+        if (msg[0])
+            fprintf(stderr, "metersim: %s\n", msg);
+        if (s == STATEFILE_REFUSED)
+            return false;
+    }
+    return true;
+}
+
+/* The meter is powered from its phases: on while any carries
+ * METER_SUPPLY_MIN_V (docs/state.md). A loss of supply is saved at once. */
+static void follow_supply(run_t *r, int k, const wave_desc_t *d)
+{
+    bool on = false;
+    for (int p = 0; p < 3; p++)
+        on = on || d->phase[p].voltage >= METER_SUPPLY_MIN_V;
+    meter_t *m = &r->meters[k];
+    if (m->supply == on)
+        return;
+    meter_set_supply(m, on);
+    fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"supply\",\"meter\":\"%s\",\"on\":%s}\n",
+            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, on ? "true" : "false");
+    if (!on)
+        state_save(r, k);
+}
+
 /* The waveform meter k sees now: the grid and its load, or nothing at all
  * while its supply is off. */
 static void wave_of(const run_t *r, int k, wave_desc_t *d)
@@ -225,6 +288,7 @@ static void set_waves(run_t *r)
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_set(&r->waves[k], &d);
+        follow_supply(r, k, &d);
     }
 }
 
@@ -325,20 +389,24 @@ static void setup_meters(run_t *r)
     for (int k = 0; k < r->sc->n_meters; k++) {
         const scenario_meter_t *sm = &r->sc->meters[k];
         meter_t *m = &r->meters[k];
-        meter_init(m, &(meter_desc_t){.model = sm->model,
-                                      .serial = sm->serial,
-                                      .connection = sm->connection,
-                                      .settings = &sm->settings});
-        for (int i = 0; i < sm->n_registers; i++) {
-            int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
-            *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
-        }
-        m->power_down_count = sm->power_down_count;
         r->loads[k] = r->sc->load[k];
         r->supply[k] = true;
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_init(&r->waves[k], &d);
+        bool powered = false;
+        for (int p = 0; p < 3; p++)
+            powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
+        meter_init(m, &(meter_desc_t){.model = sm->model,
+                                      .serial = sm->serial,
+                                      .connection = sm->connection,
+                                      .settings = &sm->settings,
+                                      .unpowered = !powered});
+        for (int i = 0; i < sm->n_registers; i++) {
+            int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
+            *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
+        }
+        m->power_down_count = sm->power_down_count;
     }
 }
 
@@ -426,6 +494,12 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     }
     r->grid = sc->grid;
     setup_meters(r);
+    if (!state_load(r)) {
+        free(r->meters);
+        free(r->waves);
+        free(r);
+        return 2;
+    }
 
     uint64_t end = o->until;
     if (!end)
@@ -465,6 +539,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
             if (o->speed > 0)
                 fflush(o->log);
         }
+        if (o->state && r->tick - r->saved_at >= o->save_interval) {
+            r->saved_at = r->tick;
+            for (int k = 0; k < sc->n_meters; k++)
+                state_save(r, k);
+        }
         pace(r, start);
         if (progress && wall_seconds() - last_progress > 0.25) {
             last_progress = wall_seconds();
@@ -476,7 +555,12 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         fputc('\n', stderr);
     }
 
-    int status = r->failures ? 1 : 0;
+    /* The host stops: for the meters, their supply goes, and they save. */
+    for (int k = 0; k < sc->n_meters; k++) {
+        meter_set_supply(&r->meters[k], false);
+        state_save(r, k);
+    }
+    int status = r->failures ? 1 : r->state_failed ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
         status = 3;

@@ -34,11 +34,15 @@ typedef struct {
     bool progress;      /* a progress line on standard error, when it is a terminal */
     const char *junit;  /* write JUnit XML here; NULL: none */
     const runner_ui_t *ui; /* NULL: none */
+    const char *state;     /* the meters' memory on disk (docs/state.md); NULL: none.
+                              With several meters, meter NAME uses "STATE.NAME". */
+    uint64_t save_interval; /* ticks between saves of `state` */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
- * what was found), 3 an I/O error. `stop` may be set by a signal handler. */
+ * what was found), 2 a state file was refused (nothing ran), 3 an I/O error.
+ * `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
 
 /* What a frontend may look at and change while the run goes on. */

@@ -1,0 +1,264 @@
+#!/bin/sh
+# The state file (docs/state.md): 50 SIGKILLs at random moments (fixed seed)
+# never roll energy back by more than the save interval, never move it
+# backwards across restarts, never leave an unreadable file; a damaged main
+# copy is survived through the backup; both damaged stop the meter with the
+# 7.1 error byte and the file is kept; a file that is not ours is refused
+# (status 2) and left unchanged; a power-down is saved at once. Speaks TAP.
+set -u
+BUILD=${BUILD:-build}
+BIN=$BUILD/metersim
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { # description, then a command; ok when it succeeds
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else notok "$desc"; fi
+}
+
+F=$tmp/meter.state
+INTERVAL=5 # --save-interval, simulated seconds
+SPEED=100  # paced, so every line is flushed before the next second is simulated
+
+# An independent reader of the format (zlib's CRC-32, not the program's):
+# exits 0 when the file is a sound version-1 state file with both copies good.
+cat >"$tmp/verify.py" <<'PY'
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+assert b[:16] == b"MeterSimState\r\n\x1a", "magic"
+ver, hlen, ilen = struct.unpack_from("<HHI", b, 16)
+assert (ver, hlen) == (1, 48), (ver, hlen)
+assert struct.unpack_from("<I", b, 44)[0] == zlib.crc32(b[:44]), "header crc"
+img = b[48:]
+assert len(img) == ilen, "length"
+iver, _, L, M = struct.unpack_from("<HHII", img, 0)
+assert iver == 1
+for off, size in ((12, L), (16 + L, L), (20 + 2 * L, M)):
+    assert struct.unpack_from("<I", img, off + size)[0] == zlib.crc32(img[off:off + size]), off
+PY
+
+# The energy of the first simulated second of the default scenario, to tell
+# what a restarted run loaded from what it added.
+"$BIN" --headless --until 1s >"$tmp/ref"
+
+# ---- 50 crashes --------------------------------------------------------
+delays=$(awk 'BEGIN { srand(42); for (i = 0; i < 50; i++) printf "%.2f\n", 0.15 + rand() * 0.6 }')
+i=0
+bad_files=0
+for d in $delays; do
+    "$BIN" --headless --state "$F" --speed $SPEED --save-interval ${INTERVAL}s --until 24h \
+        >"$tmp/run$i" 2>"$tmp/err$i" &
+    pid=$!
+    sleep "$d"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ -e "$F" ] && ! $PY "$tmp/verify.py" "$F" 2>>"$tmp/verify.log"; then
+        bad_files=$((bad_files + 1))
+    fi
+    i=$((i + 1))
+done
+"$BIN" --headless --state "$F" --until 3s >"$tmp/run$i" 2>"$tmp/err$i"
+final_status=$?
+check "50 SIGKILLs: the state file is always sound ($bad_files bad)" [ "$bad_files" -eq 0 ]
+check "after the crashes, a clean run loads it (status $final_status)" [ "$final_status" -eq 0 ]
+
+$PY - "$tmp" "$INTERVAL" >"$tmp/crash.out" 2>&1 <<'PY'
+import json, sys
+tmp, interval = sys.argv[1], float(sys.argv[2])
+TOL = 2.5e-6  # two roundings of the printed kWh (6 decimals)
+
+def lines(path):
+    rows = []
+    for l in open(path):
+        try:
+            rows.append(json.loads(l))
+        except ValueError:
+            pass  # a line cut by the kill
+    return rows
+
+e1 = lines(tmp + "/ref")[0]["E_total_kWh"]
+runs = [lines("%s/run%d" % (tmp, i)) for i in range(51)]
+errs = [open("%s/err%d" % (tmp, i)).read() for i in range(51)]
+fails = {"silent": [], "backwards": [], "loss": [], "ahead": []}
+if "does not exist" not in errs[0]:
+    fails["silent"].append(0)
+prev_loaded, last = None, None  # energy loaded by the previous run, last line shown
+compared, worst = 0, 0.0  # crashes compared, largest loss in seconds of load
+for i in range(1, 51):
+    if errs[i].strip():
+        fails["silent"].append((i, errs[i].strip()))
+    if not runs[i]:
+        continue  # killed before its first second: nothing to compare
+    loaded = runs[i][0]["E_total_kWh"] - e1
+    if prev_loaded is not None and loaded < prev_loaded - TOL:
+        fails["backwards"].append((i, prev_loaded, loaded))
+    if last is not None:
+        allowed = (interval + 0.1) * last["P_total_kW"] / 3600.0  # + one 100 ms chunk
+        compared += 1
+        worst = max(worst, (last["E_total_kWh"] - loaded) / last["P_total_kW"] * 3600.0)
+        if loaded < last["E_total_kWh"] - allowed - TOL:
+            fails["loss"].append((i, last["E_total_kWh"], loaded, allowed))
+        if loaded > last["E_total_kWh"] + TOL:
+            fails["ahead"].append((i, last["E_total_kWh"], loaded))
+    prev_loaded = loaded
+    last = runs[i][-1]
+    if any(r["error"] != 0 for r in runs[i]):
+        fails["silent"].append((i, "error byte shown"))
+shown = sum(len(r) for r in runs)
+assert shown > 500, "too few lines (%d): the runs did not get far enough to test" % shown
+print("# %d crashes compared, %d lines shown, largest loss %.2f s of load" % (compared, shown, worst))
+for k, v in fails.items():
+    print(k, "FAIL" if v else "ok", v[:3])
+PY
+grep '^#' "$tmp/crash.out"
+grep -q '^silent ok' "$tmp/crash.out" &&
+    ok "every restart loaded the file without a complaint" ||
+    notok "restarts complained: $(cat "$tmp/crash.out")"
+grep -q '^backwards ok' "$tmp/crash.out" &&
+    ok "energy never went backwards from one restart to the next" ||
+    notok "energy went backwards: $(cat "$tmp/crash.out")"
+grep -q '^loss ok' "$tmp/crash.out" &&
+    ok "no crash lost more than ${INTERVAL} s of energy (the save interval)" ||
+    notok "a crash lost more than the interval: $(cat "$tmp/crash.out")"
+grep -q '^ahead ok' "$tmp/crash.out" &&
+    ok "the file never held energy that had not been shown yet" ||
+    notok "file ahead of the output: $(cat "$tmp/crash.out")"
+
+# ---- damage inside the image (offsets: docs/state.md) -------------------
+# Main integer area at file offset 60, backup at 672, each 608 bytes + CRC.
+flip() { # file, offset
+    $PY -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0x5A; open(p, "wb").write(bytes(b))' "$1" "$2"
+}
+last_e() { $PY -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])[sys.argv[2]])' "$1" "$2"; }
+first_e() { $PY -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$1" "$2"; }
+
+before=$(last_e "$tmp/run50" E_total_kWh)
+flip "$F" 100
+"$BIN" --headless --state "$F" --until 2s >"$tmp/main" 2>"$tmp/main.err"
+st=$?
+after=$(first_e "$tmp/main" E_total_kWh)
+if [ "$st" -eq 0 ] && grep -q 'main copy damaged, continuing from the backup copy (error byte 40' \
+    "$tmp/main.err" && $PY -c "import sys; sys.exit(not $after >= $before)" &&
+    [ "$(last_e "$tmp/main" error)" = 0 ]; then
+    ok "main copy damaged: the run continues from the backup ($before -> $after kWh)"
+else
+    notok "main copy damaged (status $st, $before -> $after, $(cat "$tmp/main.err"))"
+fi
+check "the next save repaired both copies" $PY "$tmp/verify.py" "$F"
+
+flip "$F" 100
+flip "$F" 700
+cp "$F" "$tmp/damaged"
+"$BIN" --headless --state "$F" --until 3s >"$tmp/both" 2>"$tmp/both.err"
+st=$?
+if [ "$st" -eq 0 ] && grep -q 'both damaged: the meter stops and shows error 61' "$tmp/both.err" &&
+    $PY -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3 and all(r["error"] == 0x61 for r in rows)
+assert rows[0]["E_total_kWh"] == rows[-1]["E_total_kWh"] == 0  # counts nothing, resets nothing
+' "$tmp/both"; then
+    ok "both copies damaged: the meter stops and shows error 61 (7.1 bits 0, 5, 6)"
+else
+    notok "both copies damaged (status $st, $(cat "$tmp/both.err"))"
+fi
+check "a stopped meter's damaged file is kept byte for byte" cmp -s "$F" "$tmp/damaged"
+
+# ---- files that are not ours: status 2, no output, never overwritten ------
+refused() { # description, expected message, file, extra args...
+    desc=$1 want=$2 file=$3
+    shift 3
+    cp "$file" "$tmp/orig"
+    sum_before=$(cksum <"$file")
+    "$BIN" --headless --state "$file" --until 2s "$@" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    if [ "$st" -eq 2 ] && grep -qF -- "$want" "$tmp/err" && [ ! -s "$tmp/out" ] &&
+        [ "$(cksum <"$file")" = "$sum_before" ] && [ ! -e "$file.tmp" ]; then
+        ok "refused and unchanged: $desc"
+    else
+        notok "refused: $desc (status $st, $(cat "$tmp/err"))"
+    fi
+}
+"$BIN" --headless --state "$tmp/good" --until 2s >/dev/null 2>&1
+printf 'energy = 12.5 kWh\n' >"$tmp/text"
+refused "a text file" 'is not a metersim state file' "$tmp/text"
+cp "$tmp/good" "$tmp/v9" && $PY -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[16] = 9; open(p, "wb").write(bytes(b))' "$tmp/v9"
+refused "an unknown version" 'has format version 9; this metersim reads version 1 only' "$tmp/v9"
+head -c 30 "$tmp/good" >"$tmp/cut"
+refused "a file cut inside its header" 'is truncated: 30 bytes' "$tmp/cut"
+cp "$tmp/good" "$tmp/hdr" && flip "$tmp/hdr" 30
+refused "a damaged header" 'its header is damaged' "$tmp/hdr"
+printf '{"meter": {"serial": "99999999"}}' >"$tmp/other.json"
+cp "$tmp/good" "$tmp/other"
+refused "another meter's file" 'belongs to meter 13070001, not to meter 99999999' \
+    "$tmp/other" --scenario "$tmp/other.json"
+
+# ---- power-down: counted, and saved at once ------------------------------
+cat >"$tmp/outage.json" <<'J'
+{"meter": {"serial": "13070005"},
+ "grid": {"voltage": 230, "frequency": 50}, "load": {"current": 10, "pf": 1},
+ "timeline": [{"at": "2s", "grid": {"voltage": 0}}, {"at": "6s", "grid": {"voltage": 230}}]}
+J
+# Interval far beyond the run: only the power-down can have saved the file.
+"$BIN" --headless --scenario "$tmp/outage.json" --state "$tmp/pd" --save-interval 100h \
+    --speed 20 --until 1h >"$tmp/pd.out" 2>/dev/null &
+pid=$!
+waited=0
+while ! grep -q '"t":4,' "$tmp/pd.out" 2>/dev/null && [ $waited -lt 200 ]; do
+    sleep 0.05
+    waited=$((waited + 1))
+done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+"$BIN" --headless --scenario "$tmp/outage.json" --state "$tmp/pd" --until 8s >"$tmp/pd2.out" 2>&1
+if $PY -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1]) if l.endswith("\n")]
+b = [json.loads(l) for l in open(sys.argv[2])]
+e2 = a[1]["E_total_kWh"]          # the line at t=2: the outage begins there
+assert a[3]["power_down_count"] == 1 and a[0]["power_down_count"] == 0, a[3]
+assert a[3]["E_total_kWh"] == e2  # no supply, no energy
+# The restart loaded what the power-down saved (plus its own first second),
+# and counted no second loss: the file said the supply was already off.
+assert b[0]["power_down_count"] == 1, b[0]
+assert abs(b[1]["E_total_kWh"] - 2 * e2) < 2.5e-6, (b[1]["E_total_kWh"], e2)
+# The outage of the second run is counted too.
+assert b[4]["power_down_count"] == 2 and b[-1]["power_down_count"] == 2
+' "$tmp/pd.out" "$tmp/pd2.out"; then
+    ok "a power-down is counted and saved at once (0x4016)"
+else
+    notok "power-down: $(head -c 400 "$tmp/pd.out" | tail -c 200)"
+fi
+
+# ---- SIGTERM: saved on the way out ---------------------------------------
+"$BIN" --headless --state "$tmp/term" --save-interval 100h --speed 20 --until 1h \
+    >"$tmp/term.out" 2>/dev/null &
+pid=$!
+waited=0
+while ! grep -q '"t":3,' "$tmp/term.out" 2>/dev/null && [ $waited -lt 200 ]; do
+    sleep 0.05
+    waited=$((waited + 1))
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+st=$?
+"$BIN" --headless --state "$tmp/term" --until 1s >"$tmp/term2.out" 2>&1
+if [ "$st" -eq 0 ] && $PY "$tmp/verify.py" "$tmp/term" && $PY -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert b[0]["E_total_kWh"] > a[-1]["E_total_kWh"], (a[-1], b[0])
+assert b[0]["power_down_count"] == 1  # the exit was one loss of supply, counted once
+' "$tmp/term.out" "$tmp/term2.out"; then
+    ok "SIGTERM: status 0, the state saved on exit, one power-down"
+else
+    notok "SIGTERM (status $st)"
+fi
+
+echo "1..$n"
