@@ -15,6 +15,7 @@
 #include "meter.h"
 #include "runner.h"
 #include "scenario.h"
+#include "ui.h"
 
 #define EXIT_INVALID 2
 
@@ -29,6 +30,8 @@ static const char usage[] =
     "                      without it, the scenario's \"duration\", else its last\n"
     "                      event; a scenario with neither runs until stopped\n"
     "  --headless          no window; run as fast as the CPU allows unless --speed\n"
+    "  --text              no window: print the LCD's text on standard error when\n"
+    "                      it changes (the fallback where there is no display)\n"
     "  --speed N|max       pace: N times real time, or max (default: 1, or max\n"
     "                      with --headless); the pace never changes the results\n"
     "  --every DURATION    readings in the log this often (default 1s)\n"
@@ -64,6 +67,7 @@ typedef struct {
     uint64_t until; /* ticks; 0: the scenario's own end */
     uint64_t every; /* ticks between readings in the log */
     int headless;
+    int text;
     int progress;
     const char *junit;
     const char *state;      /* --state FILE, or NULL */
@@ -89,6 +93,8 @@ static int parse_args(int argc, char **argv, options_t *o)
             exit(0);
         } else if (strcmp(a, "--headless") == 0) {
             o->headless = 1;
+        } else if (strcmp(a, "--text") == 0) {
+            o->text = 1;
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -174,10 +180,17 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (!o.headless)
-        fprintf(stderr, "metersim: %s%s; no window yet, printing one line per simulated "
-                        "second (Ctrl-C stops)\n",
-                sc.name[0] ? "scenario " : "", sc.name);
+    ui_t ui;
+    bool have_ui = !o.headless;
+    if (have_ui) {
+        char why[256], status[300];
+        snprintf(status, sizeof status, "%s", sc.name[0] ? sc.name : sc.file);
+        if (o.text || !ui_open_window(&ui, status, why, sizeof why)) {
+            if (!o.text)
+                fprintf(stderr, "metersim: %s; showing the LCD as text instead\n", why);
+            ui_open_text(&ui);
+        }
+    }
     runner_opts_t ro = {.until = o.until,
                         .speed = o.speed,
                         .every = o.every,
@@ -185,8 +198,11 @@ int main(int argc, char **argv)
                         .progress = o.progress,
                         .junit = o.junit,
                         .state = o.state,
+                        .ui = have_ui ? &ui.hook : NULL,
                         .save_interval = o.save_interval};
     rc = runner_run(&sc, &ro, &stop_requested);
+    if (have_ui)
+        ui_close(&ui);
     scenario_free(&sc);
     return rc;
 }
