@@ -291,7 +291,7 @@ static void rx_drop(modbus_t *mb, uint16_t n)
 
 static void rx_fast(modbus_t *mb, uint8_t byte, uint64_t t, bool line_error)
 {
-    if (mb->rx_len > 0 && t - mb->rx_last_ns > mb->desc.fast_flush_ns) {
+    if (mb->rx_len > 0 && t > mb->rx_last_ns && t - mb->rx_last_ns > mb->desc.fast_flush_ns) {
         mb->rx_len = 0; /* the master gave up on that frame */
         mb->rx_bad = false;
         mb->stats.short_frames++;
@@ -308,8 +308,19 @@ static void rx_fast(modbus_t *mb, uint8_t byte, uint64_t t, bool line_error)
     for (;;) {
         uint16_t flen = 0;
         scan_t s = scan_frame(mb->rx, mb->rx_len, &flen);
-        if (s == SCAN_MORE)
-            break;
+        if (s == SCAN_MORE) {
+            /* The head may be garbage that claims a long frame: a whole good
+             * frame further on means the head was not one. */
+            uint16_t k = 1, klen = 0;
+            while (k + 4 <= mb->rx_len && scan_frame(mb->rx + k, (uint16_t)(mb->rx_len - k), &klen) != SCAN_FRAME)
+                k++;
+            if (k + 4 > mb->rx_len)
+                break;
+            mb->stats.crc_errors++;
+            mb->rx_bad = false;
+            rx_drop(mb, k);
+            continue;
+        }
         if (s == SCAN_BAD) {
             mb->stats.crc_errors++;
             mb->rx_bad = false;
