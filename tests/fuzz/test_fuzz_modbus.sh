@@ -37,6 +37,14 @@ seed write_id 0x0A 01 06 40 03 00 0A EC 0D
 seed write_s0 0x0A 01 10 40 0D 00 02 04 41 20 00 00 16 03
 seed write_s0_fast 0x0B 01 10 40 0D 00 02 04 41 20 00 00 16 03
 seed broadcast_id 0x0A 00 06 40 03 00 0A ED DC
+seed read_4000_52 0x0A 01 03 40 00 00 34 51 DD
+seed write_4021_2 0x0A 01 10 40 21 00 02 04 00 25 00 02 91 B2
+seed write_lcd 0x0A 01 06 40 10 00 25 5C 14
+seed write_datatype 0x0B 01 06 40 26 00 02 FC 00
+seed reset_day 0x0A 01 10 60 49 00 02 04 00 00 00 00 9F F7
+seed fc2b 0x0B 01 2B 0E 01 00 70 77
+seed baud_fast 0x0B 01 06 40 04 00 0A 5D CC
+seed read_04 0x0A 01 04 60 00 00 7D 2E 2B
 
 timeout 120 "$out/fuzz_modbus" -max_total_time=20 -rss_limit_mb=1024 \
     "$out/corpus_modbus" >"$out/run.log" 2>&1
