@@ -12,6 +12,8 @@
 #define METER_MID_CHECKSUM 0x6A13u    /* MID software CRC shown in display part 1 */
 #define METER_CHECKSUM2 0x0000B3C5u
 
+static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value);
+
 /* The last eight digits of a serial number, as a number (A2.1). */
 static uint32_t last_eight_digits(const char *serial)
 {
@@ -48,6 +50,10 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     display_init(&m->display, 0);
     access_t access = meter_access(m);
     menu_init(&m->menu, &access, &m->display, 0);
+    m->protocol_access = access;
+    m->protocol_access.set = protocol_set;
+    modbus_init(&m->modbus, &m->protocol_access, &d->modbus);
+    mbus_init(&m->mbus, &m->protocol_access, &d->mbus);
 }
 
 /* Notes the tariff in force from now on, if it changed. */
@@ -164,17 +170,42 @@ void meter_button(meter_t *m, menu_button_t b, bool pressed)
 
 uint64_t meter_deadline(const meter_t *m)
 {
-    uint64_t t = menu_deadline(&m->menu);
-    uint64_t d = display_deadline(&m->display), p = pulse_deadline(&m->pulse);
-    if (d < t)
-        t = d;
-    return p < t ? p : t;
+    uint64_t t[5] = {menu_deadline(&m->menu), display_deadline(&m->display),
+                     pulse_deadline(&m->pulse), modbus_deadline(&m->modbus),
+                     mbus_deadline(&m->mbus)};
+    uint64_t min = t[0];
+    for (int i = 1; i < 5; i++)
+        if (t[i] < min)
+            min = t[i];
+    return min;
 }
 
 void meter_advance(meter_t *m, uint64_t now_ns)
 {
     pulse_advance(&m->pulse, now_ns);
+    modbus_advance(&m->modbus, now_ns);
+    mbus_advance(&m->mbus, now_ns);
     menu_advance(&m->menu, now_ns);
+}
+
+void meter_modbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error)
+{
+    modbus_rx(&m->modbus, byte, t_ns, line_error);
+}
+
+void meter_mbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error)
+{
+    mbus_rx(&m->mbus, byte, t_ns, line_error);
+}
+
+size_t meter_modbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
+{
+    return modbus_tx(&m->modbus, buf, cap, t_start_ns);
+}
+
+size_t meter_mbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
+{
+    return mbus_tx(&m->mbus, buf, cap, t_start_ns);
 }
 
 const display_t *meter_display(const meter_t *m)
@@ -185,6 +216,12 @@ const display_t *meter_display(const meter_t *m)
 uint64_t meter_now_ns(const meter_t *m)
 {
     return m->tick * VTIME_NS_PER_TICK;
+}
+
+/* A frame seen within the last 10 s (VTIME_NEVER: never). */
+static bool recent(uint64_t t, uint64_t now)
+{
+    return t != VTIME_NEVER && t <= now && now - t < 10 * VTIME_NS_PER_S;
 }
 
 static double kilo(double x)
@@ -233,11 +270,25 @@ void meter_readings(const meter_t *m, readings_t *r)
     r->error_code = m->error_code;
     r->tariff = (uint8_t)meter_tariff(m);
     r->tariff_input = m->tariff_input;
+    /* Icon 2 (6.1): lit while this meter has seen a frame of its own on
+     * either line in the last 10 s (docs/decisions.md). */
+    uint64_t now = meter_now_ns(m);
+    r->comm_active = recent(modbus_last_request_ns(&m->modbus), now) ||
+                     recent(m->mbus.last_frame_ns, now);
     for (int k = 0; k < PULSE_OUTPUTS; k++) {
         r->pulses[k] = pulse_count(&m->pulse, k);
         r->pulse_level[k] = pulse_level(&m->pulse, k);
     }
     r->settings = m->settings;
+}
+
+/* Settings changed from outside a protocol (menu, scenario): the line
+ * machines take the new ID, baud rate and parity at once. */
+static void resync_lines(meter_t *m)
+{
+    modbus_sync(&m->modbus);
+    if (mbus_baud(&m->mbus) != m->settings.mbus_baud)
+        mbus_set_baud(&m->mbus, m->settings.mbus_baud);
 }
 
 static void access_read(void *ctx, readings_t *out)
@@ -246,6 +297,15 @@ static void access_read(void *ctx, readings_t *out)
 }
 
 static settings_err_t access_set(void *ctx, setting_id_t id, int32_t value)
+{
+    meter_t *m = ctx;
+    settings_err_t err = settings_set(&m->settings, id, value);
+    tariff_changed(m);
+    resync_lines(m);
+    return err;
+}
+
+static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
 {
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);

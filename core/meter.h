@@ -34,7 +34,9 @@
 #include "access.h"
 #include "display.h"
 #include "energy.h"
+#include "mbus.h"
 #include "menu.h"
+#include "modbus.h"
 #include "metrology.h"
 #include "pulse.h"
 #include "readings.h"
@@ -48,6 +50,8 @@ typedef struct meter_desc {
     const char *serial;         /* decimal digits; NULL: "00000001" */
     connection_t connection;
     const settings_t *settings; /* NULL: factory defaults */
+    modbus_desc_t modbus;       /* Modbus timing (zero: defaults, modbus.h) */
+    mbus_desc_t mbus;           /* M-Bus timing (zero: defaults, mbus.h) */
     bool unpowered;             /* starts without supply (default: powered) */
 } meter_desc_t;
 
@@ -75,6 +79,12 @@ typedef struct meter {
     uint64_t tick;
     display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
+    /* What the protocol machines use: their own writes of ID, baud rate and
+     * parity take effect after their reply, so this table does not resync
+     * them; meter_access() (menu, scenario) does. */
+    access_t protocol_access;
+    modbus_t modbus;   /* RS-485, terminals 7/8 (4.5, A3) */
+    mbus_t mbus;       /* M-Bus, terminals 8/9 (4.4, A2) */
 } meter_t;
 
 void meter_init(meter_t *m, const meter_desc_t *d);
@@ -101,6 +111,16 @@ uint64_t meter_deadline(const meter_t *m);
 /* Moves the parts that run on time alone (display, menu) to `now_ns`, which
  * may lie between ticks. */
 void meter_advance(meter_t *m, uint64_t now_ns);
+
+/* A character received on the Modbus or M-Bus line; `t_ns` is when its last
+ * bit ended (not before the meter's present time minus one tick). */
+void meter_modbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error);
+void meter_mbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error);
+
+/* The reply that is due by now on each line, and when its first bit starts;
+ * 0 when none. The bytes follow back to back at the line's baud rate. */
+size_t meter_modbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns);
+size_t meter_mbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns);
 
 /* The LCD model as it is now. */
 const display_t *meter_display(const meter_t *m);
