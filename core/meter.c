@@ -291,6 +291,15 @@ static void resync_lines(meter_t *m)
         mbus_set_baud(&m->mbus, m->settings.mbus_baud);
 }
 
+void meter_load_settings(meter_t *m, const settings_t *s)
+{
+    m->settings = *s;
+    m->n_seg = 1;
+    m->seg_tariff[0] = meter_tariff(m);
+    m->seg_from[0] = (double)m->tick;
+    resync_lines(m);
+}
+
 static void access_read(void *ctx, readings_t *out)
 {
     meter_readings(ctx, out);

@@ -112,6 +112,10 @@ uint64_t meter_deadline(const meter_t *m);
  * may lie between ticks. */
 void meter_advance(meter_t *m, uint64_t now_ns);
 
+/* Replaces every setting at once (a loaded memory image): the tariff in use
+ * and the line machines' ID, baud rate and parity follow. */
+void meter_load_settings(meter_t *m, const settings_t *s);
+
 /* A character received on the Modbus or M-Bus line; `t_ns` is when its last
  * bit ended (not before the meter's present time minus one tick). */
 void meter_modbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error);

@@ -248,7 +248,7 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
     }
     const int_area_t *a = main_ok ? &main_area : &backup_area;
     m->power_down_count = a->power_down_count;
-    m->settings = a->settings;
+    meter_load_settings(m, &a->settings);
     for (unsigned i = 0; i < NVM_REGISTERS; i++)
         *reg_at(&m->energy, i) = a->reg[i];
     for (unsigned i = 0; i < 16; i++)
@@ -259,10 +259,6 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
      * Whether the meter is powered from here on is the host's to say. */
     if (a->flags & NVM_FLAG_SUPPLY_ON)
         m->power_down_count++;
-    /* The tariff may have changed with the settings. */
-    m->n_seg = 1;
-    m->seg_tariff[0] = meter_tariff(m);
-    m->seg_from[0] = (double)m->tick;
     return main_ok ? NVM_OK : NVM_OK_BACKUP;
 }
 

@@ -1,0 +1,159 @@
+/* The whole meter: a change made with the buttons is the change the Modbus
+ * map answers to, and it survives a restart (issue 7, 6.6.6, A3.3, 7.1). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "crc.h"
+#include "meter.h"
+#include "nvm.h"
+#include "waveform.h"
+
+#define MS 1000000ull
+
+static metrology_sample_t buf[800];
+
+typedef struct {
+    meter_t m;
+    wave_t w;
+} rig_t;
+
+/* Runs the meter for `ms` milliseconds of a 230 V / 10 A grid. */
+static void run_ms(rig_t *g, uint64_t ms)
+{
+    uint64_t ticks = ms * VTIME_SAMPLE_RATE / 1000;
+    while (ticks) {
+        size_t n = ticks < 800 ? (size_t)ticks : 800;
+        wave_fill(&g->w, buf, n);
+        meter_exec(&g->m, buf, n);
+        ticks -= n;
+    }
+}
+
+static void tap(rig_t *g, menu_button_t b)
+{
+    meter_button(&g->m, b, true);
+    run_ms(g, 100);
+    meter_button(&g->m, b, false);
+    run_ms(g, 100);
+}
+
+static void setup_rig(rig_t *g)
+{
+    memset(g, 0, sizeof *g);
+    meter_init(&g->m, &(meter_desc_t){.serial = "13070001"});
+    wave_desc_t d;
+    wave_desc_balanced(&d, 50.0, 230.0, 10.0, 0.0);
+    wave_init(&g->w, &d);
+    run_ms(g, 2000);
+}
+
+/* Sends a Modbus request (CRC appended) at 9600 8E1, 11 bits a character,
+ * and returns the reply the meter sends within a second. */
+static size_t transact(rig_t *g, const uint8_t *req, size_t n, uint8_t *rsp, size_t cap)
+{
+    uint8_t frame[64];
+    memcpy(frame, req, n);
+    uint16_t crc = crc16_modbus(req, n);
+    frame[n] = (uint8_t)(crc & 0xFF);
+    frame[n + 1] = (uint8_t)(crc >> 8);
+    uint64_t ch = 11ull * 1000000000ull / 9600;
+    uint64_t t = meter_now_ns(&g->m);
+    for (size_t i = 0; i < n + 2; i++)
+        meter_modbus_rx(&g->m, frame[i], t + (i + 1) * ch, false);
+    for (int ms = 0; ms < 1000; ms++) {
+        run_ms(g, 1);
+        meter_advance(&g->m, meter_now_ns(&g->m));
+        uint64_t start;
+        size_t got = meter_modbus_tx(&g->m, rsp, cap, &start);
+        if (got)
+            return got;
+    }
+    return 0;
+}
+
+static void assert_reply(const uint8_t *rsp, size_t n, const uint8_t *want, size_t wn)
+{
+    assert_int_equal(n, wn + 2);
+    assert_memory_equal(rsp, want, wn);
+    uint16_t crc = crc16_modbus(rsp, wn);
+    assert_int_equal(rsp[wn], crc & 0xFF);
+    assert_int_equal(rsp[wn + 1], crc >> 8);
+}
+
+static void test_menu_modbus_id_then_modbus_and_restart(void **state)
+{
+    (void)state;
+    static rig_t g, h;
+    setup_rig(&g);
+    /* 6.4: hold the middle button for more than 3 s. */
+    meter_button(&g.m, MENU_MIDDLE, true);
+    run_ms(&g, 3100);
+    meter_button(&g.m, MENU_MIDDLE, false);
+    run_ms(&g, 100);
+    assert_true(menu_active(&g.m.menu));
+    tap(&g, MENU_RIGHT); /* Bluetooth -> settings */
+    tap(&g, MENU_MIDDLE);
+    for (int k = 0; k < 4; k++) /* password 0000, digit by digit (6.6) */
+        tap(&g, MENU_MIDDLE);
+    assert_int_equal(g.m.menu.state, MENU_LIST);
+    int item = 0;
+    while (strcmp(menu_item_section(item), "6.6.6") != 0)
+        item++;
+    for (int k = 0; k < item; k++)
+        tap(&g, MENU_RIGHT);
+    tap(&g, MENU_MIDDLE); /* edit 001 */
+    tap(&g, MENU_MIDDLE); /* hundreds stay 0 */
+    tap(&g, MENU_RIGHT);  /* tens 0 -> 1 */
+    tap(&g, MENU_MIDDLE);
+    tap(&g, MENU_LEFT);   /* units 1 -> 0 */
+    tap(&g, MENU_MIDDLE); /* confirm */
+    assert_int_equal(g.m.settings.modbus_id, 10);
+
+    /* The map answers at 10 (read 0x4003 "Modbus ID", Signed) and not at 1. */
+    uint8_t rsp[256];
+    const uint8_t at10[] = {0x0A, 0x03, 0x40, 0x03, 0x00, 0x01};
+    const uint8_t want[] = {0x0A, 0x03, 0x02, 0x00, 0x0A};
+    assert_reply(rsp, transact(&g, at10, sizeof at10, rsp, sizeof rsp), want, sizeof want);
+    const uint8_t at1[] = {0x01, 0x03, 0x40, 0x03, 0x00, 0x01};
+    assert_int_equal(transact(&g, at1, sizeof at1, rsp, sizeof rsp), 0);
+
+    /* Power down, keep the memory image, power up a new meter from it. */
+    meter_set_supply(&g.m, false);
+    uint8_t image[4096];
+    size_t n = nvm_save(&g.m, image, sizeof image);
+    assert_true(n > 0);
+    setup_rig(&h);
+    uint8_t err = 0xFF;
+    assert_int_equal(nvm_load(&h.m, image, n, &err), NVM_OK);
+    assert_int_equal(err, 0);
+    assert_int_equal(h.m.settings.modbus_id, 10);
+    assert_reply(rsp, transact(&h, at10, sizeof at10, rsp, sizeof rsp), want, sizeof want);
+    assert_int_equal(transact(&h, at1, sizeof at1, rsp, sizeof rsp), 0);
+}
+
+/* A Modbus write of the tariff (A3.3 0x6048) moves energy to T3. */
+static void test_modbus_tariff_write(void **state)
+{
+    (void)state;
+    static rig_t g;
+    setup_rig(&g);
+    uint8_t rsp[256];
+    const uint8_t req[] = {0x01, 0x06, 0x60, 0x48, 0x00, 0x03};
+    assert_reply(rsp, transact(&g, req, sizeof req, rsp, sizeof rsp), req, sizeof req);
+    assert_int_equal(meter_tariff(&g.m), 3);
+    assert_true(g.m.settings.t34_activated);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_menu_modbus_id_then_modbus_and_restart),
+        cmocka_unit_test(test_modbus_tariff_write),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
