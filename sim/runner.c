@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus.h"
+#include "crc.h"
+#include "mbus_records.h"
 #include "statefile.h"
 #include "text/text_lcd.h"
 
@@ -15,7 +18,7 @@
 
 typedef struct {
     char name[512];
-    char failure[1024]; /* empty when it held */
+    char failure[4096]; /* empty when it held */
 } result_t;
 
 struct runner {
@@ -35,6 +38,13 @@ struct runner {
     double last_frame;
     uint64_t saved_at;  /* tick of the last state save */
     bool state_failed;  /* a save failed: exit status 3 */
+    bus_t bus[2];       /* [0] Modbus, [1] M-Bus */
+    struct {            /* the scenario's request waiting for its answer, per bus */
+        const scenario_event_t *ev;
+        uint32_t bps;
+        line_parity_t parity;
+        uint64_t sent_ns, request_end_ns, timeout_ns;
+    } pending[2];
 };
 typedef struct runner run_t;
 
@@ -335,8 +345,179 @@ void runner_set_export(runner_t *r, int k, int phase, bool export_)
     set_waves(r);
 }
 
+static void hex(char *out, size_t cap, const uint8_t *b, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && o + 4 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%02X", i ? " " : "", b[i]);
+}
+
+static double float_abcd(const uint8_t *p)
+{
+    uint32_t u = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Finds a named record in an RSP_UD and decodes its value; false when the
+ * telegram does not hold it (the records stand in the order of A2.2). */
+static bool mbus_record_value(const uint8_t *f, size_t n, const char *name, int64_t *value)
+{
+    if (n < 21 || f[0] != 0x68 || f[3] != 0x68 || f[1] != f[2] || (size_t)f[1] + 6 != n)
+        return false;
+    size_t p = 19, end = n - 2; /* after 68 L L 68 C A CI and the 12-byte header */
+    for (size_t i = 0; i < MBUS_RECORD_COUNT && p < end; i++) {
+        const mbus_record_t *rec = &MBUS_RECORDS[i];
+        if (p + rec->dib_len + rec->vib_len > end || memcmp(f + p, rec->dib, rec->dib_len) ||
+            memcmp(f + p + rec->dib_len, rec->vib, rec->vib_len))
+            return false;
+        p += rec->dib_len + rec->vib_len;
+        size_t len = mbus_records_data_len(rec->dib[0]);
+        if (p + len > end)
+            return false;
+        if (strcmp(rec->name, name) == 0) {
+            if (mbus_records_dif_is_bcd(rec->dib[0]))
+                return mbus_records_bcd_decode(f + p, len, value);
+            uint64_t u = 0;
+            for (size_t b = 0; b < len; b++)
+                u |= (uint64_t)f[p + b] << (8 * b);
+            if (len < 8 && (u >> (8 * len - 1)) & 1) /* two's complement of its length */
+                u |= ~0ull << (8 * len);
+            *value = (int64_t)u;
+            return true;
+        }
+        p += len;
+    }
+    return false;
+}
+
+/* The answer time of a request is over: what did the master receive? */
+static void finish_xfer(run_t *r, int which)
+{
+    const scenario_event_t *ev = r->pending[which].ev;
+    const scenario_xfer_t *x = &ev->u.xfer;
+    bus_t *b = &r->bus[which];
+    line_byte_t got[BUS_FRAME_MAX * 2];
+    uint8_t bytes[BUS_FRAME_MAX * 2];
+    size_t n = bus_take(b, r->pending[which].bps, r->pending[which].parity, got,
+                        sizeof got / sizeof got[0]);
+    bool line_error = false;
+    for (size_t i = 0; i < n; i++) {
+        bytes[i] = got[i].byte;
+        line_error = line_error || got[i].error;
+    }
+    r->pending[which].ev = NULL;
+
+    char why[512] = "";
+    bool modbus = which == 0;
+    bool crc_ok = !modbus || (n >= 4 && crc16_modbus(bytes, n - 2) == (bytes[n - 2] | bytes[n - 1] << 8));
+    size_t body = modbus && n >= 2 ? n - 2 : n;
+    switch (x->expect) {
+    case SCENARIO_EXPECT_ANY: break;
+    case SCENARIO_EXPECT_NONE:
+        if (n)
+            snprintf(why, sizeof why, "a reply came, none was expected");
+        break;
+    case SCENARIO_EXPECT_BYTES:
+        if (!n)
+            snprintf(why, sizeof why, "no reply");
+        else if (line_error || !crc_ok)
+            snprintf(why, sizeof why, "the reply is garbled (%s)", line_error ? "line errors" : "bad CRC");
+        else if (body != x->reply_len || memcmp(bytes, x->reply, body))
+            snprintf(why, sizeof why, "the reply differs");
+        break;
+    case SCENARIO_EXPECT_EXCEPTION:
+        if (!n || line_error || !crc_ok || body != 3 || !(bytes[1] & 0x80) ||
+            bytes[2] != x->exception)
+            snprintf(why, sizeof why, "expected exception %02X", x->exception);
+        break;
+    case SCENARIO_EXPECT_FLOATS:
+        if (!n || line_error || !crc_ok || body < 3 || bytes[1] & 0x80 ||
+            bytes[2] != body - 3 || bytes[2] < 4 * x->n_floats) {
+            snprintf(why, sizeof why, "expected a reply with %d Float ABCD values", x->n_floats);
+        } else {
+            for (int i = 0; i < x->n_floats && !why[0]; i++) {
+                double v = float_abcd(bytes + 3 + 4 * i);
+                if (!(fabs(v - x->floats[i]) <= x->tolerance))
+                    snprintf(why, sizeof why, "value %d is %.9g, expected %.9g +- %.9g", i + 1, v,
+                             x->floats[i], x->tolerance);
+            }
+        }
+        break;
+    case SCENARIO_EXPECT_RECORD: {
+        int64_t v;
+        if (line_error || !mbus_record_value(bytes, n, x->record, &v))
+            snprintf(why, sizeof why, "no sound RSP_UD with the record \"%s\"", x->record);
+        else if (!(fabs((double)v - x->floats[0]) <= x->tolerance))
+            snprintf(why, sizeof why, "record \"%s\" is %lld, expected %.9g +- %.9g", x->record,
+                     (long long)v, x->floats[0], x->tolerance);
+        break;
+    }
+    }
+    char req[3 * SCENARIO_FRAME_MAX + 1], rep[3 * BUS_FRAME_MAX * 2 + 1], want[3 * SCENARIO_FRAME_MAX + 1];
+    hex(req, sizeof req, x->request, x->request_len);
+    hex(rep, sizeof rep, bytes, n);
+    hex(want, sizeof want, x->reply, x->reply_len);
+    double latency = n ? (double)((int64_t)got[0].t_end_ns - (int64_t)line_char_ns(r->pending[which].bps,
+                                                                                 r->pending[which].parity) -
+                                  (int64_t)r->pending[which].request_end_ns) / 1e6
+                       : 0.0;
+    fprintf(r->o->log,
+            "{\"t\":%.3f,\"event\":\"%s\",\"path\":\"%s\",\"request\":\"%s\",\"reply\":\"%s\"",
+            (double)r->pending[which].sent_ns / 1e9, modbus ? "modbus" : "mbus", ev->path, req, rep);
+    if (n)
+        fprintf(r->o->log, ",\"turnaround_ms\":%.3f", latency);
+    fprintf(r->o->log, ",\"ok\":%s}\n", why[0] ? "false" : "true");
+
+    if (x->expect == SCENARIO_EXPECT_ANY)
+        return;
+    char when[32], name[512];
+    runner_format_time(r->pending[which].sent_ns / VTIME_NS_PER_TICK, when, sizeof when);
+    snprintf(name, sizeof name, "%s %s request at %s", ev->path, modbus ? "Modbus" : "M-Bus", when);
+    if (!why[0]) {
+        add_result(r, name, NULL);
+        return;
+    }
+    char msg[8192];
+    snprintf(msg, sizeof msg, "%s: %s: at %s: %s request %s: %s; reply \"%s\"%s%s%s", r->sc->file,
+             ev->path, when, modbus ? "Modbus" : "M-Bus", req, why, rep,
+             x->expect == SCENARIO_EXPECT_BYTES ? ", expected \"" : "",
+             x->expect == SCENARIO_EXPECT_BYTES ? want : "",
+             x->expect == SCENARIO_EXPECT_BYTES ? (modbus ? "\" + CRC" : "\"") : "");
+    fprintf(stderr, "metersim: assertion failed: %s\n", msg);
+    add_result(r, name, msg);
+    r->failures++;
+}
+
+/* The master sends a request on its bus, now. */
+static void send_xfer(run_t *r, const scenario_event_t *ev)
+{
+    int which = ev->kind == SCENARIO_EV_MBUS;
+    if (r->pending[which].ev)
+        finish_xfer(r, which); /* a new request ends the wait for the last */
+    const scenario_xfer_t *x = &ev->u.xfer;
+    bus_t *b = &r->bus[which];
+    uint32_t bps = x->bps ? x->bps : bus_meter_bps(b, 0);
+    line_parity_t parity = x->parity ? bus_parity_of_code((uint8_t)x->parity) : bus_meter_parity(b, 0);
+    uint64_t now = r->tick * VTIME_NS_PER_TICK;
+    bus_send(b, x->request, x->request_len, now, bps, parity, NULL);
+    uint64_t end = now + x->request_len * line_char_ns(bps, parity);
+    r->pending[which].ev = ev;
+    r->pending[which].bps = bps;
+    r->pending[which].parity = parity;
+    r->pending[which].sent_ns = now;
+    r->pending[which].request_end_ns = end;
+    r->pending[which].timeout_ns = end + x->timeout_ns;
+}
+
 static void apply(run_t *r, const scenario_event_t *ev)
 {
+    if (ev->kind == SCENARIO_EV_MODBUS || ev->kind == SCENARIO_EV_MBUS) {
+        send_xfer(r, ev);
+        return;
+    }
     for (int k = 0; k < r->sc->n_meters; k++) {
         if (ev->meter >= 0 && ev->meter != k)
             continue;
@@ -376,6 +557,8 @@ static void apply(run_t *r, const scenario_event_t *ev)
             break;
         }
         case SCENARIO_EV_ASSERT: check(r, ev, k); break;
+        case SCENARIO_EV_MODBUS:
+        case SCENARIO_EV_MBUS: break; /* handled above */
         }
         if (ev->kind == SCENARIO_EV_GRID)
             break; /* shared: once */
@@ -397,11 +580,22 @@ static void setup_meters(run_t *r)
         bool powered = false;
         for (int p = 0; p < 3; p++)
             powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
-        meter_init(m, &(meter_desc_t){.model = sm->model,
-                                      .serial = sm->serial,
-                                      .connection = sm->connection,
-                                      .settings = &sm->settings,
-                                      .unpowered = !powered});
+        /* Two meters never answer at the same nanosecond: firmware and
+         * crystals differ. The spread, from the serial number, is what makes
+         * two meters with one address collide on the bus (docs/decisions.md). */
+        uint64_t spread = (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40;
+        meter_init(m, &(meter_desc_t){
+                          .model = sm->model,
+                          .serial = sm->serial,
+                          .connection = sm->connection,
+                          .settings = &sm->settings,
+                          .unpowered = !powered,
+                          .modbus = {.turnaround_ns = sm->turnaround_ns
+                                                          ? sm->turnaround_ns
+                                                          : 10 * VTIME_NS_PER_MS +
+                                                                spread % 1000 * 1000},
+                          .mbus = {.reply_delay_bits = (uint16_t)(33 + spread % 8)},
+                      });
         for (int i = 0; i < sm->n_registers; i++) {
             int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
             *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
@@ -494,6 +688,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     }
     r->grid = sc->grid;
     setup_meters(r);
+    bus_init(&r->bus[0], BUS_MODBUS, r->meters, sc->n_meters, true);
+    bus_init(&r->bus[1], BUS_MBUS, r->meters, sc->n_meters, true);
     if (!state_load(r)) {
         free(r->meters);
         free(r->waves);
@@ -514,7 +710,9 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     for (;;) {
         while (next < sc->n_events && sc->events[next].at_tick <= r->tick)
             apply(r, &sc->events[next++]);
-        if (*stop || (!forever && r->tick >= end))
+        /* A request sent at the end still gets its answer time. */
+        bool waiting = r->pending[0].ev || r->pending[1].ev;
+        if (*stop || (!forever && r->tick >= end && !waiting))
             break;
         /* Up to the next second, event or end: profiles move once a second. */
         uint64_t stop_at = r->tick + CHUNK_TICKS;
@@ -523,8 +721,36 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
             stop_at = second;
         if (next < sc->n_events && sc->events[next].at_tick < stop_at)
             stop_at = sc->events[next].at_tick;
-        if (!forever && end < stop_at)
+        if (!forever && end < stop_at && end > r->tick)
             stop_at = end;
+        /* The lines' instants (a frame's end, a reply's start, an answer
+         * timeout) are met to the nanosecond: samples run up to the tick they
+         * fall in, then the lines are moved to the instant itself. */
+        uint64_t line_at = VTIME_NEVER;
+        for (int b = 0; b < 2; b++) {
+            uint64_t d = bus_deadline(&r->bus[b]);
+            if (r->pending[b].ev && r->pending[b].timeout_ns < d)
+                d = r->pending[b].timeout_ns;
+            if (d < line_at)
+                line_at = d;
+        }
+        if (line_at != VTIME_NEVER && line_at / VTIME_NS_PER_TICK <= r->tick) {
+            uint64_t now = line_at > r->tick * VTIME_NS_PER_TICK ? line_at : r->tick * VTIME_NS_PER_TICK;
+            for (int b = 0; b < 2; b++) {
+                bus_advance(&r->bus[b], now);
+                if (!r->pending[b].ev || r->pending[b].timeout_ns > now)
+                    continue;
+                /* The timeout is for the first byte: a reply under way is
+                 * received to its end (a 244-byte RSP_UD takes 1.1 s at 2400). */
+                if (r->bus[b].busy_until_ns > now)
+                    r->pending[b].timeout_ns = r->bus[b].busy_until_ns;
+                else
+                    finish_xfer(r, b);
+            }
+            continue;
+        }
+        if (line_at != VTIME_NEVER && line_at / VTIME_NS_PER_TICK < stop_at)
+            stop_at = line_at / VTIME_NS_PER_TICK;
         size_t n = (size_t)(stop_at - r->tick);
         for (int k = 0; k < sc->n_meters; k++) {
             wave_fill(&r->waves[k], r->buf, n);
@@ -554,6 +780,9 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         show_progress(r, forever ? 0 : end, start);
         fputc('\n', stderr);
     }
+    for (int b = 0; b < 2; b++) /* a request still waiting is judged on what came */
+        if (r->pending[b].ev)
+            finish_xfer(r, b);
 
     /* The host stops: for the meters, their supply goes, and they save. */
     for (int k = 0; k < sc->n_meters; k++) {

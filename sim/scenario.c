@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crc.h"
 #include "jsonpos.h"
+#include "mbus_records.h"
 
 #define MAX_TICKS (100ull * 365 * 86400 * VTIME_SAMPLE_RATE) /* 100 years */
 #define DEG (M_PI / 180.0)
@@ -643,8 +645,9 @@ static bool parse_settings(ctx_t *c, const cJSON *o, settings_t *s)
 
 static bool parse_meter(ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_load_t *load)
 {
-    static const char *const keys[] = {"name", "model", "serial", "connection", "settings",
-                                       "registers", "power_down_count", "load", NULL};
+    static const char *const keys[] = {"name",      "model",           "serial",
+                                       "connection", "settings",       "registers",
+                                       "power_down_count", "turnaround", "load", NULL};
     static const char *const models[] = {"4PU", "4PS", NULL};
     static const char *const conns[] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W", NULL};
     int model = (int)m->model, conn = (int)m->connection;
@@ -689,6 +692,15 @@ static bool parse_meter(ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_
     double pdc = 0;
     if (!c->failed && get_number(c, o, "power_down_count", 0, 65535, "(counter)", &pdc))
         m->power_down_count = (uint32_t)pdc;
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(o, "turnaround");
+    if (ta && !c->failed) {
+        uint64_t ticks = 0;
+        size_t n = push(c, "turnaround", 0);
+        if (get_duration(c, ta, &ticks) && (ticks < 8 || ticks > 8000))
+            fail(c, "a Modbus turnaround lies between 1 ms and 1 s");
+        m->turnaround_ns = ticks * VTIME_NS_PER_TICK;
+        pop(c, n);
+    }
     if (!c->failed && get_object(c, o, "registers", &sub) && sub) {
         size_t n = push(c, "registers", 0);
         for (const cJSON *it = sub->child; it && !c->failed; it = it->next) {
@@ -815,6 +827,240 @@ static bool parse_assert(ctx_t *c, const cJSON *a, int meter)
     return true;
 }
 
+
+/* "01 03 50 00" or "01035000": bytes in hexadecimal; false on anything else. */
+static bool parse_hex(const char *text, uint8_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    int hi = -1;
+    for (const char *p = text; *p; p++) {
+        int v;
+        if (*p == ' ' || *p == ':')
+            continue;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+            v = (*p | 0x20) - 'a' + 10;
+        else
+            return false;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            if (*n == cap)
+                return false;
+            out[(*n)++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    return hi < 0 && *n > 0;
+}
+
+static bool get_hex(ctx_t *c, const cJSON *o, const char *key, uint8_t *out, size_t cap, size_t *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    size_t k = push(c, key, 0);
+    if (!cJSON_IsString(v) || !parse_hex(v->valuestring, out, cap, n))
+        fail(c, "expected bytes in hexadecimal, e.g. \"01 03 50 00 00 02\" (1 to %zu bytes)", cap);
+    pop(c, k);
+    return !c->failed;
+}
+
+/* The common part of a master's transaction: timeout, line settings and the
+ * simple expectations. */
+static bool parse_xfer_common(ctx_t *c, const cJSON *o, scenario_xfer_t *x, bool modbus)
+{
+    static const char *const parities[] = {"even", "none", "odd", NULL};
+    double baud = 0;
+    int parity = -1;
+    x->timeout_ns = VTIME_NS_PER_S; /* a master's usual answer timeout */
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "timeout");
+    if (t) {
+        uint64_t ticks;
+        size_t k = push(c, "timeout", 0);
+        if (get_duration(c, t, &ticks) && (ticks == 0 || ticks > 60ull * VTIME_SAMPLE_RATE))
+            fail(c, "a timeout lies between 1 tick and 60 s");
+        x->timeout_ns = ticks * VTIME_NS_PER_TICK;
+        pop(c, k);
+        if (c->failed)
+            return false;
+    }
+    if (!get_number(c, o, "baud", 300, 115200, "bit/s", &baud) ||
+        (modbus && !get_choice(c, o, "parity", parities, &parity)))
+        return false;
+    if (baud && (modbus ? settings_bps_to_baud_code((uint32_t)baud) == 0
+                        : (baud != 300 && baud != 600 && baud != 1200 && baud != 2400 &&
+                           baud != 4800 && baud != 9600))) {
+        size_t k = push(c, "baud", 0);
+        fail(c, "%g is not a baud rate of the meter (%s)", baud,
+             modbus ? "300 to 115200, 4.5 and A3.1" : "300 to 9600, 4.4");
+        pop(c, k);
+        return false;
+    }
+    x->bps = (uint32_t)baud;
+    x->parity = parity + 1;
+    int kinds = 0;
+    const cJSON *e;
+    if ((e = cJSON_GetObjectItemCaseSensitive(o, "expect"))) {
+        kinds++;
+        x->expect = SCENARIO_EXPECT_BYTES;
+        if (!get_hex(c, o, "expect", x->reply, sizeof x->reply, &x->reply_len))
+            return false;
+    }
+    if ((e = cJSON_GetObjectItemCaseSensitive(o, "expect_none"))) {
+        kinds++;
+        x->expect = SCENARIO_EXPECT_NONE;
+        if (!cJSON_IsTrue(e)) {
+            size_t k = push(c, "expect_none", 0);
+            fail(c, "expected true (no reply may come)");
+            pop(c, k);
+            return false;
+        }
+    }
+    if (kinds > 1)
+        return fail(c, "give one expectation (\"expect\", \"expect_none\", ...), not several");
+    return get_number(c, o, "tolerance", 0, 1e12, "(absolute)", &x->tolerance);
+}
+
+static bool parse_modbus(ctx_t *c, const cJSON *o, scenario_xfer_t *x)
+{
+    static const char *const keys[] = {"request", "raw", "expect", "expect_exception",
+                                       "expect_none", "expect_floats", "tolerance", "timeout",
+                                       "baud", "parity", NULL};
+    if (!cJSON_IsObject(o))
+        return fail(c, "expected {\"request\": \"01 03 50 00 00 02\", \"expect\": ...}");
+    if (!known_keys(c, o, keys) || !parse_xfer_common(c, o, x, true))
+        return false;
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(o, "raw");
+    if (raw && !cJSON_IsBool(raw)) {
+        size_t k = push(c, "raw", 0);
+        fail(c, "expected true (send the bytes as given, without a CRC) or false");
+        pop(c, k);
+        return false;
+    }
+    if (!get_hex(c, o, "request", x->request, sizeof x->request - 2, &x->request_len))
+        return false;
+    if (!cJSON_IsTrue(raw)) {
+        uint16_t crc = crc16_modbus(x->request, x->request_len);
+        x->request[x->request_len++] = (uint8_t)(crc & 0xFF);
+        x->request[x->request_len++] = (uint8_t)(crc >> 8);
+    }
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "expect_exception");
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "expect_floats");
+    if ((ex || fl) && x->expect != SCENARIO_EXPECT_ANY)
+        return fail(c, "give one expectation (\"expect\", \"expect_exception\", ...), not several");
+    if (ex && fl)
+        return fail(c, "give one expectation, not both \"expect_exception\" and \"expect_floats\"");
+    if (ex) {
+        double code = 0;
+        if (!get_number(c, o, "expect_exception", 1, 11, "(Modbus exception code)", &code))
+            return false;
+        x->expect = SCENARIO_EXPECT_EXCEPTION;
+        x->exception = (int)code;
+    }
+    if (fl) {
+        size_t k = push(c, "expect_floats", 0);
+        if (!cJSON_IsArray(fl) || cJSON_GetArraySize(fl) < 1 ||
+            cJSON_GetArraySize(fl) > SCENARIO_FLOATS_MAX)
+            fail(c, "expected an array of 1 to %d numbers", SCENARIO_FLOATS_MAX);
+        const cJSON *it;
+        int i = 0;
+        cJSON_ArrayForEach(it, fl)
+        {
+            if (c->failed)
+                break;
+            size_t m = push(c, NULL, i);
+            check_number(c, it, -1e30, 1e30, "", &x->floats[i]);
+            pop(c, m);
+            i++;
+        }
+        pop(c, k);
+        x->n_floats = i;
+        x->expect = SCENARIO_EXPECT_FLOATS;
+    }
+    return !c->failed;
+}
+
+static bool parse_mbus(ctx_t *c, const cJSON *o, scenario_xfer_t *x)
+{
+    static const char *const keys[] = {"short",   "long",          "raw",     "expect",
+                                       "expect_none", "expect_record", "tolerance", "timeout",
+                                       "baud",    NULL};
+    if (!cJSON_IsObject(o))
+        return fail(c, "expected {\"short\": \"5B FE\", \"expect_record\": ...}");
+    if (!known_keys(c, o, keys) || !parse_xfer_common(c, o, x, false))
+        return false;
+    const char *forms[] = {"short", "long", "raw"};
+    int form = -1;
+    for (int i = 0; i < 3; i++)
+        if (cJSON_GetObjectItemCaseSensitive(o, forms[i]))
+            form = form < 0 ? i : 9;
+    if (form < 0 || form == 9)
+        return fail(c, "give one of \"short\" (C A), \"long\" (C A CI data) or \"raw\" (a whole "
+                       "frame)");
+    uint8_t body[SCENARIO_FRAME_MAX];
+    size_t n = 0;
+    if (!get_hex(c, o, forms[form], body, sizeof body - 6, &n))
+        return false;
+    size_t k = push(c, forms[form], 0);
+    if (form == 0 && n != 2)
+        fail(c, "a short frame's body is two bytes, C and A (EN 13757-2)");
+    else if (form == 1 && (n < 3 || n > 255))
+        fail(c, "a long frame's body is C, A, CI and up to 252 bytes of data");
+    pop(c, k);
+    if (c->failed)
+        return false;
+    /* Frame it as EN 13757-2 says: 10 C A CS 16, or 68 L L 68 C A CI .. CS 16. */
+    uint8_t *f = x->request;
+    if (form == 2) {
+        memcpy(f, body, n);
+        x->request_len = n;
+    } else if (form == 0) {
+        f[0] = 0x10;
+        memcpy(f + 1, body, 2);
+        f[3] = mbus_checksum(body, 2);
+        f[4] = 0x16;
+        x->request_len = 5;
+    } else {
+        f[0] = 0x68;
+        f[1] = f[2] = (uint8_t)n;
+        f[3] = 0x68;
+        memcpy(f + 4, body, n);
+        f[4 + n] = mbus_checksum(body, n);
+        f[5 + n] = 0x16;
+        x->request_len = n + 6;
+    }
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(o, "expect_record");
+    if (rec) {
+        static const char *const rkeys[] = {"name", "equals", "tolerance", NULL};
+        if (x->expect != SCENARIO_EXPECT_ANY)
+            return fail(c, "give one expectation, not several");
+        size_t m = push(c, "expect_record", 0);
+        const cJSON *name = cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "name") : NULL;
+        const cJSON *eq = cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "equals") : NULL;
+        bool known = false;
+        for (size_t i = 0; name && cJSON_IsString(name) && i < MBUS_RECORD_COUNT; i++)
+            known = known || strcmp(MBUS_RECORDS[i].name, name->valuestring) == 0;
+        if (!cJSON_IsObject(rec))
+            fail(c, "expected {\"name\": record, \"equals\": value, \"tolerance\": t}");
+        else if (known_keys(c, rec, rkeys) && !known)
+            fail(c, "no record named %s in the telegram (A2.2: \"Total forward active energy\", "
+                    "\"L1 voltage\", \"Grid frequency\", ...)",
+                 cJSON_IsString(name) ? name->valuestring : "(missing)");
+        else if (!c->failed && !eq)
+            fail(c, "missing \"equals\" (the value in the record's unit: Wh, 10 mV, mA, W, ...)");
+        else if (!c->failed) {
+            size_t q = push(c, "equals", 0);
+            check_number(c, eq, -1e15, 1e15, "", &x->floats[0]);
+            pop(c, q);
+            get_number(c, rec, "tolerance", 0, 1e15, "", &x->tolerance);
+            snprintf(x->record, sizeof x->record, "%s", name->valuestring);
+            x->expect = SCENARIO_EXPECT_RECORD;
+        }
+        pop(c, m);
+    }
+    return !c->failed;
+}
+
 static int meter_index(ctx_t *c, const cJSON *o)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meter");
@@ -834,9 +1080,9 @@ static int meter_index(ctx_t *c, const cJSON *o)
 static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
                         scenario_load_t *loads)
 {
-    static const char *const keys[] = {"at",    "meter",  "grid",   "load", "tariff_input",
-                                       "set",   "reset",  "button", "hold", "assert",
-                                       NULL};
+    static const char *const keys[] = {"at",     "meter", "grid",   "load",   "tariff_input",
+                                       "set",    "reset", "button", "hold",   "modbus",
+                                       "mbus",   "assert", NULL};
     if (!cJSON_IsObject(it))
         return fail(c, "expected an object with \"at\"");
     if (!known_keys(c, it, keys))
@@ -956,6 +1202,24 @@ static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid
                 ev->at_tick += edge ? held : 0;
             }
         }
+    }
+    for (int bus = 0; bus < 2 && !c->failed; bus++) {
+        const char *key = bus ? "mbus" : "modbus";
+        v = cJSON_GetObjectItemCaseSensitive(it, key);
+        if (!v)
+            continue;
+        size_t n = push(c, key, 0);
+        scenario_xfer_t x;
+        memset(&x, 0, sizeof x);
+        if (meter >= 0)
+            fail(c, "a request goes to the bus, where every meter hears it: address a meter "
+                    "by its ID, not with \"meter\"");
+        else if (bus ? parse_mbus(c, v, &x) : parse_modbus(c, v, &x)) {
+            scenario_event_t *ev = new_event(c, bus ? SCENARIO_EV_MBUS : SCENARIO_EV_MODBUS, -1);
+            if (ev)
+                ev->u.xfer = x;
+        }
+        pop(c, n);
     }
     v = cJSON_GetObjectItemCaseSensitive(it, "assert");
     if (v && !c->failed) {

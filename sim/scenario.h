@@ -72,6 +72,7 @@ typedef struct {
     scenario_register_t registers[SCENARIO_MAX_REGISTERS];
     int n_registers;
     uint32_t power_down_count;
+    uint64_t turnaround_ns; /* Modbus reply delay; 0: 10 ms + a spread from the serial */
 } scenario_meter_t;
 
 typedef enum {
@@ -81,8 +82,39 @@ typedef enum {
     SCENARIO_EV_SET,
     SCENARIO_EV_RESET,
     SCENARIO_EV_BUTTON,
+    SCENARIO_EV_MODBUS,
+    SCENARIO_EV_MBUS,
     SCENARIO_EV_ASSERT,
 } scenario_ev_kind_t;
+
+#define SCENARIO_FRAME_MAX 300
+#define SCENARIO_FLOATS_MAX 64
+
+typedef enum {
+    SCENARIO_EXPECT_ANY,       /* only logged */
+    SCENARIO_EXPECT_BYTES,     /* exactly these bytes (Modbus: before the CRC, which is checked) */
+    SCENARIO_EXPECT_EXCEPTION, /* Modbus exception code */
+    SCENARIO_EXPECT_NONE,      /* no reply at all */
+    SCENARIO_EXPECT_FLOATS,    /* Modbus: the reply's data as Float ABCD values */
+    SCENARIO_EXPECT_RECORD,    /* M-Bus: one data record of the RSP_UD */
+} scenario_expect_t;
+
+/* A master's request on the Modbus or M-Bus line and what must come back. */
+typedef struct {
+    uint8_t request[SCENARIO_FRAME_MAX];
+    size_t request_len;
+    scenario_expect_t expect;
+    uint8_t reply[SCENARIO_FRAME_MAX];
+    size_t reply_len;
+    int exception;
+    double floats[SCENARIO_FLOATS_MAX];
+    int n_floats;
+    double tolerance;
+    char record[48];
+    uint64_t timeout_ns;
+    uint32_t bps;   /* the master's line; 0: the first meter's settings */
+    int parity;     /* 1 even, 2 none, 3 odd; 0: the first meter's */
+} scenario_xfer_t;
 
 typedef enum {
     SCENARIO_ASSERT_FIELD,       /* a named value within bounds */
@@ -119,6 +151,7 @@ typedef struct {
             menu_button_t button;
             bool pressed;
         } button;
+        scenario_xfer_t xfer;         /* SCENARIO_EV_MODBUS, SCENARIO_EV_MBUS */
         scenario_assert_t check;      /* SCENARIO_EV_ASSERT */
     } u;
 } scenario_event_t;
