@@ -45,6 +45,18 @@ static const char usage[] =
     "  --save-interval D   how often --state is written, in simulated time\n"
     "                      (default 60s; docs/state.md)\n"
     "  --progress          a progress line on standard error (when it is a terminal)\n"
+    "  --modbus PORT       serve Modbus RTU (A3) on PORT: \"pty\" (a new pseudo-\n"
+    "                      terminal; its path is printed), \"pty:PATH\" (also a\n"
+    "                      symlink at PATH), or a device such as /dev/ttyUSB0\n"
+    "                      (the meter's baud rate and parity, 8 data bits, 1 stop)\n"
+    "  --mbus PORT         serve M-Bus (A2) on PORT, as --modbus; a client needs a\n"
+    "                      level converter on copper\n"
+    "                      With a port the twin runs in real time; every meter of\n"
+    "                      the scenario is on the bus.\n"
+    "  --copper            on a pty, a client at another baud rate than the meter's\n"
+    "                      is not understood, as on copper (and it is logged)\n"
+    "  --fast              wire-time emulation off: a request is answered the moment\n"
+    "                      it is complete (for benchmarks; docs/cli.md)\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
     "\n"
@@ -71,6 +83,8 @@ typedef struct {
     int progress;
     const char *junit;
     const char *state;      /* --state FILE, or NULL */
+    const char *modbus, *mbus; /* --modbus / --mbus port specs */
+    int copper, fast;
     uint64_t save_interval; /* ticks */
     double speed;   /* 0: as fast as possible */
 } options_t;
@@ -93,6 +107,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             exit(0);
         } else if (strcmp(a, "--headless") == 0) {
             o->headless = 1;
+        } else if (strcmp(a, "--copper") == 0) {
+            o->copper = 1;
+        } else if (strcmp(a, "--fast") == 0) {
+            o->fast = 1;
         } else if (strcmp(a, "--text") == 0) {
             o->text = 1;
         } else if (strcmp(a, "--progress") == 0) {
@@ -102,7 +120,8 @@ static int parse_args(int argc, char **argv, options_t *o)
         } else if (strcmp(a, "--scenario") == 0 || strcmp(a, "--until") == 0 ||
                    strcmp(a, "--speed") == 0 || strcmp(a, "--junit") == 0 ||
                    strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
-                   strcmp(a, "--save-interval") == 0) {
+                   strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
+                   strcmp(a, "--mbus") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -114,6 +133,10 @@ static int parse_args(int argc, char **argv, options_t *o)
                 o->junit = val;
             } else if (strcmp(a, "--state") == 0) {
                 o->state = val;
+            } else if (strcmp(a, "--modbus") == 0) {
+                o->modbus = val;
+            } else if (strcmp(a, "--mbus") == 0) {
+                o->mbus = val;
             } else if (strcmp(a, "--save-interval") == 0) {
                 if (!scenario_parse_duration(val, &o->save_interval) || o->save_interval == 0) {
                     fprintf(stderr, "metersim: --save-interval %s: expected a duration such as "
@@ -159,6 +182,13 @@ static int parse_args(int argc, char **argv, options_t *o)
     }
     if (o->headless && !speed_given)
         o->speed = 0.0;
+    if ((o->modbus || o->mbus) && o->speed != 1.0) {
+        /* A client on a port lives in real time (A3, EN 13757-2 timeouts). */
+        if (speed_given)
+            fprintf(stderr, "metersim: a serial port is attached: running in real time, not "
+                            "--speed %g\n", o->speed);
+        o->speed = 1.0;
+    }
     return 0;
 }
 
@@ -176,6 +206,16 @@ int main(int argc, char **argv)
     if (!ok) {
         fprintf(stderr, "metersim: %s\n", err);
         return EXIT_INVALID;
+    }
+    for (size_t i = 0; i < sc.n_events; i++) {
+        const scenario_event_t *ev = &sc.events[i];
+        if ((ev->kind == SCENARIO_EV_MODBUS && o.modbus) || (ev->kind == SCENARIO_EV_MBUS && o.mbus)) {
+            fprintf(stderr, "metersim: %s: %s: the scenario is a master on the %s bus, and so is "
+                            "the client on --%s: use one or the other\n",
+                    sc.file, ev->path, o.modbus ? "Modbus" : "M-Bus", o.modbus ? "modbus" : "mbus");
+            scenario_free(&sc);
+            return EXIT_INVALID;
+        }
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -199,7 +239,11 @@ int main(int argc, char **argv)
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,
-                        .save_interval = o.save_interval};
+                        .save_interval = o.save_interval,
+                        .modbus_port = o.modbus,
+                        .mbus_port = o.mbus,
+                        .copper = o.copper,
+                        .fast = o.fast};
     rc = runner_run(&sc, &ro, &stop_requested);
     if (have_ui)
         ui_close(&ui);

@@ -6,15 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "bus.h"
 #include "crc.h"
+#include "link.h"
 #include "mbus_records.h"
 #include "statefile.h"
 #include "text/text_lcd.h"
 
-#define CHUNK_TICKS 800u /* 100 ms: pacing and progress granularity */
+#define CHUNK_TICKS 800u     /* 100 ms: pacing and progress granularity */
+#define PORT_CHUNK_TICKS 8u  /* 1 ms: with a client attached, the meter runs at most this far
+                                ahead of the wall clock */
 
 typedef struct {
     char name[512];
@@ -39,6 +43,9 @@ struct runner {
     uint64_t saved_at;  /* tick of the last state save */
     bool state_failed;  /* a save failed: exit status 3 */
     bus_t bus[2];       /* [0] Modbus, [1] M-Bus */
+    link_t links[2];    /* serial ports on the buses */
+    bool linked[2];
+    double start_wall;
     struct {            /* the scenario's request waiting for its answer, per bus */
         const scenario_event_t *ev;
         uint32_t bps;
@@ -76,13 +83,55 @@ static void sleep_for(double d, volatile int *stop)
         ;
 }
 
+/* Virtual time now by the wall clock, in ns (paced runs). */
+static uint64_t wall_virtual_ns(const run_t *r)
+{
+    double v = (wall_seconds() - r->start_wall) * r->o->speed * 1e9;
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Serves the ports: writes what is due, reads what came. Returns true when a
+ * client's bytes came in (the meters have work to do at once). */
+static bool serve_ports(run_t *r, double wait_s)
+{
+    struct pollfd fds[2];
+    int n = 0, which[2];
+    uint64_t next_out = VTIME_NEVER, now = wall_virtual_ns(r);
+    for (int b = 0; b < 2; b++) {
+        if (!r->linked[b])
+            continue;
+        uint64_t t = link_transmit(&r->links[b], now);
+        if (t < next_out)
+            next_out = t;
+        fds[n] = (struct pollfd){.fd = link_fd(&r->links[b]), .events = POLLIN};
+        which[n++] = b;
+    }
+    if (next_out != VTIME_NEVER) {
+        double until = next_out > now ? (double)(next_out - now) / 1e9 / r->o->speed : 0.0;
+        if (until < wait_s)
+            wait_s = until;
+    }
+    int ms = (int)(wait_s * 1000.0 + 0.999);
+    if (poll(fds, (nfds_t)n, ms < 0 ? 0 : ms) <= 0)
+        return false;
+    bool got = false;
+    for (int i = 0; i < n; i++) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        if (link_receive(&r->links[which[i]], wall_virtual_ns(r), stderr) > 0)
+            got = true;
+    }
+    return got;
+}
+
 /* Waits until the wall clock has caught up with simulated time / speed,
- * giving the frontend its frames meanwhile. */
+ * giving the frontend its frames and the ports their bytes meanwhile. */
 static void pace(run_t *r, double start_wall)
 {
     const double frame = 1.0 / 30.0;
     double speed = r->o->speed;
     double due = speed > 0.0 ? start_wall + (double)r->tick / VTIME_SAMPLE_RATE / speed : 0.0;
+    bool ports = r->linked[0] || r->linked[1];
     for (;;) {
         double now = wall_seconds();
         if (r->o->ui && now - r->last_frame >= frame) {
@@ -95,7 +144,12 @@ static void pace(run_t *r, double start_wall)
         double wait = due - now;
         if (r->o->ui && wait > frame)
             wait = frame;
-        sleep_for(wait, r->stop);
+        if (ports) {
+            if (serve_ports(r, wait))
+                return; /* a request came: the lines have work now */
+        } else {
+            sleep_for(wait, r->stop);
+        }
     }
 }
 
@@ -590,7 +644,8 @@ static void setup_meters(run_t *r)
                           .connection = sm->connection,
                           .settings = &sm->settings,
                           .unpowered = !powered,
-                          .modbus = {.turnaround_ns = sm->turnaround_ns
+                          .modbus = {.fast = r->o->fast,
+                                     .turnaround_ns = sm->turnaround_ns
                                                           ? sm->turnaround_ns
                                                           : 10 * VTIME_NS_PER_MS +
                                                                 spread % 1000 * 1000},
@@ -697,6 +752,27 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         return 2;
     }
 
+    const char *specs[2] = {o->modbus_port, o->mbus_port};
+    for (int b = 0; b < 2; b++) {
+        char err[512];
+        if (!specs[b])
+            continue;
+        if (link_open(&r->links[b], b ? "mbus" : "modbus", specs[b], &r->bus[b], o->fast, o->copper,
+                      err, sizeof err)) {
+            fprintf(stderr, "metersim: --%s %s: %s\n", b ? "mbus" : "modbus", specs[b], err);
+            for (int k = 0; k < b; k++)
+                if (r->linked[k])
+                    link_close(&r->links[k]);
+            free(r->meters);
+            free(r->waves);
+            free(r);
+            return 2;
+        }
+        r->linked[b] = true;
+        fprintf(stderr, "metersim: %s on %s\n", b ? "M-Bus" : "Modbus RTU",
+                serial_port_path(&r->links[b].port));
+    }
+
     uint64_t end = o->until;
     if (!end)
         end = sc->duration;
@@ -706,6 +782,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     bool progress = o->progress && isatty(STDERR_FILENO);
     size_t next = 0;
     double start = wall_seconds(), last_progress = 0;
+    r->start_wall = start;
 
     for (;;) {
         while (next < sc->n_events && sc->events[next].at_tick <= r->tick)
@@ -715,7 +792,12 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         if (*stop || (!forever && r->tick >= end && !waiting))
             break;
         /* Up to the next second, event or end: profiles move once a second. */
-        uint64_t stop_at = r->tick + CHUNK_TICKS;
+        bool ports = r->linked[0] || r->linked[1];
+        uint64_t stop_at = r->tick + (ports ? PORT_CHUNK_TICKS : CHUNK_TICKS);
+        if (ports && r->tick * VTIME_NS_PER_TICK >= wall_virtual_ns(r) + PORT_CHUNK_TICKS * VTIME_NS_PER_TICK) {
+            pace(r, start); /* already a chunk ahead of the wall clock */
+            continue;
+        }
         uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
         if (second < stop_at)
             stop_at = second;
@@ -738,6 +820,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
             uint64_t now = line_at > r->tick * VTIME_NS_PER_TICK ? line_at : r->tick * VTIME_NS_PER_TICK;
             for (int b = 0; b < 2; b++) {
                 bus_advance(&r->bus[b], now);
+                if (r->linked[b])
+                    link_transmit(&r->links[b], wall_virtual_ns(r));
                 if (!r->pending[b].ev || r->pending[b].timeout_ns > now)
                     continue;
                 /* The timeout is for the first byte: a reply under way is
@@ -796,6 +880,9 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     }
     if (o->junit && !write_junit(r, o->junit, wall_seconds() - start))
         status = status ? status : 3;
+    for (int b = 0; b < 2; b++)
+        if (r->linked[b])
+            link_close(&r->links[b]);
     free(r->results);
     free(r->meters);
     free(r->waves);

@@ -37,6 +37,10 @@ typedef struct {
     const char *state;     /* the meters' memory on disk (docs/state.md); NULL: none.
                               With several meters, meter NAME uses "STATE.NAME". */
     uint64_t save_interval; /* ticks between saves of `state` */
+    const char *modbus_port; /* "pty", "pty:PATH" or a device; NULL: none */
+    const char *mbus_port;
+    bool copper;        /* a pty behaves as copper: baud-rate mismatches fail */
+    bool fast;          /* wire-time emulation off (docs/cli.md) */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one

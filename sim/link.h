@@ -1,0 +1,59 @@
+/* link: a real serial port (a pty or a device) attached to a bus of meters.
+ *
+ *   client (mbpoll, libmodbus, pymodbus, libmbus) <--> port <--> link <--> bus <--> meters
+ *
+ * Input: what the client wrote is read as soon as it arrives and given
+ * virtual times: its characters follow each other at the line's baud rate
+ * from the moment they arrived (a pty delivers a whole frame at once, but on
+ * copper it would take its frame time).
+ * Output: in wire-time mode a reply is written when its last character has
+ * left on the virtual line, so a client measures request frame time +
+ * turnaround + reply frame time, as on copper; with wire time off (--fast)
+ * it is written at once.
+ */
+#ifndef METERSIM_LINK_H
+#define METERSIM_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bus.h"
+#include "serial_port.h"
+
+#define LINK_OUT_MAX 4096
+
+typedef struct link {
+    serial_port_t port;
+    bus_t *bus;
+    const char *name;      /* "modbus" or "mbus", for messages */
+    bool fast;             /* wire time off */
+    uint64_t rx_end_ns;    /* the end of the last character received */
+    uint32_t master_bps;   /* the line settings the client uses */
+    line_parity_t master_parity;
+    uint32_t warned_bps;   /* the mismatch last told about */
+    uint8_t out[LINK_OUT_MAX];
+    size_t out_len, out_done;
+    uint32_t cfg_bps;      /* the device's present settings */
+    line_parity_t cfg_parity;
+} link_t;
+
+/* Opens `spec` ("pty", "pty:PATH" or a device) for `bus`; on a pty,
+ * `copper` makes a baud-rate mismatch with the client fail as on copper. */
+int link_open(link_t *l, const char *name, const char *spec, bus_t *bus, bool fast, bool copper,
+              char *err, size_t errlen);
+
+int link_fd(const link_t *l);
+
+/* Reads what the client sent and hands it to the meters, stamped from
+ * `now_ns` on. Returns the bytes read, or -1 when the port failed. */
+long link_receive(link_t *l, uint64_t now_ns, FILE *log);
+
+/* Writes the replies that are due by `now_ns`; returns when the next one is
+ * due (VTIME_NEVER: none waiting). */
+uint64_t link_transmit(link_t *l, uint64_t now_ns);
+
+void link_close(link_t *l);
+
+#endif
