@@ -1,0 +1,324 @@
+#!/bin/sh
+# Invalid scenarios, one kind of mistake each: status 2, nothing on standard
+# output, and a message that names the place: FILE:LINE:COL, the JSON path of
+# the bad value and what is wrong with it. Line and column are those of the
+# first character of the bad value in the text below (line 1 is the line after
+# the "<<" marker, column 1 its first character); for text that is not JSON,
+# the first character that cannot be parsed (the last one of a truncated
+# file; the 1001st "[" of nested arrays, cJSON's nesting limit is 1000); for
+# an error about a whole object (two meters with one name), that object.
+# KEEP_TMP=1 keeps the files to look at. Speaks TAP.
+set -u
+BUILD=${BUILD:-build}
+BIN=$BUILD/metersim
+tmp=$(mktemp -d)
+[ -n "${KEEP_TMP:-}" ] && echo "# temporary files in $tmp" || trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; }
+
+# run_bad DESCRIPTION WANT... -- ARGS: status 2 within 20 s, empty stdout,
+# every WANT on stderr.
+run_bad() {
+    desc=$1
+    shift
+    wants=""
+    while [ "$1" != "--" ]; do
+        wants="$wants$1
+"
+        shift
+    done
+    shift
+    timeout 20 "$BIN" --headless --quiet "$@" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    why=""
+    [ "$st" -eq 2 ] || why="status $st"
+    [ -s "$tmp/out" ] && why="$why; output on stdout"
+    [ "$(wc -l <"$tmp/err")" -le 2 ] || why="$why; more than one message"
+    printf '%s' "$wants" >"$tmp/wants"
+    while IFS= read -r w; do
+        grep -qF -- "$w" "$tmp/err" || why="$why; missing: $w"
+    done <"$tmp/wants"
+    if [ -z "$why" ]; then
+        ok "refused: $desc"
+    else
+        notok "refused: $desc ($why; stderr: $(head -c 400 "$tmp/err"))"
+    fi
+}
+
+# inv DESCRIPTION LINE:COL PATH TEXT [EXTRA ARGS]: the scenario on standard
+# input; the message must start with FILE:LINE:COL: PATH: and contain TEXT.
+inv() {
+    desc=$1 where=$2 path=$3 text=$4
+    shift 4
+    n_file=$((n + 1))
+    f=$tmp/s$n_file.json
+    cat >"$f"
+    if [ "$path" = "-" ]; then head="$f:$where: "; else head="$f:$where: $path: "; fi
+    run_bad "$desc" "$head" "$text" -- --scenario "$f" "$@"
+}
+
+# --- not a scenario at all ---------------------------------------------------
+inv "not JSON" 3:16 - "not valid JSON" <<'J'
+{
+  "grid": {
+    "voltage": two hundred and thirty
+  }
+}
+J
+printf '{\n  "grid": {\n    "voltage": 23' | inv "truncated" 3:17 - "the file ends too early"
+printf '' | inv "an empty file" 1:1 - "not valid JSON"
+inv "an array, not an object" 1:1 '$' "a scenario is a JSON object" <<'J'
+[ {"name": "x"} ]
+J
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "["; }' | inv "100 000 nested arrays" 1:1001 - "not valid JSON"
+truncate -s 100M "$tmp/huge.json"
+run_bad "a 100 MB file" "huge.json: 104857600 bytes" "at most 16 MiB" -- --scenario "$tmp/huge.json"
+run_bad "a missing scenario file" "$tmp/nothere.json: cannot open" -- --scenario "$tmp/nothere.json"
+
+# --- CSV profiles ------------------------------------------------------------
+inv "a CSV that is missing" 3:24 '$.load.current.csv' "missing.csv: No such file" <<'J'
+{
+  "load": {
+    "current": {"csv": "missing.csv", "column": "L1"}
+  }
+}
+J
+n_self=$((n + 1))
+inv "a CSV that is the scenario itself" 3:24 '$.load.current.csv' "is this scenario itself" <<J
+{
+  "load": {
+    "current": {"csv": "s$n_self.json", "column": "L1"}
+  }
+}
+J
+printf 'time,L1\n0,5\n60,abc\n120,7\n' >"$tmp/nan.csv"
+inv "a CSV with a non-number" 3:24 '$.load.current.csv' 'nan.csv:3: column 2: "abc" is not a number' <<'J'
+{
+  "load": {
+    "current": {"csv": "nan.csv", "column": "L1"}
+  }
+}
+J
+printf 'time,L1\n0,5\n60,80\n' >"$tmp/big.csv"
+inv "a CSV value out of range" 2:31 '$.load.current.csv' 'big.csv:3: 80 is out of range; allowed 0 to 65' <<'J'
+{
+  "load": {"current": {"csv": "big.csv", "column": "L1"}}
+}
+J
+
+# --- durations and time ------------------------------------------------------
+inv "a duration of 10 000 years" 3:15 '$.duration' "at most 100 years" <<'J'
+{
+  "name": "forever",
+  "duration": "3650000d"
+}
+J
+run_bad "--until 10 000 years" "--until 87600000h" "at most 100 years" -- --until 87600000h
+inv "a bad duration" 3:24 '$.timeline[1].at' "expected a duration" <<'J'
+{
+  "timeline": [ {"at": "1m"},
+                {"at": "5 parsecs"} ]
+}
+J
+inv "a negative duration" 1:14 '$.duration' "expected a duration" <<'J'
+{"duration": "-3s"}
+J
+inv "a ramp over no duration" 3:55 '$.load.current.ramp.over' "expected a duration" <<'J'
+{
+  "load": {
+    "current": {"ramp": {"from": 0, "to": 10, "over": "soon"}}
+  }
+}
+J
+inv "events out of order" 4:13 '$.timeline[1].at' "events must be in time order" <<'J'
+{
+  "timeline": [
+    { "at": "1h", "tariff_input": true },
+    { "at": "5m", "tariff_input": false }
+  ]
+}
+J
+inv "daily profile times not increasing" 3:41 '$.load.current.daily[1]' "times must increase" <<'J'
+{
+  "load": {
+    "current": {"daily": [["08:00", 5], ["07:00", 9]]}
+  }
+}
+J
+
+# --- unknown keys at several depths ------------------------------------------
+inv "unknown key at the top" 3:11 '$.gird' 'unknown key "gird"' <<'J'
+{
+  "name": "typo",
+  "gird": { "voltage": 230 }
+}
+J
+inv "unknown key in a meter's load" 5:35 '$.meters[1].load.L1.curent' 'unknown key "curent"' <<'J'
+{
+  "meters": [
+    { "name": "a" },
+    { "name": "b",
+      "load": { "L1": { "curent": 5 } } }
+  ]
+}
+J
+inv "unknown key in an assertion" 5:70 '$.timeline[0].assert[1].tolerence' 'unknown key "tolerence"' <<'J'
+{
+  "timeline": [
+    { "at": "1s",
+      "assert": [ { "field": "tariff", "equals": 1 },
+                  { "field": "frequency", "equals": 50, "tolerence": 0.1 } ] }
+  ]
+}
+J
+
+# --- wrong types -------------------------------------------------------------
+inv "seed is a string" 1:10 '$.seed' "expected a number" <<'J'
+{"seed": "seven"}
+J
+inv "timeline is an object" 2:15 '$.timeline' "expected an array" <<'J'
+{
+  "timeline": { "at": "1s" }
+}
+J
+inv "tariff input is a string" 2:47 '$.timeline[0].tariff_input' "expected true" <<'J'
+{
+  "timeline": [ { "at": "1s", "tariff_input": "on" } ]
+}
+J
+inv "a setting is not a whole number" 2:41 '$.meter.settings.modbus_id' "expected a whole number" <<'J'
+{
+  "meter": { "settings": { "modbus_id": 1.5 } }
+}
+J
+
+# --- values out of range -----------------------------------------------------
+inv "voltage above Un + 20 %" 3:27 '$.grid.voltage[2]' "300 is out of range; allowed 0 to 276" <<'J'
+{
+  "grid": {
+    "voltage": [230, 230, 300]
+  }
+}
+J
+inv "current above Imax" 2:32 '$.load.L3.current' "70 is out of range; allowed 0 to 65" <<'J'
+{
+  "load": { "L3": { "current": 70 } }
+}
+J
+inv "frequency in a step profile" 4:26 '$.grid.frequency.steps[1][1]' "70 is out of range; allowed 45 to 65" <<'J'
+{
+  "grid": {
+    "frequency": {"steps": [["0s", 50],
+                  ["1m", 70]]}
+  }
+}
+J
+inv "negative power factor" 2:19 '$.load.pf' "-0.1 is out of range; allowed 0 to 1" <<'J'
+{
+  "load": { "pf": -0.1, "current": 5 }
+}
+J
+inv "harmonic order 51" 3:39 '$.load.harmonics[1].order' "51 is out of range; allowed 2 to" <<'J'
+{
+  "load": { "harmonics": [ { "order": 3, "percent": 10 },
+                           { "order": 51, "percent": 1 } ] }
+}
+J
+inv "negative tolerance" 3:80 '$.timeline[0].assert.tolerance' "-1 is out of range" <<'J'
+{
+  "timeline": [
+    { "at": "1s", "assert": { "field": "frequency", "equals": 50, "tolerance": -1 } }
+  ]
+}
+J
+inv "starting register above 999999.999" 4:31 '$.meter.registers.active_forward.total' "out of range" <<'J'
+{
+  "meter": {
+    "registers": {
+      "active_forward.total": 1000000
+    }
+  }
+}
+J
+
+# --- meters, settings, fields ------------------------------------------------
+inv "unknown meter in an event" 3:40 '$.timeline[0].meter' "no meter named basement" <<'J'
+{
+  "meters": [ { "name": "main" } ],
+  "timeline": [ { "at": "1s", "meter": "basement", "tariff_input": true } ]
+}
+J
+inv "unknown setting" 3:36 '$.meter.settings.modbus_adress' 'unknown setting "modbus_adress"' <<'J'
+{
+  "meter": {
+    "settings": { "modbus_adress": 5 }
+  }
+}
+J
+inv "unknown setting in an event" 2:49 '$.timeline[0].set.tarif' 'unknown setting "tarif"' <<'J'
+{
+  "timeline": [ { "at": "1s", "set": { "tarif": 3 } } ]
+}
+J
+inv "modbus_id 300" 3:32 '$.meter.settings.modbus_id' "300 refused: value outside the allowed range" <<'J'
+{
+  "meter": {
+    "settings": { "modbus_id": 300 }
+  }
+}
+J
+inv "a field that does not exist" 2:52 '$.timeline[0].assert.field' 'no field named "voltage.L4"' <<'J'
+{
+  "timeline": [ { "at": "1s", "assert": { "field": "voltage.L4", "min": 200 } } ]
+}
+J
+inv "not an energy register" 2:43 '$.meter.registers.voltage.L1' "is not an energy register" <<'J'
+{
+  "meter": { "registers": { "voltage.L1": 230 } }
+}
+J
+inv "equals with min" 3:29 '$.timeline[0].assert' 'give "equals" (with "tolerance") or "min"/"max", not both' <<'J'
+{
+  "timeline": [
+    { "at": "1s", "assert": { "field": "frequency", "equals": 50, "min": 49 } }
+  ]
+}
+J
+inv "min above max" 2:41 '$.timeline[0].assert' '"min" 5 is above "max" 4' <<'J'
+{
+  "timeline": [ { "at": "1s", "assert": { "field": "tariff", "min": 5, "max": 4 } } ]
+}
+J
+inv "duplicate meter names" 4:5 '$.meters[1]' 'two meters are named "main"' <<'J'
+{
+  "meters": [
+    { "name": "main" },
+    { "name": "main" }
+  ]
+}
+J
+inv "meter and meters" 1:1 '$' 'give "meter" or "meters", not both' <<'J'
+{
+  "meter": { "name": "a" },
+  "meters": [ { "name": "b" } ]
+}
+J
+{
+    printf '{\n  "meters": [\n'
+    for i in $(seq 1 17); do printf '    { "name": "m%d" }%s\n' "$i" "$([ "$i" -lt 17 ] && echo ,)"; done
+    printf '  ]\n}\n'
+} | inv "17 meters" 2:13 '$.meters' "expected an array of 1 to 16 meters"
+inv "angle and pf together" 2:41 '$.load.L1.angle' 'give either "angle" or "pf"/"reactive", not both' <<'J'
+{
+  "load": { "L1": { "pf": 0.9, "angle": 30 } }
+}
+J
+inv "a grid change for one meter" 3:53 '$.timeline[0].grid' "the grid is shared by every meter" <<'J'
+{
+  "meters": [ { "name": "a" }, { "name": "b" } ],
+  "timeline": [ { "at": "1s", "meter": "a", "grid": { "voltage": 0 } } ]
+}
+J
+
+echo "1..$n"
