@@ -210,6 +210,13 @@ settings_err_t settings_validate(const settings_t *s, setting_id_t *bad)
     return SETTINGS_OK;
 }
 
+void settings_range(setting_id_t id, int32_t *min, int32_t *max)
+{
+    bool known = (unsigned)id < SETTING_COUNT;
+    *min = known ? setting_info[id].min : 0;
+    *max = known ? setting_info[id].max : 0;
+}
+
 const char *settings_name(setting_id_t id)
 {
     return (unsigned)id < SETTING_COUNT ? setting_info[id].name : "unknown";

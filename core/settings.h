@@ -109,6 +109,10 @@ uint8_t settings_max_pulse_width(uint32_t s0_rate_x100);
 uint32_t settings_baud_code_to_bps(uint8_t code);
 uint8_t settings_bps_to_baud_code(uint32_t bps);
 
+/* The smallest and largest value of a setting (some take only values of a
+ * list inside that range: S0 rates, M-Bus baud rates). */
+void settings_range(setting_id_t id, int32_t *min, int32_t *max);
+
 /* A name for the setting and a sentence for the error, for messages. */
 const char *settings_name(setting_id_t id);
 const char *settings_strerror(settings_err_t err);

@@ -68,6 +68,10 @@ bool fields_lookup(const char *name, field_t *f)
             }
         return false;
     }
+    if (strcmp(name, "settings.t34_activated") == 0) {
+        *f = (field_t){G_SETTING, SETTING_COUNT, ""}; /* A1.2: shown for good once used */
+        return true;
+    }
     if (strncmp(name, "settings.", 9) == 0) {
         for (int id = 0; id < SETTING_COUNT; id++)
             if (strcmp(dot + 1, settings_name((setting_id_t)id)) == 0) {
@@ -166,7 +170,9 @@ double fields_value(const field_t *f, const readings_t *r)
     case G_TARIFF: return r->tariff;
     case G_TARIFF_INPUT: return r->tariff_input;
     case G_ERROR: return r->error_code;
-    case G_SETTING: return settings_get(&r->settings, (setting_id_t)f->index);
+    case G_SETTING:
+        return f->index == SETTING_COUNT ? r->settings.t34_activated
+                                         : settings_get(&r->settings, (setting_id_t)f->index);
     case G_PULSES: return (double)r->pulses[f->index];
     }
     return 0.0;
@@ -195,5 +201,5 @@ const char *fields_help(void)
            "quadrant.*, direction.*, {active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
            "reactive_q1..q4.total|T1..T4, resettable.total|L1..L3, power_down_count, tariff, "
            "tariff_input, error_code, pulses.S0-1|S0-2|LED, "
-           "settings.<name> (modbus_id, combination_code, ...)";
+           "settings.<name> (modbus_id, combination_code, ..., t34_activated)";
 }

@@ -256,14 +256,16 @@ static void check(run_t *r, const scenario_event_t *ev, int k)
     bool ok = v >= a->lo && v <= a->hi;
     char when[32], expect[96], name[512];
     runner_format_time(r->tick, when, sizeof when);
+    const char *sp = a->field.unit[0] ? " " : "";
     if (a->equals)
-        snprintf(expect, sizeof expect, "%.9g +- %.9g %s", a->expect, a->tolerance, a->field.unit);
+        snprintf(expect, sizeof expect, "%.12g +- %.12g%s%s", a->expect, a->tolerance, sp,
+                 a->field.unit);
     else
-        snprintf(expect, sizeof expect, "%.9g to %.9g %s", a->lo, a->hi, a->field.unit);
+        snprintf(expect, sizeof expect, "%.12g to %.12g%s%s", a->lo, a->hi, sp, a->field.unit);
     snprintf(name, sizeof name, "%s %s %s at %s", ev->path, r->sc->meters[k].name, a->name, when);
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"assert\",\"path\":\"%s\",\"meter\":\"%s\",\"field\":\"%s\","
-            "\"value\":%.9g,\"expected\":\"%s\",\"ok\":%s}\n",
+            "\"value\":%.12g,\"expected\":\"%s\",\"ok\":%s}\n",
             (double)r->tick / VTIME_SAMPLE_RATE, ev->path, r->sc->meters[k].name, a->name, v,
             expect, ok ? "true" : "false");
     if (ok) {
@@ -271,8 +273,8 @@ static void check(run_t *r, const scenario_event_t *ev, int k)
         return;
     }
     char msg[1024];
-    snprintf(msg, sizeof msg, "%s: %s: at %s: %s %s = %.9g %s, expected %s", r->sc->file, ev->path,
-             when, r->sc->meters[k].name, a->name, v, a->field.unit, expect);
+    snprintf(msg, sizeof msg, "%s: %s: at %s: %s %s = %.12g%s%s, expected %s", r->sc->file,
+             ev->path, when, r->sc->meters[k].name, a->name, v, sp, a->field.unit, expect);
     fprintf(stderr, "metersim: assertion failed: %s\n", msg);
     add_result(r, name, msg);
     r->failures++;

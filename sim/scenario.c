@@ -41,6 +41,8 @@ typedef struct {
     char path[256];
     bool failed;
     uint64_t now; /* the time of the event being parsed */
+    ino_t self_ino; /* the scenario file, so a CSV cannot be the file itself */
+    dev_t self_dev;
 } ctx_t;
 
 static bool fail(ctx_t *c, const char *fmt, ...)
@@ -353,7 +355,7 @@ static bool parse_csv(ctx_t *c, const cJSON *o, double min, double max, const ch
         fail(c, "%s is not a regular file", path);
     } else if (st.st_size > (off_t)SCENARIO_MAX_BYTES) {
         fail(c, "%s is larger than 16 MiB", path);
-    } else if (c->text && strcmp(path, c->file) == 0) {
+    } else if (c->text && c->self_ino && st.st_ino == c->self_ino && st.st_dev == c->self_dev) {
         fail(c, "%s is this scenario itself, not a CSV file", path);
     }
     if (c->failed) {
@@ -1061,6 +1063,16 @@ static bool parse_mbus(ctx_t *c, const cJSON *o, scenario_xfer_t *x)
     return !c->failed;
 }
 
+/* A value some meter state could accept. */
+static bool settings_value_possible(setting_id_t id, int32_t value)
+{
+    settings_t s;
+    settings_defaults(&s, 0);
+    s.s0_rate_x100 = 1; /* the slowest rate allows every pulse width */
+    settings_err_t e = settings_set(&s, id, value);
+    return e != SETTINGS_E_RANGE && e != SETTINGS_E_UNKNOWN;
+}
+
 static int meter_index(ctx_t *c, const cJSON *o)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meter");
@@ -1154,6 +1166,17 @@ static bool parse_event(ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid
             else if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) ||
                      fabs(x->valuedouble) > 1e9)
                 fail(c, "expected a whole number");
+            else if (!settings_value_possible((setting_id_t)id, (int32_t)x->valuedouble)) {
+                /* Out of range for any meter: a mistake in the file. A refusal
+                 * that depends on the meter's state (the C-05 lock, a pulse
+                 * width at the S0 rate) is the meter's answer, at run time. */
+                int32_t lo, hi;
+                settings_range((setting_id_t)id, &lo, &hi);
+                fail(c, "%g is not a possible %s (%d to %d%s)", x->valuedouble, x->string, (int)lo,
+                     (int)hi,
+                     id == SETTING_S0_RATE || id == SETTING_MBUS_BAUD ? ", from the manual's list"
+                                                                      : "");
+            }
             else {
                 scenario_event_t *ev = new_event(c, SCENARIO_EV_SET, meter);
                 if (ev) {
@@ -1278,6 +1301,16 @@ static bool parse_root(ctx_t *c, const cJSON *root)
         return fail(c, "a scenario is a JSON object");
     if (!known_keys(c, root, keys))
         return false;
+    static const char *const texts[] = {"name", "description"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, texts[i]);
+        if (t && !cJSON_IsString(t)) {
+            size_t n = push(c, texts[i], 0);
+            fail(c, "expected a string");
+            pop(c, n);
+            return false;
+        }
+    }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (cJSON_IsString(name))
         snprintf(sc->name, sizeof sc->name, "%s", name->valuestring);
@@ -1383,17 +1416,39 @@ static bool parse_root(ctx_t *c, const cJSON *root)
     return !c->failed;
 }
 
+/* An object or array is still open at the end of the text (outside strings):
+ * the file was cut short. */
+static bool unclosed(const char *t, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (t[i] == '\\')
+                i++;
+            else if (t[i] == '"')
+                in_string = false;
+        } else if (t[i] == '"') {
+            in_string = true;
+        } else if (t[i] == '{' || t[i] == '[') {
+            depth++;
+        } else if (t[i] == '}' || t[i] == ']') {
+            depth--;
+        }
+    }
+    return depth > 0 || in_string;
+}
+
 static bool parse_text(ctx_t *c)
 {
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(c->text, c->len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(c->text, c->len + 1, &end, 1);
     if (!root) {
         int line, col;
         size_t off = end ? (size_t)(end - c->text) : 0;
         jsonpos_line_col(c->text, off, &line, &col);
-        /* cJSON puts an error at the very end on the last character. */
         snprintf(c->err, c->errlen, "%s:%d:%d: not valid JSON%s", c->file, line, col,
-                 off + 1 >= c->len ? " (the file ends too early)" : "");
+                 unclosed(c->text, c->len) ? " (the file ends too early)" : "");
         return false;
     }
     bool ok = parse_root(c, root);
@@ -1437,7 +1492,8 @@ bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen)
         return false;
     }
     text[len] = '\0';
-    ctx_t c = {.file = path, .text = text, .len = len, .sc = sc, .err = err, .errlen = errlen};
+    ctx_t c = {.file = path, .text = text, .len = len, .sc = sc, .err = err, .errlen = errlen,
+               .self_ino = st.st_ino, .self_dev = st.st_dev};
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(c.dir, sizeof c.dir, "%.*s/", (int)(slash - path), path);
