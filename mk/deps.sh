@@ -30,6 +30,8 @@ if [ "$want" = test ]; then
         missing="$missing libclang-rt-14-dev"
     /usr/bin/python3 -c 'import pymodbus, serial' >/dev/null 2>&1 ||
         missing="$missing python3-pymodbus python3-serial"
+    /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
+        missing="$missing python3-jsonschema"
     need_cmd Xvfb xvfb
 fi
 
