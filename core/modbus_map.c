@@ -59,9 +59,12 @@ const modbus_reg_t MODBUS_MAP[] = {
     SET(0x4033, MODBUS_TYPE_SIGNED, SETTING_OBIS),
 
     /* A3.2, instantaneous values */
-    FLT(0x5000, voltage_avg), FLT(0x5002, voltage[0]), FLT(0x5004, voltage[1]),
+    /* 0x5000 "Voltage*" and 0x500A "Current*": the starred registers of the
+     * single-phase models; a 4PU/4PS reads 0 there (A4.4 shows "Voltage* 0 V"
+     * beside L1 227.57 V; docs/decisions.md). */
+    {0x5000, 2, MODBUS_TYPE_FLOAT, MODBUS_SRC_NONE, MODBUS_WR_NONE, 0, 0}, FLT(0x5002, voltage[0]), FLT(0x5004, voltage[1]),
     FLT(0x5006, voltage[2]), FLT(0x5008, frequency),
-    FLT(0x500A, current_sum), FLT(0x500C, current[0]), FLT(0x500E, current[1]),
+    {0x500A, 2, MODBUS_TYPE_FLOAT, MODBUS_SRC_NONE, MODBUS_WR_NONE, 0, 0}, FLT(0x500C, current[0]), FLT(0x500E, current[1]),
     FLT(0x5010, current[2]),
     FLT(0x5012, p_total), FLT(0x5014, p[0]), FLT(0x5016, p[1]), FLT(0x5018, p[2]),
     FLT(0x501A, q_total), FLT(0x501C, q[0]), FLT(0x501E, q[1]), FLT(0x5020, q[2]),
