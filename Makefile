@@ -1,6 +1,6 @@
 # metersim: a digital twin of the WAGO 879-3000 / 879-3020 energy meter.
 #
-#   make run     install what is missing, build, start the twin on its default scenario
+#   make run     install what is missing, build, start the twin on its demo scenario
 #   make test    install what is missing, build, run every suite; ends "N passed, N failed"
 #   make bench   the benchmarks, with their baselines measured in the same run
 #   make deps    only install what is missing (Debian packages)
@@ -81,6 +81,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SIM_LIB) $(CORE_LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(SIM_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lutil
+
+# The demo of issue 4: an office building over a day, night tariff on the
+# input; in the window where a display exists, else as text.
+RUN_ARGS ?= --scenario scenarios/office-day.json
 
 run: deps-build
 	@$(MAKE) --no-print-directory $(BIN)
