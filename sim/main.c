@@ -14,6 +14,7 @@
 
 #include "meter.h"
 #include "runner.h"
+#include "duration.h"
 #include "scenario.h"
 #include "ui.h"
 
@@ -138,14 +139,14 @@ static int parse_args(int argc, char **argv, options_t *o)
             } else if (strcmp(a, "--mbus") == 0) {
                 o->mbus = val;
             } else if (strcmp(a, "--save-interval") == 0) {
-                if (!scenario_parse_duration(val, &o->save_interval) || o->save_interval == 0) {
+                if (!duration_parse(val, &o->save_interval) || o->save_interval == 0) {
                     fprintf(stderr, "metersim: --save-interval %s: expected a duration such as "
                                     "\"60s\" (more than 0)\n",
                             val);
                     return EXIT_INVALID;
                 }
             } else if (strcmp(a, "--every") == 0) {
-                if (!scenario_parse_duration(val, &o->every) || o->every == 0 ||
+                if (!duration_parse(val, &o->every) || o->every == 0 ||
                     (VTIME_SAMPLE_RATE % o->every != 0 && o->every % VTIME_SAMPLE_RATE != 0)) {
                     fprintf(stderr,
                             "metersim: --every %s: expected a duration that divides a second or is "
@@ -154,7 +155,7 @@ static int parse_args(int argc, char **argv, options_t *o)
                     return EXIT_INVALID;
                 }
             } else if (strcmp(a, "--until") == 0) {
-                if (!scenario_parse_duration(val, &o->until) || o->until == 0) {
+                if (!duration_parse(val, &o->until) || o->until == 0) {
                     fprintf(stderr,
                             "metersim: --until %s: expected a duration such as \"90s\", \"15m\", "
                             "\"24h\", \"7d\" (more than 0, at most 100 years)\n",

@@ -181,10 +181,6 @@ bool scenario_default(scenario_t *sc, char *err, size_t errlen);
 
 void scenario_free(scenario_t *sc);
 
-/* Parses a duration such as "250ms", "15m", "24h", "7d", "1h30m", "10s", or a
- * number of seconds, into ticks; false when it is not one or exceeds 100 years. */
-bool scenario_parse_duration(const char *text, uint64_t *ticks);
-
 /* The waveform of meter `k` at `tick`: the grid and the meter's load with
  * every profile evaluated then. */
 void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t seed, uint64_t tick,

@@ -4,7 +4,7 @@
 # the bad value and what is wrong with it. Line and column are those of the
 # first character of the bad value in the text below (line 1 is the line after
 # the "<<" marker, column 1 its first character); for text that is not JSON,
-# the first character that cannot be parsed (the last one of a truncated
+# the first character that cannot be parsed (just past the end of a truncated
 # file; the 1001st "[" of nested arrays, cJSON's nesting limit is 1000); for
 # an error about a whole object (two meters with one name), that object.
 # KEEP_TMP=1 keeps the files to look at. Speaks TAP.
@@ -66,7 +66,7 @@ inv "not JSON" 3:16 - "not valid JSON" <<'J'
   }
 }
 J
-printf '{\n  "grid": {\n    "voltage": 23' | inv "truncated" 3:17 - "the file ends too early"
+printf '{\n  "grid": {\n    "voltage": 23' | inv "truncated" 3:18 - "the file ends too early"
 printf '' | inv "an empty file" 1:1 - "not valid JSON"
 inv "an array, not an object" 1:1 '$' "a scenario is a JSON object" <<'J'
 [ {"name": "x"} ]

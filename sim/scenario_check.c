@@ -1,0 +1,199 @@
+/* scenario_check: checked reading of a scenario's JSON (see scenario_internal.h). */
+#include "scenario_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "jsonpos.h"
+
+
+bool scn_fail(scn_ctx_t *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return false;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *path = c->path[0] ? c->path : "$";
+    int line = 1, col = 1;
+    if (c->text)
+        jsonpos_find(c->text, c->len, path, &line, &col);
+    snprintf(c->err, c->errlen, "%s:%d:%d: %s: %s", c->file, line, col, path, msg);
+    c->failed = true;
+    return false;
+}
+
+/* Appends ".key" or "[i]" to the path; scn_pop() restores it. */
+size_t scn_push(scn_ctx_t *c, const char *key, int index)
+{
+    if (!c->path[0])
+        snprintf(c->path, sizeof c->path, "$");
+    size_t n = strlen(c->path);
+    if (key)
+        snprintf(c->path + n, sizeof c->path - n, ".%s", key);
+    else
+        snprintf(c->path + n, sizeof c->path - n, "[%d]", index);
+    return n;
+}
+
+void scn_pop(scn_ctx_t *c, size_t n)
+{
+    c->path[n] = '\0';
+}
+
+/* Keeps an array alive as long as the scenario. */
+double *scn_keep(scn_ctx_t *c, size_t n)
+{
+    double **list = realloc(c->sc->arrays, (c->sc->n_arrays + 1) * sizeof *list);
+    if (!list)
+        return NULL;
+    c->sc->arrays = list;
+    double *a = calloc(n ? n : 1, sizeof *a);
+    if (a)
+        list[c->sc->n_arrays++] = a;
+    return a;
+}
+
+/* Refuses keys the format does not know, so a typo never passes silently. */
+bool scn_known_keys(scn_ctx_t *c, const cJSON *obj, const char *const *keys)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = keys; *k; k++)
+            ok = ok || strcmp(it->string, *k) == 0;
+        if (!ok) {
+            size_t n = scn_push(c, it->string, 0);
+            char list[384] = "";
+            for (const char *const *k = keys; *k; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         k == keys ? "" : ", ", *k);
+            scn_fail(c, "unknown key \"%s\" (known here: %s)", it->string, list);
+            scn_pop(c, n);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool scn_check_number(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                         double *out)
+{
+    if (!cJSON_IsNumber(v))
+        return scn_fail(c, "expected a number (%s)", unit);
+    if (!(v->valuedouble >= min && v->valuedouble <= max))
+        return scn_fail(c, "%g is out of range; allowed %g to %g %s", v->valuedouble, min, max, unit);
+    *out = v->valuedouble;
+    return true;
+}
+
+bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                       const char *unit, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    size_t n = scn_push(c, key, 0);
+    bool ok = scn_check_number(c, v, min, max, unit, out);
+    scn_pop(c, n);
+    return ok;
+}
+
+bool scn_get_choice(scn_ctx_t *c, const cJSON *obj, const char *key, const char *const *names,
+                       int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    size_t n = scn_push(c, key, 0);
+    bool ok = false;
+    if (cJSON_IsString(v))
+        for (int i = 0; names[i]; i++)
+            if (strcmp(v->valuestring, names[i]) == 0) {
+                *out = i;
+                ok = true;
+            }
+    if (!ok) {
+        char list[256] = "";
+        for (int i = 0; names[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
+                     names[i]);
+        char *shown = cJSON_PrintUnformatted(v);
+        scn_fail(c, "%s is not one of %s", shown ? shown : "value", list);
+        free(shown);
+    }
+    scn_pop(c, n);
+    return ok;
+}
+
+bool scn_get_object(scn_ctx_t *c, const cJSON *obj, const char *key, const cJSON **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    if (!v)
+        return true;
+    if (!cJSON_IsObject(v)) {
+        size_t n = scn_push(c, key, 0);
+        scn_fail(c, "expected an object");
+        scn_pop(c, n);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool scn_get_duration(scn_ctx_t *c, const cJSON *v, uint64_t *ticks)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+        v->valuedouble * VTIME_SAMPLE_RATE <= (double)DURATION_MAX_TICKS) {
+        *ticks = (uint64_t)llround(v->valuedouble * VTIME_SAMPLE_RATE);
+        return true;
+    }
+    if (cJSON_IsString(v) && duration_parse(v->valuestring, ticks))
+        return true;
+    return scn_fail(c, "expected a duration such as \"250ms\", \"15m\", \"24h\", \"7d\", \"1h30m\" "
+                   "(at most 100 years)");
+}
+
+/* "01 03 50 00" or "01035000": bytes in hexadecimal; false on anything else. */
+static bool scn_parse_hex(const char *text, uint8_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    int hi = -1;
+    for (const char *p = text; *p; p++) {
+        int v;
+        if (*p == ' ' || *p == ':')
+            continue;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+            v = (*p | 0x20) - 'a' + 10;
+        else
+            return false;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            if (*n == cap)
+                return false;
+            out[(*n)++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    return hi < 0 && *n > 0;
+}
+
+bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, size_t cap, size_t *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    size_t k = scn_push(c, key, 0);
+    if (!cJSON_IsString(v) || !scn_parse_hex(v->valuestring, out, cap, n))
+        scn_fail(c, "expected bytes in hexadecimal, e.g. \"01 03 50 00 00 02\" (1 to %zu bytes)", cap);
+    scn_pop(c, k);
+    return !c->failed;
+}
+

@@ -1,0 +1,65 @@
+/* scenario_internal: what the parts of the scenario reader share.
+ *
+ *   scenario.c          the format's top level, meters, grid, load, timeline
+ *   scenario_check.c    checked reading of JSON values, with the path and the
+ *                       file:line:col of every mistake
+ *   scenario_profile.c  time-varying quantities: steps, ramps, daily, CSV
+ *   scenario_xfer.c     the scenario as Modbus and M-Bus master
+ *
+ * Not for other modules: they use scenario.h.
+ */
+#ifndef METERSIM_SCENARIO_INTERNAL_H
+#define METERSIM_SCENARIO_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "scenario.h"
+
+typedef struct {
+    const char *file;
+    const char *text;
+    size_t len;
+    char dir[256]; /* the scenario's folder, for relative CSV paths */
+    scenario_t *sc;
+    char *err;
+    size_t errlen;
+    char path[256];
+    bool failed;
+    uint64_t now; /* the time of the event being parsed */
+    ino_t self_ino; /* the scenario file, so a CSV cannot be the file itself */
+    dev_t self_dev;
+} scn_ctx_t;
+
+/* Sets the error (the first one only) with file:line:col and the path. */
+bool scn_fail(scn_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends ".key" (or "[index]" when key is NULL) to the path; pop() restores it. */
+size_t scn_push(scn_ctx_t *c, const char *key, int index);
+void scn_pop(scn_ctx_t *c, size_t n);
+/* An array that lives as long as the scenario. */
+double *scn_keep(scn_ctx_t *c, size_t n);
+/* Refuses keys the format does not know, so a typo never passes silently. */
+bool scn_known_keys(scn_ctx_t *c, const cJSON *obj, const char *const *keys);
+bool scn_check_number(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                      double *out);
+/* Each get_ leaves *out alone when the key is absent, and is false on an error. */
+bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                    const char *unit, double *out);
+bool scn_get_choice(scn_ctx_t *c, const cJSON *obj, const char *key, const char *const *names,
+                    int *out);
+bool scn_get_object(scn_ctx_t *c, const cJSON *obj, const char *key, const cJSON **out);
+bool scn_get_duration(scn_ctx_t *c, const cJSON *v, uint64_t *ticks);
+bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, size_t cap, size_t *n);
+
+/* A number, or a profile {"steps"|"ramp"|"daily"|"csv"} starting at c->now. */
+bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                       profile_t *out);
+
+/* A master's request and its expectation (docs/scenario.md). */
+bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);
+bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);
+
+#endif

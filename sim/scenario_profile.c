@@ -1,0 +1,273 @@
+/* scenario_profile: time-varying quantities of a scenario (profile.h, docs/scenario.md). */
+#include "scenario_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "duration.h"
+/* "HH:MM" or "HH:MM:SS" as seconds of the day. */
+static bool scn_time_of_day(const char *s, double *seconds)
+{
+    int h, m, sec = 0;
+    char tail;
+    int n = sscanf(s, "%d:%d:%d%c", &h, &m, &sec, &tail);
+    if (n < 2 || n > 3 || h < 0 || h > 24 || m < 0 || m > 59 || sec < 0 || sec > 59 ||
+        (h == 24 && (m || sec)))
+        return false;
+    *seconds = h * 3600.0 + m * 60.0 + sec;
+    return true;
+}
+
+static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
+                      profile_t *out);
+
+/* A number, or {"steps"|"ramp"|"daily"|"csv": ...} (signal.h). */
+bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                         profile_t *out)
+{
+    if (cJSON_IsNumber(v)) {
+        double x;
+        if (!scn_check_number(c, v, min, max, unit, &x))
+            return false;
+        *out = profile_const(x);
+        return true;
+    }
+    if (!cJSON_IsObject(v) || !v->child)
+        return scn_fail(c, "expected a number (%s) or a profile {\"steps\"|\"ramp\"|\"daily\"|\"csv\"}",
+                    unit);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(v, "steps");
+    const cJSON *ramp = cJSON_GetObjectItemCaseSensitive(v, "ramp");
+    const cJSON *daily = cJSON_GetObjectItemCaseSensitive(v, "daily");
+    const cJSON *csv = cJSON_GetObjectItemCaseSensitive(v, "csv");
+    if (csv)
+        return scn_parse_csv(c, v, min, max, unit, out);
+    static const char *const one[] = {"steps", "ramp", "daily", NULL};
+    if (!scn_known_keys(c, v, one))
+        return false;
+    if (ramp) {
+        static const char *const keys[] = {"from", "to", "over", NULL};
+        size_t n = scn_push(c, "ramp", 0);
+        double from = NAN, to = NAN;
+        uint64_t over = 0;
+        const cJSON *ov = cJSON_IsObject(ramp) ? cJSON_GetObjectItemCaseSensitive(ramp, "over") : NULL;
+        if (!cJSON_IsObject(ramp))
+            scn_fail(c, "expected {\"from\", \"to\", \"over\"}");
+        else if (scn_known_keys(c, ramp, keys) && scn_get_number(c, ramp, "from", min, max, unit, &from) &&
+                 scn_get_number(c, ramp, "to", min, max, unit, &to)) {
+            if (isnan(from) || isnan(to) || !ov)
+                scn_fail(c, "a ramp needs \"from\", \"to\" and \"over\"");
+            else {
+                size_t m = scn_push(c, "over", 0);
+                scn_get_duration(c, ov, &over);
+                scn_pop(c, m);
+            }
+        }
+        scn_pop(c, n);
+        if (c->failed)
+            return false;
+        double *a = scn_keep(c, 4);
+        if (!a)
+            return scn_fail(c, "out of memory");
+        a[0] = 0.0;
+        a[1] = (double)over / VTIME_SAMPLE_RATE;
+        a[2] = from;
+        a[3] = to;
+        *out = (profile_t){.kind = PROFILE_RAMP, .t = a, .v = a + 2, .n = 2, .start_tick = c->now};
+        return true;
+    }
+    const cJSON *list = steps ? steps : daily;
+    size_t n = scn_push(c, steps ? "steps" : "daily", 0);
+    int count = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
+    if (count < 1 || count > 100000) {
+        scn_fail(c, steps ? "expected an array of [duration, value] pairs"
+                      : "expected an array of [\"HH:MM\", value] pairs");
+        scn_pop(c, n);
+        return false;
+    }
+    double *a = scn_keep(c, 2 * (size_t)count);
+    if (!a) {
+        scn_pop(c, n);
+        return scn_fail(c, "out of memory");
+    }
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+    {
+        size_t m = scn_push(c, NULL, i);
+        const cJSON *t = cJSON_GetArrayItem(it, 0), *val = cJSON_GetArrayItem(it, 1);
+        uint64_t ticks = 0;
+        double tod = 0;
+        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2)
+            scn_fail(c, steps ? "expected [duration, value]" : "expected [\"HH:MM\", value]");
+        else if (steps ? scn_get_duration(c, t, &ticks)
+                       : (cJSON_IsString(t) && scn_time_of_day(t->valuestring, &tod)) ||
+                             scn_fail(c, "expected a time of day \"HH:MM\" or \"HH:MM:SS\"")) {
+            a[i] = steps ? (double)ticks / VTIME_SAMPLE_RATE : tod;
+            size_t k = scn_push(c, NULL, 1);
+            scn_check_number(c, val, min, max, unit, &a[count + i]);
+            scn_pop(c, k);
+            if (!c->failed && i > 0 && a[i] <= a[i - 1])
+                scn_fail(c, "times must increase");
+        }
+        scn_pop(c, m);
+        if (c->failed)
+            break;
+        i++;
+    }
+    scn_pop(c, n);
+    if (c->failed)
+        return false;
+    *out = (profile_t){.kind = steps ? PROFILE_STEPS : PROFILE_DAILY,
+                      .t = a,
+                      .v = a + count,
+                      .n = (size_t)count,
+                      .start_tick = c->now};
+    return true;
+}
+
+/* {"csv": "file.csv", "column": "L1", "period": "1m"}: a time series. The
+ * file's first line names the columns; a column "time" gives each row's time
+ * (a duration or seconds), otherwise rows are `period` apart. */
+static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
+                      profile_t *out)
+{
+    static const char *const keys[] = {"csv", "column", "period", NULL};
+    if (!scn_known_keys(c, o, keys))
+        return false;
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(o, "csv");
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(o, "column");
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(o, "period");
+    size_t n = scn_push(c, "csv", 0);
+    if (!cJSON_IsString(file) || !file->valuestring[0]) {
+        scn_fail(c, "expected the name of a CSV file");
+        scn_pop(c, n);
+        return false;
+    }
+    char path[512];
+    if (file->valuestring[0] == '/')
+        snprintf(path, sizeof path, "%s", file->valuestring);
+    else
+        snprintf(path, sizeof path, "%s%s", c->dir, file->valuestring);
+    scn_pop(c, n);
+    uint64_t period = VTIME_SAMPLE_RATE * 60;
+    if (per) {
+        size_t m = scn_push(c, "period", 0);
+        scn_get_duration(c, per, &period);
+        scn_pop(c, m);
+        if (c->failed)
+            return false;
+    }
+    n = scn_push(c, "csv", 0);
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        scn_fail(c, "cannot open %s: %s", path, strerror(errno));
+    } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        scn_fail(c, "%s is not a regular file", path);
+    } else if (st.st_size > (off_t)SCENARIO_MAX_BYTES) {
+        scn_fail(c, "%s is larger than 16 MiB", path);
+    } else if (c->text && c->self_ino && st.st_ino == c->self_ino && st.st_dev == c->self_dev) {
+        scn_fail(c, "%s is this scenario itself, not a CSV file", path);
+    }
+    if (c->failed) {
+        if (f)
+            fclose(f);
+        scn_pop(c, n);
+        return false;
+    }
+    char line[4096];
+    int value_col = -1, time_col = -1, lineno = 1;
+    size_t rows = 0, cap = 0;
+    double *t = NULL, *v = NULL;
+    if (!fgets(line, sizeof line, f)) {
+        scn_fail(c, "%s is empty: it needs a header line naming its columns", path);
+    } else {
+        int k = 0;
+        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok;
+             tok = strtok_r(NULL, ",\r\n", &save), k++) {
+            while (*tok == ' ')
+                tok++;
+            if (strcmp(tok, "time") == 0)
+                time_col = k;
+            if (cJSON_IsString(col) ? strcmp(tok, col->valuestring) == 0 : false)
+                value_col = k;
+        }
+        if (cJSON_IsNumber(col) && col->valuedouble >= 1 && col->valuedouble <= k)
+            value_col = (int)col->valuedouble - 1;
+        if (value_col < 0)
+            scn_fail(c, "%s has no column %s%s%s", path, cJSON_IsString(col) ? "\"" : "",
+                 cJSON_IsString(col) ? col->valuestring : "(give \"column\": a name or a number)",
+                 cJSON_IsString(col) ? "\"" : "");
+    }
+    while (!c->failed && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '\n' || line[0] == '\r' || line[0] == '#')
+            continue;
+        if (rows == cap) {
+            cap = cap ? cap * 2 : 1024;
+            double *nt = realloc(t, cap * sizeof *t), *nv = nt ? realloc(v, cap * sizeof *v) : NULL;
+            if (!nt || !nv) {
+                free(nt ? nt : t);
+                free(nv ? nv : v);
+                t = v = NULL;
+                scn_fail(c, "out of memory reading %s", path);
+                break;
+            }
+            t = nt;
+            v = nv;
+        }
+        int k = 0;
+        bool got_v = false, got_t = time_col < 0;
+        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok;
+             tok = strtok_r(NULL, ",\r\n", &save), k++) {
+            while (*tok == ' ')
+                tok++;
+            if (k == value_col) {
+                char *end;
+                double x = strtod(tok, &end);
+                if (end == tok || (*end && *end != ' '))
+                    scn_fail(c, "%s:%d: column %d: \"%s\" is not a number", path, lineno, k + 1, tok);
+                else if (!(x >= min && x <= max))
+                    scn_fail(c, "%s:%d: %g is out of range; allowed %g to %g %s", path, lineno, x, min,
+                         max, unit);
+                v[rows] = x;
+                got_v = true;
+            } else if (k == time_col) {
+                uint64_t ticks;
+                if (!duration_parse(tok, &ticks))
+                    scn_fail(c, "%s:%d: time \"%s\" is not a duration", path, lineno, tok);
+                t[rows] = (double)ticks / VTIME_SAMPLE_RATE;
+                got_t = true;
+            }
+        }
+        if (!c->failed && (!got_v || !got_t))
+            scn_fail(c, "%s:%d: the row has no value in column %d", path, lineno,
+                 (got_v ? time_col : value_col) + 1);
+        if (!c->failed && time_col < 0)
+            t[rows] = (double)(rows * period) / VTIME_SAMPLE_RATE;
+        if (!c->failed && rows > 0 && t[rows] <= t[rows - 1])
+            scn_fail(c, "%s:%d: times must increase", path, lineno);
+        rows++;
+    }
+    fclose(f);
+    if (!c->failed && rows == 0)
+        scn_fail(c, "%s has no rows of data", path);
+    double *a = c->failed ? NULL : scn_keep(c, 2 * rows);
+    if (!c->failed && !a)
+        scn_fail(c, "out of memory");
+    if (a) {
+        memcpy(a, t, rows * sizeof *t);
+        memcpy(a + rows, v, rows * sizeof *v);
+        *out = (profile_t){
+            .kind = PROFILE_SERIES, .t = a, .v = a + rows, .n = rows, .start_tick = c->now};
+    }
+    free(t);
+    free(v);
+    scn_pop(c, n);
+    return !c->failed;
+}
+
