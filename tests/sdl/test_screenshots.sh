@@ -35,6 +35,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 1" HUP INT TERM PIPE # so that cleanup runs (an X server left behind otherwise)
 
 # Build the screenshot program against the libraries, as the Makefile links tests.
 if ! make -s --no-print-directory BUILD="$BUILD" "$BUILD/libmetersim.a" "$BUILD/libmetercore.a" >"$tmp/make" 2>&1 ||

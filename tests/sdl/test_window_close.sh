@@ -26,6 +26,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 1" HUP INT TERM PIPE # so that cleanup runs (an X server left behind otherwise)
 
 # Polls (a real-time run and an X server take wall time) until `cond` holds
 # or about `secs` seconds passed.
