@@ -118,6 +118,19 @@ static void line(sdl_view_t *v, float x0, float y0, float x1, float y1, float t,
     poly(v, xy, 4, c);
 }
 
+/* A rectangle on whole device pixels, at least one wide and high: the font's
+ * one-pixel strokes would otherwise fall between pixels at some scales (the
+ * software renderer drops them, "L1" reads "Li"). */
+static void cell(sdl_view_t *v, float x, float y, float w, float h, SDL_Color c)
+{
+    SDL_FPoint a = pt(v, x, y), b = pt(v, x + w, y + h);
+    int x0 = (int)lroundf(fminf(a.x, b.x)), x1 = (int)lroundf(fmaxf(a.x, b.x));
+    int y0 = (int)lroundf(fminf(a.y, b.y)), y1 = (int)lroundf(fmaxf(a.y, b.y));
+    SDL_Rect r = {x0, y0, x1 > x0 ? x1 - x0 : 1, y1 > y0 ? y1 - y0 : 1};
+    SDL_SetRenderDrawColor(v->ren, c.r, c.g, c.b, c.a);
+    SDL_RenderFillRect(v->ren, &r);
+}
+
 /* Text in the 5x7 font, `sc` canvas units per font pixel; returns the width. */
 static float text(sdl_view_t *v, float x, float y, float sc, const char *s, SDL_Color c)
 {
@@ -136,7 +149,7 @@ static float text(sdl_view_t *v, float x, float y, float sc, const char *s, SDL_
                 int run = col;
                 while (run < 5 && (g[row] & (0x10 >> run)))
                     run++;
-                rect(v, x + (float)col * sc, y + (float)row * sc, (float)(run - col) * sc, sc, c);
+                cell(v, x + (float)col * sc, y + (float)row * sc, (float)(run - col) * sc, sc, c);
                 col = run;
             }
     }
