@@ -309,6 +309,7 @@ static settings_err_t access_set(void *ctx, setting_id_t id, int32_t value)
 {
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);
+    m->changes += err == SETTINGS_OK;
     tariff_changed(m);
     resync_lines(m);
     return err;
@@ -318,6 +319,7 @@ static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
 {
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);
+    m->changes += err == SETTINGS_OK;
     tariff_changed(m);
     return err;
 }
@@ -325,6 +327,7 @@ static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
 static void access_reset(void *ctx, access_reset_t what)
 {
     meter_t *m = ctx;
+    m->changes++;
     switch (what) {
     case ACCESS_RESET_POWER_DOWN_COUNTER: m->power_down_count = 0; break;
     case ACCESS_RESET_DAY_COUNTER: energy_reset_day_counter(&m->energy); break;

@@ -77,6 +77,10 @@ typedef struct meter {
      * is registered, ever, until a sound image is loaded. */
     uint8_t error_code;
     uint64_t tick;
+    /* Counts changes of settings and counter resets: a host keeping the
+     * memory on disk saves when it moves, as the meter writes its EEPROM at
+     * once. */
+    uint32_t changes;
     display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and

@@ -41,6 +41,7 @@ struct runner {
     volatile int *stop;
     double last_frame;
     uint64_t saved_at;  /* tick of the last state save */
+    uint32_t saved_changes[SCENARIO_MAX_METERS]; /* meter.changes at the last save */
     bool state_failed;  /* a save failed: exit status 3 */
     bus_t bus[2];       /* [0] Modbus, [1] M-Bus */
     link_t links[2];    /* serial ports on the buses */
@@ -298,6 +299,7 @@ static void state_save(run_t *r, int k)
     if (!r->o->state || m->error_code)
         return;
     state_path(r, k, path, sizeof path);
+    r->saved_changes[k] = m->changes;
     if (!statefile_save(path, m, err, sizeof err)) {
         fprintf(stderr, "metersim: %s\n", err);
         r->state_failed = true;
@@ -856,6 +858,10 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
             for (int k = 0; k < sc->n_meters; k++)
                 state_save(r, k);
         }
+        /* A setting changed or a counter reset: the meter keeps it at once. */
+        for (int k = 0; o->state && k < sc->n_meters; k++)
+            if (r->meters[k].changes != r->saved_changes[k])
+                state_save(r, k);
         pace(r, start);
         if (progress && wall_seconds() - last_progress > 0.25) {
             last_progress = wall_seconds();
