@@ -211,8 +211,18 @@ static int tty_setup(serial_port_t *p, uint32_t baud, serial_parity_t parity, ch
     cfsetispeed(&tio, sp);
     cfsetospeed(&tio, sp);
     /* TCSANOW: a pty has no transmitter to drain; its bytes are already with the peer. */
-    if (tcsetattr(p->fd, TCSANOW, &tio) != 0)
-        return fail(err, errlen, "tcsetattr %s: %s", p->path, strerror(errno));
+    if (tcsetattr(p->fd, TCSANOW, &tio) != 0) {
+        /* Linux drops PARENB on a pty, and glibc's tcsetattr() reads the flags
+         * back and reports EINVAL when they differ. The rest was applied: accept
+         * it when all but the parity bits read back as asked. */
+        int e = errno;
+        struct termios got;
+        tcflag_t mask = ~(tcflag_t)(PARENB | PARODD);
+        if (e != EINVAL || tcgetattr(p->fd, &got) != 0 ||
+            (got.c_cflag & mask) != (tio.c_cflag & mask) || got.c_iflag != tio.c_iflag ||
+            got.c_lflag != tio.c_lflag || cfgetospeed(&got) != sp)
+            return fail(err, errlen, "tcsetattr %s: %s", p->path, strerror(e));
+    }
     p->baud = baud;
     p->parity = parity;
     return 0;

@@ -190,7 +190,13 @@ static void test_foreign_pty_slave_opens_raw(void **state)
     assert_int_equal(got, 100);
     assert_memory_equal(in, out, 100);
 
-    /* A new baud rate reaches the terminal; an impossible one is refused. */
+    /* A new baud rate reaches the terminal, again and again (glibc reports
+     * EINVAL when a pty drops the parity bit; that is not a failure here);
+     * an impossible rate is refused. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(serial_port_configure(&p, 4800, SERIAL_PARITY_EVEN, err, sizeof err), 0);
+        assert_int_equal(serial_port_configure(&p, 9600, SERIAL_PARITY_ODD, err, sizeof err), 0);
+    }
     assert_int_equal(serial_port_configure(&p, 9600, SERIAL_PARITY_EVEN, err, sizeof err), 0);
     assert_int_equal(tcgetattr(serial_port_fd(&p), &tio), 0);
     assert_int_equal(cfgetospeed(&tio), B9600);
