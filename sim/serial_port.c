@@ -1,4 +1,5 @@
-/* serial_port: pty (POSIX) and physical ports (libserialport) for the Modbus line. */
+/* serial_port: pty (POSIX), physical ports (libserialport) and other programs'
+ * pty slaves (termios) for the Modbus line. */
 #define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt */
 #include "serial_port.h"
 
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -32,6 +35,14 @@ static const struct {
     {B600, 600}, {B1200, 1200}, {B1800, 1800}, {B2400, 2400}, {B4800, 4800}, {B9600, 9600},
     {B19200, 19200}, {B38400, 38400}, {B57600, 57600}, {B115200, 115200}, {B230400, 230400},
 };
+
+static speed_t bps_to_speed(uint32_t bps)
+{
+    for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++)
+        if (speeds[i].bps == bps)
+            return speeds[i].code;
+    return B0;
+}
 
 static uint32_t speed_to_bps(speed_t s)
 {
@@ -166,6 +177,79 @@ int serial_port_open_device(serial_port_t *p, const char *dev, uint32_t baud,
     return 0;
 }
 
+/* Unix98 pty slaves have majors 136-143 (Documentation/admin-guide/devices.txt). */
+int serial_port_is_pty_slave(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+        return 0;
+    if (major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143)
+        return 1;
+    char real[PATH_MAX];
+    return realpath(path, real) && strncmp(real, "/dev/pts/", 9) == 0 &&
+           strcmp(real, "/dev/pts/ptmx") != 0;
+}
+
+/* Raw 8-bit, 1 stop bit, no flow control, `baud` and `parity` (A3.1). */
+static int tty_setup(serial_port_t *p, uint32_t baud, serial_parity_t parity, char *err,
+                     size_t errlen)
+{
+    speed_t sp = bps_to_speed(baud);
+    if (sp == B0)
+        return fail(err, errlen, "%s: %u bit/s is not a termios speed", p->path, (unsigned)baud);
+    struct termios tio;
+    if (tcgetattr(p->fd, &tio) != 0)
+        return fail(err, errlen, "tcgetattr %s: %s", p->path, strerror(errno));
+    cfmakeraw(&tio);
+    tio.c_cflag &= ~(tcflag_t)(CSIZE | CSTOPB | PARENB | PARODD | CRTSCTS);
+    tio.c_cflag |= CS8 | CREAD | CLOCAL;
+    if (parity != SERIAL_PARITY_NONE)
+        tio.c_cflag |= PARENB | (parity == SERIAL_PARITY_ODD ? PARODD : 0);
+    tio.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY | INPCK);
+    tio.c_cc[VMIN] = 0;
+    tio.c_cc[VTIME] = 0;
+    cfsetispeed(&tio, sp);
+    cfsetospeed(&tio, sp);
+    /* TCSANOW: a pty has no transmitter to drain; its bytes are already with the peer. */
+    if (tcsetattr(p->fd, TCSANOW, &tio) != 0) {
+        /* Linux drops PARENB on a pty, and glibc's tcsetattr() reads the flags
+         * back and reports EINVAL when they differ. The rest was applied: accept
+         * it when all but the parity bits read back as asked. */
+        int e = errno;
+        struct termios got;
+        tcflag_t mask = ~(tcflag_t)(PARENB | PARODD);
+        if (e != EINVAL || tcgetattr(p->fd, &got) != 0 ||
+            (got.c_cflag & mask) != (tio.c_cflag & mask) || got.c_iflag != tio.c_iflag ||
+            got.c_lflag != tio.c_lflag || cfgetospeed(&got) != sp)
+            return fail(err, errlen, "tcsetattr %s: %s", p->path, strerror(e));
+    }
+    p->baud = baud;
+    p->parity = parity;
+    return 0;
+}
+
+int serial_port_open_tty(serial_port_t *p, const char *dev, uint32_t baud, serial_parity_t parity,
+                         char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = p->slave_fd = -1;
+    snprintf(p->path, sizeof p->path, "%s", dev);
+    int fd = open(dev, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return fail(err, errlen, "open %s: %s", dev, strerror(errno));
+    if (!isatty(fd)) {
+        close(fd);
+        return fail(err, errlen, "%s is not a terminal", dev);
+    }
+    p->fd = fd;
+    p->kind = SERIAL_PORT_TTY;
+    if (tty_setup(p, baud, parity, err, errlen) != 0) {
+        serial_port_close(p);
+        return -1;
+    }
+    return 0;
+}
+
 int serial_port_open(serial_port_t *p, const char *spec, uint32_t baud, serial_parity_t parity,
                      char *err, size_t errlen)
 {
@@ -177,6 +261,8 @@ int serial_port_open(serial_port_t *p, const char *spec, uint32_t baud, serial_p
             serial_port_configure(p, baud, parity, NULL, 0);
         return r;
     }
+    if (serial_port_is_pty_slave(spec))
+        return serial_port_open_tty(p, spec, baud, parity, err, errlen);
     return serial_port_open_device(p, spec, baud, parity, err, errlen);
 }
 
@@ -187,6 +273,8 @@ int serial_port_configure(serial_port_t *p, uint32_t baud, serial_parity_t parit
         sp_drain(p->sp); /* the reply leaves at the old settings (A3.3) */
         return device_setup(p, baud, parity, err, errlen);
     }
+    if (p->kind == SERIAL_PORT_TTY)
+        return tty_setup(p, baud, parity, err, errlen);
     p->baud = baud;
     p->parity = parity;
     return 0;
@@ -225,7 +313,7 @@ int serial_port_drain(serial_port_t *p)
 
 uint32_t serial_port_peer_baud(const serial_port_t *p)
 {
-    if (p->kind == SERIAL_PORT_DEVICE)
+    if (p->kind == SERIAL_PORT_DEVICE || p->kind == SERIAL_PORT_TTY)
         return p->baud;
     struct termios tio;
     /* The client's settings live on the slave side, which we hold open. */

@@ -4,6 +4,10 @@
  *   --modbus pty:PATH       the same, plus a symlink PATH -> /dev/pts/N (removed on close)
  *   --modbus /dev/ttyUSB0   any device, through libserialport: 8 data bits,
  *                           1 stop bit, the meter's baud rate and parity (A3.1)
+ *   --modbus /dev/pts/7     the slave end of a pty made by someone else (socat's
+ *                           pty pair, a symlink to one): libserialport refuses
+ *                           /dev/pts/N, so it is opened with plain termios, in
+ *                           the same raw 8-bit mode with the baud rate and parity
  *
  *   master program <--> /dev/pts/N (slave) <==kernel==> master fd (ours, poll()able)
  *
@@ -34,7 +38,12 @@ typedef enum {
     SERIAL_PARITY_ODD,
 } serial_parity_t;
 
-typedef enum { SERIAL_PORT_CLOSED = 0, SERIAL_PORT_PTY, SERIAL_PORT_DEVICE } serial_port_kind_t;
+typedef enum {
+    SERIAL_PORT_CLOSED = 0,
+    SERIAL_PORT_PTY,    /* our own pty (posix_openpt) */
+    SERIAL_PORT_DEVICE, /* a physical port, through libserialport */
+    SERIAL_PORT_TTY,    /* another program's pty slave, through termios */
+} serial_port_kind_t;
 
 typedef struct serial_port {
     serial_port_kind_t kind;
@@ -48,7 +57,9 @@ typedef struct serial_port {
 } serial_port_t;
 
 /* Opens what `spec` names ("pty", "pty:PATH" or a device path) with the given
- * line settings (a pty ignores them). Returns 0, or -1 with a message in err. */
+ * line settings (a pty ignores them). A device path that is a pty's slave
+ * (/dev/pts/N, or a symlink to one) is opened with serial_port_open_tty().
+ * Returns 0, or -1 with a message in err. */
 int serial_port_open(serial_port_t *p, const char *spec, uint32_t baud, serial_parity_t parity,
                      char *err, size_t errlen);
 
@@ -59,6 +70,16 @@ int serial_port_open_pty(serial_port_t *p, const char *link, char *err, size_t e
 /* A physical port through libserialport: 8 data bits, 1 stop bit, no flow control. */
 int serial_port_open_device(serial_port_t *p, const char *dev, uint32_t baud,
                             serial_parity_t parity, char *err, size_t errlen);
+
+/* The slave end of a pty another program made (socat's pty pair): termios
+ * raw mode, 8 data bits, 1 stop bit, no flow control, the given baud rate and
+ * parity (a pty keeps the baud rate; Linux drops the parity bits). */
+int serial_port_open_tty(serial_port_t *p, const char *dev, uint32_t baud, serial_parity_t parity,
+                         char *err, size_t errlen);
+
+/* True when `path` (after symlinks) is a pty's slave side, which libserialport
+ * cannot open. */
+int serial_port_is_pty_slave(const char *path);
 
 /* New line settings (the meter's ID/baud/parity changed): a device first lets
  * what was written leave at the old settings, then switches; a pty just
@@ -76,7 +97,8 @@ long serial_port_write(serial_port_t *p, const uint8_t *buf, size_t len);
 int serial_port_drain(serial_port_t *p);
 
 /* The baud rate the other end set: on a pty, what the client configured on the
- * slave side (0 if unknown); on a device, the port's own setting. */
+ * slave side (0 if unknown); on a device or another program's pty, the port's
+ * own setting. */
 uint32_t serial_port_peer_baud(const serial_port_t *p);
 
 /* The path a client opens (the pty slave or the device). */

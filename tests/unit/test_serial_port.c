@@ -2,6 +2,7 @@
  * and its symlink, bytes both ways, the client's baud rate read back, and
  * clean errors for a device that does not exist. Waits use poll() on events,
  * never sleeps. */
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +119,98 @@ static void test_symlink_does_not_clobber_a_file(void **state)
     unlink(path);
 }
 
+/* socat's pty pair: the twin opens a pty slave someone else made, through a
+ * symlink, as a "device". libserialport cannot; termios can. */
+static void test_foreign_pty_slave_opens_raw(void **state)
+{
+    (void)state;
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    char slave[256];
+    snprintf(slave, sizeof slave, "%s", ptsname(m));
+    struct termios tio;
+    assert_int_equal(tcgetattr(m, &tio), 0);
+    cfmakeraw(&tio);
+    assert_int_equal(tcsetattr(m, TCSANOW, &tio), 0);
+    char dir[] = "/tmp/metersim-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char link[300];
+    snprintf(link, sizeof link, "%s/tty", dir);
+    assert_int_equal(symlink(slave, link), 0);
+
+    assert_true(serial_port_is_pty_slave(slave));
+    assert_true(serial_port_is_pty_slave(link));
+    assert_false(serial_port_is_pty_slave("/dev/null"));
+    assert_false(serial_port_is_pty_slave(dir));
+
+    serial_port_t p;
+    char err[256] = "";
+    assert_int_equal(serial_port_open(&p, link, 19200, SERIAL_PARITY_ODD, err, sizeof err), 0);
+    assert_int_equal(p.kind, SERIAL_PORT_TTY);
+    assert_string_equal(serial_port_path(&p), link);
+    /* Raw 8-bit at the meter's baud rate: no echo, no line editing, no
+     * translation of CR/LF, no flow control, reads return what is there. */
+    assert_int_equal(tcgetattr(serial_port_fd(&p), &tio), 0);
+    assert_int_equal(cfgetospeed(&tio), B19200);
+    assert_int_equal(cfgetispeed(&tio), B19200);
+    assert_int_equal(tio.c_cflag & CSIZE, CS8);
+    assert_int_equal(tio.c_cflag & (CSTOPB | CRTSCTS), 0);
+    assert_int_equal(tio.c_lflag & (ICANON | ECHO | ISIG | IEXTEN), 0);
+    assert_int_equal(tio.c_iflag & (ICRNL | INLCR | IGNCR | ISTRIP | IXON | IXOFF), 0);
+    assert_int_equal(tio.c_oflag & OPOST, 0);
+    assert_int_equal(tio.c_cc[VMIN], 0);
+    assert_int_equal(tio.c_cc[VTIME], 0);
+    assert_int_equal(serial_port_peer_baud(&p), 19200);
+    assert_int_equal(p.parity, SERIAL_PARITY_ODD);
+
+    /* Bytes both ways, every value unchanged (0x0D, 0x11 and 0x13 included). */
+    uint8_t out[256], in[256];
+    for (int i = 0; i < 256; i++)
+        out[i] = (uint8_t)(255 - i);
+    assert_int_equal(write(m, out, sizeof out), (ssize_t)sizeof out);
+    size_t got = 0;
+    while (got < sizeof in && wait_in(serial_port_fd(&p)) > 0) {
+        long r = serial_port_read(&p, in + got, sizeof in - got);
+        assert_true(r >= 0);
+        got += (size_t)r;
+    }
+    assert_int_equal(got, sizeof in);
+    assert_memory_equal(in, out, sizeof out);
+    assert_int_equal(serial_port_read(&p, in, sizeof in), 0); /* non-blocking */
+    assert_int_equal(serial_port_write(&p, out, 100), 100);
+    assert_int_equal(serial_port_drain(&p), 0);
+    got = 0;
+    while (got < 100 && wait_in(m) > 0) {
+        ssize_t r = read(m, in + got, sizeof in - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    assert_int_equal(got, 100);
+    assert_memory_equal(in, out, 100);
+
+    /* A new baud rate reaches the terminal, again and again (glibc reports
+     * EINVAL when a pty drops the parity bit; that is not a failure here);
+     * an impossible rate is refused. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(serial_port_configure(&p, 4800, SERIAL_PARITY_EVEN, err, sizeof err), 0);
+        assert_int_equal(serial_port_configure(&p, 9600, SERIAL_PARITY_ODD, err, sizeof err), 0);
+    }
+    assert_int_equal(serial_port_configure(&p, 9600, SERIAL_PARITY_EVEN, err, sizeof err), 0);
+    assert_int_equal(tcgetattr(serial_port_fd(&p), &tio), 0);
+    assert_int_equal(cfgetospeed(&tio), B9600);
+    assert_int_equal(serial_port_peer_baud(&p), 9600);
+    assert_int_equal(serial_port_configure(&p, 12345, SERIAL_PARITY_EVEN, err, sizeof err), -1);
+    assert_non_null(strstr(err, "12345"));
+
+    serial_port_close(&p);
+    assert_int_equal(lstat(link, &(struct stat){0}), 0); /* not ours: left alone */
+    unlink(link);
+    rmdir(dir);
+    close(m);
+}
+
 static void test_missing_device_is_an_error(void **state)
 {
     (void)state;
@@ -137,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pty_bytes_both_ways),
         cmocka_unit_test(test_symlink_does_not_clobber_a_file),
+        cmocka_unit_test(test_foreign_pty_slave_opens_raw),
         cmocka_unit_test(test_missing_device_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
