@@ -195,7 +195,10 @@ bool metrology_step(metrology_t *m, const metrology_sample_t *s)
         c[k].u2 = u[k] * u[k];
         c[k].i2 = i[k] * i[k];
         c[k].p = u[k] * i[k];
-        c[k].q = ud * i[k];
+        /* Until the delay line holds a quarter period of history, there is
+         * no delayed voltage to multiply: no reactive power is made up at
+         * start from the line's empty slots. */
+        c[k].q = m->tick > m->delay_int + 2u ? ud * i[k] : 0.0;
         double a = fabs(u[k]);
         if (a > m->cyc_peak[k])
             m->cyc_peak[k] = a;

@@ -48,8 +48,8 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log)
     line_parity_t parity;
     meter_line(l, &bps, &parity);
     /* On copper a client at another baud rate is heard as such. */
-    uint32_t peer = serial_port_peer_baud(&l->port);
-    if (l->bus->copper && peer && peer != bps) {
+    uint32_t peer = l->bus->copper ? serial_port_peer_baud(&l->port) : 0;
+    if (peer && peer != bps) {
         if (peer != l->warned_bps && log)
             fprintf(log, "metersim: %s: the client sends at %u bit/s, the meter listens at %u: "
                          "it cannot decode the frames (--copper)\n",

@@ -1,4 +1,5 @@
 /* runner: the scenario's event loop, assertions, log and JUnit report. */
+#define _GNU_SOURCE /* ppoll: waits to the nanosecond, where poll() rounds to whole ms */
 #include "runner.h"
 
 #include <errno.h>
@@ -112,8 +113,10 @@ static bool serve_ports(run_t *r, double wait_s)
         if (until < wait_s)
             wait_s = until;
     }
-    int ms = (int)(wait_s * 1000.0 + 0.999);
-    if (poll(fds, (nfds_t)n, ms < 0 ? 0 : ms) <= 0)
+    if (wait_s < 0)
+        wait_s = 0;
+    struct timespec to = {(time_t)wait_s, (long)((wait_s - floor(wait_s)) * 1e9)};
+    if (ppoll(fds, (nfds_t)n, &to, NULL) <= 0)
         return false;
     bool got = false;
     for (int i = 0; i < n; i++) {
@@ -640,8 +643,11 @@ static void setup_meters(run_t *r)
             powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
         /* Two meters never answer at the same nanosecond: firmware and
          * crystals differ. The spread, from the serial number, is what makes
-         * two meters with one address collide on the bus (docs/decisions.md). */
-        uint64_t spread = (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40;
+         * two meters with one address collide on a bus (docs/decisions.md);
+         * a meter alone answers after exactly the set turnaround. */
+        uint64_t spread = r->sc->n_meters > 1
+                              ? (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40
+                              : 0;
         meter_init(m, &(meter_desc_t){
                           .model = sm->model,
                           .serial = sm->serial,
@@ -798,10 +804,6 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         /* Up to the next second, event or end: profiles move once a second. */
         bool ports = r->linked[0] || r->linked[1];
         uint64_t stop_at = r->tick + (ports ? PORT_CHUNK_TICKS : CHUNK_TICKS);
-        if (ports && r->tick * VTIME_NS_PER_TICK >= wall_virtual_ns(r) + PORT_CHUNK_TICKS * VTIME_NS_PER_TICK) {
-            pace(r, start); /* already a chunk ahead of the wall clock */
-            continue;
-        }
         uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
         if (second < stop_at)
             stop_at = second;
@@ -835,6 +837,14 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
                 else
                     finish_xfer(r, b);
             }
+            continue;
+        }
+        /* With a client attached, the meters run at most a chunk ahead of
+         * the wall clock; due line instants above come first, so a complete
+         * request is answered before any waiting. */
+        if (ports && r->tick * VTIME_NS_PER_TICK >=
+                         wall_virtual_ns(r) + PORT_CHUNK_TICKS * VTIME_NS_PER_TICK) {
+            pace(r, start);
             continue;
         }
         if (line_at != VTIME_NEVER && line_at / VTIME_NS_PER_TICK < stop_at)
