@@ -123,7 +123,7 @@ async function main() {
     check(await master.connectAsync().then(() => true, () => false), `node-mbus opens ${port} at 9600 8E1`);
 
     // 1. A secondary-address scan (first: it takes ~30 s, so the reads after it
-    //    see settled readings, not the first window after start-up) 
+    //    see settled readings, not the first window after start-up)
     //    finds all three by wildcard selection (EN 13757-3 annex).
     let found = [];
     try {
