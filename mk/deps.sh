@@ -33,9 +33,33 @@ if [ "$want" = test ]; then
     /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
         missing="$missing python3-jsonschema"
     need_cmd Xvfb xvfb
+    # node-mbus (tests/interop/test_node_mbus.sh): node and npm, and g++ for
+    # node-gyp, which builds its libmbus (python3 and make are above).
+    need_cmd node nodejs
+    need_cmd npm npm
+    need_cmd g++ g++
 fi
 
-[ -z "$missing" ] && exit 0
+# The npm packages of tests/interop/mbus (node-mbus, pinned by its
+# package-lock.json) into its node_modules, when missing. Runs after apt.
+npm_deps() {
+    [ "$want" = test ] || return 0
+    dir="$(dirname "$0")/../tests/interop/mbus"
+    [ -f "$dir/node_modules/node-mbus/build/Release/mbus.node" ] && return 0
+    command -v npm >/dev/null 2>&1 || {
+        echo "deps: npm is missing; run: apt-get install -y nodejs npm g++" >&2
+        return 1
+    }
+    echo "deps: installing node-mbus into tests/interop/mbus/node_modules (npm ci)" >&2
+    # Node's own headers for node-gyp, so it does not try to download them.
+    [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || {
+        echo "deps: npm ci failed; run: cd tests/interop/mbus && npm ci" >&2
+        return 1
+    }
+}
+
+[ -z "$missing" ] && { npm_deps; exit; }
 
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" = 0 ]; then
@@ -55,3 +79,4 @@ $SUDO apt-get install -y -qq $missing >/dev/null 2>&1 || {
     echo "deps: apt-get install failed; run: apt-get update && apt-get install -y$missing" >&2
     exit 1
 }
+npm_deps
