@@ -64,10 +64,15 @@ static double deadband(double q, double s)
 static void publish(metrology_t *m)
 {
     metrology_values_t *v = &m->values;
-    double t = m->win_ticks;
+    /* Whole periods when the window has any; cut cycles only when there is
+     * no voltage to find periods in. */
+    bool whole = m->win_periods > 0;
+    double t = whole ? m->win_period_ticks : m->win_ticks;
+    const metrology_sums_t *sums = whole ? m->win_whole : m->win;
+    const double *ll = whole ? m->win_whole_ll : m->win_ll;
     v->p_total = v->q_total = v->s_total = 0.0;
     for (int k = 0; k < 3; k++) {
-        const metrology_sums_t *w = &m->win[k];
+        const metrology_sums_t *w = &sums[k];
         v->u[k] = sqrt(w->u2 / t);
         v->i[k] = sqrt(w->i2 / t);
         v->p[k] = w->p / t;
@@ -78,7 +83,7 @@ static void publish(metrology_t *m)
         v->p_total += v->p[k];
         v->q_total += v->q[k];
         v->s_total += v->s[k];
-        v->u_ll[k] = m->connection == CONNECTION_1P2W ? 0.0 : sqrt(m->win_ll[k] / t);
+        v->u_ll[k] = m->connection == CONNECTION_1P2W ? 0.0 : sqrt(ll[k] / t);
     }
     if (m->connection == CONNECTION_3P3W_ARON)
         v->s_total = sqrt(v->p_total * v->p_total + v->q_total * v->q_total);
@@ -91,6 +96,8 @@ static void publish(metrology_t *m)
 
     memset(m->win, 0, sizeof m->win);
     memset(m->win_ll, 0, sizeof m->win_ll);
+    memset(m->win_whole, 0, sizeof m->win_whole);
+    memset(m->win_whole_ll, 0, sizeof m->win_whole_ll);
     m->win_ticks = m->win_period_ticks = 0.0;
     m->win_periods = 0;
 }
@@ -101,22 +108,28 @@ static void close_cycle(metrology_t *m, bool ends_at_crossing, double end)
 {
     const double ts = 1.0 / VTIME_SAMPLE_RATE;
     metrology_cycle_t *c = &m->cycle;
+    /* A whole period lies between two crossings. The quarter-period product
+     * means nothing over less (the cycle cut by the start or by a lost
+     * voltage): such a cycle's active energy is real and counted, its
+     * reactive energy is not made up. */
+    bool whole = ends_at_crossing && m->have_crossing;
     c->ticks = m->cyc_ticks;
     c->end = end;
     for (int k = 0; k < 3; k++) {
         c->p_ws[k] = m->cyc[k].p * ts;
-        c->q_vars[k] = m->cyc[k].q * ts;
+        c->q_vars[k] = whole ? m->cyc[k].q * ts : 0.0;
         c->started[k] = m->cyc_ticks > 0.0 &&
                         sqrt(m->cyc[k].i2 / m->cyc_ticks) >= METROLOGY_START_CURRENT_A;
-        m->win[k].u2 += m->cyc[k].u2;
-        m->win[k].i2 += m->cyc[k].i2;
-        m->win[k].p += m->cyc[k].p;
-        m->win[k].q += m->cyc[k].q;
-        m->win_ll[k] += m->cyc_ll[k];
+        metrology_sums_t *w = whole ? &m->win_whole[k] : &m->win[k];
+        w->u2 += m->cyc[k].u2;
+        w->i2 += m->cyc[k].i2;
+        w->p += m->cyc[k].p;
+        w->q += m->cyc[k].q;
+        (whole ? m->win_whole_ll : m->win_ll)[k] += m->cyc_ll[k];
     }
     m->cycle_ready = true;
     m->win_ticks += m->cyc_ticks;
-    if (ends_at_crossing && m->have_crossing) {
+    if (whole) {
         m->win_period_ticks += m->cyc_ticks;
         m->win_periods++;
         m->last_frequency = VTIME_SAMPLE_RATE / m->cyc_ticks;
@@ -195,10 +208,7 @@ bool metrology_step(metrology_t *m, const metrology_sample_t *s)
         c[k].u2 = u[k] * u[k];
         c[k].i2 = i[k] * i[k];
         c[k].p = u[k] * i[k];
-        /* Until the delay line holds a quarter period of history, there is
-         * no delayed voltage to multiply: no reactive power is made up at
-         * start from the line's empty slots. */
-        c[k].q = m->tick > m->delay_int + 2u ? ud * i[k] : 0.0;
+        c[k].q = ud * i[k];
         double a = fabs(u[k]);
         if (a > m->cyc_peak[k])
             m->cyc_peak[k] = a;

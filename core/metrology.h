@@ -23,6 +23,10 @@
  * finest grain, so that S0 pulses come out smooth); the published values are
  * averaged over the whole cycles of a window of at least one second (50
  * cycles at 50 Hz), which is the cadence at which the meter's registers move.
+ * A cycle cut short (the first one, or one closed by the timeout because the
+ * voltage went) counts for active energy, which is real, but not for reactive
+ * energy or the published values, which only mean something over whole
+ * periods; without any voltage the window is all such cycles.
  *
  * Reactive power is the mean of u(t - T/4) * i(t), the quarter-period delay
  * being taken at the measured frequency and interpolated (cubic Lagrange)
@@ -124,9 +128,9 @@ typedef struct metrology {
     double cyc_ticks;
     double cyc_peak[3]; /* largest |u| per element, to choose a reference */
 
-    /* The window being accumulated. */
-    metrology_sums_t win[3];
-    double win_ll[3];
+    /* The window being accumulated: whole periods, and cycles cut short. */
+    metrology_sums_t win_whole[3], win[3];
+    double win_whole_ll[3], win_ll[3];
     double win_ticks;
     double win_period_ticks; /* summed length of cycles bounded by crossings */
     uint32_t win_periods;

@@ -98,7 +98,7 @@ void bus_advance(bus_t *b, uint64_t now_ns)
     }
 }
 
-size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap)
+size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap)
 {
     const bus_reply_t *one = &b->replies[0];
     if (b->n_replies == 1 && (!b->copper || (one->bps == bps && one->parity == parity))) {
@@ -108,7 +108,6 @@ size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, 
         size_t n = one->len < cap ? one->len : cap;
         for (size_t i = 0; i < n; i++)
             out[i] = (line_byte_t){one->bytes[i], false, one->t_start_ns + (i + 1) * ch};
-        b->n_replies = 0;
         return n;
     }
     line_tx_t tx[BUS_MAX_REPLIES];
@@ -118,7 +117,17 @@ size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, 
                             .t_start_ns = b->replies[i].t_start_ns,
                             .bps = b->replies[i].bps,
                             .parity = b->replies[i].parity};
-    size_t n = b->n_replies ? line_receive(tx, (size_t)b->n_replies, bps, parity, out, cap) : 0;
+    return b->n_replies ? line_receive(tx, (size_t)b->n_replies, bps, parity, out, cap) : 0;
+}
+
+void bus_clear(bus_t *b)
+{
     b->n_replies = 0;
+}
+
+size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap)
+{
+    size_t n = bus_peek(b, bps, parity, out, cap);
+    bus_clear(b);
     return n;
 }

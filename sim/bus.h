@@ -62,8 +62,15 @@ uint64_t bus_deadline(const bus_t *b);
 /* Moves every meter's line machine to `now_ns` and collects the replies due. */
 void bus_advance(bus_t *b, uint64_t now_ns);
 
-/* What a master's UART at bps/parity received of the collected replies; the
- * replies are cleared. Returns the number of bytes in `out`. */
+/* What a master's UART at bps/parity receives of the replies collected so
+ * far, each byte with the end of its stop bit. A reply that starts later can
+ * only change bytes that end after it starts. Returns the number of bytes. */
+size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap);
+
+/* Forgets the collected replies (the exchange is over). */
+void bus_clear(bus_t *b);
+
+/* bus_peek(), then bus_clear(). */
 size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap);
 
 /* Modbus RTU parity code (settings: 1 even, 2 none, 3 odd) as a line parity. */

@@ -78,19 +78,27 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log)
 uint64_t link_transmit(link_t *l, uint64_t now_ns)
 {
     bus_t *b = l->bus;
-    /* Collect the replies once the line is quiet again (collisions need all
-     * of them), or at once without wire time. */
-    if (b->n_replies && (l->fast || now_ns >= b->busy_until_ns) && l->out_done == l->out_len) {
+    uint64_t next = VTIME_NEVER;
+    if (b->n_replies) {
         line_byte_t got[LINK_OUT_MAX];
         uint32_t bps = l->master_bps;
         line_parity_t parity = l->master_parity;
         if (!bps)
             meter_line(l, &bps, &parity);
-        size_t n = bus_take(b, bps, parity, got, LINK_OUT_MAX);
-        for (size_t i = 0; i < n; i++)
-            l->out[i] = got[i].byte;
-        l->out_len = n;
-        l->out_done = 0;
+        size_t n = bus_peek(b, bps, parity, got, LINK_OUT_MAX);
+        if (l->out_done == l->out_len)
+            l->out_len = l->out_done = 0;
+        /* Queue every character whose stop bit has ended (all of them at
+         * once without wire time). */
+        while (l->streamed < n && (l->fast || got[l->streamed].t_end_ns <= now_ns) &&
+               l->out_len < LINK_OUT_MAX)
+            l->out[l->out_len++] = got[l->streamed++].byte;
+        if (l->streamed >= n && (l->fast || now_ns >= b->busy_until_ns)) {
+            bus_clear(b); /* the line is quiet again: the exchange is over */
+            l->streamed = 0;
+        } else {
+            next = l->streamed < n ? got[l->streamed].t_end_ns : b->busy_until_ns;
+        }
     }
     if (l->out_done < l->out_len) {
         long w = serial_port_write(&l->port, l->out + l->out_done, l->out_len - l->out_done);
@@ -102,7 +110,8 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
     uint32_t bps;
     line_parity_t parity;
     meter_line(l, &bps, &parity);
-    if ((bps != l->cfg_bps || parity != l->cfg_parity) && l->out_done == l->out_len) {
+    if ((bps != l->cfg_bps || parity != l->cfg_parity) && l->out_done == l->out_len &&
+        !b->n_replies) {
         char err[256];
         if (serial_port_configure(&l->port, bps, serial_parity(parity), err, sizeof err) == 0) {
             l->cfg_bps = bps;
@@ -111,9 +120,7 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
     }
     if (l->out_done < l->out_len)
         return now_ns; /* the port is full: try again soon */
-    if (b->n_replies)
-        return l->fast ? now_ns : b->busy_until_ns;
-    return VTIME_NEVER;
+    return next;
 }
 
 void link_close(link_t *l)

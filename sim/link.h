@@ -6,10 +6,12 @@
  * virtual times: its characters follow each other at the line's baud rate
  * from the moment they arrived (a pty delivers a whole frame at once, but on
  * copper it would take its frame time).
- * Output: in wire-time mode a reply is written when its last character has
- * left on the virtual line, so a client measures request frame time +
- * turnaround + reply frame time, as on copper; with wire time off (--fast)
- * it is written at once.
+ * Output: in wire-time mode each character of a reply is written the moment
+ * its stop bit ends on the virtual line, so a client sees the first byte
+ * after the turnaround and the last one a frame time later, as on copper
+ * (masters time out on the first byte: libmbus waits 0.2 s, while a 244-byte
+ * telegram takes 280 ms at 9600); with wire time off (--fast) a reply is
+ * written at once.
  */
 #ifndef METERSIM_LINK_H
 #define METERSIM_LINK_H
@@ -35,6 +37,7 @@ typedef struct link {
     uint32_t warned_bps;   /* the mismatch last told about */
     uint8_t out[LINK_OUT_MAX];
     size_t out_len, out_done;
+    size_t streamed;       /* bytes of the present exchange already queued */
     uint32_t cfg_bps;      /* the device's present settings */
     line_parity_t cfg_parity;
 } link_t;

@@ -21,7 +21,7 @@ logging.disable(logging.CRITICAL)  # pymodbus logs retries on stderr
 port, T0, TL = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 P = 3 * 230.0 * 10.0 / 1000.0  # kW, PF 1
 CYCLE = P * 0.02 / 3600  # one mains cycle of energy
-REACTIVE_START = 1e-5  # kvarh: see test_mbpoll.sh (first-cycle residue)
+REACTIVE_START = 0.0  # kvarh: none at PF 1, not even in the first cycle
 results = []
 
 

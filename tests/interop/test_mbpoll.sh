@@ -73,11 +73,9 @@ def flt(words, a):  # Float ABCD: high word first (A3.2)
     return struct.unpack(">f", struct.pack(">HH", words[a], words[a + 1]))[0]
 
 errors = []
-# At PF 1 no reactive energy should ever count; the twin registers about
-# 2 uvarh forward and 2 uvarh reverse in its first mains cycle (before it has
-# measured the frequency for the quarter-period delay) and none after. Allow
-# 10 uvarh: one cycle's worth, far below a register's 1 varh resolution.
-REACTIVE_START = 1e-5
+# At PF 1 no reactive energy may count, not even in the first mains cycle (cut
+# short by the start, it makes no reactive energy: docs/decisions.md).
+REACTIVE_START = 0.0
 def near(label, got, want, tol):
     if got is None or not abs(got - want) <= tol:
         errors.append(f"{label}: read {got}, expected {want} +- {tol}")
