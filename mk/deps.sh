@@ -32,6 +32,9 @@ if [ "$want" = test ]; then
         missing="$missing python3-pymodbus python3-serial"
     /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
         missing="$missing python3-jsonschema"
+    # node-gyp builds node-mbus against Node's own headers (Debian: libnode-dev),
+    # never downloading them.
+    [ -f /usr/include/node/node.h ] || missing="$missing libnode-dev"
     need_cmd Xvfb xvfb
     # node-mbus (tests/interop/test_node_mbus.sh): node and npm, and g++ for
     # node-gyp, which builds its libmbus (python3 and make are above).
