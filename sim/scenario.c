@@ -95,18 +95,13 @@ static bool parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid)
     static const char *const keys[] = {"voltage", "frequency", "phase_angles", "harmonics",
                                        "noise", NULL};
     const cJSON *pa = cJSON_GetObjectItemCaseSensitive(g, "phase_angles");
-    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(g, "frequency");
     if (!scn_known_keys(c, g, keys) ||
         !get_per_phase(c, g, "voltage", 0, 276, "V (0 to Un + 20 %, manual 4)", grid->voltage) ||
         !scn_get_number(c, g, "noise", 0, 50, "V RMS", &grid->noise_v) ||
-        !parse_harmonics(c, g, grid->vh, &grid->n_vh))
+        !parse_harmonics(c, g, grid->vh, &grid->n_vh) ||
+        !scn_get_profile(c, g, "frequency", 45, 65, "Hz", &grid->frequency))
         return false;
-    if (fr) {
-        size_t n = scn_push(c, "frequency", 0);
-        scn_parse_profile(c, fr, 45, 65, "Hz", &grid->frequency);
-        scn_pop(c, n);
-    }
-    if (pa && !c->failed) {
+    if (pa) {
         size_t n = scn_push(c, "phase_angles", 0);
         if (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) != 3)
             scn_fail(c, "expected three angles in degrees (L1, L2, L3)");
@@ -130,7 +125,6 @@ static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p)
     if (!scn_known_keys(c, o, keys))
         return false;
     int cap = p->capacitive, exp_ = p->export_;
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, "current");
     const cJSON *pf = cJSON_GetObjectItemCaseSensitive(o, "pf");
     const cJSON *angle = cJSON_GetObjectItemCaseSensitive(o, "angle");
     if (angle && (pf || cJSON_GetObjectItemCaseSensitive(o, "reactive"))) {
@@ -139,17 +133,11 @@ static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p)
         scn_pop(c, n);
         return false;
     }
-    if (cur) {
-        size_t n = scn_push(c, "current", 0);
-        scn_parse_profile(c, cur, 0, 65, "A (0 to Imax, manual 4)", &p->current);
-        scn_pop(c, n);
-    }
-    if (pf && !c->failed) {
-        size_t n = scn_push(c, "pf", 0);
-        if (scn_parse_profile(c, pf, 0, 1, "(|cos phi|)", &p->pf))
-            p->use_angle = false;
-        scn_pop(c, n);
-    }
+    if (!scn_get_profile(c, o, "current", 0, 65, "A (0 to Imax, manual 4)", &p->current) ||
+        !scn_get_profile(c, o, "pf", 0, 1, "(|cos phi|)", &p->pf))
+        return false;
+    if (pf)
+        p->use_angle = false;
     if (c->failed || !scn_get_choice(c, o, "reactive", reactive, &cap) ||
         !scn_get_choice(c, o, "direction", direction, &exp_) ||
         !scn_get_number(c, o, "angle", -360, 360, "degrees (current lagging voltage)", &p->angle_deg) ||

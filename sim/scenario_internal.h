@@ -58,6 +58,10 @@ bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, si
 bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
                        profile_t *out);
 
+/* The same under `key` of `obj`; *out is left alone when the key is absent. */
+bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                     const char *unit, profile_t *out);
+
 /* A master's request and its expectation (docs/scenario.md). */
 bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);
 bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);

@@ -271,3 +271,15 @@ static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, 
     return !c->failed;
 }
 
+
+bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                     const char *unit, profile_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    size_t n = scn_push(c, key, 0);
+    bool ok = scn_parse_profile(c, v, min, max, unit, out);
+    scn_pop(c, n);
+    return ok;
+}
