@@ -1,8 +1,12 @@
 /* fields: names for the values of readings_t (see fields.h). */
 #include "fields.h"
 
+#include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "modbus_map.h"
 
 enum {
     G_VOLTAGE, G_CURRENT, G_FREQUENCY, G_P, G_Q, G_S, G_PF, G_ULL, G_QUADRANT, G_DIRECTION,
@@ -10,7 +14,8 @@ enum {
     G_QUAD_E,   /* index = quadrant * 5 + slot: slot 0 total, 1..4 T1..T4 */
     G_RESETTABLE, G_POWER_DOWN, G_TARIFF, G_TARIFF_INPUT, G_ERROR,
     G_SETTING,  /* index = setting_id_t */
-    G_PULSES    /* index = output */
+    G_PULSES,   /* index = output */
+    G_MODBUS    /* index = register address (A3.2) */
 };
 
 static const char *const energy_kinds[6] = {"active_total",   "active_forward",   "active_reverse",
@@ -31,6 +36,16 @@ static int slot_of(const char *s, bool tariffs, bool phases)
 
 bool fields_lookup(const char *name, field_t *f)
 {
+    if (name[0] == '0' && (name[1] == 'x' || name[1] == 'X')) {
+        /* A register of A3.2 by its address: what a master decodes there. */
+        char *end;
+        unsigned long a = strtoul(name + 2, &end, 16);
+        const modbus_reg_t *reg = *end || a > 0xFFFF ? NULL : modbus_map_find((uint16_t)a);
+        if (!reg || reg->addr != a || reg->type == MODBUS_TYPE_RESERVED)
+            return false;
+        *f = (field_t){G_MODBUS, (int)a, ""};
+        return true;
+    }
     static const struct {
         const char *name;
         int group;
@@ -143,6 +158,34 @@ static const readings_energy_t *energy_of(const readings_t *r, int kind)
     return e[kind];
 }
 
+/* The value a master decodes from a register, as its data type says (A3.2);
+ * in integer mode (0x4026 = 2) a float register carries value x 1000. */
+static double modbus_value(uint16_t addr, const readings_t *r)
+{
+    const modbus_reg_t *reg = modbus_map_find(addr);
+    uint8_t b[8] = {0};
+    if (!reg || modbus_map_read(r, addr, reg->words, b) != MODBUS_EX_NONE)
+        return NAN;
+    uint32_t u = reg->words == 2 ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+                                 : (uint32_t)b[0] << 8 | b[1];
+    switch (reg->type) {
+    case MODBUS_TYPE_FLOAT:
+        if (r->settings.data_type == 2)
+            return (int32_t)u / 1000.0;
+        float x;
+        memcpy(&x, &u, sizeof x);
+        return x;
+    case MODBUS_TYPE_SIGNED: return reg->words == 2 ? (double)(int32_t)u : (double)(int16_t)u;
+    case MODBUS_TYPE_BCD: {
+        double v = 0;
+        for (int shift = reg->words * 16 - 4; shift >= 0; shift -= 4)
+            v = v * 10 + ((u >> shift) & 0xF);
+        return v;
+    }
+    default: return (double)u; /* bits, codes, ASCII (the character's code) */
+    }
+}
+
 double fields_value(const field_t *f, const readings_t *r)
 {
     switch (f->group) {
@@ -174,6 +217,7 @@ double fields_value(const field_t *f, const readings_t *r)
         return f->index == SETTING_COUNT ? r->settings.t34_activated
                                          : settings_get(&r->settings, (setting_id_t)f->index);
     case G_PULSES: return (double)r->pulses[f->index];
+    case G_MODBUS: return modbus_value((uint16_t)f->index, r);
     }
     return 0.0;
 }
@@ -200,6 +244,6 @@ const char *fields_help(void)
            "reactive_power.*, apparent_power.*, power_factor.*, voltage_ll.L1-L2|L1-L3|L2-L3, "
            "quadrant.*, direction.*, {active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
            "reactive_q1..q4.total|T1..T4, resettable.total|L1..L3, power_down_count, tariff, "
-           "tariff_input, error_code, pulses.S0-1|S0-2|LED, "
+           "tariff_input, error_code, pulses.S0-1|S0-2|LED, 0x6000 (a register of A3.2), "
            "settings.<name> (modbus_id, combination_code, ..., t34_activated)";
 }

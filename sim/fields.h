@@ -17,6 +17,8 @@
  *   power_down_count, tariff, tariff_input, error_code
  *   settings.<name>                              every setting of settings.h by its name
  *   pulses.S0-1, pulses.S0-2, pulses.LED         pulses emitted so far
+ *   0x6000, 0x5002, ...                          a register of A3.2 by its address: the value a
+ *                                                master decodes there (its data type; 0x4012 'F' = 70)
  *
  * Energy registers can also be set, as a scenario's starting values.
  */

@@ -14,6 +14,7 @@
 #include "crc.h"
 #include "link.h"
 #include "mbus_records.h"
+#include "nvm.h"
 #include "statefile.h"
 #include "text/text_lcd.h"
 
@@ -552,6 +553,81 @@ static void finish_xfer(run_t *r, int which)
     r->failures++;
 }
 
+/* What meter k is, as the scenario describes it. */
+static void desc_of(const run_t *r, int k, bool powered, meter_desc_t *d)
+{
+    const scenario_meter_t *sm = &r->sc->meters[k];
+    /* Two meters never answer at the same nanosecond: firmware and
+     * crystals differ. The spread, from the serial number, is what makes
+     * two meters with one address collide on a bus (docs/decisions.md);
+     * a meter alone answers after exactly the set turnaround. */
+    uint64_t spread = r->sc->n_meters > 1
+                          ? (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40
+                          : 0;
+    *d = (meter_desc_t){
+        .model = sm->model,
+        .serial = sm->serial,
+        .connection = sm->connection,
+        .settings = &sm->settings,
+        .unpowered = !powered,
+        .modbus = {.fast = r->o->fast,
+                   .turnaround_ns = sm->turnaround_ns ? sm->turnaround_ns
+                                                      : 10 * VTIME_NS_PER_MS + spread % 1000 * 1000},
+        .mbus = {.reply_delay_bits = (uint16_t)(33 + spread % 8)},
+    };
+}
+
+static void setup_meters(run_t *r)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        const scenario_meter_t *sm = &r->sc->meters[k];
+        meter_t *m = &r->meters[k];
+        r->loads[k] = r->sc->load[k];
+        r->supply[k] = true;
+        wave_desc_t d;
+        wave_of(r, k, &d);
+        wave_init(&r->waves[k], &d);
+        bool powered = false;
+        for (int p = 0; p < 3; p++)
+            powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
+        meter_desc_t md;
+        desc_of(r, k, powered, &md);
+        meter_init(m, &md);
+        for (int i = 0; i < sm->n_registers; i++) {
+            int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
+            *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
+        }
+        m->power_down_count = sm->power_down_count;
+    }
+}
+
+/* A restart: the meter's memory image survives, everything else starts
+ * again; a damaged copy is found at that power-up (7.1). */
+static void restart_meter(run_t *r, int k, scenario_fault_t fault)
+{
+    meter_t *m = &r->meters[k];
+    uint8_t image[NVM_IMAGE_LEN];
+    size_t n = nvm_save(m, image, sizeof image);
+    if (fault == SCENARIO_FAULT_CORRUPT_MAIN || fault == SCENARIO_FAULT_CORRUPT_BOTH)
+        image[NVM_MAIN_OFFSET + 8] ^= 0xFF;
+    if (fault == SCENARIO_FAULT_CORRUPT_BACKUP || fault == SCENARIO_FAULT_CORRUPT_BOTH)
+        image[NVM_BACKUP_OFFSET + 8] ^= 0xFF;
+    bool powered = m->supply;
+    meter_desc_t md;
+    desc_of(r, k, powered, &md);
+    uint64_t tick = m->tick;
+    meter_init(m, &md);
+    m->tick = tick; /* the host's clock goes on; the meter's parts start afresh */
+    uint8_t error = 0;
+    nvm_status_t st = nvm_load(m, image, n, &error);
+    static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup", "corrupt_both"};
+    fprintf(r->o->log,
+            "{\"t\":%.3f,\"event\":\"fault\",\"meter\":\"%s\",\"fault\":\"%s\","
+            "\"memory\":\"%s\",\"error\":%u}\n",
+            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, names[fault],
+            nvm_strstatus(st), (unsigned)error);
+}
+
 /* The master sends a request on its bus, now. */
 static void send_xfer(run_t *r, const scenario_event_t *ev)
 {
@@ -617,6 +693,10 @@ static void apply(run_t *r, const scenario_event_t *ev)
                     names[ev->u.button.button], ev->u.button.pressed ? "true" : "false");
             break;
         }
+        case SCENARIO_EV_SUPPLY:
+            runner_set_supply(r, k, ev->u.on);
+            break;
+        case SCENARIO_EV_FAULT: restart_meter(r, k, ev->u.fault); break;
         case SCENARIO_EV_ASSERT: check(r, ev, k); break;
         case SCENARIO_EV_MODBUS:
         case SCENARIO_EV_MBUS: break; /* handled above */
@@ -626,47 +706,6 @@ static void apply(run_t *r, const scenario_event_t *ev)
     }
     if (ev->kind == SCENARIO_EV_GRID || ev->kind == SCENARIO_EV_LOAD)
         set_waves(r);
-}
-
-static void setup_meters(run_t *r)
-{
-    for (int k = 0; k < r->sc->n_meters; k++) {
-        const scenario_meter_t *sm = &r->sc->meters[k];
-        meter_t *m = &r->meters[k];
-        r->loads[k] = r->sc->load[k];
-        r->supply[k] = true;
-        wave_desc_t d;
-        wave_of(r, k, &d);
-        wave_init(&r->waves[k], &d);
-        bool powered = false;
-        for (int p = 0; p < 3; p++)
-            powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
-        /* Two meters never answer at the same nanosecond: firmware and
-         * crystals differ. The spread, from the serial number, is what makes
-         * two meters with one address collide on a bus (docs/decisions.md);
-         * a meter alone answers after exactly the set turnaround. */
-        uint64_t spread = r->sc->n_meters > 1
-                              ? (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40
-                              : 0;
-        meter_init(m, &(meter_desc_t){
-                          .model = sm->model,
-                          .serial = sm->serial,
-                          .connection = sm->connection,
-                          .settings = &sm->settings,
-                          .unpowered = !powered,
-                          .modbus = {.fast = r->o->fast,
-                                     .turnaround_ns = sm->turnaround_ns
-                                                          ? sm->turnaround_ns
-                                                          : 10 * VTIME_NS_PER_MS +
-                                                                spread % 1000 * 1000},
-                          .mbus = {.reply_delay_bits = (uint16_t)(33 + spread % 8)},
-                      });
-        for (int i = 0; i < sm->n_registers; i++) {
-            int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
-            *reg = (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH);
-        }
-        m->power_down_count = sm->power_down_count;
-    }
 }
 
 static void xml_escaped(FILE *f, const char *s)

@@ -418,9 +418,9 @@ static int meter_index(scn_ctx_t *c, const cJSON *o)
 static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
                         scenario_load_t *loads)
 {
-    static const char *const keys[] = {"at",     "meter", "grid",   "load",   "tariff_input",
-                                       "set",    "reset", "button", "hold",   "modbus",
-                                       "mbus",   "assert", NULL};
+    static const char *const keys[] = {"at",     "meter",  "grid",   "load",   "tariff_input",
+                                       "supply", "fault",  "set",    "reset",  "button",
+                                       "hold",   "modbus", "mbus",   "assert", NULL};
     if (!cJSON_IsObject(it))
         return scn_fail(c, "expected an object with \"at\"");
     if (!scn_known_keys(c, it, keys))
@@ -513,6 +513,29 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
             scn_pop(c, k);
         }
         scn_pop(c, n);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(it, "supply");
+    if (v && !c->failed) {
+        size_t n = scn_push(c, "supply", 0);
+        if (!cJSON_IsBool(v))
+            scn_fail(c, "expected true (the meter's supply on) or false (off: unplugged)");
+        else {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_SUPPLY, meter);
+            if (ev)
+                ev->u.on = cJSON_IsTrue(v);
+        }
+        scn_pop(c, n);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(it, "fault");
+    if (v && !c->failed) {
+        static const char *const faults[] = {"restart", "corrupt_main", "corrupt_backup",
+                                             "corrupt_both", NULL};
+        int f = -1;
+        if (scn_get_choice(c, it, "fault", faults, &f)) {
+            scenario_event_t *ev = new_event(c, SCENARIO_EV_FAULT, meter);
+            if (ev)
+                ev->u.fault = (scenario_fault_t)f;
+        }
     }
     v = cJSON_GetObjectItemCaseSensitive(it, "reset");
     if (v && !c->failed) {

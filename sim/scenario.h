@@ -82,6 +82,8 @@ typedef enum {
     SCENARIO_EV_SET,
     SCENARIO_EV_RESET,
     SCENARIO_EV_BUTTON,
+    SCENARIO_EV_SUPPLY,
+    SCENARIO_EV_FAULT,
     SCENARIO_EV_MODBUS,
     SCENARIO_EV_MBUS,
     SCENARIO_EV_ASSERT,
@@ -116,6 +118,15 @@ typedef struct {
     int parity;     /* 1 even, 2 none, 3 odd; 0: the first meter's */
 } scenario_xfer_t;
 
+/* Faults: a restart is a power cycle through the memory image; a corrupted
+ * copy is found at that power-up (7.1). */
+typedef enum {
+    SCENARIO_FAULT_RESTART,
+    SCENARIO_FAULT_CORRUPT_MAIN,
+    SCENARIO_FAULT_CORRUPT_BACKUP,
+    SCENARIO_FAULT_CORRUPT_BOTH,
+} scenario_fault_t;
+
 typedef enum {
     SCENARIO_ASSERT_FIELD,       /* a named value within bounds */
     SCENARIO_ASSERT_LCD,         /* the LCD's one-line text, exactly */
@@ -141,7 +152,8 @@ typedef struct {
     union {
         scenario_grid_t grid;         /* SCENARIO_EV_GRID: the grid from now on */
         scenario_load_t load;         /* SCENARIO_EV_LOAD: the meter's load from now on */
-        bool on;                      /* SCENARIO_EV_TARIFF_INPUT */
+        bool on;                      /* SCENARIO_EV_TARIFF_INPUT, SCENARIO_EV_SUPPLY */
+        scenario_fault_t fault;       /* SCENARIO_EV_FAULT */
         struct {                      /* SCENARIO_EV_SET */
             setting_id_t id;
             int32_t value;
