@@ -490,6 +490,19 @@ static void finish_xfer(run_t *r, int which)
         else if (body != x->reply_len || memcmp(bytes, x->reply, body))
             snprintf(why, sizeof why, "the reply differs");
         break;
+    case SCENARIO_EXPECT_GARBLED: {
+        /* M-Bus: a sound frame is an E5, or a long frame with its checksum. */
+        bool sound = !line_error && n > 0 &&
+                     (modbus ? crc_ok
+                             : (n == 1 && bytes[0] == 0xE5) ||
+                                   (n >= 6 && bytes[0] == 0x68 && (size_t)bytes[1] + 6 == n &&
+                                    mbus_checksum(bytes + 4, n - 6) == bytes[n - 2]));
+        if (!n)
+            snprintf(why, sizeof why, "no reply; a collision was expected");
+        else if (sound)
+            snprintf(why, sizeof why, "the reply is sound; a collision was expected");
+        break;
+    }
     case SCENARIO_EXPECT_EXCEPTION:
         if (!n || line_error || !crc_ok || body != 3 || !(bytes[1] & 0x80) ||
             bytes[2] != x->exception)

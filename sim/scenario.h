@@ -99,6 +99,7 @@ typedef enum {
     SCENARIO_EXPECT_NONE,      /* no reply at all */
     SCENARIO_EXPECT_FLOATS,    /* Modbus: the reply's data as Float ABCD values */
     SCENARIO_EXPECT_RECORD,    /* M-Bus: one data record of the RSP_UD */
+    SCENARIO_EXPECT_GARBLED,   /* replies collided: line errors or a bad checksum */
 } scenario_expect_t;
 
 /* A master's request on the Modbus or M-Bus line and what must come back. */

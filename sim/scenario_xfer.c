@@ -48,12 +48,19 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
         if (!scn_get_hex(c, o, "expect", x->reply, sizeof x->reply, &x->reply_len))
             return false;
     }
-    if ((e = cJSON_GetObjectItemCaseSensitive(o, "expect_none"))) {
+    static const struct {
+        const char *key, *meaning;
+        scenario_expect_t kind;
+    } flags[] = {{"expect_none", "no reply may come", SCENARIO_EXPECT_NONE},
+                 {"expect_garbled", "replies collide: what comes is garbled", SCENARIO_EXPECT_GARBLED}};
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+        if (!(e = cJSON_GetObjectItemCaseSensitive(o, flags[f].key)))
+            continue;
         kinds++;
-        x->expect = SCENARIO_EXPECT_NONE;
+        x->expect = flags[f].kind;
         if (!cJSON_IsTrue(e)) {
-            size_t k = scn_push(c, "expect_none", 0);
-            scn_fail(c, "expected true (no reply may come)");
+            size_t k = scn_push(c, flags[f].key, 0);
+            scn_fail(c, "expected true (%s)", flags[f].meaning);
             scn_pop(c, k);
             return false;
         }
@@ -65,9 +72,10 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
 
 bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 {
-    static const char *const keys[] = {"request", "raw", "expect", "expect_exception",
-                                       "expect_none", "expect_floats", "tolerance", "timeout",
-                                       "baud", "parity", NULL};
+    static const char *const keys[] = {"request",       "raw",           "expect",
+                                       "expect_exception", "expect_none", "expect_garbled",
+                                       "expect_floats", "tolerance",     "timeout",
+                                       "baud",          "parity",        NULL};
     if (!cJSON_IsObject(o))
         return scn_fail(c, "expected {\"request\": \"01 03 50 00 00 02\", \"expect\": ...}");
     if (!scn_known_keys(c, o, keys) || !scn_parse_xfer_common(c, o, x, true))
@@ -124,9 +132,10 @@ bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 
 bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 {
-    static const char *const keys[] = {"short",   "long",          "raw",     "expect",
-                                       "expect_none", "expect_record", "tolerance", "timeout",
-                                       "baud",    NULL};
+    static const char *const keys[] = {"short",       "long",          "raw",
+                                       "expect",      "expect_none",   "expect_garbled",
+                                       "expect_record", "tolerance",   "timeout",
+                                       "baud",        NULL};
     if (!cJSON_IsObject(o))
         return scn_fail(c, "expected {\"short\": \"5B FE\", \"expect_record\": ...}");
     if (!scn_known_keys(c, o, keys) || !scn_parse_xfer_common(c, o, x, false))
