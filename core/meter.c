@@ -40,16 +40,20 @@ void meter_init(meter_t *m, const meter_desc_t *d)
         m->settings = *d->settings;
     else
         settings_defaults(&m->settings, last_eight_digits(m->serial));
+    /* Every part counts time from the same origin, so that cycle ends,
+     * tariff changes, pulse edges and page changes line up after a restart. */
+    m->tick = d->start_tick;
     metrology_init(&m->metrology, m->connection);
+    m->metrology.tick = d->start_tick;
     energy_init(&m->energy);
     pulse_init(&m->pulse, &m->settings);
     m->supply = !d->unpowered;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
-    m->seg_from[0] = 0.0;
-    display_init(&m->display, 0);
+    m->seg_from[0] = (double)d->start_tick;
+    display_init(&m->display, meter_now_ns(m));
     access_t access = meter_access(m);
-    menu_init(&m->menu, &access, &m->display, 0);
+    menu_init(&m->menu, &access, &m->display, meter_now_ns(m));
     m->protocol_access = access;
     m->protocol_access.set = protocol_set;
     modbus_init(&m->modbus, &m->protocol_access, &d->modbus);

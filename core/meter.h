@@ -50,6 +50,7 @@ typedef struct meter_desc {
     const char *serial;         /* decimal digits; NULL: "00000001" */
     connection_t connection;
     const settings_t *settings; /* NULL: factory defaults */
+    uint64_t start_tick;        /* the host's time at power-up (a restart); 0 normally */
     modbus_desc_t modbus;       /* Modbus timing (zero: defaults, modbus.h) */
     mbus_desc_t mbus;           /* M-Bus timing (zero: defaults, mbus.h) */
     bool unpowered;             /* starts without supply (default: powered) */

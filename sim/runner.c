@@ -625,12 +625,10 @@ static void restart_meter(run_t *r, int k, scenario_fault_t fault)
         image[NVM_MAIN_OFFSET + 8] ^= 0xFF;
     if (fault == SCENARIO_FAULT_CORRUPT_BACKUP || fault == SCENARIO_FAULT_CORRUPT_BOTH)
         image[NVM_BACKUP_OFFSET + 8] ^= 0xFF;
-    bool powered = m->supply;
     meter_desc_t md;
-    desc_of(r, k, powered, &md);
-    uint64_t tick = m->tick;
+    desc_of(r, k, m->supply, &md);
+    md.start_tick = m->tick; /* the host's clock goes on; the meter's parts start afresh */
     meter_init(m, &md);
-    m->tick = tick; /* the host's clock goes on; the meter's parts start afresh */
     uint8_t error = 0;
     nvm_status_t st = nvm_load(m, image, n, &error);
     static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup", "corrupt_both"};
