@@ -24,7 +24,7 @@ for f in scenarios/*.json tests/scenarios/pass/*.json; do
     [ "$f" = scenarios/week-office.json ] && continue
     "$BIN" --headless --quiet --scenario "$f" >"$tmp/log" 2>"$tmp/err"
     st=$?
-    asserts=$(grep -c '"event":"assert"' "$tmp/log")
+    asserts=$(grep -cE '"event":"assert"|"event":"(modbus|mbus)".*"ok":' "$tmp/log")
     if [ "$st" -eq 0 ] && [ "$asserts" -gt 0 ] && ! grep -q '"ok":false' "$tmp/log"; then
         ok "passes: $f ($asserts assertions)"
     else
