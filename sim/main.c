@@ -4,7 +4,6 @@
  * Exit status: 0 the run ended as asked; 1 an assertion failed; 2 the command
  * line or the scenario is invalid (nothing ran); 3 an I/O error while running.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <signal.h>

@@ -328,12 +328,19 @@ static bool state_load(run_t *r)
 }
 
 /* The meter is powered from its phases: on while any carries
- * METER_SUPPLY_MIN_V (docs/state.md). A loss of supply is saved at once. */
+ * METER_SUPPLY_MIN_V (docs/state.md). */
+static bool powers_meter(const wave_desc_t *d)
+{
+    for (int p = 0; p < 3; p++)
+        if (d->phase[p].voltage >= METER_SUPPLY_MIN_V)
+            return true;
+    return false;
+}
+
+/* Follows the supply the grid gives; a loss of supply is saved at once. */
 static void follow_supply(run_t *r, int k, const wave_desc_t *d)
 {
-    bool on = false;
-    for (int p = 0; p < 3; p++)
-        on = on || d->phase[p].voltage >= METER_SUPPLY_MIN_V;
+    bool on = powers_meter(d);
     meter_t *m = &r->meters[k];
     if (m->supply == on)
         return;
@@ -600,11 +607,8 @@ static void setup_meters(run_t *r)
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_init(&r->waves[k], &d);
-        bool powered = false;
-        for (int p = 0; p < 3; p++)
-            powered = powered || d.phase[p].voltage >= METER_SUPPLY_MIN_V;
         meter_desc_t md;
-        desc_of(r, k, powered, &md);
+        desc_of(r, k, powers_meter(&d), &md);
         meter_init(m, &md);
         for (int i = 0; i < sm->n_registers; i++) {
             int64_t *reg = fields_energy_register(&sm->registers[i].field, m);
