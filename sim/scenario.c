@@ -703,6 +703,13 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
         scn_pop(c, n);
         return false;
     }
+    sc->meters = calloc((size_t)count, sizeof *sc->meters);
+    sc->load = calloc((size_t)count, sizeof *sc->load);
+    sc->buses = calloc(1, sizeof *sc->buses);
+    if (!sc->meters || !sc->load || !sc->buses)
+        return scn_fail(c, "out of memory");
+    sc->n_buses = 1;
+    snprintf(sc->buses[0].name, sizeof sc->buses[0].name, "bus1");
     sc->n_meters = count;
     for (int k = 0; k < count && !c->failed; k++) {
         scenario_meter_t *m = &sc->meters[k];
@@ -742,8 +749,10 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             if (!sc->events)
                 scn_fail(c, "out of memory");
             scenario_grid_t grid = sc->grid;
-            scenario_load_t loads[SCENARIO_MAX_METERS];
-            memcpy(loads, sc->load, sizeof loads);
+            scenario_load_t *loads = malloc((size_t)sc->n_meters * sizeof *loads);
+            if (!loads)
+                return scn_fail(c, "out of memory");
+            memcpy(loads, sc->load, (size_t)sc->n_meters * sizeof *loads);
             uint64_t last = 0;
             int i = 0;
             const cJSON *it;
@@ -755,6 +764,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
                 parse_event(c, it, &last, &grid, loads);
                 scn_pop(c, m);
             }
+            free(loads);
             /* Button releases lie ahead of the events after them: order by
              * time, ties in file order. */
             if (!c->failed)
@@ -871,6 +881,12 @@ bool scenario_default(scenario_t *sc, char *err, size_t errlen)
 
 void scenario_free(scenario_t *sc)
 {
+    free(sc->meters);
+    free(sc->load);
+    free(sc->buses);
+    sc->meters = NULL;
+    sc->load = NULL;
+    sc->buses = NULL;
     free(sc->events);
     for (size_t i = 0; i < sc->n_arrays; i++)
         free(sc->arrays[i]);

@@ -24,13 +24,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "endpoint_spec.h"
 #include "fields.h"
 #include "meter.h"
 #include "profile.h"
 #include "waveform.h"
 
 #define SCENARIO_MAX_EVENTS 20000
-#define SCENARIO_MAX_METERS 16
+/* A bus holds Modbus IDs 1-247 and M-Bus addresses 0-250; a process may
+ * serve many buses (docs/network.md). */
+#define SCENARIO_MAX_METERS 10000
+#define SCENARIO_MAX_BUSES 256
+#define SCENARIO_MAX_ENDPOINTS 8 /* per bus and protocol */
 #define SCENARIO_MAX_BYTES (16u << 20) /* a scenario or CSV file is text, not data */
 #define SCENARIO_MAX_REGISTERS 32
 
@@ -73,7 +78,19 @@ typedef struct {
     int n_registers;
     uint32_t power_down_count;
     uint64_t turnaround_ns; /* Modbus reply delay; 0: 10 ms + a spread from the serial */
+    int bus;                /* index into scenario_t.buses */
 } scenario_meter_t;
+
+/* One bus: a Modbus RS-485 line and an M-Bus line that its meters share,
+ * and the endpoints through which masters reach them (endpoint_spec.h). */
+typedef struct {
+    char name[32];
+    endpoint_spec_t modbus[SCENARIO_MAX_ENDPOINTS];
+    int n_modbus;
+    endpoint_spec_t mbus[SCENARIO_MAX_ENDPOINTS];
+    int n_mbus;
+    uint64_t gateway_timeout_ns; /* Modbus TCP gateway: no reply by then -> 0x0B; 0: default */
+} scenario_bus_t;
 
 typedef enum {
     SCENARIO_EV_GRID,
@@ -117,6 +134,7 @@ typedef struct {
     uint64_t timeout_ns;
     uint32_t bps;   /* the master's line; 0: the first meter's settings */
     int parity;     /* 1 even, 2 none, 3 odd; 0: the first meter's */
+    int bus;        /* index into scenario_t.buses (the event's "bus"; default 0) */
 } scenario_xfer_t;
 
 /* Faults: a restart is a power cycle through the memory image; a corrupted
@@ -174,10 +192,12 @@ typedef struct scenario {
     char name[64];
     uint64_t seed;
     uint64_t duration; /* ticks; 0: until the last event */
-    scenario_meter_t meters[SCENARIO_MAX_METERS];
+    scenario_meter_t *meters; /* n_meters of them, in file order (templates expanded) */
     int n_meters;
+    scenario_bus_t *buses;    /* n_buses >= 1; without "buses" in the file, one named "bus1" */
+    int n_buses;
     scenario_grid_t grid;
-    scenario_load_t load[SCENARIO_MAX_METERS]; /* each meter's load at the start */
+    scenario_load_t *load;    /* each meter's load at the start */
     scenario_event_t *events;
     size_t n_events;
     /* Memory of CSV series and profile points, freed with the scenario. */
