@@ -240,8 +240,7 @@ static void page_view(page_view_t *v, display_page_t pg, const readings_t *r)
         return;
     case DISPLAY_PAGE_SERIAL: {
         memcpy(v->label, "Sn", 3);
-        size_t len = strlen(r->serial);
-        const char *s = len > 8 ? r->serial + len - 8 : r->serial; /* as Modbus 0x4000 */
+        const char *s = settings_serial_tail(r->serial); /* as Modbus 0x4000 */
         memcpy(v->value, s, strlen(s) + 1);
         v->icons = DISPLAY_ICON_KWH;
         return;

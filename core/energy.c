@@ -1,5 +1,6 @@
 /* energy: registers, tariffs and combination codes (see energy.h). */
 #include "energy.h"
+#include "meter_assert.h"
 
 #include <math.h>
 #include <string.h>
@@ -152,4 +153,61 @@ void energy_read(const energy_t *e, int code, readings_t *r)
     r->resettable = e->resettable[0] / ENERGY_UWH_PER_KWH;
     for (int k = 0; k < 3; k++)
         r->resettable_phase[k] = e->resettable[1 + k] / ENERGY_UWH_PER_KWH;
+}
+
+/* ---- the register enumeration (energy.h) ---- */
+
+int64_t *energy_register(energy_t *e, unsigned i)
+{
+    METER_ASSERT(e && i < ENERGY_REGISTERS);
+    if (i < 48) {
+        energy_reg_t *regs[6] = {&e->total[0],   &e->total[1],   &e->forward[0],
+                                 &e->forward[1], &e->reverse[0], &e->reverse[1]};
+        return &regs[i / 8]->slot[i % 8];
+    }
+    if (i < 68)
+        return &e->quadrant[(i - 48) / 5][(i - 48) % 5];
+    return &e->resettable[i - 68];
+}
+
+static char *put(char *out, const char *s)
+{
+    while (*s)
+        *out++ = *s++;
+    *out = '\0';
+    return out;
+}
+
+const char *energy_register_name(unsigned i, char *buf)
+{
+    static const char *const kinds[6] = {"active_total",     "reactive_total",
+                                         "active_forward",   "reactive_forward",
+                                         "active_reverse",   "reactive_reverse"};
+    static const char *const slots[8] = {"total", "T1", "T2", "T3", "T4", "L1", "L2", "L3"};
+    METER_ASSERT(buf && i < ENERGY_REGISTERS);
+    char *p;
+    if (i < 48) {
+        p = put(buf, kinds[i / 8]);
+        p = put(p, ".");
+        put(p, slots[i % 8]);
+    } else if (i < 68) {
+        char q[] = "reactive_q1.";
+        q[10] = (char)('1' + (i - 48) / 5);
+        p = put(buf, q);
+        put(p, slots[(i - 48) % 5]);
+    } else {
+        p = put(buf, "resettable.");
+        put(p, i == 68 ? "total" : slots[5 + i - 69]);
+    }
+    return buf;
+}
+
+int energy_register_find(const char *name)
+{
+    METER_ASSERT(name);
+    char buf[32];
+    for (unsigned i = 0; i < ENERGY_REGISTERS; i++)
+        if (strcmp(energy_register_name(i, buf), name) == 0)
+            return (int)i;
+    return -1;
 }

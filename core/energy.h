@@ -85,6 +85,30 @@ void energy_reset_day_counter(energy_t *e);
  * manual's table for `code`; T3/T4 read as they are, shown or not. */
 void energy_read(const energy_t *e, int code, readings_t *r);
 
+/* Every integer register of energy_t in one enumeration, the one the memory
+ * image (nvm.h), the host's field names and presets all use:
+ *
+ *   index   register                                     name
+ *    0.. 7  active total    [total, T1..T4, L1..L3]       active_total.total .. .L3
+ *    8..15  reactive total                                reactive_total.*
+ *   16..23  active forward                                active_forward.*
+ *   24..31  reactive forward                              reactive_forward.*
+ *   32..39  active reverse                                active_reverse.*
+ *   40..47  reactive reverse                              reactive_reverse.*
+ *   48..67  reactive Q1..Q4 x [total, T1..T4]             reactive_q1.total .. reactive_q4.T4
+ *   68..71  resettable day counter [total, L1..L3]        resettable.total .. .L3
+ */
+#define ENERGY_REGISTERS 72u
+
+/* Register i (< ENERGY_REGISTERS), in micro-units. */
+int64_t *energy_register(energy_t *e, unsigned i);
+
+/* Its name, as above ("active_forward.T1"); `buf` needs 32 bytes. */
+const char *energy_register_name(unsigned i, char *buf);
+
+/* The index of a register by its name; -1 when there is none. */
+int energy_register_find(const char *name);
+
 /* Keeps a register inside the 6+3 digit range. */
 int64_t energy_wrap(int64_t uwh);
 

@@ -38,8 +38,11 @@ typedef struct line_ops {
     const char *name; /* "modbus-rtu", "mbus", "modbus-tcp": for logs */
     void (*rx)(void *self, uint8_t byte, uint64_t t_ns, bool line_error);
     /* The reply that is due, copied into buf (0: none, or cap too small),
-     * with the instant its first bit starts in *t_start_ns. */
-    size_t (*tx)(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns);
+     * with the instant its first bit starts in *t_start_ns and the UART
+     * settings it leaves with in *line (a reply that acknowledges a new baud
+     * rate still leaves at the old one: A2.3, A3.3). */
+    size_t (*tx)(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                 line_settings_t *line);
     uint64_t (*deadline)(const void *self); /* VTIME_NEVER: nothing to do */
     void (*advance)(void *self, uint64_t now_ns);
     void (*settings)(const void *self, line_settings_t *out);

@@ -114,6 +114,7 @@ static void schedule(mbus_t *mb, const uint8_t *p, size_t n, uint64_t t)
     memcpy(mb->tx, p, n);
     mb->tx_len = (uint16_t)n;
     mb->tx_start_ns = t + mbus_bits_ns(mb->baud, mb->reply_delay_bits);
+    mb->tx_baud = mb->baud; /* A2.3: "E5 (new Baud ...)": the E5 leaves at the old rate */
     mb->tx_state = MBUS_TX_SCHEDULED;
 }
 
@@ -372,3 +373,46 @@ void mbus_rx(mbus_t *mb, uint8_t byte, uint64_t t_ns, bool line_error)
     mb->frames_ok++;
     handle_frame(mb, t_ns);
 }
+
+/* ---- the line_ops.h table ---- */
+
+static void ops_rx(void *self, uint8_t byte, uint64_t t_ns, bool line_error)
+{
+    mbus_rx(self, byte, t_ns, line_error);
+}
+
+static size_t ops_tx(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                     line_settings_t *line)
+{
+    mbus_t *mb = self;
+    uint32_t baud = mb->tx_baud;
+    size_t n = mbus_tx(mb, buf, cap, t_start_ns);
+    if (n && line)
+        *line = (line_settings_t){.bps = baud, .parity = LINE_OPS_PARITY_EVEN};
+    return n;
+}
+
+static uint64_t ops_deadline(const void *self)
+{
+    return mbus_deadline(self);
+}
+
+static void ops_advance(void *self, uint64_t now_ns)
+{
+    mbus_advance(self, now_ns);
+}
+
+/* A2.1: "data, parity and stop bit cannot be changed": 8E1. */
+static void ops_settings(const void *self, line_settings_t *out)
+{
+    *out = (line_settings_t){.bps = mbus_baud(self), .parity = LINE_OPS_PARITY_EVEN};
+}
+
+const line_ops_t MBUS_OPS = {
+    .name = "mbus",
+    .rx = ops_rx,
+    .tx = ops_tx,
+    .deadline = ops_deadline,
+    .advance = ops_advance,
+    .settings = ops_settings,
+};

@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "line_ops.h"
 #include "mbus_records.h"
 
 #define MBUS_ACK 0xE5u
@@ -88,6 +89,7 @@ typedef struct mbus {
     uint8_t tx[MBUS_FRAME_MAX];
     uint16_t tx_len;
     uint64_t tx_start_ns;
+    uint32_t tx_baud;         /* the rate the reply leaves at */
     uint32_t baud_next;       /* 0: no change pending */
     uint64_t baud_switch_ns;  /* when baud_next takes over: end of the E5 */
 
@@ -125,6 +127,9 @@ uint32_t mbus_baud(const mbus_t *mb);
 /* For a change of SETTING_MBUS_BAUD made elsewhere (menu 6.6.10, scenario):
  * takes effect at once and cancels a pending change. */
 void mbus_set_baud(mbus_t *mb, uint32_t bps);
+
+/* The line_ops.h table of the M-Bus slave (self: an mbus_t); 8E1 always. */
+extern const line_ops_t MBUS_OPS;
 
 /* Duration of `bits` bit times at `baud`, in ns (floor). */
 uint64_t mbus_bits_ns(uint32_t baud, uint32_t bits);

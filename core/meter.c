@@ -4,6 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "meter_assert.h"
+#include "nvm.h"
+
 /* Identity of the firmware the twin models (docs/decisions.md). */
 #define METER_PROTOCOL_VERSION 1.0f
 #define METER_SOFTWARE_VERSION 1.0f
@@ -14,32 +17,27 @@
 
 static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value);
 
-/* The last eight digits of a serial number, as a number (A2.1). */
-static uint32_t last_eight_digits(const char *serial)
-{
-    size_t n = strlen(serial);
-    const char *p = n > 8 ? serial + n - 8 : serial;
-    uint32_t v = 0;
-    for (; *p; p++)
-        if (*p >= '0' && *p <= '9')
-            v = v * 10u + (uint32_t)(*p - '0');
-    return v;
-}
+static void rearm(meter_t *m);
+
+#define CHECK(m) METER_ASSERT((m) && (m)->init_mark == METER_INIT_MARK)
 
 void meter_init(meter_t *m, const meter_desc_t *d)
 {
+    METER_ASSERT(m && d);
+    METER_ASSERT((unsigned)d->connection < CONNECTION_COUNT);
     memset(m, 0, sizeof *m);
+    m->init_mark = METER_INIT_MARK;
     m->model = d->model;
     const char *serial = d->serial ? d->serial : "00000001";
     size_t n = strlen(serial);
     if (n >= sizeof m->serial)
         serial += n - (sizeof m->serial - 1);
     memcpy(m->serial, serial, strlen(serial) + 1);
-    m->connection = d->connection < CONNECTION_COUNT ? d->connection : CONNECTION_3P4W;
+    m->connection = d->connection;
     if (d->settings)
         m->settings = *d->settings;
     else
-        settings_defaults(&m->settings, last_eight_digits(m->serial));
+        settings_defaults(&m->settings, settings_serial_number(m->serial));
     /* Every part counts time from the same origin, so that cycle ends,
      * tariff changes, pulse edges and page changes line up after a restart. */
     m->tick = d->start_tick;
@@ -58,6 +56,78 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     m->protocol_access.set = protocol_set;
     modbus_init(&m->modbus, &m->protocol_access, &d->modbus);
     mbus_init(&m->mbus, &m->protocol_access, &d->mbus);
+    m->lines[METER_LINE_MODBUS].ops = &MODBUS_RTU_OPS;
+    m->lines[METER_LINE_MODBUS].self = &m->modbus;
+    m->lines[METER_LINE_MBUS].ops = &MBUS_OPS;
+    m->lines[METER_LINE_MBUS].self = &m->mbus;
+    sched_init(&m->sched);
+    m->save_interval_ns = d->save_interval_ns;
+    if (m->save_interval_ns)
+        sched_set(&m->sched, SCHED_SAVE, meter_now_ns(m) + m->save_interval_ns);
+    rearm(m);
+}
+
+/* ---- the event queue ---------------------------------------------------- */
+
+static uint64_t panel_deadline(const meter_t *m)
+{
+    uint64_t a = menu_deadline(&m->menu), b = display_deadline(&m->display);
+    return a < b ? a : b;
+}
+
+static void rearm_line(meter_t *m, meter_line_t l)
+{
+    sched_set(&m->sched, (sched_slot_t)(SCHED_MODBUS + l), m->lines[l].ops->deadline(m->lines[l].self));
+}
+
+/* Every part's next instant into its slot (the save point keeps its own). */
+static void rearm(meter_t *m)
+{
+    sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));
+    sched_set(&m->sched, SCHED_PANEL, panel_deadline(m));
+    for (int l = 0; l < METER_LINES; l++)
+        rearm_line(m, (meter_line_t)l);
+}
+
+/* Services every event due at or before now_ns, in order of time, then of
+ * slot priority, each at its own instant. A part must move its deadline past
+ * the instant it was serviced at, or the queue would never drain. */
+static void service(meter_t *m, uint64_t now_ns)
+{
+    for (;;) {
+        sched_slot_t slot = sched_due(&m->sched, now_ns);
+        if (slot == SCHED_SLOTS)
+            return;
+        uint64_t t = m->sched.due[slot], next;
+        switch (slot) {
+        case SCHED_PULSE:
+            pulse_advance(&m->pulse, t);
+            next = pulse_deadline(&m->pulse);
+            break;
+        case SCHED_MODBUS:
+        case SCHED_MBUS: {
+            /* A frame may change settings (a new S0 rate, LCD cycle, ID):
+             * every slot is looked at again. */
+            meter_line_t l = (meter_line_t)(slot - SCHED_MODBUS);
+            m->lines[l].ops->advance(m->lines[l].self, t);
+            rearm(m);
+            METER_ASSERT(m->sched.due[slot] > t);
+            continue;
+        }
+        case SCHED_PANEL:
+            menu_advance(&m->menu, t);
+            next = panel_deadline(m);
+            break;
+        case SCHED_SAVE:
+            m->save_due = true;
+            next = t + m->save_interval_ns;
+            break;
+        default:
+            return;
+        }
+        METER_ASSERT(next > t);
+        sched_set(&m->sched, slot, next);
+    }
 }
 
 /* Notes the tariff in force from now on, if it changed. */
@@ -138,20 +208,40 @@ int meter_tariff(const meter_t *m)
 
 void meter_set_tariff_input(meter_t *m, bool on)
 {
+    CHECK(m);
     m->tariff_input = on;
     tariff_changed(m);
 }
 
+bool meter_tariff_input(const meter_t *m)
+{
+    CHECK(m);
+    return m->tariff_input;
+}
+
 void meter_set_supply(meter_t *m, bool on)
 {
-    if (m->supply && !on)
+    CHECK(m);
+    if (m->supply && !on) {
         m->power_down_count++; /* 0x4016 counts losses of supply */
+        m->save_due = true;    /* the meter saves as its supply fails */
+    }
     m->supply = on;
+}
+
+bool meter_supply(const meter_t *m)
+{
+    CHECK(m);
+    return m->supply;
 }
 
 void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
 {
+    CHECK(m);
+    METER_ASSERT(s || n == 0);
     for (size_t t = 0; t < n; t++) {
+        if (sched_next(&m->sched) <= meter_now_ns(m))
+            service(m, meter_now_ns(m));
         if (metrology_step(&m->metrology, &s[t])) {
             /* A meter without supply, or stopped on a memory error (7.1),
              * registers nothing: it must never count on a reset memory. */
@@ -160,56 +250,72 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
             else
                 skip_cycle(m, &m->metrology.cycle);
             pulse_cycle_done(m, &m->metrology.cycle);
+            sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));
         }
         m->tick++;
     }
-    pulse_advance(&m->pulse, meter_now_ns(m));
-    menu_advance(&m->menu, meter_now_ns(m));
+    uint64_t now = meter_now_ns(m);
+    service(m, now);
+    /* What a reader sees is the state at the end of the samples: pulse
+     * levels and the LCD's values as of now. */
+    pulse_advance(&m->pulse, now);
+    menu_advance(&m->menu, now);
+    rearm(m);
 }
 
 void meter_button(meter_t *m, menu_button_t b, bool pressed)
 {
+    CHECK(m);
+    METER_ASSERT((unsigned)b < MENU_BUTTON_COUNT);
     menu_button(&m->menu, b, pressed, meter_now_ns(m));
+    rearm(m);
 }
 
 uint64_t meter_deadline(const meter_t *m)
 {
-    uint64_t t[5] = {menu_deadline(&m->menu), display_deadline(&m->display),
-                     pulse_deadline(&m->pulse), modbus_deadline(&m->modbus),
-                     mbus_deadline(&m->mbus)};
-    uint64_t min = t[0];
-    for (int i = 1; i < 5; i++)
-        if (t[i] < min)
-            min = t[i];
-    return min;
+    CHECK(m);
+    return sched_next(&m->sched);
 }
 
-void meter_advance(meter_t *m, uint64_t now_ns)
+/* ---- the serial lines -------------------------------------------------- */
+
+void meter_line_rx(meter_t *m, meter_line_t line, uint8_t byte, uint64_t t_ns, bool line_error)
 {
-    pulse_advance(&m->pulse, now_ns);
-    modbus_advance(&m->modbus, now_ns);
-    mbus_advance(&m->mbus, now_ns);
-    menu_advance(&m->menu, now_ns);
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES);
+    m->lines[line].ops->rx(m->lines[line].self, byte, t_ns, line_error);
+    rearm(m); /* a frame handled at once (--fast) may have changed settings */
 }
 
-void meter_modbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error)
+size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap,
+                     uint64_t *t_start_ns, line_settings_t *settings)
 {
-    modbus_rx(&m->modbus, byte, t_ns, line_error);
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES && buf);
+    size_t n = m->lines[line].ops->tx(m->lines[line].self, buf, cap, t_start_ns, settings);
+    if (n)
+        rearm_line(m, line);
+    return n;
 }
 
-void meter_mbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error)
+void meter_line_settings(const meter_t *m, meter_line_t line, line_settings_t *out)
 {
-    mbus_rx(&m->mbus, byte, t_ns, line_error);
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES && out);
+    m->lines[line].ops->settings(m->lines[line].self, out);
 }
 
-size_t meter_modbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
+uint64_t meter_line_deadline(const meter_t *m, meter_line_t line)
 {
-    return modbus_tx(&m->modbus, buf, cap, t_start_ns);
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES);
+    return m->sched.due[SCHED_MODBUS + line];
 }
 
-size_t meter_mbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
+uint8_t meter_modbus_id(const meter_t *m)
 {
-    return mbus_tx(&m->mbus, buf, cap, t_start_ns);
+    CHECK(m);
+    return modbus_line(&m->modbus)->id;
 }
 
 const display_t *meter_display(const meter_t *m)
@@ -297,11 +403,90 @@ static void resync_lines(meter_t *m)
 
 void meter_load_settings(meter_t *m, const settings_t *s)
 {
+    CHECK(m);
+    METER_ASSERT(s);
     m->settings = *s;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = (double)m->tick;
     resync_lines(m);
+    rearm(m);
+}
+
+settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value)
+{
+    CHECK(m);
+    settings_err_t err = settings_set(&m->settings, id, value);
+    m->save_due |= err == SETTINGS_OK;
+    tariff_changed(m);
+    resync_lines(m);
+    rearm(m);
+    return err;
+}
+
+void meter_reset(meter_t *m, access_reset_t what)
+{
+    CHECK(m);
+    m->save_due = true;
+    switch (what) {
+    case ACCESS_RESET_POWER_DOWN_COUNTER: m->power_down_count = 0; break;
+    case ACCESS_RESET_DAY_COUNTER: energy_reset_day_counter(&m->energy); break;
+    default: METER_ASSERT(!"unknown counter");
+    }
+}
+
+bool meter_preset_register(meter_t *m, unsigned reg, int64_t micro)
+{
+    CHECK(m);
+    METER_ASSERT(reg < ENERGY_REGISTERS);
+    if (micro < 0 || micro >= ENERGY_MODULUS_UWH)
+        return false; /* the 6+3 digit register (6.2) */
+    *energy_register(&m->energy, reg) = micro;
+    m->save_due = true;
+    return true;
+}
+
+void meter_preset_power_down_count(meter_t *m, uint32_t count)
+{
+    CHECK(m);
+    m->power_down_count = count;
+    m->save_due = true;
+}
+
+int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_t *error)
+{
+    CHECK(m);
+    METER_ASSERT(d && error && (unsigned)fault <= METER_FAULT_CORRUPT_BOTH);
+    uint8_t image[NVM_IMAGE_LEN];
+    size_t n = nvm_save(m, image, sizeof image);
+    /* One byte of a copy's integer area flipped: its CRC no longer holds. */
+    if (fault == METER_FAULT_CORRUPT_MAIN || fault == METER_FAULT_CORRUPT_BOTH)
+        image[NVM_MAIN_OFFSET + 8] ^= 0xFF;
+    if (fault == METER_FAULT_CORRUPT_BACKUP || fault == METER_FAULT_CORRUPT_BOTH)
+        image[NVM_BACKUP_OFFSET + 8] ^= 0xFF;
+    meter_desc_t again = *d;
+    again.start_tick = m->tick; /* the host's clock goes on; the parts start afresh */
+    meter_init(m, &again);
+    *error = 0;
+    return (int)nvm_load(m, image, n, error);
+}
+
+uint8_t meter_error(const meter_t *m)
+{
+    CHECK(m);
+    return m->error_code;
+}
+
+bool meter_save_due(const meter_t *m)
+{
+    CHECK(m);
+    return m->save_due;
+}
+
+void meter_saved(meter_t *m)
+{
+    CHECK(m);
+    m->save_due = false;
 }
 
 static void access_read(void *ctx, readings_t *out)
@@ -311,34 +496,27 @@ static void access_read(void *ctx, readings_t *out)
 
 static settings_err_t access_set(void *ctx, setting_id_t id, int32_t value)
 {
-    meter_t *m = ctx;
-    settings_err_t err = settings_set(&m->settings, id, value);
-    m->changes += err == SETTINGS_OK;
-    tariff_changed(m);
-    resync_lines(m);
-    return err;
+    return meter_set(ctx, id, value);
 }
 
+/* A protocol's own write: its machine applies a new ID, baud rate or parity
+ * after its reply (A3.3), so the lines are not resynchronised here. */
 static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
 {
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);
-    m->changes += err == SETTINGS_OK;
+    m->save_due |= err == SETTINGS_OK;
     tariff_changed(m);
     return err;
 }
 
 static void access_reset(void *ctx, access_reset_t what)
 {
-    meter_t *m = ctx;
-    m->changes++;
-    switch (what) {
-    case ACCESS_RESET_POWER_DOWN_COUNTER: m->power_down_count = 0; break;
-    case ACCESS_RESET_DAY_COUNTER: energy_reset_day_counter(&m->energy); break;
-    }
+    meter_reset(ctx, what);
 }
 
 access_t meter_access(meter_t *m)
 {
+    CHECK(m);
     return (access_t){.ctx = m, .read = access_read, .set = access_set, .reset = access_reset};
 }

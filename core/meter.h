@@ -17,12 +17,26 @@
  * Usage:
  *   meter_t m;
  *   meter_init(&m, &(meter_desc_t){ .serial = "13070001" });
- *   meter_exec(&m, samples, n);      // n ticks of 125 us
+ *   meter_line_rx(&m, METER_LINE_MODBUS, byte, t_end, false);  // a master's bytes
+ *   meter_exec(&m, samples, n);      // n ticks of 125 us: every event in them happens
+ *   meter_line_tx(&m, METER_LINE_MODBUS, buf, cap, &t_start, &line);  // the reply, if due
  *   meter_readings(&m, &r);
  *
- * A zero field in meter_desc_t means the default (4PU, 3P4W, factory settings).
- * The meter's parts hold pointers into it: a meter_t must not be moved or
- * copied after meter_init().
+ * One clock, one queue: the meter's time is its tick count; every part with
+ * work at an instant of its own (a frame's end, a reply's start, an S0 edge,
+ * a long press, a page change, a save point) has a slot in one event queue
+ * (sched.h), serviced by meter_exec() at its exact time in order of time,
+ * then of a fixed priority. meter_deadline() is the next of them: a host's
+ * loop sleeps on it. The result never depends on how the host splits the
+ * samples into calls.
+ *
+ * The facade is the only door: a host changes a meter through the calls
+ * below (which validate, as the buttons and protocols do) and never writes a
+ * field of meter_t (`make check-facade` holds that). A zero field in
+ * meter_desc_t means the default (4PU, 3P4W, factory settings). The meter's
+ * parts hold pointers into it: a meter_t must not be moved or copied after
+ * meter_init(). Programmer errors (a null or uninitialised meter, an index out
+ * of range) trip METER_ASSERT (meter_assert.h).
  */
 #ifndef METERSIM_METER_H
 #define METERSIM_METER_H
@@ -40,10 +54,26 @@
 #include "metrology.h"
 #include "pulse.h"
 #include "readings.h"
+#include "sched.h"
 #include "settings.h"
 #include "vtime.h"
 
 #define METER_TARIFF_SEGMENTS 8
+
+/* The meter's two serial interfaces. */
+typedef enum {
+    METER_LINE_MODBUS, /* RS-485, terminals 7/8 (4.5, A3) */
+    METER_LINE_MBUS,   /* M-Bus, terminals 8/9 (4.4, A2) */
+    METER_LINES
+} meter_line_t;
+
+/* Faults a host can inject at a power-up (7.1). */
+typedef enum {
+    METER_FAULT_NONE = 0,       /* a plain restart */
+    METER_FAULT_CORRUPT_MAIN,   /* the main copy of the memory is damaged */
+    METER_FAULT_CORRUPT_BACKUP, /* the backup copy */
+    METER_FAULT_CORRUPT_BOTH,   /* both: the meter stops with its error byte */
+} meter_fault_t;
 
 typedef struct meter_desc {
     meter_model_t model;
@@ -54,9 +84,13 @@ typedef struct meter_desc {
     modbus_desc_t modbus;       /* Modbus timing (zero: defaults, modbus.h) */
     mbus_desc_t mbus;           /* M-Bus timing (zero: defaults, mbus.h) */
     bool unpowered;             /* starts without supply (default: powered) */
+    /* A save point every this many ns of meter time (meter_save_due());
+     * 0: none, only changes of settings and losses of supply ask for one. */
+    uint64_t save_interval_ns;
 } meter_desc_t;
 
 typedef struct meter {
+    uint32_t init_mark; /* METER_INIT_MARK once meter_init() has run */
     meter_model_t model;
     char serial[17];
     connection_t connection;
@@ -77,11 +111,13 @@ typedef struct meter {
      * memory were bad (nvm.h); 0 in normal operation. Non-zero: no energy
      * is registered, ever, until a sound image is loaded. */
     uint8_t error_code;
-    uint64_t tick;
-    /* Counts changes of settings and counter resets: a host keeping the
-     * memory on disk saves when it moves, as the meter writes its EEPROM at
-     * once. */
-    uint32_t changes;
+    uint64_t tick; /* the one clock: samples since the host's time 0 */
+    sched_t sched; /* the one event queue */
+    /* A change of settings, a counter reset, a loss of supply or a save point
+     * since the host last saved: the meter writes its EEPROM at once, so a
+     * host keeping the memory on disk saves now (meter_save_due()). */
+    bool save_due;
+    uint64_t save_interval_ns;
     display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
@@ -90,66 +126,121 @@ typedef struct meter {
     access_t protocol_access;
     modbus_t modbus;   /* RS-485, terminals 7/8 (4.5, A3) */
     mbus_t mbus;       /* M-Bus, terminals 8/9 (4.4, A2) */
+    /* The line machines by meter_line_t, reached through their tables. */
+    struct {
+        const line_ops_t *ops;
+        void *self;
+    } lines[METER_LINES];
 } meter_t;
+
+#define METER_INIT_MARK 0x4D455452u /* "METR" */
 
 void meter_init(meter_t *m, const meter_desc_t *d);
 
-/* Runs n ticks of samples through the meter. */
+/* Runs n ticks of samples through the meter and services every event that
+ * falls due up to the end of the last one, each at its exact instant: after
+ * the call, a reply due by then is ready for meter_line_tx(). */
 void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n);
 
-/* Virtual time now, in nanoseconds since the meter was created. */
+/* Virtual time now, in nanoseconds since the host's time 0. */
 uint64_t meter_now_ns(const meter_t *m);
+
+/* The next instant at which an event is due (a line's frame end or reply,
+ * a pulse edge, the menu or LCD, a save point); VTIME_NEVER if none. */
+uint64_t meter_deadline(const meter_t *m);
+
+/* ---- the serial lines -------------------------------------------------- */
+
+/* A character received on a line; `t_ns` is when its stop bit ended (not
+ * before the meter's present time minus one tick). */
+void meter_line_rx(meter_t *m, meter_line_t line, uint8_t byte, uint64_t t_ns, bool line_error);
+
+/* The reply that is due by now on a line (0: none), the instant its first
+ * bit starts and the UART settings it leaves with; the bytes follow back to
+ * back at that rate. */
+size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap,
+                     uint64_t *t_start_ns, line_settings_t *settings);
+
+/* The settings a line listens with now. */
+void meter_line_settings(const meter_t *m, meter_line_t line, line_settings_t *out);
+
+/* The next instant the line machine has work (a frame to end, a reply to
+ * start); VTIME_NEVER if none. */
+uint64_t meter_line_deadline(const meter_t *m, meter_line_t line);
+
+/* The Modbus ID and M-Bus primary address the lines answer to now. */
+uint8_t meter_modbus_id(const meter_t *m);
+
+/* ---- inputs ------------------------------------------------------------ */
 
 /* The tariff in use: T3/T4 when selected; otherwise the tariff input chooses
  * T2 while it carries 230 V (A1.1, docs/decisions.md). */
 int meter_tariff(const meter_t *m);
 
 void meter_set_tariff_input(meter_t *m, bool on);
+bool meter_tariff_input(const meter_t *m);
 
 /* A button edge (left <<, middle, right >>) now (6.4). */
 void meter_button(meter_t *m, menu_button_t b, bool pressed);
 
-/* The next instant at which a part of the meter has something to do without
- * new samples (a page change, a menu timeout); VTIME_NEVER if none. */
-uint64_t meter_deadline(const meter_t *m);
-
-/* Moves the parts that run on time alone (display, menu) to `now_ns`, which
- * may lie between ticks. */
-void meter_advance(meter_t *m, uint64_t now_ns);
-
-/* Replaces every setting at once (a loaded memory image): the tariff in use
- * and the line machines' ID, baud rate and parity follow. */
-void meter_load_settings(meter_t *m, const settings_t *s);
-
-/* A character received on the Modbus or M-Bus line; `t_ns` is when its last
- * bit ended (not before the meter's present time minus one tick). */
-void meter_modbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error);
-void meter_mbus_rx(meter_t *m, uint8_t byte, uint64_t t_ns, bool line_error);
-
-/* The reply that is due by now on each line, and when its first bit starts;
- * 0 when none. The bytes follow back to back at the line's baud rate. */
-size_t meter_modbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns);
-size_t meter_mbus_tx(meter_t *m, uint8_t *buf, size_t cap, uint64_t *t_start_ns);
-
-/* The LCD model as it is now. */
-const display_t *meter_display(const meter_t *m);
-
 /* Supply on or off. The meter is powered from its measured phases (4: no
  * auxiliary supply), so a host switches it off when the grid fails (all
  * phase voltages below METER_SUPPLY_MIN_V, docs/state.md) or the user pulls
- * the plug. Each loss of supply counts one power-down (0x4016); without
- * supply no energy is registered. */
+ * the plug. Each loss of supply counts one power-down (0x4016) and asks for
+ * a save; without supply no energy is registered. */
 void meter_set_supply(meter_t *m, bool on);
+bool meter_supply(const meter_t *m);
 
 /* Below this RMS voltage on every phase a host takes the meter as unpowered:
  * half of Un, well under the operating range 230 V -20 % (4), so every
  * specified voltage powers the meter (docs/state.md, Decisions). */
 #define METER_SUPPLY_MIN_V 115.0
 
+/* ---- settings, counters, presets, faults ------------------------------- */
+
+/* Changes one setting as the menu does (validated by settings.h; the lines
+ * take a new ID, baud rate or parity at once); SETTINGS_OK or why not. */
+settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value);
+
+/* Resets a counter as the menu does (6.6.12, 6.6.13). */
+void meter_reset(meter_t *m, access_reset_t what);
+
+/* Replaces every setting at once (a loaded memory image): the tariff in use
+ * and the line machines' ID, baud rate and parity follow. */
+void meter_load_settings(meter_t *m, const settings_t *s);
+
+/* A starting value of energy register `reg` (energy.h's enumeration), in
+ * micro-units; false (nothing changed) outside 0 .. 999999.999999999 kWh. */
+bool meter_preset_register(meter_t *m, unsigned reg, int64_t micro);
+
+/* A starting value of the power-down counter (0x4016). */
+void meter_preset_power_down_count(meter_t *m, uint32_t count);
+
+/* A power cycle through the memory image, as at a restart: the image is
+ * written, damaged as `fault` says, the meter starts afresh from `d` at its
+ * present time and loads the image (7.1). Returns what loading found (an
+ * nvm_status_t) and the 7.1 error byte in *error. */
+int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_t *error);
+
+/* The 7.1 error byte while the meter has stopped on a memory error; 0 while
+ * it runs. */
+uint8_t meter_error(const meter_t *m);
+
+/* True when the memory image should be written now (a setting changed, a
+ * counter was reset, the supply went, a save point came); meter_saved()
+ * after writing it. */
+bool meter_save_due(const meter_t *m);
+void meter_saved(meter_t *m);
+
+/* ---- what it shows ------------------------------------------------------ */
+
+/* The LCD model as it is now. */
+const display_t *meter_display(const meter_t *m);
+
 /* Everything readable, as it is now. */
 void meter_readings(const meter_t *m, readings_t *r);
 
-/* The access table protocol machines and the menu use. */
+/* The access table the protocol machines and the menu use. */
 access_t meter_access(meter_t *m);
 
 #endif

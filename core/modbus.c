@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "crc.h"
+#include "meter_assert.h"
+#include "modbus_pdu.h"
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -51,18 +53,17 @@ void modbus_init(modbus_t *mb, const access_t *acc, const modbus_desc_t *desc)
     modbus_sync(mb);
 }
 
-/* ---- PDU handling ------------------------------------------------------ */
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+/* ---- replies ------------------------------------------------------------ */
 
 /* Queues the ADU in mb->tx[0 .. len) (address and PDU filled in) with its CRC. */
 static void queue_reply(modbus_t *mb, uint16_t len, uint64_t t_end)
 {
     uint16_t crc = crc16_modbus(mb->tx, len);
-    mb->tx[len] = (uint8_t)crc;         /* CRC low byte first (2.5.1.2) */
+    mb->tx[len] = (uint8_t)crc; /* CRC low byte first (2.5.1.2) */
     mb->tx[len + 1] = (uint8_t)(crc >> 8);
     mb->tx_len = (uint16_t)(len + 2);
     mb->tx_pending = true;
+    mb->tx_line = mb->line; /* A3.3: the echo leaves with the settings it was asked with */
     if (mb->desc.fast) {
         mb->tx_start_ns = t_end;
         mb->busy_until_ns = t_end;
@@ -74,12 +75,11 @@ static void queue_reply(modbus_t *mb, uint16_t len, uint64_t t_end)
     mb->stats.replies++;
 }
 
-/* Handles one frame with a good CRC; t_end is when its last byte ended. */
+/* Handles one frame with a good CRC; t_end is when its last byte ended. The
+ * PDU between address and CRC goes to the one PDU handler (modbus_pdu.h). */
 static void handle_frame(modbus_t *mb, const uint8_t *f, uint16_t len, uint64_t t_end)
 {
     uint8_t addr = f[0];
-    const uint8_t *pdu = f + 1;
-    uint16_t pdu_len = (uint16_t)(len - 3);
     bool broadcast = addr == 0;
     uint64_t t_proc = mb->desc.fast ? t_end : t_end + mb->t35_ns;
 
@@ -89,74 +89,13 @@ static void handle_frame(modbus_t *mb, const uint8_t *f, uint16_t len, uint64_t 
     mb->stats.requests++;
     mb->last_request_ns = t_end;
 
-    uint8_t fc = pdu[0];
-    modbus_ex_t ex = MODBUS_EX_NONE;
-    uint16_t rlen = 0; /* reply PDU length, in tx + 1 */
-    bool wrote = false;
-    readings_t r;
-
-    switch (fc) {
-    case 0x03:
-    case 0x04: { /* Read Holding / Input Registers: both read A3.2 (docs/modbus.md) */
-        if (pdu_len != 5) {
-            mb->stats.short_frames++;
-            return;
-        }
-        if (broadcast)
-            return; /* reads are never broadcast (Serial Line 2.1) */
-        uint16_t start = get16(pdu + 1), qty = get16(pdu + 3);
-        if (qty < 1 || qty > MODBUS_MAP_READ_MAX) {
-            ex = MODBUS_EX_ILLEGAL_VALUE; /* Application Protocol 6.3 */
-            break;
-        }
-        mb->acc.read(mb->acc.ctx, &r);
-        ex = modbus_map_read(&r, start, qty, mb->tx + 3);
-        if (ex == MODBUS_EX_NONE) {
-            mb->tx[1] = fc;
-            mb->tx[2] = (uint8_t)(2 * qty);
-            rlen = (uint16_t)(2 + 2 * qty);
-        }
-        break;
+    modbus_pdu_result_t res;
+    modbus_pdu_handle(&mb->acc, f + 1, (size_t)(len - 3), broadcast, mb->tx + 1, &res);
+    if (res.malformed) {
+        mb->stats.short_frames++;
+        return;
     }
-    case 0x06: { /* Write Single Register */
-        if (pdu_len != 5) {
-            mb->stats.short_frames++;
-            return;
-        }
-        mb->acc.read(mb->acc.ctx, &r);
-        ex = modbus_map_write(&mb->acc, &r, get16(pdu + 1), 1, pdu + 3);
-        if (ex == MODBUS_EX_NONE) {
-            memcpy(mb->tx + 1, pdu, 5); /* the reply echoes the request (6.6) */
-            rlen = 5;
-            wrote = true;
-        }
-        break;
-    }
-    case 0x10: { /* Write Multiple Registers */
-        if (pdu_len < 6 || pdu_len != 6 + pdu[5]) {
-            mb->stats.short_frames++;
-            return;
-        }
-        uint16_t start = get16(pdu + 1), qty = get16(pdu + 3);
-        if (qty < 1 || qty > MODBUS_MAP_WRITE_MAX || pdu[5] != 2 * qty) {
-            ex = MODBUS_EX_ILLEGAL_VALUE; /* Application Protocol 6.12 */
-            break;
-        }
-        mb->acc.read(mb->acc.ctx, &r);
-        ex = modbus_map_write(&mb->acc, &r, start, qty, pdu + 6);
-        if (ex == MODBUS_EX_NONE) {
-            memcpy(mb->tx + 1, pdu, 5);
-            rlen = 5;
-            wrote = true;
-        }
-        break;
-    }
-    default:
-        ex = MODBUS_EX_ILLEGAL_FUNCTION;
-        break;
-    }
-
-    if (wrote) {
+    if (res.wrote) {
         /* New ID / baud / parity take effect once the reply is out (A3.3). */
         mb->sync_pending = true;
         mb->sync_ns = t_proc;
@@ -165,15 +104,12 @@ static void handle_frame(modbus_t *mb, const uint8_t *f, uint16_t len, uint64_t 
         mb->busy_until_ns = t_proc; /* carried out, never answered (Serial Line 2.1) */
         return;
     }
+    if (res.len == 0)
+        return;
     mb->tx[0] = addr;
-    if (ex != MODBUS_EX_NONE) {
-        mb->tx[1] = (uint8_t)(fc | 0x80);
-        mb->tx[2] = (uint8_t)ex;
-        rlen = 2;
-        mb->stats.exceptions++;
-    }
-    queue_reply(mb, (uint16_t)(rlen + 1), t_end);
-    if (wrote)
+    mb->stats.exceptions += res.exception;
+    queue_reply(mb, (uint16_t)(res.len + 1), t_end);
+    if (res.wrote)
         mb->sync_ns = mb->busy_until_ns;
 }
 
@@ -356,7 +292,7 @@ uint64_t modbus_deadline(const modbus_t *mb)
     uint64_t d = VTIME_NEVER;
     if (mb->rx_len > 0)
         d = mb->rx_last_ns + (mb->desc.fast ? mb->desc.fast_flush_ns + 1 : mb->t35_ns);
-    if (mb->tx_pending)
+    if (mb->tx_pending && mb->tx_start_ns > mb->now_ns)
         d = min_u64(d, mb->tx_start_ns);
     if (mb->sync_pending)
         d = min_u64(d, mb->sync_ns);
@@ -400,3 +336,46 @@ uint64_t modbus_char_ns(const modbus_t *mb) { return mb->char_ns; }
 uint64_t modbus_last_request_ns(const modbus_t *mb) { return mb->last_request_ns; }
 
 const modbus_stats_t *modbus_stats(const modbus_t *mb) { return &mb->stats; }
+
+/* ---- the line_ops.h table ------------------------------------------------ */
+
+static void ops_rx(void *self, uint8_t byte, uint64_t t_ns, bool line_error)
+{
+    modbus_rx(self, byte, t_ns, line_error);
+}
+
+static size_t ops_tx(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                     line_settings_t *line)
+{
+    modbus_t *mb = self;
+    modbus_line_t l = mb->tx_line;
+    size_t n = modbus_tx(mb, buf, cap, t_start_ns);
+    if (n && line)
+        *line = (line_settings_t){.bps = l.bps, .parity = l.parity};
+    return n;
+}
+
+static uint64_t ops_deadline(const void *self)
+{
+    return modbus_deadline(self);
+}
+
+static void ops_advance(void *self, uint64_t now_ns)
+{
+    modbus_advance(self, now_ns);
+}
+
+static void ops_settings(const void *self, line_settings_t *out)
+{
+    const modbus_line_t *l = modbus_line(self);
+    *out = (line_settings_t){.bps = l->bps, .parity = l->parity};
+}
+
+const line_ops_t MODBUS_RTU_OPS = {
+    .name = "modbus-rtu",
+    .rx = ops_rx,
+    .tx = ops_tx,
+    .deadline = ops_deadline,
+    .advance = ops_advance,
+    .settings = ops_settings,
+};

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "line_ops.h"
 #include "modbus_map.h"
 #include "vtime.h"
 
@@ -111,6 +112,7 @@ typedef struct modbus {
     uint16_t tx_len;
     bool tx_pending;
     uint64_t tx_start_ns;
+    modbus_line_t tx_line;  /* the settings the reply leaves with */
     uint64_t busy_until_ns; /* bytes starting before this are not heard */
 
     bool sync_pending;      /* re-read ID/baud/parity at sync_ns */
@@ -135,7 +137,8 @@ void modbus_sync(modbus_t *mb);
 void modbus_rx(modbus_t *mb, uint8_t byte, uint64_t t_ns, bool line_error);
 
 /* The next instant at which modbus_advance() has something to do (a frame to
- * end, a reply to hand out, settings to apply); VTIME_NEVER if none. */
+ * end, a reply to become due, settings to apply); VTIME_NEVER if none. A
+ * reply already due waits for modbus_tx() and is not a deadline. */
 uint64_t modbus_deadline(const modbus_t *mb);
 
 /* Moves the machine's time to now_ns, doing everything due until then. */
@@ -159,5 +162,8 @@ uint64_t modbus_char_ns(const modbus_t *mb);
 uint64_t modbus_last_request_ns(const modbus_t *mb);
 
 const modbus_stats_t *modbus_stats(const modbus_t *mb);
+
+/* The line_ops.h table of the RTU slave (self: a modbus_t). */
+extern const line_ops_t MODBUS_RTU_OPS;
 
 #endif

@@ -195,19 +195,6 @@ int64_t modbus_from_bcd(uint32_t bcd, unsigned words)
     return v;
 }
 
-/* The last eight characters of the serial number as decimal digits; anything
- * that is not a digit counts as 0 (the register has room for digits only). */
-static uint32_t serial_last8(const char *serial)
-{
-    size_t n = 0;
-    while (n < sizeof ((readings_t *)0)->serial && serial[n] != '\0')
-        n++;
-    uint32_t v = 0;
-    for (size_t i = n > 8 ? n - 8 : 0; i < n; i++)
-        v = v * 10u + (serial[i] >= '0' && serial[i] <= '9' ? (uint32_t)(serial[i] - '0') : 0u);
-    return v;
-}
-
 /* The value of an entry as a number, before encoding. */
 static double reg_value(const modbus_reg_t *e, const readings_t *r)
 {
@@ -221,7 +208,7 @@ static double reg_value(const modbus_reg_t *e, const readings_t *r)
     case MODBUS_SRC_U32: { uint32_t u; memcpy(&u, base, sizeof u); return u; }
     case MODBUS_SRC_CHAR: return (unsigned char)*base;
     case MODBUS_SRC_SETTING: return settings_get(&r->settings, (setting_id_t)e->arg);
-    case MODBUS_SRC_SERIAL: return serial_last8(r->serial);
+    case MODBUS_SRC_SERIAL: return settings_serial_number(r->serial);
     case MODBUS_SRC_S0_RATE: return r->settings.s0_rate_x100 / 100.0;
     case MODBUS_SRC_CT_RATIO: return 1;     /* 5 A / 5 A: a direct meter */
     case MODBUS_SRC_CT_PAIR: return 50005;  /* digits "0005 0005": 5/5 */

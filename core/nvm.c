@@ -54,19 +54,6 @@ static double bits_double(uint64_t u)
     return d;
 }
 
-/* The 72 integer registers of energy_t, in image order. */
-static int64_t *reg_at(energy_t *e, unsigned i)
-{
-    if (i < 48) {
-        energy_reg_t *regs[6] = {&e->total[0],   &e->total[1],   &e->forward[0],
-                                 &e->forward[1], &e->reverse[0], &e->reverse[1]};
-        return &regs[i / 8]->slot[i % 8];
-    }
-    if (i < 68)
-        return &e->quadrant[(i - 48) / 5][(i - 48) % 5];
-    return &e->resettable[i - 68];
-}
-
 /* The 16 remainders, in image order: rem_phase[a][d][k], then rem_net[a][d]. */
 static double *rem_at(energy_t *e, unsigned i)
 {
@@ -132,8 +119,8 @@ static void put_int_area(wr_t *w, const meter_t *m)
     put(w, m->power_down_count, 4);
     put(w, m->supply ? NVM_FLAG_SUPPLY_ON : 0u, 1);
     put_settings(w, &m->settings);
-    for (unsigned i = 0; i < NVM_REGISTERS; i++)
-        put(w, (uint64_t)*reg_at(&e, i), 8);
+    for (unsigned i = 0; i < ENERGY_REGISTERS; i++)
+        put(w, (uint64_t)*energy_register(&e, i), 8);
 }
 
 size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap)
@@ -163,7 +150,7 @@ typedef struct {
     uint32_t power_down_count;
     uint8_t flags;
     settings_t settings;
-    int64_t reg[NVM_REGISTERS];
+    int64_t reg[ENERGY_REGISTERS];
 } int_area_t;
 
 static bool area_crc_ok(const uint8_t *buf, size_t len, size_t off, size_t n)
@@ -186,7 +173,7 @@ static bool read_int_area(const uint8_t *buf, size_t len, size_t off, int_area_t
         return false;
     if (!get_settings(&r, &a->settings))
         return false;
-    for (unsigned i = 0; i < NVM_REGISTERS; i++) {
+    for (unsigned i = 0; i < ENERGY_REGISTERS; i++) {
         a->reg[i] = (int64_t)get(&r, 8);
         if (a->reg[i] <= -ENERGY_MODULUS_UWH || a->reg[i] >= ENERGY_MODULUS_UWH)
             return false; /* outside the 6+3 digit register (6.2) */
@@ -249,8 +236,8 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
     const int_area_t *a = main_ok ? &main_area : &backup_area;
     m->power_down_count = a->power_down_count;
     meter_load_settings(m, &a->settings);
-    for (unsigned i = 0; i < NVM_REGISTERS; i++)
-        *reg_at(&m->energy, i) = a->reg[i];
+    for (unsigned i = 0; i < ENERGY_REGISTERS; i++)
+        *energy_register(&m->energy, i) = a->reg[i];
     for (unsigned i = 0; i < 16; i++)
         *rem_at(&m->energy, i) = mant_ok ? rem[i] : 0.0;
     m->error_code = 0;

@@ -65,7 +65,7 @@
 #define NVM_HEADER_LEN 12u
 /* power-down count (4), flags (1), settings (27), 72 registers x 8 bytes */
 #define NVM_SETTINGS_LEN 27u
-#define NVM_REGISTERS 72u
+#define NVM_REGISTERS ENERGY_REGISTERS
 #define NVM_INT_LEN (4u + 1u + NVM_SETTINGS_LEN + NVM_REGISTERS * 8u)
 /* 16 remainders (12 per phase, 4 netted), IEEE 754 binary64 each */
 #define NVM_MANT_LEN (16u * 8u)

@@ -1,6 +1,8 @@
 /* settings: valid ranges and defaults of every setting (manual 6.5-6.6.15, A2.3, A3.3). */
 #include "settings.h"
 
+#include <string.h>
+
 #include <stddef.h>
 
 const uint32_t SETTINGS_S0_RATES[SETTINGS_S0_RATE_COUNT] = {
@@ -34,6 +36,20 @@ static const struct {
 };
 
 static const uint32_t baud_codes[] = {0, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+
+const char *settings_serial_tail(const char *serial)
+{
+    size_t n = strlen(serial);
+    return n > 8 ? serial + n - 8 : serial;
+}
+
+uint32_t settings_serial_number(const char *serial)
+{
+    uint32_t v = 0;
+    for (const char *p = settings_serial_tail(serial); *p; p++)
+        v = v * 10u + (*p >= '0' && *p <= '9' ? (uint32_t)(*p - '0') : 0u);
+    return v;
+}
 
 void settings_defaults(settings_t *s, uint32_t mbus_secondary)
 {

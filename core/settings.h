@@ -87,8 +87,16 @@ typedef struct settings {
     bool t34_activated;
 } settings_t;
 
-/* Factory defaults (manual 6.6.x, A2.1, A3.1); `mbus_secondary` is the last
- * eight digits of the serial number, passed in by the meter. */
+/* The last eight characters of a serial number: the M-Bus secondary address
+ * (A2.1), Modbus 0x4000 and the LCD's "Sn" page all show these. */
+const char *settings_serial_tail(const char *serial);
+
+/* settings_serial_tail() as a number; a character that is not a digit
+ * counts as 0 (the register and the BCD field have room for digits only). */
+uint32_t settings_serial_number(const char *serial);
+
+/* Factory defaults (manual 6.6.x, A2.1, A3.1); `mbus_secondary` is
+ * settings_serial_number() of the meter's serial number. */
 void settings_defaults(settings_t *s, uint32_t mbus_secondary);
 
 /* Sets one value after checking it; on any error `s` is left unchanged. */

@@ -1,11 +1,15 @@
-/* bus: one serial line (Modbus RS-485 or M-Bus) between a master and the
- * meters of a scenario.
+/* bus: one serial line (Modbus RS-485 or M-Bus) shared by a master and the
+ * meters on it.
  *
- *   master (scenario or port) --bus_send()--> every meter's line machine
- *          ^                                        |
- *          +--- bus_take(): what the master's UART  | replies, each with its
- *               decodes of the replies, garbled     | start time and baud rate
- *               where they overlapped (sim/line.c) <+
+ *   master (scenario, port, gateway) --bus_send()--> every meter on the line
+ *          ^                                              |  meter_exec() makes the
+ *          +--- bus_take(): what the master's UART        |  replies, at their times
+ *               decodes of the replies, garbled where     |
+ *               they overlapped (sim/line.c)   <--bus_collect()
+ *
+ * The bus knows no protocol: it reaches each meter's line machine through the
+ * facade (meter_line_rx/tx/settings: the operations table of core/line_ops.h),
+ * by the meter_line_t it was made for.
  *
  * On "copper" (scenarios, physical ports, or --copper on a pty) a meter whose
  * baud rate or parity differs from the master's decodes what a real UART would
@@ -25,8 +29,6 @@
 #define BUS_MAX_REPLIES 32
 #define BUS_FRAME_MAX 300
 
-typedef enum { BUS_MODBUS, BUS_MBUS } bus_kind_t;
-
 typedef struct {
     uint8_t bytes[BUS_FRAME_MAX];
     size_t len;
@@ -36,16 +38,24 @@ typedef struct {
 } bus_reply_t;
 
 typedef struct bus {
-    bus_kind_t kind;
-    meter_t *meters;
+    meter_line_t line;
+    meter_t **meters; /* the meters on this line (not owned) */
     int n_meters;
     bool copper;
     bus_reply_t replies[BUS_MAX_REPLIES];
     int n_replies;
-    uint64_t busy_until_ns; /* end of the last reply's last bit */
+    uint32_t replies_dropped; /* more than BUS_MAX_REPLIES at once: garbage anyway */
+    uint64_t busy_until_ns;   /* end of the last collected reply's last bit */
+    uint64_t next_due;        /* earliest line deadline among the meters */
+    /* Every master on the line hears every reply: the collected replies stay
+     * until the exchange is over. A master waiting for its own answer (the
+     * scenario, a gateway) holds the bus and clears it; otherwise the ports
+     * clear it once the line is quiet. Each clear starts a new generation. */
+    int hold;
+    uint32_t generation;
 } bus_t;
 
-void bus_init(bus_t *b, bus_kind_t kind, meter_t *meters, int n, bool copper);
+void bus_init(bus_t *b, meter_line_t line, meter_t **meters, int n, bool copper);
 
 /* The line settings meter k listens with now. */
 uint32_t bus_meter_bps(const bus_t *b, int k);
@@ -56,24 +66,26 @@ line_parity_t bus_meter_parity(const bus_t *b, int k);
 void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uint32_t bps,
               line_parity_t parity, const uint64_t *t_end);
 
-/* The earliest instant a meter's line machine has something to do. */
+/* The earliest instant a meter's line machine has work (its reply becomes
+ * due): the host runs the meters to it, then collects. */
 uint64_t bus_deadline(const bus_t *b);
 
-/* Moves every meter's line machine to `now_ns` and collects the replies due. */
-void bus_advance(bus_t *b, uint64_t now_ns);
+/* Collects the replies the meters have ready (after meter_exec() has covered
+ * their time). */
+void bus_collect(bus_t *b);
 
 /* What a master's UART at bps/parity receives of the replies collected so
  * far, each byte with the end of its stop bit. A reply that starts later can
  * only change bytes that end after it starts. Returns the number of bytes. */
 size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap);
 
-/* Forgets the collected replies (the exchange is over). */
+/* Forgets the collected replies (the exchange is over); a new generation. */
 void bus_clear(bus_t *b);
 
 /* bus_peek(), then bus_clear(). */
 size_t bus_take(bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap);
 
-/* Modbus RTU parity code (settings: 1 even, 2 none, 3 odd) as a line parity. */
+/* A line_settings_t parity (line_ops.h: 1 even, 2 none, 3 odd) as a line parity. */
 line_parity_t bus_parity_of_code(uint8_t code);
 
 #endif

@@ -1,11 +1,11 @@
-/* link: a serial port between a client and a bus of meters (see link.h). */
+/* link: a byte stream between a client and a bus of meters (see link.h). */
 #include "link.h"
 
 #include <string.h>
 
 static serial_parity_t serial_parity(line_parity_t p)
 {
-    return p == LINE_PARITY_NONE ? SERIAL_PARITY_NONE
+    return p == LINE_PARITY_NONE  ? SERIAL_PARITY_NONE
            : p == LINE_PARITY_ODD ? SERIAL_PARITY_ODD
                                   : SERIAL_PARITY_EVEN;
 }
@@ -13,24 +13,48 @@ static serial_parity_t serial_parity(line_parity_t p)
 /* The first meter's line settings are the port's (4.4, 4.5: the meter's UART). */
 static void meter_line(const link_t *l, uint32_t *bps, line_parity_t *parity)
 {
-    *bps = bus_meter_bps(l->bus, 0);
-    *parity = bus_meter_parity(l->bus, 0);
+    *bps = l->bus->n_meters ? bus_meter_bps(l->bus, 0) : 9600;
+    *parity = l->bus->n_meters ? bus_meter_parity(l->bus, 0) : LINE_PARITY_EVEN;
 }
 
-int link_open(link_t *l, const char *name, const char *spec, bus_t *bus, bool fast, bool copper,
-              char *err, size_t errlen)
+static void link_reset(link_t *l, const char *name, bus_t *bus, bool fast)
 {
     memset(l, 0, sizeof *l);
     l->bus = bus;
     l->name = name;
     l->fast = fast;
+    l->generation = bus->generation;
     meter_line(l, &l->cfg_bps, &l->cfg_parity);
-    if (serial_port_open(&l->port, spec, l->cfg_bps, serial_parity(l->cfg_parity), err, errlen))
+}
+
+int link_open(link_t *l, const char *name, const endpoint_spec_t *spec, bus_t *bus, bool fast,
+              bool copper, char *err, size_t errlen)
+{
+    link_reset(l, name, bus, fast);
+    serial_parity_t par = serial_parity(l->cfg_parity);
+    int r;
+    if (spec->kind == ENDPOINT_PTY) {
+        r = serial_port_open_pty(&l->port, spec->path[0] ? spec->path : NULL, err, errlen);
+        if (r == 0)
+            serial_port_configure(&l->port, l->cfg_bps, par, NULL, 0);
+    } else if (serial_port_is_pty_slave(spec->path)) {
+        r = serial_port_open_tty(&l->port, spec->path, l->cfg_bps, par, err, errlen);
+    } else {
+        r = serial_port_open_device(&l->port, spec->path, l->cfg_bps, par, err, errlen);
+    }
+    if (r)
         return -1;
     /* A device is copper; a pty only when asked (Linux keeps no parity on a
      * pty, and clients set different things there). */
     bus->copper = l->port.kind == SERIAL_PORT_DEVICE || copper;
     return 0;
+}
+
+void link_attach_socket(link_t *l, const char *name, int fd, const char *peer, bus_t *bus,
+                        bool fast)
+{
+    link_reset(l, name, bus, fast);
+    serial_port_adopt_socket(&l->port, fd, peer);
 }
 
 int link_fd(const link_t *l)
@@ -79,6 +103,10 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
 {
     bus_t *b = l->bus;
     uint64_t next = VTIME_NEVER;
+    if (l->generation != b->generation) {
+        l->generation = b->generation;
+        l->streamed = 0;
+    }
     if (b->n_replies) {
         line_byte_t got[LINK_OUT_MAX];
         uint32_t bps = l->master_bps;
@@ -89,16 +117,17 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
         if (l->out_done == l->out_len)
             l->out_len = l->out_done = 0;
         /* Queue every character whose stop bit has ended (all of them at
-         * once without wire time). */
-        while (l->streamed < n && (l->fast || got[l->streamed].t_end_ns <= now_ns) &&
-               l->out_len < LINK_OUT_MAX)
-            l->out[l->out_len++] = got[l->streamed++].byte;
-        if (l->streamed >= n && (l->fast || now_ns >= b->busy_until_ns)) {
-            bus_clear(b); /* the line is quiet again: the exchange is over */
-            l->streamed = 0;
-        } else {
-            next = l->streamed < n ? got[l->streamed].t_end_ns : b->busy_until_ns;
+         * once without wire time); a client that does not read loses what
+         * does not fit, as a UART's FIFO would. */
+        while (l->streamed < n && (l->fast || got[l->streamed].t_end_ns <= now_ns)) {
+            if (l->out_len < LINK_OUT_MAX)
+                l->out[l->out_len++] = got[l->streamed].byte;
+            else
+                l->overflow++;
+            l->streamed++;
         }
+        if (l->streamed < n)
+            next = got[l->streamed].t_end_ns;
     }
     if (l->out_done < l->out_len) {
         long w = serial_port_write(&l->port, l->out + l->out_done, l->out_len - l->out_done);
@@ -118,9 +147,12 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
             l->cfg_parity = parity;
         }
     }
-    if (l->out_done < l->out_len)
-        return now_ns; /* the port is full: try again soon */
     return next;
+}
+
+bool link_blocked(const link_t *l)
+{
+    return l->out_done < l->out_len;
 }
 
 void link_close(link_t *l)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -280,8 +281,25 @@ int serial_port_configure(serial_port_t *p, uint32_t baud, serial_parity_t parit
     return 0;
 }
 
+void serial_port_adopt_socket(serial_port_t *p, int fd, const char *name)
+{
+    memset(p, 0, sizeof *p);
+    p->kind = SERIAL_PORT_SOCKET;
+    p->fd = fd;
+    p->slave_fd = -1;
+    snprintf(p->path, sizeof p->path, "%s", name);
+}
+
 long serial_port_read(serial_port_t *p, uint8_t *buf, size_t cap)
 {
+    if (p->kind == SERIAL_PORT_SOCKET) {
+        ssize_t n = recv(p->fd, buf, cap, 0);
+        if (n == 0)
+            return -1; /* the client closed its end */
+        if (n < 0)
+            return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+        return (long)n;
+    }
     if (p->kind == SERIAL_PORT_DEVICE) {
         enum sp_return r = sp_nonblocking_read(p->sp, buf, cap);
         return r < 0 ? -1 : (long)r;
@@ -294,6 +312,12 @@ long serial_port_read(serial_port_t *p, uint8_t *buf, size_t cap)
 
 long serial_port_write(serial_port_t *p, const uint8_t *buf, size_t len)
 {
+    if (p->kind == SERIAL_PORT_SOCKET) {
+        ssize_t n = send(p->fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0)
+            return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+        return (long)n;
+    }
     if (p->kind == SERIAL_PORT_DEVICE) {
         enum sp_return r = sp_nonblocking_write(p->sp, buf, len);
         return r < 0 ? -1 : (long)r;
@@ -313,6 +337,8 @@ int serial_port_drain(serial_port_t *p)
 
 uint32_t serial_port_peer_baud(const serial_port_t *p)
 {
+    if (p->kind == SERIAL_PORT_SOCKET)
+        return 0;
     if (p->kind == SERIAL_PORT_DEVICE || p->kind == SERIAL_PORT_TTY)
         return p->baud;
     struct termios tio;

@@ -43,6 +43,8 @@ typedef enum {
     SERIAL_PORT_PTY,    /* our own pty (posix_openpt) */
     SERIAL_PORT_DEVICE, /* a physical port, through libserialport */
     SERIAL_PORT_TTY,    /* another program's pty slave, through termios */
+    SERIAL_PORT_SOCKET, /* a TCP connection carrying the line's bytes (rtu-over-tcp, M-Bus
+                           over TCP): no line settings; its end is an error */
 } serial_port_kind_t;
 
 typedef struct serial_port {
@@ -76,6 +78,11 @@ int serial_port_open_device(serial_port_t *p, const char *dev, uint32_t baud,
  * parity (a pty keeps the baud rate; Linux drops the parity bits). */
 int serial_port_open_tty(serial_port_t *p, const char *dev, uint32_t baud, serial_parity_t parity,
                          char *err, size_t errlen);
+
+/* A connected, non-blocking socket as a port: reads and writes go through
+ * it, line settings are only recorded, a read of its end returns -1. `name`
+ * (the peer's address) is what serial_port_path() gives. */
+void serial_port_adopt_socket(serial_port_t *p, int fd, const char *name);
 
 /* True when `path` (after symlinks) is a pty's slave side, which libserialport
  * cannot open. */
