@@ -23,7 +23,9 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CORE_SRC := $(sort $(wildcard core/*.c))
-SIM_SRC := $(sort $(filter-out sim/main.c,$(wildcard sim/*.c)) $(wildcard frontends/*/*.c))
+SIM_DIRS := $(sort $(dir $(wildcard sim/*/*.c)))
+SIM_INC := $(patsubst %/,-I%,$(SIM_DIRS))
+SIM_SRC := $(sort $(wildcard sim/*/*.c) $(wildcard frontends/*/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
@@ -59,7 +61,7 @@ $(BUILD)/core/%.o: core/%.c
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim -Ifrontends $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim $(SIM_INC) -Ifrontends $(PKG_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@

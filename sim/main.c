@@ -45,14 +45,25 @@ static const char usage[] =
     "  --save-interval D   how often --state is written, in simulated time\n"
     "                      (default 60s; docs/state.md)\n"
     "  --progress          a progress line on standard error (when it is a terminal)\n"
-    "  --modbus PORT       serve Modbus RTU (A3) on PORT: \"pty\" (a new pseudo-\n"
+    "  --modbus [BUS=]SPEC serve Modbus on SPEC (repeatable; BUS: a bus of the\n"
+    "                      scenario by name, default the first):\n"
+    "                        pty, pty:PATH, DEVICE  Modbus RTU (A3) on a serial line\n"
+    "                        tcp:[HOST:]PORT        Modbus TCP through a gateway in\n"
+    "                                               front of the bus (unit id = ID)\n"
+    "                        rtu-over-tcp:[HOST:]PORT  RTU frames on a TCP stream\n"
+    "                      HOST defaults to 127.0.0.1 (docs/network.md)\n"
+    "                      PORT (serial): \"pty\" (a new pseudo-\n"
     "                      terminal; its path is printed), \"pty:PATH\" (also a\n"
     "                      symlink at PATH), or a device such as /dev/ttyUSB0\n"
     "                      (the meter's baud rate and parity, 8 data bits, 1 stop)\n"
-    "  --mbus PORT         serve M-Bus (A2) on PORT, as --modbus; a client needs a\n"
-    "                      level converter on copper\n"
-    "                      With a port the twin runs in real time; every meter of\n"
-    "                      the scenario is on the bus.\n"
+    "  --mbus [BUS=]SPEC   serve M-Bus (A2) on SPEC (repeatable): pty, pty:PATH,\n"
+    "                      DEVICE (a client needs a level converter on copper), or\n"
+    "                      tcp:[HOST:]PORT (M-Bus frames on a TCP stream)\n"
+    "                      With an endpoint the twin runs in real time.\n"
+    "  --tcp-idle D        close a TCP client that sent no request for D\n"
+    "                      (default 60s)\n"
+    "  --gateway-timeout D Modbus TCP: a meter that does not start its reply\n"
+    "                      within D gets exception 0x0B (default 200ms)\n"
     "  --copper            on a pty, a client at another baud rate than the meter's\n"
     "                      is not understood, as on copper (and it is logged)\n"
     "  --fast              wire-time emulation off: a request is answered the moment\n"
@@ -83,11 +94,50 @@ typedef struct {
     int progress;
     const char *junit;
     const char *state;      /* --state FILE, or NULL */
-    const char *modbus, *mbus; /* --modbus / --mbus port specs */
+    runner_endpoint_t endpoints[64]; /* --modbus / --mbus */
+    int n_endpoints;
+    uint64_t tcp_idle, gateway_timeout; /* ticks; 0: defaults */
     int copper, fast;
     uint64_t save_interval; /* ticks */
+    int speed_given;
     double speed;   /* 0: as fast as possible */
 } options_t;
+
+/* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
+static int parse_endpoint(options_t *o, const char *flag, const char *val)
+{
+    bool modbus = strcmp(flag, "--modbus") == 0;
+    if (o->n_endpoints == (int)(sizeof o->endpoints / sizeof o->endpoints[0])) {
+        fprintf(stderr, "metersim: %s %s: at most 64 endpoints on the command line (a scenario's "
+                        "\"buses\" can name more)\n",
+                flag, val);
+        return EXIT_INVALID;
+    }
+    runner_endpoint_t *e = &o->endpoints[o->n_endpoints];
+    memset(e, 0, sizeof *e);
+    e->modbus = modbus;
+    e->text = val;
+    const char *spec = val;
+    const char *eq = strchr(val, '=');
+    /* A bus name is before '=' and contains no ':' or '/' (pty:/a=b is a path). */
+    if (eq && eq != val && !memchr(val, ':', (size_t)(eq - val)) && !memchr(val, '/', (size_t)(eq - val))) {
+        size_t n = (size_t)(eq - val);
+        if (n >= sizeof e->bus) {
+            fprintf(stderr, "metersim: %s %s: a bus name has at most 31 characters\n", flag, val);
+            return EXIT_INVALID;
+        }
+        memcpy(e->bus, val, n);
+        e->bus[n] = '\0';
+        spec = eq + 1;
+    }
+    char err[512];
+    if (!endpoint_spec_parse(spec, modbus, &e->spec, err, sizeof err)) {
+        fprintf(stderr, "metersim: %s %s: %s\n", flag, val, err);
+        return EXIT_INVALID;
+    }
+    o->n_endpoints++;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, options_t *o)
 {
@@ -121,7 +171,8 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--speed") == 0 || strcmp(a, "--junit") == 0 ||
                    strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
-                   strcmp(a, "--mbus") == 0) {
+                   strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
+                   strcmp(a, "--gateway-timeout") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -133,10 +184,17 @@ static int parse_args(int argc, char **argv, options_t *o)
                 o->junit = val;
             } else if (strcmp(a, "--state") == 0) {
                 o->state = val;
-            } else if (strcmp(a, "--modbus") == 0) {
-                o->modbus = val;
-            } else if (strcmp(a, "--mbus") == 0) {
-                o->mbus = val;
+            } else if (strcmp(a, "--modbus") == 0 || strcmp(a, "--mbus") == 0) {
+                if (parse_endpoint(o, a, val))
+                    return EXIT_INVALID;
+            } else if (strcmp(a, "--tcp-idle") == 0 || strcmp(a, "--gateway-timeout") == 0) {
+                uint64_t *d = a[2] == 't' ? &o->tcp_idle : &o->gateway_timeout;
+                if (!duration_parse(val, d) || *d == 0) {
+                    fprintf(stderr, "metersim: %s %s: expected a duration such as \"%s\" (more "
+                                    "than 0)\n",
+                            a, val, a[2] == 't' ? "60s" : "200ms");
+                    return EXIT_INVALID;
+                }
             } else if (strcmp(a, "--save-interval") == 0) {
                 if (!duration_parse(val, &o->save_interval) || o->save_interval == 0) {
                     fprintf(stderr, "metersim: --save-interval %s: expected a duration such as "
@@ -182,13 +240,7 @@ static int parse_args(int argc, char **argv, options_t *o)
     }
     if (o->headless && !speed_given)
         o->speed = 0.0;
-    if ((o->modbus || o->mbus) && o->speed != 1.0) {
-        /* A client on a port lives in real time (A3, EN 13757-2 timeouts). */
-        if (speed_given)
-            fprintf(stderr, "metersim: a serial port is attached: running in real time, not "
-                            "--speed %g\n", o->speed);
-        o->speed = 1.0;
-    }
+    o->speed_given = speed_given;
     return 0;
 }
 
@@ -207,15 +259,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "metersim: %s\n", err);
         return EXIT_INVALID;
     }
+    /* One master per line: the scenario's requests or a client's. */
     for (size_t i = 0; i < sc.n_events; i++) {
         const scenario_event_t *ev = &sc.events[i];
-        if ((ev->kind == SCENARIO_EV_MODBUS && o.modbus) || (ev->kind == SCENARIO_EV_MBUS && o.mbus)) {
-            fprintf(stderr, "metersim: %s: %s: the scenario is a master on the %s bus, and so is "
-                            "the client on --%s: use one or the other\n",
-                    sc.file, ev->path, o.modbus ? "Modbus" : "M-Bus", o.modbus ? "modbus" : "mbus");
+        if (ev->kind != SCENARIO_EV_MODBUS && ev->kind != SCENARIO_EV_MBUS)
+            continue;
+        bool modbus = ev->kind == SCENARIO_EV_MODBUS;
+        const scenario_bus_t *b = &sc.buses[ev->u.xfer.bus];
+        bool served = modbus ? b->n_modbus > 0 : b->n_mbus > 0;
+        for (int k = 0; k < o.n_endpoints && !served; k++)
+            served = o.endpoints[k].modbus == modbus &&
+                     (o.endpoints[k].bus[0] ? strcmp(o.endpoints[k].bus, b->name) == 0
+                                         : ev->u.xfer.bus == 0);
+        if (served) {
+            fprintf(stderr, "metersim: %s: %s: the scenario is a master on the %s line of bus "
+                            "\"%s\", and so is a client of an endpoint there: use one or the "
+                            "other\n",
+                    sc.file, ev->path, modbus ? "Modbus" : "M-Bus", b->name);
             scenario_free(&sc);
             return EXIT_INVALID;
         }
+    }
+    bool endpoints = o.n_endpoints > 0;
+    for (int b = 0; b < sc.n_buses; b++)
+        endpoints = endpoints || sc.buses[b].n_modbus || sc.buses[b].n_mbus;
+    if (endpoints && o.speed != 1.0) {
+        /* A client lives in real time (A3, EN 13757-2 timeouts, TCP clients). */
+        if (o.speed_given)
+            fprintf(stderr, "metersim: an endpoint is attached: running in real time, not "
+                            "--speed %g\n", o.speed);
+        o.speed = 1.0;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -240,10 +313,12 @@ int main(int argc, char **argv)
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,
                         .save_interval = o.save_interval,
-                        .modbus_port = o.modbus,
-                        .mbus_port = o.mbus,
+                        .endpoints = o.endpoints,
+                        .n_endpoints = o.n_endpoints,
                         .copper = o.copper,
-                        .fast = o.fast};
+                        .fast = o.fast,
+                        .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
+                        .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
     rc = runner_run(&sc, &ro, &stop_requested);
     if (have_ui)
         ui_close(&ui);

@@ -46,7 +46,6 @@ static void run(meter_t *m, wave_t *w, uint64_t ticks)
         meter_exec(m, buf, n);
         ticks -= n;
     }
-    meter_advance(m, meter_now_ns(m));
 }
 
 static uint64_t ms(uint64_t v)
@@ -79,7 +78,7 @@ static bool shot(sdl_view_t *v, const char *dir, const char *name, const meter_t
     meter_readings(m, &r);
     sdl_view_panel_t panel = {
         .supply_on = supply,
-        .tariff_input = m->tariff_input,
+        .tariff_input = meter_tariff_input(m),
         .led_on = false, /* a 2 ms flash: whether it shows would be luck */
         .load_a = {CURRENT_A, CURRENT_A, CURRENT_A},
         .readings = supply ? &r : NULL,

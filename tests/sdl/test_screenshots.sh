@@ -39,7 +39,7 @@ trap "exit 1" HUP INT TERM PIPE # so that cleanup runs (an X server left behind 
 
 # Build the screenshot program against the libraries, as the Makefile links tests.
 if ! make -s --no-print-directory BUILD="$BUILD" "$BUILD/libmetersim.a" "$BUILD/libmetercore.a" >"$tmp/make" 2>&1 ||
-    ! ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -ffp-contract=off -D_DEFAULT_SOURCE -Icore -Isim -Ifrontends \
+    ! ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -ffp-contract=off -D_DEFAULT_SOURCE -Icore $(for d in sim/*/; do printf -- "-I%s " "${d%/}"; done) -Ifrontends \
         $(pkg-config --cflags sdl2) "$HERE/screenshot.c" "$BUILD/libmetersim.a" "$BUILD/libmetercore.a" \
         $(pkg-config --libs sdl2 libserialport libcjson) -lm -lutil -o "$BIN" >>"$tmp/make" 2>&1; then
     cat "$tmp/make" >&2

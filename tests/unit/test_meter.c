@@ -64,12 +64,11 @@ static size_t transact(rig_t *g, const uint8_t *req, size_t n, uint8_t *rsp, siz
     uint64_t ch = 11ull * 1000000000ull / 9600;
     uint64_t t = meter_now_ns(&g->m);
     for (size_t i = 0; i < n + 2; i++)
-        meter_modbus_rx(&g->m, frame[i], t + (i + 1) * ch, false);
+        meter_line_rx(&g->m, METER_LINE_MODBUS, frame[i], t + (i + 1) * ch, false);
     for (int ms = 0; ms < 1000; ms++) {
         run_ms(g, 1);
-        meter_advance(&g->m, meter_now_ns(&g->m));
         uint64_t start;
-        size_t got = meter_modbus_tx(&g->m, rsp, cap, &start);
+        size_t got = meter_line_tx(&g->m, METER_LINE_MODBUS, rsp, cap, &start, NULL);
         if (got)
             return got;
     }

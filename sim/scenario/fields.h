@@ -20,7 +20,8 @@
  *   0x6000, 0x5002, ...                          a register of A3.2 by its address: the value a
  *                                                master decodes there (its data type; 0x4012 'F' = 70)
  *
- * Energy registers can also be set, as a scenario's starting values.
+ * A scenario's starting energy registers are named the same way; the names
+ * and their order are the core's (energy_register_find(), energy.h).
  */
 #ifndef METERSIM_FIELDS_H
 #define METERSIM_FIELDS_H
@@ -41,10 +42,6 @@ bool fields_lookup(const char *name, field_t *f);
 
 /* The field's value in a snapshot. */
 double fields_value(const field_t *f, const readings_t *r);
-
-/* The energy register behind a field, to set a starting value (micro-units);
- * NULL when the field is not an energy register. */
-int64_t *fields_energy_register(const field_t *f, meter_t *m);
 
 /* A sentence listing the name patterns, for error messages. */
 const char *fields_help(void);

@@ -22,7 +22,7 @@ static bool frame_window(void *ctx, runner_t *r)
         if (in.toggle_supply)
             runner_set_supply(r, 0, !runner_supply(r, 0));
         if (in.toggle_tariff_input)
-            meter_set_tariff_input(m, !m->tariff_input);
+            meter_set_tariff_input(m, !meter_tariff_input(m));
         for (int p = 0; p < 3; p++) {
             if (in.current_delta_a[p] != 0.0)
                 runner_set_current(r, 0, p, runner_current(r, 0, p) + in.current_delta_a[p]);
@@ -34,11 +34,10 @@ static bool frame_window(void *ctx, runner_t *r)
         return false;
 
     readings_t x;
-    meter_advance(m, meter_now_ns(m));
     meter_readings(m, &x);
     sdl_view_panel_t panel = {
         .supply_on = runner_supply(r, 0),
-        .tariff_input = m->tariff_input,
+        .tariff_input = meter_tariff_input(m),
         .readings = &x,
         .status = u->status,
     };
@@ -68,7 +67,6 @@ static bool frame_text(void *ctx, runner_t *r)
     ui_t *u = ctx;
     meter_t *m = runner_meter(r, 0);
     char text[128];
-    meter_advance(m, meter_now_ns(m));
     text_lcd_line(meter_display(m), text, sizeof text);
     if (strcmp(text, u->last_lcd) != 0) {
         memcpy(u->last_lcd, text, sizeof text);

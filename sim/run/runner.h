@@ -2,7 +2,14 @@
  *
  *   scenario --> profiles sampled every simulated second --> waveform --> meters
  *            \-> timeline events (grid, load, tariff input, settings, resets,
- *                assertions) applied at their tick, in file order
+ *                requests, assertions) applied at their tick, in file order
+ *   buses    --> each a Modbus and an M-Bus line (bus.h) shared by its meters,
+ *                reached by the scenario as master and by the endpoints
+ *   loop     --> one event loop (loop.h) sleeps until the next fd event or
+ *                deadline: the simulation itself is one of its endpoints
+ *
+ * The meters never run ahead of the wall clock by more than a tick in a paced
+ * run; with nothing to do the host wakes ten times a second to move them on.
  *
  * Everything the run shows goes to one log (JSON lines): periodic readings,
  * every event and every assertion with its outcome, so two runs of the same
@@ -15,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "endpoint_spec.h"
 #include "scenario.h"
 
 typedef struct runner runner_t;
@@ -25,6 +33,14 @@ typedef struct {
     void *ctx;
     bool (*frame)(void *ctx, runner_t *r); /* false: stop the run */
 } runner_ui_t;
+
+/* An endpoint named on the command line: --modbus [BUS=]SPEC, --mbus [BUS=]SPEC. */
+typedef struct {
+    char bus[32];     /* a bus's name; "": the first bus */
+    bool modbus;      /* else M-Bus */
+    endpoint_spec_t spec;
+    const char *text; /* as given, for messages */
+} runner_endpoint_t;
 
 typedef struct {
     uint64_t until;     /* ticks; 0: the scenario's duration, else its last event, else forever */
@@ -37,15 +53,18 @@ typedef struct {
     const char *state;     /* the meters' memory on disk (docs/state.md); NULL: none.
                               With several meters, meter NAME uses "STATE.NAME". */
     uint64_t save_interval; /* ticks between saves of `state` */
-    const char *modbus_port; /* "pty", "pty:PATH" or a device; NULL: none */
-    const char *mbus_port;
+    const runner_endpoint_t *endpoints; /* from the command line, besides the scenario's */
+    int n_endpoints;
     bool copper;        /* a pty behaves as copper: baud-rate mismatches fail */
     bool fast;          /* wire-time emulation off (docs/cli.md) */
+    uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
+    uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
- * what was found), 2 a state file was refused (nothing ran), 3 an I/O error.
+ * what was found), 2 a state file was refused or an endpoint could not be
+ * opened (nothing ran), 3 an I/O error.
  * `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
 

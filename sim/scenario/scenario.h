@@ -64,8 +64,8 @@ typedef struct {
 } scenario_load_t;
 
 typedef struct {
-    field_t field;
-    double value;
+    int reg;      /* energy.h's register enumeration */
+    double value; /* kWh or kvarh */
 } scenario_register_t;
 
 typedef struct {

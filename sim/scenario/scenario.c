@@ -266,17 +266,16 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
         size_t n = scn_push(c, "registers", 0);
         for (const cJSON *it = sub->child; it && !c->failed; it = it->next) {
             size_t k = scn_push(c, it->string, 0);
-            field_t f;
+            int reg = energy_register_find(it->string);
             double v;
-            meter_t probe;
             if (m->n_registers >= SCENARIO_MAX_REGISTERS)
                 scn_fail(c, "at most %d starting registers", SCENARIO_MAX_REGISTERS);
-            else if (!fields_lookup(it->string, &f) || !fields_energy_register(&f, &probe))
+            else if (reg < 0)
                 scn_fail(c, "\"%s\" is not an energy register (active_forward.total, "
                         "reactive_q1.T2, resettable.L1, ...)",
                      it->string);
             else if (scn_check_number(c, it, 0, 999999.999, "kWh (6+3 digits, manual 6.2)", &v))
-                m->registers[m->n_registers++] = (scenario_register_t){f, v};
+                m->registers[m->n_registers++] = (scenario_register_t){reg, v};
             scn_pop(c, k);
         }
         scn_pop(c, n);

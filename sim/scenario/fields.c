@@ -222,22 +222,6 @@ double fields_value(const field_t *f, const readings_t *r)
     return 0.0;
 }
 
-int64_t *fields_energy_register(const field_t *f, meter_t *m)
-{
-    energy_t *e = &m->energy;
-    if (f->group == G_ENERGY) {
-        int kind = f->index / 8, slot = f->index % 8;
-        energy_reg_t *regs[6] = {&e->total[0], &e->forward[0], &e->reverse[0],
-                                 &e->total[1], &e->forward[1], &e->reverse[1]};
-        return &regs[kind]->slot[slot];
-    }
-    if (f->group == G_QUAD_E)
-        return &e->quadrant[f->index / 5][f->index % 5];
-    if (f->group == G_RESETTABLE)
-        return &e->resettable[f->index];
-    return NULL;
-}
-
 const char *fields_help(void)
 {
     return "voltage.L1..L3|avg, current.L1..L3|sum, frequency, active_power.L1..L3|total, "

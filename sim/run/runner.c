@@ -1,0 +1,652 @@
+/* runner: the simulation of a scenario, its buses and its event loop (see
+ * runner.h; the log and assertions are in report.c, the JUnit report in
+ * junit.c, the state files in state/, the ports in endpoints/). */
+#include "runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nvm.h"
+#include "run_internal.h"
+
+#define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
+#define FRAME_S (1.0 / 30.0)
+
+static uint64_t now_ns(const run_t *r)
+{
+    return r->tick * VTIME_NS_PER_TICK;
+}
+
+static uint64_t ceil_tick(uint64_t ns)
+{
+    return (ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+}
+
+void runner_format_time(uint64_t tick, char *buf, size_t cap)
+{
+    uint64_t ms = tick * 1000 / VTIME_SAMPLE_RATE;
+    uint64_t s = ms / 1000, d = s / 86400;
+    if (d)
+        snprintf(buf, cap, "%llud %02llu:%02llu:%02llu.%03llu", (unsigned long long)d,
+                 (unsigned long long)(s / 3600 % 24), (unsigned long long)(s / 60 % 60),
+                 (unsigned long long)(s % 60), (unsigned long long)(ms % 1000));
+    else
+        snprintf(buf, cap, "%02llu:%02llu:%02llu.%03llu", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60),
+                 (unsigned long long)(ms % 1000));
+}
+
+/* The meter is powered from its phases: on while any carries
+ * METER_SUPPLY_MIN_V (docs/state.md). */
+static bool powers_meter(const wave_desc_t *d)
+{
+    for (int p = 0; p < 3; p++)
+        if (d->phase[p].voltage >= METER_SUPPLY_MIN_V)
+            return true;
+    return false;
+}
+
+/* Follows the supply the grid gives; a loss of supply is saved at once. */
+static void follow_supply(run_t *r, int k, const wave_desc_t *d)
+{
+    bool on = powers_meter(d);
+    meter_t *m = &r->meters[k];
+    if (meter_supply(m) == on)
+        return;
+    meter_set_supply(m, on);
+    fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"supply\",\"meter\":\"%s\",\"on\":%s}\n",
+            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, on ? "true" : "false");
+    if (!on)
+        state_save(&r->state, r->sc, r->meters, k); /* the meter saves as its supply fails */
+}
+
+/* The waveform meter k sees now: the grid and its load, or nothing at all
+ * while its supply is off. */
+static void wave_of(const run_t *r, int k, wave_desc_t *d)
+{
+    scenario_wave(&r->grid, &r->loads[k], r->sc->seed + (uint64_t)k, r->tick, d);
+    if (!r->supply[k])
+        for (int p = 0; p < 3; p++)
+            d->phase[p].voltage = d->phase[p].current = 0.0;
+}
+
+static void set_waves(run_t *r)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        wave_desc_t d;
+        wave_of(r, k, &d);
+        wave_set(&r->waves[k], &d);
+        follow_supply(r, k, &d);
+    }
+}
+
+meter_t *runner_meter(runner_t *r, int k)
+{
+    return &r->meters[k];
+}
+
+const scenario_t *runner_scenario(const runner_t *r)
+{
+    return r->sc;
+}
+
+bool runner_supply(const runner_t *r, int k)
+{
+    return r->supply[k];
+}
+
+void runner_set_supply(runner_t *r, int k, bool on)
+{
+    r->supply[k] = on;
+    set_waves(r);
+}
+
+double runner_current(const runner_t *r, int k, int phase)
+{
+    return profile_at(&r->loads[k].phase[phase].current, r->tick);
+}
+
+void runner_set_current(runner_t *r, int k, int phase, double amps)
+{
+    r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > 65 ? 65 : amps);
+    set_waves(r);
+}
+
+bool runner_export(const runner_t *r, int k, int phase)
+{
+    return r->loads[k].phase[phase].export_;
+}
+
+void runner_set_export(runner_t *r, int k, int phase, bool export_)
+{
+    r->loads[k].phase[phase].export_ = export_;
+    set_waves(r);
+}
+
+/* What meter k is, as the scenario describes it. */
+static void desc_of(const run_t *r, int k, bool powered, meter_desc_t *d)
+{
+    const scenario_meter_t *sm = &r->sc->meters[k];
+    /* Two meters never answer at the same nanosecond: firmware and
+     * crystals differ. The spread, from the serial number, is what makes
+     * two meters with one address collide on a bus (docs/decisions.md);
+     * a meter alone answers after exactly the set turnaround. */
+    uint64_t spread = r->sc->n_meters > 1
+                          ? (uint64_t)strtoull(sm->serial, NULL, 10) * 0x9E3779B97F4A7C15ull >> 40
+                          : 0;
+    *d = (meter_desc_t){
+        .model = sm->model,
+        .serial = sm->serial,
+        .connection = sm->connection,
+        .settings = &sm->settings,
+        .unpowered = !powered,
+        .modbus = {.fast = r->o->fast,
+                   .turnaround_ns = sm->turnaround_ns ? sm->turnaround_ns
+                                                      : 10 * VTIME_NS_PER_MS + spread % 1000 * 1000},
+        .mbus = {.reply_delay_bits = (uint16_t)(33 + spread % 8)},
+        .save_interval_ns = r->o->state ? r->o->save_interval * VTIME_NS_PER_TICK : 0,
+    };
+}
+
+static void setup_meters(run_t *r)
+{
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        const scenario_meter_t *sm = &r->sc->meters[k];
+        meter_t *m = &r->meters[k];
+        r->loads[k] = r->sc->load[k];
+        r->supply[k] = true;
+        wave_desc_t d;
+        wave_of(r, k, &d);
+        wave_init(&r->waves[k], &d);
+        meter_desc_t md;
+        desc_of(r, k, powers_meter(&d), &md);
+        meter_init(m, &md);
+        for (int i = 0; i < sm->n_registers; i++)
+            meter_preset_register(m, (unsigned)sm->registers[i].reg,
+                                  (int64_t)llround(sm->registers[i].value * ENERGY_UWH_PER_KWH));
+        meter_preset_power_down_count(m, sm->power_down_count);
+        meter_saved(m); /* the scenario's starting point is not a change */
+    }
+}
+
+/* Each bus of the scenario: its meters, and its Modbus and M-Bus lines. */
+static bool setup_buses(run_t *r)
+{
+    const scenario_t *sc = r->sc;
+    r->buses = calloc((size_t)sc->n_buses, sizeof *r->buses);
+    if (!r->buses)
+        return false;
+    for (int b = 0; b < sc->n_buses; b++) {
+        run_bus_t *rb = &r->buses[b];
+        rb->sb = &sc->buses[b];
+        for (int k = 0; k < sc->n_meters; k++)
+            rb->n += sc->meters[k].bus == b;
+        rb->members = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->members);
+        if (!rb->members)
+            return false;
+        int i = 0;
+        for (int k = 0; k < sc->n_meters; k++)
+            if (sc->meters[k].bus == b)
+                rb->members[i++] = &r->meters[k];
+        for (int l = 0; l < METER_LINES; l++)
+            bus_init(&rb->line[l], (meter_line_t)l, rb->members, rb->n, true);
+    }
+    return true;
+}
+
+/* A restart: the meter's memory image survives, everything else starts
+ * again; a damaged copy is found at that power-up (7.1). */
+static void restart_meter(run_t *r, int k, scenario_fault_t fault)
+{
+    meter_t *m = &r->meters[k];
+    meter_desc_t md;
+    desc_of(r, k, meter_supply(m), &md);
+    uint8_t error = 0;
+    static const meter_fault_t faults[] = {METER_FAULT_NONE, METER_FAULT_CORRUPT_MAIN,
+                                           METER_FAULT_CORRUPT_BACKUP, METER_FAULT_CORRUPT_BOTH};
+    nvm_status_t st = (nvm_status_t)meter_restart(m, &md, faults[fault], &error);
+    static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup", "corrupt_both"};
+    fprintf(r->o->log,
+            "{\"t\":%.3f,\"event\":\"fault\",\"meter\":\"%s\",\"fault\":\"%s\","
+            "\"memory\":\"%s\",\"error\":%u}\n",
+            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, names[fault],
+            nvm_strstatus(st), (unsigned)error);
+}
+
+/* ---- the scenario as a master on a bus ------------------------------------- */
+
+/* What the master's UART received is judged; the exchange is over. */
+static void finish_xfer(run_t *r, run_bus_t *b, meter_line_t l)
+{
+    xfer_t *x = &b->xfer[l];
+    line_byte_t got[BUS_FRAME_MAX * 2];
+    size_t n = bus_take(&b->line[l], x->bps, x->parity, got, sizeof got / sizeof got[0]);
+    b->line[l].hold--;
+    xfer_t done = *x;
+    x->ev = NULL;
+    report_xfer(r, &done, l == METER_LINE_MODBUS, got, n);
+}
+
+/* The master sends a request on its bus, now. */
+static void send_xfer(run_t *r, const scenario_event_t *ev)
+{
+    meter_line_t l = ev->kind == SCENARIO_EV_MBUS ? METER_LINE_MBUS : METER_LINE_MODBUS;
+    run_bus_t *b = &r->buses[ev->u.xfer.bus];
+    bus_t *line = &b->line[l];
+    if (b->xfer[l].ev)
+        finish_xfer(r, b, l); /* a new request ends the wait for the last */
+    const scenario_xfer_t *x = &ev->u.xfer;
+    uint32_t bps = x->bps ? x->bps : line->n_meters ? bus_meter_bps(line, 0) : 9600;
+    line_parity_t parity = x->parity ? bus_parity_of_code((uint8_t)x->parity)
+                           : line->n_meters ? bus_meter_parity(line, 0)
+                                            : LINE_PARITY_EVEN;
+    uint64_t now = now_ns(r);
+    line->hold++;
+    bus_send(line, x->request, x->request_len, now, bps, parity, NULL);
+    uint64_t end = now + x->request_len * line_char_ns(bps, parity);
+    b->xfer[l] = (xfer_t){.ev = ev, .bps = bps, .parity = parity, .sent_ns = now,
+                          .request_end_ns = end, .timeout_ns = end + x->timeout_ns};
+}
+
+/* Requests whose answer time is over. The timeout is for the first byte: a
+ * reply under way is received to its end (a 244-byte RSP_UD takes 1.1 s at
+ * 2400). */
+static void check_xfers(run_t *r, bool all)
+{
+    uint64_t now = now_ns(r);
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++) {
+            xfer_t *x = &r->buses[b].xfer[l];
+            if (!x->ev || (!all && x->timeout_ns > now))
+                continue;
+            bus_t *line = &r->buses[b].line[l];
+            if (!all && line->busy_until_ns > now)
+                x->timeout_ns = line->busy_until_ns;
+            else
+                finish_xfer(r, &r->buses[b], (meter_line_t)l);
+        }
+}
+
+static bool xfers_waiting(const run_t *r)
+{
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++)
+            if (r->buses[b].xfer[l].ev)
+                return true;
+    return false;
+}
+
+static void apply(run_t *r, const scenario_event_t *ev)
+{
+    if (ev->kind == SCENARIO_EV_MODBUS || ev->kind == SCENARIO_EV_MBUS) {
+        send_xfer(r, ev);
+        return;
+    }
+    for (int k = 0; k < r->sc->n_meters; k++) {
+        if (ev->meter >= 0 && ev->meter != k)
+            continue;
+        meter_t *m = &r->meters[k];
+        switch (ev->kind) {
+        case SCENARIO_EV_GRID: r->grid = ev->u.grid; break;
+        case SCENARIO_EV_LOAD: r->loads[k] = ev->u.load; break;
+        case SCENARIO_EV_TARIFF_INPUT:
+            meter_set_tariff_input(m, ev->u.on);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"tariff_input\",\"meter\":\"%s\",\"on\":%s}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    ev->u.on ? "true" : "false");
+            break;
+        case SCENARIO_EV_SET: {
+            settings_err_t e = meter_set(m, ev->u.set.id, ev->u.set.value);
+            fprintf(r->o->log,
+                    "{\"t\":%.3f,\"event\":\"set\",\"meter\":\"%s\",\"setting\":\"%s\",\"value\":%d,"
+                    "\"result\":\"%s\"}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    settings_name(ev->u.set.id), (int)ev->u.set.value, settings_strerror(e));
+            break;
+        }
+        case SCENARIO_EV_RESET:
+            meter_reset(m, ev->u.reset);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"reset\",\"meter\":\"%s\",\"what\":\"%s\"}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    ev->u.reset == ACCESS_RESET_DAY_COUNTER ? "day_counter" : "power_down_counter");
+            break;
+        case SCENARIO_EV_BUTTON: {
+            static const char *const names[] = {"left", "middle", "right"};
+            meter_button(m, ev->u.button.button, ev->u.button.pressed);
+            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"button\",\"meter\":\"%s\",\"button\":\"%s\","
+                               "\"pressed\":%s}\n",
+                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                    names[ev->u.button.button], ev->u.button.pressed ? "true" : "false");
+            break;
+        }
+        case SCENARIO_EV_SUPPLY:
+            runner_set_supply(r, k, ev->u.on);
+            break;
+        case SCENARIO_EV_FAULT: restart_meter(r, k, ev->u.fault); break;
+        case SCENARIO_EV_ASSERT: report_check(r, ev, k); break;
+        case SCENARIO_EV_MODBUS:
+        case SCENARIO_EV_MBUS: break; /* handled above */
+        }
+        if (ev->kind == SCENARIO_EV_GRID)
+            break; /* shared: once */
+    }
+    if (ev->kind == SCENARIO_EV_GRID || ev->kind == SCENARIO_EV_LOAD)
+        set_waves(r);
+}
+
+/* ---- moving the simulation ------------------------------------------------ */
+
+/* Replies the meters have made by now go onto their lines. */
+static void collect(run_t *r)
+{
+    uint64_t now = now_ns(r);
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++)
+            if (bus_deadline(&r->buses[b].line[l]) <= now)
+                bus_collect(&r->buses[b].line[l]);
+}
+
+/* The ports hear the replies; a line nobody waits on is quiet again once its
+ * last reply has ended. */
+static uint64_t serve(run_t *r, uint64_t now)
+{
+    uint64_t next = endpoints_service(&r->ep, now);
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++) {
+            bus_t *line = &r->buses[b].line[l];
+            if (line->hold || !line->n_replies)
+                continue;
+            if (r->o->fast || now >= line->busy_until_ns)
+                bus_clear(line);
+            else if (line->busy_until_ns < next)
+                next = line->busy_until_ns;
+        }
+    return next;
+}
+
+/* Runs samples up to `target` (a tick), stopping at every event, second
+ * (profiles move once a second) and answer time on the way. */
+static void advance_to(run_t *r, uint64_t target)
+{
+    const scenario_t *sc = r->sc;
+    for (;;) {
+        while (r->next_event < sc->n_events && sc->events[r->next_event].at_tick <= r->tick)
+            apply(r, &sc->events[r->next_event++]);
+        state_save_due(&r->state, sc, r->meters);
+        if (r->tick >= target || *r->stop)
+            return;
+        uint64_t stop_at = r->tick + CHUNK_TICKS;
+        uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
+        if (second < stop_at)
+            stop_at = second;
+        if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
+            stop_at = sc->events[r->next_event].at_tick;
+        for (int b = 0; b < sc->n_buses; b++)
+            for (int l = 0; l < METER_LINES; l++)
+                if (r->buses[b].xfer[l].ev && ceil_tick(r->buses[b].xfer[l].timeout_ns) < stop_at)
+                    stop_at = ceil_tick(r->buses[b].xfer[l].timeout_ns);
+        if (target < stop_at)
+            stop_at = target;
+        if (stop_at <= r->tick)
+            stop_at = r->tick + 1;
+        size_t n = (size_t)(stop_at - r->tick);
+        for (int k = 0; k < sc->n_meters; k++) {
+            wave_fill(&r->waves[k], r->buf, n);
+            meter_exec(&r->meters[k], r->buf, n);
+        }
+        r->tick = stop_at;
+        collect(r);
+        check_xfers(r, false);
+        serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
+        if (r->tick % VTIME_SAMPLE_RATE == 0)
+            set_waves(r);
+        if (r->o->every && r->tick % r->o->every == 0) {
+            for (int k = 0; k < sc->n_meters; k++)
+                report_readings(r, k);
+            if (r->paced)
+                fflush(r->o->log);
+        }
+    }
+}
+
+/* The loop woke: the meters catch up with the wall clock before any input is
+ * stamped with its time (they may lead it by less than a tick). */
+static void catch_up(loop_t *l, void *ctx)
+{
+    run_t *r = ctx;
+    uint64_t target = ceil_tick(loop_now(l));
+    if (target > r->end && !r->forever)
+        target = r->end > r->tick ? r->end : r->tick;
+    advance_to(r, target);
+}
+
+/* The next instant the simulation has something to do, for the loop to
+ * sleep on: the next event, a line's reply, a byte to stream, an answer
+ * time, or at most a chunk from now. */
+static uint64_t sim_deadline(run_t *r, uint64_t io_next)
+{
+    uint64_t d = (r->tick + CHUNK_TICKS) * VTIME_NS_PER_TICK;
+    if (io_next < d)
+        d = io_next;
+    if (r->next_event < r->sc->n_events) {
+        uint64_t t = r->sc->events[r->next_event].at_tick * VTIME_NS_PER_TICK;
+        if (t < d)
+            d = t;
+    }
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++) {
+            uint64_t t = bus_deadline(&r->buses[b].line[l]);
+            if (r->buses[b].xfer[l].ev && r->buses[b].xfer[l].timeout_ns < t)
+                t = r->buses[b].xfer[l].timeout_ns;
+            if (t < d)
+                d = t;
+        }
+    if (!r->forever && r->end * VTIME_NS_PER_TICK < d)
+        d = r->end * VTIME_NS_PER_TICK;
+    return d;
+}
+
+static void show_progress(const run_t *r, uint64_t end)
+{
+    char now[32], total[32];
+    runner_format_time(r->tick, now, sizeof now);
+    double elapsed = loop_wall(&r->loop);
+    double x = elapsed > 0 ? (double)r->tick / VTIME_SAMPLE_RATE / elapsed : 0;
+    if (end) {
+        runner_format_time(end, total, sizeof total);
+        int width = 30, done = (int)(width * (double)r->tick / (double)end);
+        char bar[32];
+        memset(bar, '#', (size_t)done);
+        memset(bar + done, '.', (size_t)(width - done));
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] %s / %s  %.0fx real time ", bar, now, total, x);
+    } else {
+        fprintf(stderr, "\r%s  %.0fx real time ", now, x);
+    }
+}
+
+/* The endpoints of the scenario's buses and of the command line. */
+static int open_endpoints(run_t *r)
+{
+    const scenario_t *sc = r->sc;
+    const runner_opts_t *o = r->o;
+    int n = o->n_endpoints;
+    for (int b = 0; b < sc->n_buses; b++)
+        n += sc->buses[b].n_modbus + sc->buses[b].n_mbus;
+    endpoint_req_t *reqs = calloc((size_t)(n ? n : 1), sizeof *reqs);
+    if (!reqs)
+        return 3;
+    int k = 0;
+    for (int b = 0; b < sc->n_buses; b++) {
+        const scenario_bus_t *sb = &sc->buses[b];
+        for (int i = 0; i < sb->n_modbus + sb->n_mbus; i++) {
+            bool mb = i < sb->n_modbus;
+            reqs[k++] = (endpoint_req_t){
+                .bus = &r->buses[b].line[mb ? METER_LINE_MODBUS : METER_LINE_MBUS],
+                .bus_name = sb->name,
+                .line = mb ? METER_LINE_MODBUS : METER_LINE_MBUS,
+                .spec = mb ? sb->modbus[i] : sb->mbus[i - sb->n_modbus],
+                .gateway_timeout_ns = sb->gateway_timeout_ns ? sb->gateway_timeout_ns
+                                                             : o->gateway_timeout_ns};
+        }
+    }
+    for (int i = 0; i < o->n_endpoints; i++) {
+        const runner_endpoint_t *e = &o->endpoints[i];
+        int b = 0;
+        if (e->bus[0]) {
+            b = -1;
+            for (int j = 0; j < sc->n_buses && b < 0; j++)
+                if (strcmp(sc->buses[j].name, e->bus) == 0)
+                    b = j;
+            if (b < 0) {
+                fprintf(stderr, "metersim: --%s %s: the scenario has no bus named \"%s\"\n",
+                        e->modbus ? "modbus" : "mbus", e->text, e->bus);
+                free(reqs);
+                return 2;
+            }
+        }
+        meter_line_t l = e->modbus ? METER_LINE_MODBUS : METER_LINE_MBUS;
+        uint64_t gt = sc->buses[b].gateway_timeout_ns ? sc->buses[b].gateway_timeout_ns
+                                                     : o->gateway_timeout_ns;
+        reqs[k++] = (endpoint_req_t){.bus = &r->buses[b].line[l], .bus_name = sc->buses[b].name,
+                                     .line = l, .spec = e->spec, .gateway_timeout_ns = gt};
+    }
+    endpoint_opts_t eo = {.fast = o->fast, .copper = o->copper, .tcp_idle_ns = o->tcp_idle_ns,
+                          .log = stderr};
+    char err[1024];
+    int rc = endpoints_open(&r->ep, &r->loop, reqs, k, &eo, err, sizeof err);
+    free(reqs);
+    if (rc) {
+        fprintf(stderr, "metersim: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static void run_free(run_t *r)
+{
+    endpoints_close(&r->ep);
+    loop_free(&r->loop);
+    if (r->buses)
+        for (int b = 0; b < r->sc->n_buses; b++)
+            free(r->buses[b].members);
+    free(r->buses);
+    free(r->results);
+    free(r->meters);
+    free(r->waves);
+    free(r->loads);
+    free(r->supply);
+    free(r);
+}
+
+int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
+{
+    run_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return 3;
+    r->sc = sc;
+    r->o = o;
+    r->stop = stop;
+    r->paced = o->speed > 0.0;
+    loop_init(&r->loop, o->speed);
+    size_t n = (size_t)sc->n_meters;
+    r->meters = calloc(n, sizeof *r->meters);
+    r->waves = calloc(n, sizeof *r->waves);
+    r->loads = calloc(n, sizeof *r->loads);
+    r->supply = calloc(n, sizeof *r->supply);
+    if (!r->meters || !r->waves || !r->loads || !r->supply) {
+        run_free(r);
+        return 3;
+    }
+    r->grid = sc->grid;
+    state_init(&r->state, o->state);
+    setup_meters(r);
+    if (!setup_buses(r)) {
+        run_free(r);
+        return 3;
+    }
+    if (!state_load_all(&r->state, sc, r->meters)) {
+        run_free(r);
+        return 2;
+    }
+    int rc = open_endpoints(r);
+    if (rc) {
+        run_free(r);
+        return rc;
+    }
+
+    r->end = o->until;
+    if (!r->end)
+        r->end = sc->duration;
+    if (!r->end && sc->n_events)
+        r->end = sc->events[sc->n_events - 1].at_tick;
+    r->forever = r->end == 0 && sc->n_events == 0;
+    bool progress = o->progress && isatty(STDERR_FILENO);
+    double last_progress = 0, last_frame = -1;
+    r->sim_ep = (loop_ep_t){.fd = -1, .deadline_ns = VTIME_NEVER, .slot = -1};
+    loop_add(&r->loop, &r->sim_ep);
+    r->loop.after_sleep = catch_up;
+    r->loop.hook_ctx = r;
+
+    for (;;) {
+        uint64_t target = r->paced ? ceil_tick(loop_now(&r->loop)) : r->end;
+        if (!r->forever && target > r->end)
+            target = r->end > r->tick ? r->end : r->tick;
+        if (!r->paced && r->forever)
+            target = r->tick + CHUNK_TICKS;
+        advance_to(r, target);
+        uint64_t io_next = serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
+        bool done = !r->forever && r->tick >= r->end && !xfers_waiting(r);
+        if (*stop || done)
+            break;
+        if (!r->paced) {
+            /* Headless at full speed: a request sent at the end still gets
+             * its answer time. */
+            if (r->tick >= r->end && xfers_waiting(r))
+                advance_to(r, r->tick + 1);
+        } else {
+            double wall = loop_wall(&r->loop);
+            if (o->ui && wall - last_frame >= FRAME_S) {
+                last_frame = wall;
+                if (!o->ui->frame(o->ui->ctx, r))
+                    *stop = 1;
+            }
+            r->sim_ep.deadline_ns = sim_deadline(r, io_next);
+            uint64_t limit = VTIME_NEVER;
+            if (o->ui)
+                limit = (uint64_t)((last_frame + FRAME_S) * o->speed * 1e9);
+            if (!loop_once(&r->loop, limit, stop)) {
+                fprintf(stderr, "metersim: waiting for the ports failed: %s\n", strerror(errno));
+                r->ep.failed = true;
+                break;
+            }
+        }
+        if (progress && loop_wall(&r->loop) - last_progress > 0.25) {
+            last_progress = loop_wall(&r->loop);
+            show_progress(r, r->forever ? 0 : r->end);
+        }
+    }
+    if (progress) {
+        show_progress(r, r->forever ? 0 : r->end);
+        fputc('\n', stderr);
+    }
+    check_xfers(r, true); /* a request still waiting is judged on what came */
+
+    /* The host stops: for the meters, their supply goes, and they save. */
+    for (int k = 0; k < sc->n_meters; k++) {
+        meter_set_supply(&r->meters[k], false);
+        state_save(&r->state, sc, r->meters, k);
+    }
+    int status = r->failures ? 1 : (r->state.failed || r->ep.failed) ? 3 : 0;
+    if (fflush(o->log) != 0 || ferror(o->log)) {
+        fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
+        status = 3;
+    }
+    if (o->junit && !junit_write(r, o->junit, loop_wall(&r->loop)))
+        status = status ? status : 3;
+    run_free(r);
+    return status;
+}
