@@ -10,8 +10,10 @@
  *             in the buffer, as they would in the kernel's
  *   3         time passes: t += dt(next byte); step = dt(next byte)
  *   4         takes up to (op & 0x1F) + 1 requests, and answers each as the
- *             next byte says: not at all, an echo, an exception, or a PDU
- *             of any length 1..253
+ *             next byte says: not at all; an echo that went over the serial
+ *             line (to_rtu, maybe one byte garbled, from_rtu; garbled: an
+ *             exception 0x0B instead); an exception; or a PDU of any length
+ *             1..253, which is also handed to from_rtu as if it were an ADU
  *   5         drains tx with a cap from op & 0x1F (0..30, or everything)
  *   6         advances by dt(next byte); odd op: to the deadline if later
  *   7         advances to one ns before the deadline, then to it
@@ -24,7 +26,9 @@
  * 253, the bytes and times of the stream, in order, and none after an
  * error), whether reply() has room, and the tx stream: a sequence of
  * well-formed MBAP ADUs (protocol 0, length 2..254) equal to the replies
- * queued, in order, each drain's start time that of its first byte's reply.
+ * queued, in order, each drain's start time that of its first byte's reply;
+ * the RTU round trip gives the PDU back, a garbled byte is always caught,
+ * and any ADU from_rtu accepts has a CRC that checks bit by bit.
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Icore \
  *          tests/fuzz/fuzz_modbus_tcp.c core/crc.c core/modbus_tcp.c \
@@ -82,10 +86,40 @@ static uint8_t next(model_t *m)
     return m->in_pos < m->in_n ? m->in[m->in_pos++] : 0;
 }
 
-/* 0..63 ns, us, ms or s-ish: small and huge steps alike. */
+/* 0..63 ns, us, ms or s-ish: small and huge steps alike; 0xFF: half of all
+ * time, so that the end of time (and deadlines that saturate) is reached. */
 static uint64_t dt(uint8_t b)
 {
+    if (b == 0xFF)
+        return VTIME_NEVER / 2;
     return (uint64_t)(b & 0x3F) << (10 * (b >> 6));
+}
+
+/* CRC-16/MODBUS bit by bit (Serial Line V1.02, 6.2.2), apart from crc.c. */
+static uint16_t crc_bitwise(const uint8_t *d, size_t n)
+{
+    uint16_t c = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        c ^= d[i];
+        for (int b = 0; b < 8; b++)
+            c = (c & 1) ? (uint16_t)((c >> 1) ^ 0xA001) : (uint16_t)(c >> 1);
+    }
+    return c;
+}
+
+/* Whatever from_rtu accepts is a sound ADU from `unit`. */
+static void check_from_rtu(uint8_t unit, const uint8_t *adu, size_t n)
+{
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    if (!modbus_tcp_from_rtu(unit, adu, n, &p, &len)) {
+        CHECK(p == NULL && len == 0);
+        return;
+    }
+    CHECK(n >= 4 && n <= MODBUS_TCP_PDU_MAX + 3 && adu[0] == unit);
+    CHECK(p == adu + 1 && len == n - 3);
+    uint16_t crc = crc_bitwise(adu, n - 2);
+    CHECK(adu[n - 2] == (crc & 0xFF) && adu[n - 1] == crc >> 8);
 }
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -119,6 +153,8 @@ static void model_advance(model_t *m, uint64_t t)
 static void check_state(const model_t *m, const modbus_tcp_t *c)
 {
     CHECK(modbus_tcp_error(c) == m->err);
+    const char *why = modbus_tcp_strerror(modbus_tcp_error(c));
+    CHECK(why != NULL && why[0] != '\0');
     CHECK(modbus_tcp_deadline(c) == model_deadline(m));
     CHECK(MODBUS_TCP_OPS.deadline(c) == model_deadline(m));
 }
@@ -182,11 +218,37 @@ static void answer(model_t *m, modbus_tcp_t *c, const adu_t *rq, uint8_t how)
     switch (how & 3) {
     case 0:
         return;
-    case 1:
-        a.len = rq->len;
-        memcpy(a.pdu, rq->pdu, rq->len);
-        ok = modbus_tcp_reply(c, a.tid, a.unit, a.pdu, a.len, a.t);
+    case 1: {
+        /* A gateway's path: the PDU to the serial line and back. */
+        uint8_t rtu[MODBUS_TCP_PDU_MAX + 3];
+        unsigned sel = (how >> 2) & 7; /* 7: one byte short of room; 5, 6: garbled */
+        size_t cap = sel == 7 ? rq->len + 2u : sizeof rtu;
+        size_t n = modbus_tcp_to_rtu(rq->unit, rq->pdu, rq->len, rtu, cap);
+        CHECK(n == (sel == 7 ? 0 : rq->len + 3u));
+        if (n == 0)
+            return;
+        CHECK(rtu[0] == rq->unit && memcmp(rtu + 1, rq->pdu, rq->len) == 0);
+        check_from_rtu(rq->unit, rtu, n);
+        bool garble = sel == 5 || sel == 6;
+        if (garble)
+            rtu[next(m) % n] ^= (uint8_t)(next(m) | 1);
+        const uint8_t *p = NULL;
+        size_t len = 0;
+        bool back = modbus_tcp_from_rtu(rq->unit, rtu, n, &p, &len);
+        CHECK(back == !garble); /* CRC-16 catches every error within 16 bits */
+        if (back) {
+            CHECK(len == rq->len && memcmp(p, rq->pdu, len) == 0);
+            a.len = (uint16_t)len;
+            memcpy(a.pdu, p, len);
+            ok = modbus_tcp_reply(c, a.tid, a.unit, a.pdu, a.len, a.t);
+        } else {
+            a.len = 2;
+            a.pdu[0] = (uint8_t)(rq->pdu[0] | 0x80);
+            a.pdu[1] = 0x0B; /* gateway target device failed to respond */
+            ok = modbus_tcp_exception(c, a.tid, a.unit, rq->pdu[0], 0x0B, a.t);
+        }
         break;
+    }
     case 2:
         a.len = 2;
         a.pdu[0] = (uint8_t)(rq->pdu[0] | 0x80);
@@ -196,7 +258,9 @@ static void answer(model_t *m, modbus_tcp_t *c, const adu_t *rq, uint8_t how)
     default:
         a.len = (uint16_t)(1 + next(m) % MODBUS_TCP_PDU_MAX);
         for (size_t i = 0; i < a.len; i++)
-            a.pdu[i] = (uint8_t)(how + i * 13);
+            a.pdu[i] = m->in_pos < m->in_n ? next(m) : (uint8_t)(how + i * 13);
+        check_from_rtu(a.pdu[0], a.pdu, a.len);
+        check_from_rtu(rq->unit, a.pdu, a.len);
         ok = modbus_tcp_reply(c, a.tid, a.unit, a.pdu, a.len, a.t);
         break;
     }
@@ -280,6 +344,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     if (size < 1)
         return 0;
+    /* Bad arguments are refused, not taken in. */
+    {
+        modbus_tcp_t z;
+        modbus_tcp_init(&z, NULL);
+        uint8_t big[MODBUS_TCP_PDU_MAX + 1] = {0x03};
+        CHECK(!modbus_tcp_reply(&z, 1, 1, big, 0, 0));
+        CHECK(!modbus_tcp_reply(&z, 1, 1, big, sizeof big, 0));
+        CHECK(!modbus_tcp_reply(&z, 1, 1, NULL, 1, 0));
+        CHECK(modbus_tcp_to_rtu(1, big, sizeof big, big, sizeof big) == 0);
+        CHECK(z.tx_len == 0 && z.stats.replies == 0);
+    }
     model_t *m = calloc(1, sizeof *m);
     modbus_tcp_t *c = malloc(sizeof *c);
     if (!m || !c)
