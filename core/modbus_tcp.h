@@ -25,7 +25,8 @@
  *
  * Errors close the connection (the host drops it): a protocol id other than
  * 0, a length below 2 or above 254, or a partial ADU left unfinished for
- * desc.partial_timeout_ns (a client that sent half a header and stalled).
+ * desc.partial_timeout_ns counted from its first byte (a client that sent
+ * half a header and stalled; at exactly that instant, not one ns before).
  * The byte that reveals a bad header (the 4th: protocol id; the 6th: length)
  * is taken and checked at once, without waiting for the rest of the ADU.
  * After an error the machine takes no more bytes and hands out no more
@@ -57,6 +58,7 @@
 #include <stdint.h>
 
 #include "line_ops.h"
+#include "vtime.h" /* VTIME_NEVER, returned by modbus_tcp_deadline() */
 
 #define MODBUS_TCP_HEADER_LEN 7u
 #define MODBUS_TCP_PDU_MAX 253u
