@@ -210,9 +210,13 @@ static void ops_rx(void *self, uint8_t byte, uint64_t t_ns, bool line_error)
     (void)modbus_tcp_rx(self, byte, t_ns, line_error);
 }
 
-static size_t ops_tx(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
+static size_t ops_tx(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                     line_settings_t *line)
 {
-    return modbus_tcp_tx(self, buf, cap, t_start_ns);
+    size_t n = modbus_tcp_tx(self, buf, cap, t_start_ns);
+    if (n && line)
+        *line = (line_settings_t){.bps = 0, .parity = LINE_OPS_PARITY_NONE};
+    return n;
 }
 
 static uint64_t ops_deadline(const void *self)
