@@ -522,8 +522,10 @@ static void test_line_ops(void **state)
     assert_int_equal(r.tid, 0x0A0B);
     assert_true(modbus_tcp_reply(&c, r.tid, r.unit, READ_RSP, sizeof READ_RSP, 99));
     uint64_t ts = 0;
-    assert_int_equal(ops->tx(&c, out, sizeof out, &ts), 15);
+    line_settings_t ls = {.bps = 1, .parity = 0};
+    assert_int_equal(ops->tx(&c, out, sizeof out, &ts, &ls), 15);
     assert_int_equal(ts, 99);
+    assert_int_equal(ls.bps, 0); /* a stream has no baud rate */
 
     ops->rx(&c, 0x00, 1000, false);
     assert_int_equal(ops->deadline(&c), 1000 + MS);
