@@ -302,7 +302,7 @@ static void drain(model_t *m, modbus_tcp_t *c, size_t cap)
     uint8_t buf[MODBUS_TCP_TX_MAX + 16];
     uint64_t ts = 0xDEADBEEF;
     memset(buf, 0xEE, sizeof buf);
-    size_t n = MODBUS_TCP_OPS.tx(c, buf, cap, &ts);
+    size_t n = MODBUS_TCP_OPS.tx(c, buf, cap, &ts, NULL);
     size_t left = m->rsp_bytes - (m->rsp_n ? m->out_n : 0);
     CHECK(n == (cap < left ? cap : left));
     CHECK(buf[n] == 0xEE); /* nothing past what was reported */
