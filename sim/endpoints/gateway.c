@@ -142,7 +142,7 @@ static gateway_client_t *next_request(gateway_t *g, modbus_tcp_request_t *req)
 static bool start_next(gateway_t *g, uint64_t now)
 {
     bus_t *b = g->bus;
-    if (g->busy || b->n_replies || b->hold || now < b->busy_until_ns)
+    if (g->busy || b->n_replies || b->hold || (!g->fast && now < b->busy_until_ns))
         return false;
     gateway_client_t *c = next_request(g, &g->req);
     if (!c)
@@ -203,8 +203,8 @@ uint64_t gateway_deadline(const gateway_t *g)
         uint64_t d = g->deadline_ns;
         return b->busy_until_ns > d ? b->busy_until_ns : d;
     }
-    if (b->hold || b->n_replies)
-        return VTIME_NEVER; /* another master's exchange: its end wakes the host */
+    if (b->hold || b->n_replies || g->fast)
+        return VTIME_NEVER; /* another master's exchange, or input, wakes the host */
     for (int i = 0; i < g->n_clients; i++)
         if (g->clients[i]->framer.pending_n && !g->clients[i]->in_flight)
             return b->busy_until_ns; /* as soon as the line is quiet */
