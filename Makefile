@@ -39,7 +39,7 @@ SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install clean check-core
+.PHONY: all run test bench deps deps-build install clean check-core check-facade
 .DEFAULT_GOAL := all
 
 all: $(BIN) check-core
@@ -54,6 +54,11 @@ deps-build:
 check-core:
 	@if grep -nE '#include *<(stdio|stdlib|time|unistd|fcntl|SDL|cjson/|libserialport|sys/|pthread)' core/*.[ch]; then \
 		echo "core/ must not include host headers (DESIGN.md)"; exit 1; fi
+
+# The facade is the only door: nothing outside core/ writes a meter_t field
+# or includes core/internal.h (core/meter.h, tests/style/facade.sh).
+check-facade:
+	@sh tests/style/facade.sh
 
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(dir $@)

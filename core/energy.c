@@ -9,6 +9,7 @@
 
 void energy_init(energy_t *e)
 {
+    METER_ASSERT(e);
     memset(e, 0, sizeof *e);
 }
 
@@ -58,8 +59,8 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
     double net[2] = {0.0, 0.0};
     double amount[2][3];
 
-    if (tariff < 1 || tariff > 4)
-        tariff = 1;
+    METER_ASSERT(e && c); /* delta may be NULL */
+    METER_ASSERT(tariff >= 1 && tariff <= 4 && code >= 1 && code <= 5);
     for (int k = 0; k < 3; k++) {
         /* No creep: below the starting current a phase registers nothing (4). */
         amount[0][k] = c->started[k] ? c->p_ws[k] * UWH_PER_WS : 0.0;
@@ -138,6 +139,7 @@ static void read_reg(const energy_reg_t *reg, double sign, readings_energy_t *ou
 
 void energy_read(const energy_t *e, int code, readings_t *r)
 {
+    METER_ASSERT(e && r && code >= 1 && code <= 5);
     /* The manual's table shows reverse energy negative, except under C-03
      * where it is added to forward (6.6.15). */
     double rev_sign = code == 3 ? 1.0 : -1.0;

@@ -1,5 +1,6 @@
 /* mbus: M-Bus slave link layer and request handling (EN 13757-2/-3, A2.1-A2.3). */
 #include "mbus.h"
+#include "meter_assert.h"
 
 #include <string.h>
 
@@ -42,6 +43,7 @@ uint64_t mbus_bits_ns(uint32_t baud, uint32_t bits)
 
 void mbus_init(mbus_t *mb, const access_t *acc, const mbus_desc_t *desc)
 {
+    METER_ASSERT(mb && acc && acc->read && acc->set && acc->reset);
     mbus_desc_t d = desc ? *desc : (mbus_desc_t){0};
     memset(mb, 0, sizeof *mb);
     mb->acc = acc;
@@ -302,6 +304,7 @@ static void rx_error(mbus_t *mb)
 
 void mbus_rx(mbus_t *mb, uint8_t byte, uint64_t t_ns, bool line_error)
 {
+    METER_ASSERT(mb);
     mbus_advance(mb, t_ns);
 
     /* Idle since the previous character: more than gap_bits bit times of

@@ -1,6 +1,7 @@
 /* menu: button edges to settings changes (manual 6.4-6.6.15); the tree and
  * the timeouts are drawn in menu.h and explained in docs/display.md. */
 #include "menu.h"
+#include "meter_assert.h"
 
 #include <string.h>
 
@@ -411,6 +412,7 @@ void menu_advance(menu_t *m, uint64_t now_ns)
 
 void menu_button(menu_t *m, menu_button_t b, bool pressed, uint64_t t_ns)
 {
+    METER_ASSERT(m);
     if ((unsigned)b >= MENU_BUTTON_COUNT)
         return;
     if (t_ns < m->now_ns)

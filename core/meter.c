@@ -318,6 +318,13 @@ uint8_t meter_modbus_id(const meter_t *m)
     return modbus_line(&m->modbus)->id;
 }
 
+bool meter_pulse_edge(meter_t *m, pulse_edge_t *e)
+{
+    CHECK(m);
+    METER_ASSERT(e);
+    return pulse_pop_edge(&m->pulse, e);
+}
+
 const display_t *meter_display(const meter_t *m)
 {
     return &m->display;

@@ -89,45 +89,54 @@ typedef struct meter_desc {
     uint64_t save_interval_ns;
 } meter_desc_t;
 
+/* A host reads a meter's fields but never writes them: `make check-facade`
+ * compiles every file outside core/ with METER_HOST_VIEW, which makes each
+ * field const, so a write anywhere there fails to build. */
+#ifdef METER_HOST_VIEW
+#define METER_FIELD const
+#else
+#define METER_FIELD
+#endif
+
 typedef struct meter {
-    uint32_t init_mark; /* METER_INIT_MARK once meter_init() has run */
-    meter_model_t model;
-    char serial[17];
-    connection_t connection;
-    settings_t settings;
-    metrology_t metrology;
-    energy_t energy;
-    energy_delta_t last_delta; /* what the last cycle added, for pulses */
-    pulse_t pulse;             /* S0-1, S0-2 and the LED (pulse.h) */
-    bool tariff_input;         /* 230 V AC on terminals 10/11 (A1.1) */
+    METER_FIELD uint32_t init_mark; /* METER_INIT_MARK once meter_init() has run */
+    METER_FIELD meter_model_t model;
+    METER_FIELD char serial[17];
+    METER_FIELD connection_t connection;
+    METER_FIELD settings_t settings;
+    METER_FIELD metrology_t metrology;
+    METER_FIELD energy_t energy;
+    METER_FIELD energy_delta_t last_delta; /* what the last cycle added, for pulses */
+    METER_FIELD pulse_t pulse;             /* S0-1, S0-2 and the LED (pulse.h) */
+    METER_FIELD bool tariff_input;         /* 230 V AC on terminals 10/11 (A1.1) */
     /* Tariffs in force during the cycle being measured: a change inside a
      * cycle splits its energy by time, so T1/T2 shares are exact. */
-    int seg_tariff[METER_TARIFF_SEGMENTS];
-    double seg_from[METER_TARIFF_SEGMENTS]; /* ticks */
-    int n_seg;
-    uint32_t power_down_count; /* losses of supply (0x4016), nvm.h saves it */
-    bool supply;               /* powered: energy is registered only then */
+    METER_FIELD int seg_tariff[METER_TARIFF_SEGMENTS];
+    METER_FIELD double seg_from[METER_TARIFF_SEGMENTS]; /* ticks */
+    METER_FIELD int n_seg;
+    METER_FIELD uint32_t power_down_count; /* losses of supply (0x4016), nvm.h saves it */
+    METER_FIELD bool supply;               /* powered: energy is registered only then */
     /* 7.1 error byte while the meter has stopped because both copies of its
      * memory were bad (nvm.h); 0 in normal operation. Non-zero: no energy
      * is registered, ever, until a sound image is loaded. */
-    uint8_t error_code;
-    uint64_t tick; /* the one clock: samples since the host's time 0 */
-    sched_t sched; /* the one event queue */
+    METER_FIELD uint8_t error_code;
+    METER_FIELD uint64_t tick; /* the one clock: samples since the host's time 0 */
+    METER_FIELD sched_t sched; /* the one event queue */
     /* A change of settings, a counter reset, a loss of supply or a save point
      * since the host last saved: the meter writes its EEPROM at once, so a
      * host keeping the memory on disk saves now (meter_save_due()). */
-    bool save_due;
-    uint64_t save_interval_ns;
-    display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
-    menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
+    METER_FIELD bool save_due;
+    METER_FIELD uint64_t save_interval_ns;
+    METER_FIELD display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
+    METER_FIELD menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
      * parity take effect after their reply, so this table does not resync
      * them; meter_access() (menu, scenario) does. */
-    access_t protocol_access;
-    modbus_t modbus;   /* RS-485, terminals 7/8 (4.5, A3) */
-    mbus_t mbus;       /* M-Bus, terminals 8/9 (4.4, A2) */
+    METER_FIELD access_t protocol_access;
+    METER_FIELD modbus_t modbus;   /* RS-485, terminals 7/8 (4.5, A3) */
+    METER_FIELD mbus_t mbus;       /* M-Bus, terminals 8/9 (4.4, A2) */
     /* The line machines by meter_line_t, reached through their tables. */
-    struct {
+    METER_FIELD struct {
         const line_ops_t *ops;
         void *self;
     } lines[METER_LINES];
@@ -233,6 +242,11 @@ bool meter_save_due(const meter_t *m);
 void meter_saved(meter_t *m);
 
 /* ---- what it shows ------------------------------------------------------ */
+
+/* Takes the oldest edge the S0 outputs and the LED made (pulse.h keeps the
+ * last PULSE_EDGE_RING of them, with their exact instants); false when none
+ * is left. For traces and tests. */
+bool meter_pulse_edge(meter_t *m, pulse_edge_t *e);
 
 /* The LCD model as it is now. */
 const display_t *meter_display(const meter_t *m);

@@ -41,6 +41,7 @@ void modbus_sync(modbus_t *mb)
 
 void modbus_init(modbus_t *mb, const access_t *acc, const modbus_desc_t *desc)
 {
+    METER_ASSERT(mb && acc && acc->read && acc->set && acc->reset);
     memset(mb, 0, sizeof *mb);
     mb->acc = *acc;
     if (desc)
@@ -279,6 +280,7 @@ static void rx_fast(modbus_t *mb, uint8_t byte, uint64_t t, bool line_error)
 
 void modbus_rx(modbus_t *mb, uint8_t byte, uint64_t t_ns, bool line_error)
 {
+    METER_ASSERT(mb);
     if (t_ns > mb->now_ns)
         mb->now_ns = t_ns;
     if (mb->desc.fast)

@@ -1,5 +1,6 @@
 /* nvm: the non-volatile image, main and backup (see nvm.h, manual 7.1). */
 #include "nvm.h"
+#include "meter_assert.h"
 
 #include <math.h>
 #include <string.h>
@@ -125,6 +126,7 @@ static void put_int_area(wr_t *w, const meter_t *m)
 
 size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap)
 {
+    METER_ASSERT(m && buf);
     if (cap < NVM_IMAGE_LEN)
         return 0;
     wr_t w = {buf, 0};
@@ -197,6 +199,7 @@ static bool read_mant_area(const uint8_t *buf, size_t len, size_t off, double re
 
 nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error_byte)
 {
+    METER_ASSERT(m && (buf || len == 0) && error_byte);
     *error_byte = 0;
     if (len < NVM_HEADER_LEN)
         return NVM_E_FORMAT;

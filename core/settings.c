@@ -1,5 +1,6 @@
 /* settings: valid ranges and defaults of every setting (manual 6.5-6.6.15, A2.3, A3.3). */
 #include "settings.h"
+#include "meter_assert.h"
 
 #include <string.h>
 
@@ -148,6 +149,7 @@ static settings_err_t settings_check(const settings_t *s, setting_id_t id, int32
 
 settings_err_t settings_set(settings_t *s, setting_id_t id, int32_t value)
 {
+    METER_ASSERT(s);
     settings_err_t err = settings_check(s, id, value);
     if (err != SETTINGS_OK)
         return err;

@@ -172,9 +172,7 @@ static double modbus_value(uint16_t addr, const readings_t *r)
     case MODBUS_TYPE_FLOAT:
         if (r->settings.data_type == 2)
             return (int32_t)u / 1000.0;
-        float x;
-        memcpy(&x, &u, sizeof x);
-        return x;
+        return modbus_get_float_abcd(b);
     case MODBUS_TYPE_SIGNED: return reg->words == 2 ? (double)(int32_t)u : (double)(int16_t)u;
     case MODBUS_TYPE_BCD: {
         double v = 0;

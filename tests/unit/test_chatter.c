@@ -89,7 +89,7 @@ static void setup_meter(rig_t *g, int32_t password, uint64_t seed)
     settings_defaults(&s, 12345678);
     assert_int_equal(settings_set(&s, SETTING_PASSWORD, password), SETTINGS_OK);
     meter_init(&g->m, &(meter_desc_t){.serial = "13070001", .settings = &s});
-    g->m.power_down_count = 5; /* something a 6.6.12 reset would show */
+    meter_preset_power_down_count(&g->m, 5); /* something a 6.6.12 reset would show */
     wave_desc_t wd;
     wave_desc_balanced(&wd, 50.0, 230.0, 10.0, wave_lag_from_pf(0.95, 0, 0));
     wave_init(&g->w, &wd);

@@ -41,9 +41,9 @@ static void busy_meter(meter_t *m)
     d.phase[1].lag_deg = wave_lag_from_pf(0.6, 1, 1);
     wave_set(&w, &d);
     run(m, &w, 3);
-    assert_int_equal(settings_set(&m->settings, SETTING_MODBUS_ID, 17), SETTINGS_OK);
-    assert_int_equal(settings_set(&m->settings, SETTING_COMBINATION_CODE, 3), SETTINGS_OK);
-    m->power_down_count = 0x01020304u;
+    assert_int_equal(meter_set(m, SETTING_MODBUS_ID, 17), SETTINGS_OK);
+    assert_int_equal(meter_set(m, SETTING_COMBINATION_CODE, 3), SETTINGS_OK);
+    meter_preset_power_down_count(m, 0x01020304u);
 }
 
 static void assert_same_memory(const meter_t *a, const meter_t *b)
