@@ -239,9 +239,10 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
 {
     CHECK(m);
     METER_ASSERT(s || n == 0);
-    for (size_t t = 0; t < n; t++) {
-        if (sched_next(&m->sched) <= meter_now_ns(m))
-            service(m, meter_now_ns(m));
+    uint64_t now = meter_now_ns(m);
+    for (size_t t = 0; t < n; t++, now += VTIME_NS_PER_TICK) {
+        if (sched_next(&m->sched) <= now)
+            service(m, now);
         if (metrology_step(&m->metrology, &s[t])) {
             /* A meter without supply, or stopped on a memory error (7.1),
              * registers nothing: it must never count on a reset memory. */
@@ -254,7 +255,6 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
         }
         m->tick++;
     }
-    uint64_t now = meter_now_ns(m);
     service(m, now);
     /* What a reader sees is the state at the end of the samples: pulse
      * levels and the LCD's values as of now. */
