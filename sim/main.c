@@ -45,6 +45,9 @@ static const char usage[] =
     "  --save-interval D   how often --state is written, in simulated time\n"
     "                      (default 60s; docs/state.md)\n"
     "  --progress          a progress line on standard error (when it is a terminal)\n"
+    "  --stats             at the end, one JSON line on standard error about the\n"
+    "                      run itself: simulated and wall time, CPU, how far the\n"
+    "                      meters fell behind the wall clock, gateway and TCP counts\n"
     "  --modbus [BUS=]SPEC serve Modbus on SPEC (repeatable; BUS: a bus of the\n"
     "                      scenario by name, default the first):\n"
     "                        pty, pty:PATH, DEVICE  Modbus RTU (A3) on a serial line\n"
@@ -92,6 +95,7 @@ typedef struct {
     int headless;
     int text;
     int progress;
+    int stats;
     const char *junit;
     const char *state;      /* --state FILE, or NULL */
     runner_endpoint_t endpoints[64]; /* --modbus / --mbus */
@@ -165,6 +169,8 @@ static int parse_args(int argc, char **argv, options_t *o)
             o->text = 1;
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
+        } else if (strcmp(a, "--stats") == 0) {
+            o->stats = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             o->every = 0;
         } else if (strcmp(a, "--scenario") == 0 || strcmp(a, "--until") == 0 ||
@@ -309,6 +315,7 @@ int main(int argc, char **argv)
                         .every = o.every,
                         .log = stdout,
                         .progress = o.progress,
+                        .stats = o.stats,
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,

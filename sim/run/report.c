@@ -1,6 +1,7 @@
 /* report: the run's log (JSON lines) and the outcome of every assertion:
  * values, the LCD, and the answers to the scenario's requests. */
 #include <math.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,3 +284,33 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
     r->failures++;
 }
 
+
+void report_stats(const run_t *r)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    uint64_t requests = 0, replies = 0, timeouts = 0, clients = 0, refused = 0, dropped = 0;
+    for (int i = 0; i < r->ep.n_gws; i++) {
+        requests += r->ep.gws[i]->stats.requests;
+        replies += r->ep.gws[i]->stats.replies;
+        timeouts += r->ep.gws[i]->stats.timeouts;
+    }
+    for (int i = 0; i < r->ep.n_tcp; i++) {
+        const tcp_stats_t *t = &r->ep.tcp[i]->stats;
+        clients += t->accepted;
+        refused += t->refused;
+        dropped += t->dropped_protocol + t->dropped_idle + t->dropped_stalled + t->dropped_slow;
+    }
+    fprintf(stderr,
+            "{\"stats\":{\"meters\":%d,\"buses\":%d,\"simulated_s\":%.3f,\"wall_s\":%.3f,"
+            "\"cpu_s\":%.3f,\"max_lag_ms\":%.3f,\"wakeups\":%llu,\"gateway_requests\":%llu,"
+            "\"gateway_replies\":%llu,\"gateway_timeouts\":%llu,\"tcp_clients\":%llu,"
+            "\"tcp_refused\":%llu,\"tcp_dropped\":%llu}}\n",
+            r->sc->n_meters, r->sc->n_buses, (double)r->tick / VTIME_SAMPLE_RATE,
+            loop_wall(&r->loop), cpu, (double)r->max_lag_ns / 1e6,
+            (unsigned long long)r->loop.wakeups, (unsigned long long)requests,
+            (unsigned long long)replies, (unsigned long long)timeouts,
+            (unsigned long long)clients, (unsigned long long)refused, (unsigned long long)dropped);
+}

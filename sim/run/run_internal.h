@@ -65,6 +65,7 @@ struct runner {
     bool paced;
     size_t next_event;
     uint64_t end;  /* the tick the run ends at, unless forever */
+    uint64_t max_lag_ns; /* paced: the most the meters were behind the wall clock */
     bool forever;
 };
 typedef struct runner run_t;
@@ -75,6 +76,8 @@ void report_check(run_t *r, const scenario_event_t *ev, int k);
 /* Judges the answer a scenario's request got; `got` is what the master's UART decoded. */
 void report_xfer(run_t *r, const xfer_t *x, bool modbus, const line_byte_t *got, size_t n);
 void report_result(run_t *r, const char *name, const char *failure);
+/* --stats: one JSON line on standard error about the run itself. */
+void report_stats(const run_t *r);
 
 /* junit.c */
 bool junit_write(const run_t *r, const char *path, double seconds);

@@ -417,7 +417,12 @@ static void advance_to(run_t *r, uint64_t target)
 static void catch_up(loop_t *l, void *ctx)
 {
     run_t *r = ctx;
-    uint64_t target = ceil_tick(loop_now(l));
+    uint64_t now = loop_now(l);
+    /* How far the meters fell behind the wall clock while the host slept or
+     * worked: the measure of keeping real time (--stats). */
+    if (now > now_ns(r) && r->tick > VTIME_SAMPLE_RATE && now - now_ns(r) > r->max_lag_ns)
+        r->max_lag_ns = now - now_ns(r);
+    uint64_t target = ceil_tick(now);
     if (target > r->end && !r->forever)
         target = r->end > r->tick ? r->end : r->tick;
     advance_to(r, target);
@@ -634,6 +639,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         fputc('\n', stderr);
     }
     check_xfers(r, true); /* a request still waiting is judged on what came */
+    if (o->stats)
+        report_stats(r);
 
     /* The host stops: for the meters, their supply goes, and they save. */
     for (int k = 0; k < sc->n_meters; k++) {

@@ -59,6 +59,7 @@ typedef struct {
     bool fast;          /* wire-time emulation off (docs/cli.md) */
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
+    bool stats;         /* a line about the run itself on standard error at the end */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
