@@ -79,6 +79,8 @@ typedef struct {
     uint32_t power_down_count;
     uint64_t turnaround_ns; /* Modbus reply delay; 0: 10 ms + a spread from the serial */
     int bus;                /* index into scenario_t.buses */
+    double vary_current;    /* a template's "vary": the factor on every current; 1: none */
+    double vary_pf;         /* ... the power factor drawn for it; -1: none */
 } scenario_meter_t;
 
 /* One bus: a Modbus RS-485 line and an M-Bus line that its meters share,

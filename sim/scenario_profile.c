@@ -24,10 +24,29 @@ static bool scn_time_of_day(const char *s, double *seconds)
 
 static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
                       profile_t *out);
+static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                             profile_t *out);
 
 /* A number, or {"steps"|"ramp"|"daily"|"csv": ...} (signal.h). */
 bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
                          profile_t *out)
+{
+    for (int i = 0; i < c->n_cache; i++)
+        if (c->cache[i].node == v && c->cache[i].now == c->now && c->cache[i].min == min &&
+            c->cache[i].max == max) {
+            *out = c->cache[i].p;
+            return true;
+        }
+    if (!scn_read_profile(c, v, min, max, unit, out))
+        return false;
+    if (c->n_cache < (int)(sizeof c->cache / sizeof c->cache[0]))
+        c->cache[c->n_cache++] = (struct scn_cached){
+            .node = v, .now = c->now, .min = min, .max = max, .p = *out};
+    return true;
+}
+
+static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                             profile_t *out)
 {
     if (cJSON_IsNumber(v)) {
         double x;
@@ -282,4 +301,49 @@ bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min
     bool ok = scn_parse_profile(c, v, min, max, unit, out);
     scn_pop(c, n);
     return ok;
+}
+
+double scn_profile_max(const profile_t *p)
+{
+    if (p->kind == PROFILE_CONST)
+        return p->value;
+    double m = p->v[0];
+    for (size_t i = 1; i < p->n; i++)
+        m = p->v[i] > m ? p->v[i] : m;
+    return m;
+}
+
+/* A profile's values times `f`. The times stay shared with the original; the
+ * values are a new array, as a profile_t has no scale of its own. */
+bool scn_scale_profile(scn_ctx_t *c, profile_t *p, double f)
+{
+    if (p->kind == PROFILE_CONST) {
+        p->value *= f;
+        return true;
+    }
+    if (p->n > SCN_MAX_SCALED - c->scaled)
+        return scn_fail(c, "\"vary\" scales a copy of each current profile for every meter: more "
+                           "than %u values in all; give the fleet shorter profiles",
+                        (unsigned)SCN_MAX_SCALED);
+    double *v = scn_keep(c, p->n);
+    if (!v)
+        return scn_fail(c, "out of memory");
+    c->scaled += p->n;
+    for (size_t i = 0; i < p->n; i++)
+        v[i] = p->v[i] * f;
+    p->v = v;
+    return true;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): draw i of the stream whose state
+ * starts at `seed` is mix(seed + (i + 1) * gamma); its top 53 bits make a
+ * double in [0, 1). Portable: integer arithmetic modulo 2^64, one exact
+ * scaling. */
+double scn_draw(uint64_t seed, uint64_t i)
+{
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
 }
