@@ -178,14 +178,6 @@ static bool parse_load(scn_ctx_t *c, const cJSON *l, scenario_load_t *load)
     return !c->failed;
 }
 
-/* Whether load change `l` gives phase k a current. */
-static bool sets_current(const cJSON *l, int k)
-{
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(l, phase_names[k]);
-    return cJSON_GetObjectItemCaseSensitive(l, "current") ||
-           (cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "current"));
-}
-
 /* {"name": value, ...} of settings, each checked by the settings module. */
 static bool parse_settings(scn_ctx_t *c, const cJSON *o, settings_t *s)
 {
@@ -217,9 +209,7 @@ static bool parse_settings(scn_ctx_t *c, const cJSON *o, settings_t *s)
 typedef struct {
     int n, count;         /* the meter being read, 1..count */
     const char *bus;      /* its bus's name, for the default name "<bus>-{n}" */
-    bool vary_current, vary_pf;
-    double lo, hi;        /* "vary.current": the factor's range */
-    double pf_lo, pf_hi;  /* "vary.pf" */
+    scn_vary_t vary;
     scenario_load_t load; /* the template's load, read with its first meter */
 } tmpl_t;
 
@@ -262,93 +252,6 @@ static bool expand_name(scn_ctx_t *c, const char *pat, const tmpl_t *t, char *ou
     return true;
 }
 
-/* "vary": {"current": [lo, hi], "pf": [lo, hi]}. */
-static bool parse_vary(scn_ctx_t *c, const cJSON *v, tmpl_t *t)
-{
-    static const char *const keys[] = {"current", "pf", NULL};
-    static const char *const unit[] = {"(a factor on the load's current)", "(|cos phi|)"};
-    if (!cJSON_IsObject(v))
-        return scn_fail(c, "expected {\"current\": [lo, hi], \"pf\": [lo, hi]}");
-    if (!scn_known_keys(c, v, keys))
-        return false;
-    for (int i = 0; i < 2 && !c->failed; i++) {
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, keys[i]);
-        if (!r)
-            continue;
-        double x[2] = {0, 0};
-        size_t n = scn_push(c, keys[i], 0);
-        if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2)
-            scn_fail(c, "expected [lo, hi]: each meter's value is drawn uniformly between them");
-        for (int j = 0; j < 2 && !c->failed; j++) {
-            size_t m = scn_push(c, NULL, j);
-            scn_check_number(c, cJSON_GetArrayItem(r, j), 0, i ? 1 : 10, unit[i], &x[j]);
-            scn_pop(c, m);
-        }
-        if (!c->failed && x[0] > x[1])
-            scn_fail(c, "lo %g is above hi %g", x[0], x[1]);
-        scn_pop(c, n);
-        if (i) {
-            t->vary_pf = true;
-            t->pf_lo = x[0];
-            t->pf_hi = x[1];
-        } else {
-            t->vary_current = true;
-            t->lo = x[0];
-            t->hi = x[1];
-        }
-    }
-    return !c->failed;
-}
-
-/* Phase k's current times up to `hi` stays within Imax: a fleet's validity
- * never depends on what the seed draws. */
-static bool check_scaled(scn_ctx_t *c, const profile_t *current, int k, double hi, const char *who)
-{
-    double top = scn_profile_max(current);
-    if (top * hi > 65)
-        return scn_fail(c, "%s%s's current, up to %g A, times a factor of up to %g (\"vary\") "
-                           "reaches %g A; allowed 0 to 65 A (Imax, manual 4)",
-                        who, phase_names[k], top, hi, top * hi);
-    return true;
-}
-
-/* Template meter k's own draws (docs/scenario.md: draws 2k and 2k + 1). */
-static bool apply_vary(scn_ctx_t *c, const tmpl_t *t, int k)
-{
-    scenario_meter_t *m = &c->sc->meters[k];
-    scenario_load_t *l = &c->sc->load[k];
-    if (t->vary_current) {
-        double f = t->lo + (t->hi - t->lo) * scn_draw(c->sc->seed, 2 * (uint64_t)k);
-        f = f > t->hi ? t->hi : f;
-        m->vary_current = f;
-        c->vary_hi[k] = t->hi;
-        for (int p = 0; p < 3; p++) {
-            profile_t *cur = &l->phase[p].current;
-            /* Phases that share their values (one profile for all three)
-             * share the scaled copy too. */
-            int same = -1;
-            for (int q = 0; q < p && cur->kind != PROFILE_CONST; q++)
-                if (t->load.phase[q].current.kind != PROFILE_CONST &&
-                    t->load.phase[q].current.v == t->load.phase[p].current.v)
-                    same = q;
-            if (same >= 0)
-                cur->v = l->phase[same].current.v;
-            else if (!scn_scale_profile(c, cur, f))
-                return false;
-        }
-    }
-    if (t->vary_pf) {
-        double pf = t->pf_lo + (t->pf_hi - t->pf_lo) * scn_draw(c->sc->seed, 2 * (uint64_t)k + 1);
-        pf = pf > t->pf_hi ? t->pf_hi : pf;
-        m->vary_pf = pf;
-        for (int p = 0; p < 3; p++) {
-            l->phase[p].pf = profile_const(pf);
-            l->phase[p].use_angle = false;
-        }
-    }
-    return true;
-}
-
 /* A template's first serial, plus n - 1, in as many digits as it has (or
  * more). */
 static bool template_serial(scn_ctx_t *c, const char *first, const tmpl_t *t, char *out)
@@ -377,8 +280,10 @@ static bool template_id(scn_ctx_t *c, const cJSON *o, const tmpl_t *t, const cha
         if (given)
             scn_push(c, name, 0);
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+        char pat[64];
+        snprintf(pat, sizeof pat, "%s-{n}", t->bus);
         scn_fail(c, "the template \"%s\" of %d meters would take %s %d to %d; a bus has %d to %d%s",
-                 cJSON_IsString(nm) ? nm->valuestring : "(unnamed)", t->count, what, first, last,
+                 cJSON_IsString(nm) ? nm->valuestring : pat, t->count, what, first, last,
                  (int)lo, (int)hi,
                  given ? "" : " (a template numbers them from 1 unless its settings give the first)");
         scn_pop(c, n);
@@ -502,10 +407,10 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
     const cJSON *vary = t ? cJSON_GetObjectItemCaseSensitive(o, "vary") : NULL;
     if (vary && !c->failed) {
         size_t n = scn_push(c, "vary", 0);
-        if (parse_vary(c, vary, t) && t->vary_current) {
+        if (scn_parse_vary(c, vary, &t->vary) && t->vary.current) {
             size_t k = scn_push(c, "current", 0);
             for (int p = 0; p < 3 && !c->failed; p++)
-                check_scaled(c, &load->phase[p].current, p, t->hi, "");
+                scn_check_scaled(c, &load->phase[p].current, p, t->vary.hi, "");
             scn_pop(c, k);
         }
         scn_pop(c, n);
@@ -587,8 +492,8 @@ static bool add_meters(scn_ctx_t *c, const cJSON *o, int b, const scenario_load_
             parse_meter(c, o, m, &sc->load[k], cnt ? &t : NULL);
         else
             settings_defaults(&m->settings, (uint32_t)(k + 1));
-        if (!c->failed && cnt && (t.vary_current || t.vary_pf))
-            apply_vary(c, &t, k);
+        if (!c->failed && cnt && (t.vary.current || t.vary.pf))
+            scn_apply_vary(c, &t.vary, &t.load, k);
         int other;
         if (!c->failed && !scn_name_add(c, m->name, k, &other))
             scn_fail(c, "two meters are named \"%s\"", m->name);
@@ -747,7 +652,8 @@ static int bus_index(scn_ctx_t *c, const cJSON *o)
     if (!cJSON_GetObjectItemCaseSensitive(o, "modbus") && !cJSON_GetObjectItemCaseSensitive(o, "mbus"))
         scn_fail(c, "\"bus\" goes with \"modbus\" or \"mbus\": the line a request goes on");
     else if (found < 0)
-        scn_fail(c, "no bus named %s in \"buses\"", cJSON_IsString(b) ? b->valuestring : "(not a string)");
+        scn_fail(c, "no bus named %s%s%s in \"buses\"", cJSON_IsString(b) ? "\"" : "",
+                 cJSON_IsString(b) ? b->valuestring : "(not a string)", cJSON_IsString(b) ? "\"" : "");
     scn_pop(c, n);
     return found;
 }
@@ -807,25 +713,8 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
                 continue;
             if (!parse_load(c, l, &loads[k]))
                 break;
-            /* A template's "vary" scales every current its meters get
-             * (phases that share values share the scaled copy). */
-            const double *orig[3] = {NULL, NULL, NULL};
-            for (int p = 0; p < 3 && c->vary_hi[k] > 0 && !c->failed; p++) {
-                profile_t *cur = &loads[k].phase[p].current;
-                if (!sets_current(l, p))
-                    continue;
-                char who[64];
-                snprintf(who, sizeof who, "meter \"%.31s\": ", c->sc->meters[k].name);
-                orig[p] = cur->kind == PROFILE_CONST ? NULL : cur->v;
-                int same = -1;
-                for (int q = 0; q < p; q++)
-                    if (orig[q] && orig[q] == orig[p])
-                        same = q;
-                if (same >= 0)
-                    cur->v = loads[k].phase[same].current.v;
-                else if (check_scaled(c, cur, p, c->vary_hi[k], who))
-                    scn_scale_profile(c, cur, c->sc->meters[k].vary_current);
-            }
+            if (c->vary_hi[k] > 0)
+                scn_vary_load_change(c, l, k, &loads[k]);
             scenario_event_t *ev = c->failed ? NULL : new_event(c, SCENARIO_EV_LOAD, k);
             if (ev)
                 ev->u.load = loads[k];

@@ -289,8 +289,8 @@ static bool add_endpoint(scn_ctx_t *c, const cJSON *v, bool modbus, int b)
                 if (why) {
                     char was[400];
                     endpoint_spec_format(&list[i], l == 0, was, sizeof was);
-                    return scn_fail(c, "\"%s\" and \"%s\" of bus \"%s\" (%s): %s", v->valuestring,
-                                    was, o->name, l ? "mbus" : "modbus", why);
+                    return scn_fail(c, "\"%s\": bus \"%s\" has \"%s\" already (in \"%s\"): %s",
+                                    v->valuestring, o->name, was, l ? "mbus" : "modbus", why);
                 }
             }
         }

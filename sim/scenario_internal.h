@@ -82,6 +82,24 @@ bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, con
 bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
                      const char *unit, profile_t *out);
 
+/* A template's "vary": {"current": [lo, hi], "pf": [lo, hi]}. */
+typedef struct {
+    bool current, pf;
+    double lo, hi;       /* the factor on the meters' currents */
+    double pf_lo, pf_hi; /* their power factor */
+} scn_vary_t;
+
+bool scn_parse_vary(scn_ctx_t *c, const cJSON *v, scn_vary_t *out);
+/* A current times up to `hi` stays within Imax (refused otherwise, naming
+ * `who` and the phase): a fleet's validity never depends on the seed. */
+bool scn_check_scaled(scn_ctx_t *c, const profile_t *current, int phase, double hi,
+                      const char *who);
+/* Meter k (its load `base` before "vary") gets its factor and pf. */
+bool scn_apply_vary(scn_ctx_t *c, const scn_vary_t *v, const scenario_load_t *base, int k);
+/* A load change `change` read into meter k's `load`: the currents it sets
+ * scaled by the meter's factor. */
+bool scn_vary_load_change(scn_ctx_t *c, const cJSON *change, int k, scenario_load_t *load);
+
 /* The profile's largest value (a bound on what it ever gives). */
 double scn_profile_max(const profile_t *p);
 /* Multiplies the profile's values by `f` into a copy kept with the scenario. */
