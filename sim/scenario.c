@@ -121,9 +121,9 @@ static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p, 
 {
     static const char *const keys[] = {"current", "pf", "reactive", "direction", "angle",
                                        "harmonics", NULL};
-    static const char *const whole_keys[] = {"current", "pf",    "reactive", "direction",
-                                             "angle",   "harmonics", "noise", "L1",
-                                             "L2",      "L3",    NULL};
+    static const char *const whole_keys[] = {"current", "pf",        "reactive", "direction",
+                                             "angle",   "harmonics", "noise",    "L1",
+                                             "L2",      "L3",        NULL};
     static const char *const reactive[] = {"inductive", "capacitive", NULL};
     static const char *const direction[] = {"import", "export", NULL};
     if (!scn_known_keys(c, o, whole ? whole_keys : keys))
@@ -207,8 +207,8 @@ static bool parse_settings(scn_ctx_t *c, const cJSON *o, settings_t *s)
 /* A template: one entry of "meters" with "count" that stands for `count`
  * meters (docs/scenario.md, Buses and fleets). */
 typedef struct {
-    int n, count;         /* the meter being read, 1..count */
-    const char *bus;      /* its bus's name, for the default name "<bus>-{n}" */
+    int n, count;    /* the meter being read, 1..count */
+    const char *bus; /* its bus's name, for the default name "<bus>-{n}" */
     scn_vary_t vary;
     scenario_load_t load; /* the template's load, read with its first meter */
 } tmpl_t;
@@ -230,8 +230,9 @@ static bool expand_name(scn_ctx_t *c, const char *pat, const tmpl_t *t, char *ou
                 q = width ? end : q;
             }
             if (*q != '}' || width > 16)
-                return scn_fail(c, "\"%s\": a meter's number is written {n}, or {n:03} for 001, "
-                                   "002, ... (zero-padded to 1-16 digits)",
+                return scn_fail(c,
+                                "\"%s\": a meter's number is written {n}, or {n:03} for 001, "
+                                "002, ... (zero-padded to 1-16 digits)",
                                 pat);
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%0*d", (int)width, t->n);
             numbered = true;
@@ -242,8 +243,9 @@ static bool expand_name(scn_ctx_t *c, const char *pat, const tmpl_t *t, char *ou
     }
     buf[len] = '\0';
     if (!numbered && t->count > 1)
-        return scn_fail(c, "\"%s\": a template of %d meters needs {n} in its name (each meter's "
-                           "number, 1 to %d), so that every meter has its own",
+        return scn_fail(c,
+                        "\"%s\": a template of %d meters needs {n} in its name (each meter's "
+                        "number, 1 to %d), so that every meter has its own",
                         pat, t->count, t->count);
     if (len == 0 || len >= cap)
         return scn_fail(c, "\"%s\" makes meter %d's name \"%s\"; a name has 1 to %zu characters",
@@ -258,8 +260,9 @@ static bool template_serial(scn_ctx_t *c, const char *first, const tmpl_t *t, ch
 {
     unsigned long long v = strtoull(first, NULL, 10);
     if (v > 9999999999999999ull - (unsigned long long)(t->count - 1))
-        return scn_fail(c, "a template of %d meters numbers their serials from \"%s\": the last "
-                           "would have more than 16 digits",
+        return scn_fail(c,
+                        "a template of %d meters numbers their serials from \"%s\": the last "
+                        "would have more than 16 digits",
                         t->count, first);
     snprintf(out, 17, "%0*llu", (int)strlen(first), v + (unsigned long long)(t->n - 1));
     return true;
@@ -283,9 +286,10 @@ static bool template_id(scn_ctx_t *c, const cJSON *o, const tmpl_t *t, const cha
         char pat[64];
         snprintf(pat, sizeof pat, "%s-{n}", t->bus);
         scn_fail(c, "the template \"%s\" of %d meters would take %s %d to %d; a bus has %d to %d%s",
-                 cJSON_IsString(nm) ? nm->valuestring : pat, t->count, what, first, last,
-                 (int)lo, (int)hi,
-                 given ? "" : " (a template numbers them from 1 unless its settings give the first)");
+                 cJSON_IsString(nm) ? nm->valuestring : pat, t->count, what, first, last, (int)lo,
+                 (int)hi,
+                 given ? ""
+                       : " (a template numbers them from 1 unless its settings give the first)");
         scn_pop(c, n);
         return false;
     }
@@ -302,10 +306,9 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
     static const char *const keys[] = {"name",      "model",           "serial",
                                        "connection", "settings",       "registers",
                                        "power_down_count", "turnaround", "load", NULL};
-    static const char *const tkeys[] = {"name",      "model",           "serial",
-                                        "connection", "settings",       "registers",
-                                        "power_down_count", "turnaround", "load",
-                                        "count",     "vary",            NULL};
+    static const char *const tkeys[] = {
+        "name",       "model", "serial", "connection", "settings", "registers", "power_down_count",
+        "turnaround", "load",  "count",  "vary",       NULL};
     static const char *const models[] = {"4PU", "4PS", NULL};
     static const char *const conns[] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W", NULL};
     int model = (int)m->model, conn = (int)m->connection;
@@ -649,11 +652,13 @@ static int bus_index(scn_ctx_t *c, const cJSON *o)
     for (int k = 0; k < c->sc->n_buses && cJSON_IsString(b); k++)
         if (strcmp(c->sc->buses[k].name, b->valuestring) == 0)
             found = k;
-    if (!cJSON_GetObjectItemCaseSensitive(o, "modbus") && !cJSON_GetObjectItemCaseSensitive(o, "mbus"))
+    if (!cJSON_GetObjectItemCaseSensitive(o, "modbus") &&
+        !cJSON_GetObjectItemCaseSensitive(o, "mbus"))
         scn_fail(c, "\"bus\" goes with \"modbus\" or \"mbus\": the line a request goes on");
     else if (found < 0)
         scn_fail(c, "no bus named %s%s%s in \"buses\"", cJSON_IsString(b) ? "\"" : "",
-                 cJSON_IsString(b) ? b->valuestring : "(not a string)", cJSON_IsString(b) ? "\"" : "");
+                 cJSON_IsString(b) ? b->valuestring : "(not a string)",
+                 cJSON_IsString(b) ? "\"" : "");
     scn_pop(c, n);
     return found;
 }
@@ -661,9 +666,9 @@ static int bus_index(scn_ctx_t *c, const cJSON *o)
 static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
                         scenario_load_t *loads)
 {
-    static const char *const keys[] = {"at",     "meter",  "grid",   "load",   "tariff_input",
-                                       "supply", "fault",  "set",    "reset",  "button",
-                                       "hold",   "modbus", "mbus",   "bus",    "assert", NULL};
+    static const char *const keys[] = {
+        "at",    "meter",  "grid", "load",   "tariff_input", "supply", "fault",  "set",
+        "reset", "button", "hold", "modbus", "mbus",         "bus",    "assert", NULL};
     if (!cJSON_IsObject(it))
         return scn_fail(c, "expected an object with \"at\"");
     if (!scn_known_keys(c, it, keys))
@@ -704,9 +709,10 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
         size_t n = scn_push(c, "load", 0);
         size_t count = meter >= 0 ? 1 : (size_t)c->sc->n_meters;
         if (c->sc->n_events + count > SCENARIO_MAX_EVENTS)
-            scn_fail(c, "a load change is one event per meter it changes: with this one for %zu "
-                        "meter%s the timeline would hold more than %d events (give \"meter\", "
-                        "or change the load less often)",
+            scn_fail(c,
+                     "a load change is one event per meter it changes: with this one for %zu "
+                     "meter%s the timeline would hold more than %d events (give \"meter\", "
+                     "or change the load less often)",
                      count, count == 1 ? "" : "s", SCENARIO_MAX_EVENTS);
         for (int k = 0; k < c->sc->n_meters && !c->failed; k++) {
             if (meter >= 0 && k != meter)
@@ -905,8 +911,9 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
     scenario_t *sc = c->sc;
     int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
     if (count < 1 || count > SCENARIO_MAX_BUSES)
-        return scn_fail(c, "expected an array of 1 to %d buses, each {\"name\", \"modbus\", "
-                           "\"mbus\", \"meters\"}",
+        return scn_fail(c,
+                        "expected an array of 1 to %d buses, each {\"name\", \"modbus\", "
+                        "\"mbus\", \"meters\"}",
                         SCENARIO_MAX_BUSES);
     sc->buses = calloc((size_t)count, sizeof *sc->buses);
     if (!sc->buses)
@@ -922,7 +929,8 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
         const cJSON *meters = cJSON_GetObjectItemCaseSensitive(o, "meters");
         if (!cJSON_IsObject(o)) {
             scn_fail(c, "expected a bus {\"name\", \"modbus\", \"mbus\", \"meters\"}");
-        } else if (scn_known_keys(c, o, keys) && (!name || bus_name(c, name, bus->name, sizeof bus->name))) {
+        } else if (scn_known_keys(c, o, keys) &&
+                   (!name || bus_name(c, name, bus->name, sizeof bus->name))) {
             for (int j = 0; j < b && !c->failed; j++) {
                 if (strcmp(sc->buses[j].name, bus->name) == 0) {
                     size_t k = name ? scn_push(c, "name", 0) : n;
@@ -932,11 +940,12 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
                 }
             }
         }
-        if (!c->failed && scn_get_endpoints(c, o, "modbus", b) && scn_get_endpoints(c, o, "mbus", b) && gt) {
+        if (!c->failed && scn_get_endpoints(c, o, "modbus", b) &&
+            scn_get_endpoints(c, o, "mbus", b) && gt) {
             uint64_t ticks = 0;
             size_t k = scn_push(c, "gateway_timeout", 0);
-            if (scn_get_duration(c, gt, &ticks) && (ticks < VTIME_SAMPLE_RATE / 1000 ||
-                                                    ticks > 60ull * VTIME_SAMPLE_RATE))
+            if (scn_get_duration(c, gt, &ticks) &&
+                (ticks < VTIME_SAMPLE_RATE / 1000 || ticks > 60ull * VTIME_SAMPLE_RATE))
                 scn_fail(c, "a gateway timeout lies between 1 ms and 60 s");
             bus->gateway_timeout_ns = ticks * VTIME_NS_PER_TICK;
             scn_pop(c, k);
@@ -972,9 +981,9 @@ static int by_time(const void *a, const void *b)
 
 static bool parse_root(scn_ctx_t *c, const cJSON *root)
 {
-    static const char *const keys[] = {"name",   "description", "seed", "duration", "meter",
-                                       "meters", "buses",       "grid", "load",     "timeline",
-                                       NULL};
+    static const char *const keys[] = {"name",  "description", "seed",  "duration",
+                                       "meter", "meters",      "buses", "grid",
+                                       "load",  "timeline",    NULL};
     scenario_t *sc = c->sc;
     static const double pos[3] = {0.0, -120.0, 120.0};
     for (int k = 0; k < 3; k++) {

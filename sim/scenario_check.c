@@ -205,7 +205,6 @@ bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, si
     return !c->failed;
 }
 
-
 /* Meter names, in an open-addressing table (FNV-1a, linear probing): a fleet
  * of 10 000 meters checks its names and resolves events' "meter" in linear
  * time. */
@@ -274,8 +273,9 @@ static bool add_endpoint(scn_ctx_t *c, const cJSON *v, bool modbus, int b)
     endpoint_spec_t e;
     char err[384];
     if (!cJSON_IsString(v))
-        return scn_fail(c, "expected an endpoint: \"pty\", \"pty:PATH\", a device, "
-                           "\"tcp:[HOST:]PORT\"%s",
+        return scn_fail(c,
+                        "expected an endpoint: \"pty\", \"pty:PATH\", a device, "
+                        "\"tcp:[HOST:]PORT\"%s",
                         modbus ? " or \"rtu-over-tcp:[HOST:]PORT\"" : "");
     if (!endpoint_spec_parse(v->valuestring, modbus, &e, err, sizeof err))
         return scn_fail(c, "%s", err);
@@ -325,7 +325,8 @@ bool scn_get_endpoints(scn_ctx_t *c, const cJSON *bus, const char *key, int b)
     } else if (cJSON_IsString(v)) {
         add_endpoint(c, v, modbus, b);
     } else {
-        scn_fail(c, "expected an endpoint string or an array of at most %d", SCENARIO_MAX_ENDPOINTS);
+        scn_fail(c, "expected an endpoint string or an array of at most %d",
+                 SCENARIO_MAX_ENDPOINTS);
     }
     scn_pop(c, n);
     return !c->failed;

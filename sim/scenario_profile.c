@@ -40,8 +40,8 @@ bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, con
     if (!scn_read_profile(c, v, min, max, unit, out))
         return false;
     if (c->n_cache < (int)(sizeof c->cache / sizeof c->cache[0]))
-        c->cache[c->n_cache++] = (struct scn_cached){
-            .node = v, .now = c->now, .min = min, .max = max, .p = *out};
+        c->cache[c->n_cache++] =
+            (struct scn_cached){.node = v, .now = c->now, .min = min, .max = max, .p = *out};
     return true;
 }
 
@@ -322,8 +322,9 @@ bool scn_scale_profile(scn_ctx_t *c, profile_t *p, double f)
         return true;
     }
     if (p->n > SCN_MAX_SCALED - c->scaled)
-        return scn_fail(c, "\"vary\" scales a copy of each current profile for every meter: more "
-                           "than %u values in all; give the fleet shorter profiles",
+        return scn_fail(c,
+                        "\"vary\" scales a copy of each current profile for every meter: more "
+                        "than %u values in all; give the fleet shorter profiles",
                         (unsigned)SCN_MAX_SCALED);
     double *v = scn_keep(c, p->n);
     if (!v)
@@ -391,8 +392,9 @@ bool scn_check_scaled(scn_ctx_t *c, const profile_t *current, int phase, double 
 {
     double top = scn_profile_max(current);
     if (top * hi > 65)
-        return scn_fail(c, "%s%s's current, up to %g A, times a factor of up to %g (\"vary\") "
-                           "reaches %g A; allowed 0 to 65 A (Imax, manual 4)",
+        return scn_fail(c,
+                        "%s%s's current, up to %g A, times a factor of up to %g (\"vary\") "
+                        "reaches %g A; allowed 0 to 65 A (Imax, manual 4)",
                         who, vary_phase[phase], top, hi, top * hi);
     return true;
 }
@@ -457,7 +459,8 @@ bool scn_vary_load_change(scn_ctx_t *c, const cJSON *change, int k, scenario_loa
     char who[64];
     snprintf(who, sizeof who, "meter \"%.31s\": ", c->sc->meters[k].name);
     for (int p = 0; p < 3; p++)
-        if ((mask & 1u << p) && !scn_check_scaled(c, &load->phase[p].current, p, c->vary_hi[k], who))
+        if ((mask & 1u << p) &&
+            !scn_check_scaled(c, &load->phase[p].current, p, c->vary_hi[k], who))
             return false;
     scenario_load_t orig = *load;
     return scale_currents(c, load, &orig, mask, c->sc->meters[k].vary_current);

@@ -34,7 +34,8 @@ static bool load(const char *json, scenario_t *sc)
     return scenario_load(path, sc, err, sizeof err);
 }
 
-/* 10 buses of 100 meters: the file of the docs' example, in a few lines. */
+/* 10 buses of 100 meters, in a few lines: one line a bus. */
+/* clang-format off */
 static const char fleet[] =
     "{ \"seed\": 7,\n"
     "  \"load\": { \"current\": 10, \"pf\": 0.95,\n"
@@ -56,6 +57,7 @@ static const char fleet[] =
     "  \"timeline\": [ { \"at\": \"1h\", \"load\": { \"current\": 20 } },\n"
     "                { \"at\": \"2h\", \"bus\": \"b7\", \"modbus\": { \"request\": \"05 03 50 00 00 02\" } },\n"
     "                { \"at\": \"2h\", \"mbus\": { \"short\": \"5B 05\" } } ] }\n";
+/* clang-format on */
 
 static const uint64_t noon = 12ull * 3600 * VTIME_SAMPLE_RATE;
 
@@ -75,7 +77,7 @@ static void test_fleet_of_1000_meters(void **state)
         snprintf(want, sizeof want, "%010d", 13070001 + k); /* the width of the first kept */
         assert_string_equal(m->serial, want);
         assert_int_equal(m->bus, b);
-        assert_int_equal(m->settings.modbus_id, n);          /* from 1 on every bus */
+        assert_int_equal(m->settings.modbus_id, n); /* from 1 on every bus */
         assert_int_equal(m->settings.mbus_id, n);
         assert_int_equal(m->settings.mbus_secondary, 13070001 + k); /* its serial's last 8 */
     }
@@ -219,12 +221,13 @@ static void test_one_id_twice_allowed(void **state)
 {
     (void)state;
     scenario_t sc;
-    assert_true(load("{ \"buses\": [ { \"meters\": [ { \"name\": \"a{n}\", \"count\": 5 },"
-                     "  { \"name\": \"b{n}\", \"count\": 5, \"settings\": { \"modbus_id\": 3,"
-                     "    \"mbus_id\": 0 } } ] },"
-                     "  { \"meters\": [ { \"name\": \"c\", \"settings\": { \"modbus_id\": 1 } } ] } ],"
-                     "  \"timeline\": [ { \"at\": \"1s\", \"meter\": \"b2\", \"set\": { \"tariff\": 2 } } ] }",
-                     &sc));
+    assert_true(load(
+        "{ \"buses\": [ { \"meters\": [ { \"name\": \"a{n}\", \"count\": 5 },"
+        "  { \"name\": \"b{n}\", \"count\": 5, \"settings\": { \"modbus_id\": 3,"
+        "    \"mbus_id\": 0 } } ] },"
+        "  { \"meters\": [ { \"name\": \"c\", \"settings\": { \"modbus_id\": 1 } } ] } ],"
+        "  \"timeline\": [ { \"at\": \"1s\", \"meter\": \"b2\", \"set\": { \"tariff\": 2 } } ] }",
+        &sc));
     assert_int_equal(sc.n_meters, 11);
     assert_int_equal(sc.meters[5].settings.modbus_id, 3);
     assert_int_equal(sc.meters[7].settings.modbus_id, 5); /* as a5's */
@@ -289,13 +292,17 @@ static void test_mistakes_refused(void **state)
     (void)state;
     refused("{\"buses\": [{\"meters\": [{\"count\": 10, \"settings\": {\"modbus_id\": 240}}]}]}",
             "240", "$.buses[0].meters[0].settings.modbus_id",
-            "the template \"bus1-{n}\" of 10 meters would take Modbus IDs 240 to 249; a bus has 1 to 247");
+            "the template \"bus1-{n}\" of 10 meters would take Modbus IDs 240 to 249; a bus has 1 "
+            "to 247");
     refused("{\"buses\": [{\"meters\": [{\"name\": \"m{n}\", \"count\": 248}]}]}", "248",
-            "$.buses[0].meters[0].count", "the template \"m{n}\" of 248 meters would take Modbus IDs 1 to 248");
-    refused("{\"buses\": [{\"meters\": [{\"count\": 5, \"settings\": {\"mbus_id\": 250}}]}]}", "250",
-            "$.buses[0].meters[0].settings.mbus_id", "M-Bus addresses 250 to 254; a bus has 0 to 250");
-    refused("{\"buses\": [{\"name\": \"x\", \"meters\": [{}]}, {\"name\": \"x\", \"meters\": [{}]}]}",
-            "\"x\"", "$.buses[1].name", "two buses are named \"x\"");
+            "$.buses[0].meters[0].count",
+            "the template \"m{n}\" of 248 meters would take Modbus IDs 1 to 248");
+    refused("{\"buses\": [{\"meters\": [{\"count\": 5, \"settings\": {\"mbus_id\": 250}}]}]}",
+            "250", "$.buses[0].meters[0].settings.mbus_id",
+            "M-Bus addresses 250 to 254; a bus has 0 to 250");
+    refused(
+        "{\"buses\": [{\"name\": \"x\", \"meters\": [{}]}, {\"name\": \"x\", \"meters\": [{}]}]}",
+        "\"x\"", "$.buses[1].name", "two buses are named \"x\"");
     refused("{\"buses\": [{\"modbus\": \"tcp:5020\", \"meters\": [{}]},\n"
             " {\"mbus\": \"tcp:127.0.0.1:5020\", \"meters\": [{}]}]}",
             "\"tcp:127", "$.buses[1].mbus", "two endpoints cannot listen on one TCP port");
@@ -310,7 +317,8 @@ static void test_mistakes_refused(void **state)
     refused("{\"buses\": [{\"meters\": [{}]}], \"meters\": [{}]}", "{\"buses", "$",
             "give \"buses\" (each with its \"meters\") or \"meter\"/\"meters\", not both");
     refused("{\"buses\": [{\"meters\": [{}]}],\n"
-            " \"timeline\": [{\"at\": \"1s\", \"meter\": \"meter1\", \"modbus\": {\"request\": \"01 03 50 00 00 02\"}}]}",
+            " \"timeline\": [{\"at\": \"1s\", \"meter\": \"meter1\", \"modbus\": {\"request\": "
+            "\"01 03 50 00 00 02\"}}]}",
             "{\"request", "$.timeline[0].modbus", "address a meter by its ID, not with \"meter\"");
     refused("{\"meters\": [{\"count\": 3, \"name\": \"m{n:03}\", \"vary\": {\"current\": [1]}}]}",
             "[1]", "$.meters[0].vary.current", "expected [lo, hi]");
