@@ -115,14 +115,18 @@ static bool parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid)
     return !c->failed;
 }
 
-/* One phase's load on top of what it was. */
-static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p)
+/* One phase's load on top of what it was. `o` is a phase's object, or the
+ * whole load (`whole`), whose other keys are read by parse_load. */
+static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p, bool whole)
 {
     static const char *const keys[] = {"current", "pf", "reactive", "direction", "angle",
                                        "harmonics", NULL};
+    static const char *const whole_keys[] = {"current", "pf",        "reactive", "direction",
+                                             "angle",   "harmonics", "noise",    "L1",
+                                             "L2",      "L3",        NULL};
     static const char *const reactive[] = {"inductive", "capacitive", NULL};
     static const char *const direction[] = {"import", "export", NULL};
-    if (!scn_known_keys(c, o, keys))
+    if (!scn_known_keys(c, o, whole ? whole_keys : keys))
         return false;
     int cap = p->capacitive, exp_ = p->export_;
     const cJSON *pf = cJSON_GetObjectItemCaseSensitive(o, "pf");
@@ -150,28 +154,24 @@ static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p)
     return true;
 }
 
+static const char *const phase_names[] = {"L1", "L2", "L3"};
+
+/* Fields for all phases first, then L1/L2/L3 objects on top of them. The
+ * JSON is only read, never copied, so that a profile read once for a load
+ * change of every meter is found again (scn_parse_profile). */
 static bool parse_load(scn_ctx_t *c, const cJSON *l, scenario_load_t *load)
 {
-    static const char *const phases[] = {"L1", "L2", "L3"};
-    /* Fields for all phases first, then L1/L2/L3 objects on top of them. */
-    cJSON *common = cJSON_Duplicate(l, 1);
-    if (!common)
-        return scn_fail(c, "out of memory");
-    for (int k = 0; k < 3; k++)
-        cJSON_DeleteItemFromObjectCaseSensitive(common, phases[k]);
-    if (scn_get_number(c, common, "noise", 0, 10, "A RMS", &load->noise_i)) {
-        cJSON_DeleteItemFromObjectCaseSensitive(common, "noise");
-        for (int k = 0; k < 3 && !c->failed; k++)
-            parse_phase_load(c, common, &load->phase[k]);
-    }
-    cJSON_Delete(common);
+    if (!scn_get_number(c, l, "noise", 0, 10, "A RMS", &load->noise_i))
+        return false;
+    for (int k = 0; k < 3 && !c->failed; k++)
+        parse_phase_load(c, l, &load->phase[k], true);
     for (int k = 0; k < 3 && !c->failed; k++) {
         const cJSON *o;
-        if (!scn_get_object(c, l, phases[k], &o))
+        if (!scn_get_object(c, l, phase_names[k], &o))
             return false;
         if (o) {
-            size_t n = scn_push(c, phases[k], 0);
-            parse_phase_load(c, o, &load->phase[k]);
+            size_t n = scn_push(c, phase_names[k], 0);
+            parse_phase_load(c, o, &load->phase[k], false);
             scn_pop(c, n);
         }
     }
@@ -204,15 +204,115 @@ static bool parse_settings(scn_ctx_t *c, const cJSON *o, settings_t *s)
     return !c->failed;
 }
 
-static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_load_t *load)
+/* A template: one entry of "meters" with "count" that stands for `count`
+ * meters (docs/scenario.md, Buses and fleets). */
+typedef struct {
+    int n, count;    /* the meter being read, 1..count */
+    const char *bus; /* its bus's name, for the default name "<bus>-{n}" */
+    scn_vary_t vary;
+    scenario_load_t load; /* the template's load, read with its first meter */
+} tmpl_t;
+
+/* A template's name with "{n}" or "{n:0W}" (zero-padded to W digits) made
+ * meter n's. */
+static bool expand_name(scn_ctx_t *c, const char *pat, const tmpl_t *t, char *out, size_t cap)
+{
+    char buf[512];
+    size_t len = 0;
+    bool numbered = false;
+    for (const char *p = pat; *p && len < sizeof buf - 32;) {
+        if (p[0] == '{' && p[1] == 'n' && (p[2] == '}' || p[2] == ':')) {
+            const char *q = p + 2;
+            long width = 0;
+            if (*q == ':') {
+                char *end;
+                width = q[1] == '0' && q[2] >= '1' && q[2] <= '9' ? strtol(q + 2, &end, 10) : 0;
+                q = width ? end : q;
+            }
+            if (*q != '}' || width > 16)
+                return scn_fail(c,
+                                "\"%s\": a meter's number is written {n}, or {n:03} for 001, "
+                                "002, ... (zero-padded to 1-16 digits)",
+                                pat);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%0*d", (int)width, t->n);
+            numbered = true;
+            p = q + 1;
+        } else {
+            buf[len++] = *p++;
+        }
+    }
+    buf[len] = '\0';
+    if (!numbered && t->count > 1)
+        return scn_fail(c,
+                        "\"%s\": a template of %d meters needs {n} in its name (each meter's "
+                        "number, 1 to %d), so that every meter has its own",
+                        pat, t->count, t->count);
+    if (len == 0 || len >= cap)
+        return scn_fail(c, "\"%s\" makes meter %d's name \"%s\"; a name has 1 to %zu characters",
+                        pat, t->n, buf, cap - 1);
+    memcpy(out, buf, len + 1);
+    return true;
+}
+
+/* A template's first serial, plus n - 1, in as many digits as it has (or
+ * more). */
+static bool template_serial(scn_ctx_t *c, const char *first, const tmpl_t *t, char *out)
+{
+    unsigned long long v = strtoull(first, NULL, 10);
+    if (v > 9999999999999999ull - (unsigned long long)(t->count - 1))
+        return scn_fail(c,
+                        "a template of %d meters numbers their serials from \"%s\": the last "
+                        "would have more than 16 digits",
+                        t->count, first);
+    snprintf(out, 17, "%0*llu", (int)strlen(first), v + (unsigned long long)(t->n - 1));
+    return true;
+}
+
+/* A template's IDs: from the one given in "settings" (else from 1), one
+ * more per meter. */
+static bool template_id(scn_ctx_t *c, const cJSON *o, const tmpl_t *t, const char *name,
+                        settings_t *s, setting_id_t id, int from, const char *what)
+{
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(o, "settings");
+    bool given = cJSON_GetObjectItemCaseSensitive(set, name) != NULL;
+    int32_t lo, hi;
+    settings_range(id, &lo, &hi);
+    int first = given ? (int)settings_get(s, id) : from, last = first + t->count - 1;
+    if (last > hi) {
+        size_t n = given ? scn_push(c, "settings", 0) : scn_push(c, "count", 0);
+        if (given)
+            scn_push(c, name, 0);
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+        char pat[64];
+        snprintf(pat, sizeof pat, "%s-{n}", t->bus);
+        scn_fail(c, "the template \"%s\" of %d meters would take %s %d to %d; a bus has %d to %d%s",
+                 cJSON_IsString(nm) ? nm->valuestring : pat, t->count, what, first, last, (int)lo,
+                 (int)hi,
+                 given ? ""
+                       : " (a template numbers them from 1 unless its settings give the first)");
+        scn_pop(c, n);
+        return false;
+    }
+    if (settings_set(s, id, first + t->n - 1) != SETTINGS_OK)
+        return scn_fail(c, "%s %d refused", what, first + t->n - 1);
+    return true;
+}
+
+/* One meter, or meter t->n of template t (then `o` is read once per meter,
+ * its load only with the first). */
+static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_load_t *load,
+                        tmpl_t *t)
 {
     static const char *const keys[] = {"name",      "model",           "serial",
                                        "connection", "settings",       "registers",
                                        "power_down_count", "turnaround", "load", NULL};
+    static const char *const tkeys[] = {
+        "name",       "model", "serial", "connection", "settings", "registers", "power_down_count",
+        "turnaround", "load",  "count",  "vary",       NULL};
     static const char *const models[] = {"4PU", "4PS", NULL};
     static const char *const conns[] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W", NULL};
     int model = (int)m->model, conn = (int)m->connection;
-    if (!scn_known_keys(c, o, keys) || !scn_get_choice(c, o, "model", models, &model) ||
+    if (!scn_known_keys(c, o, t ? tkeys : keys) || !scn_get_choice(c, o, "model", models, &model) ||
         !scn_get_choice(c, o, "connection", conns, &conn))
         return false;
     m->model = (meter_model_t)model;
@@ -220,11 +320,18 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     if (name) {
         size_t n = scn_push(c, "name", 0);
-        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof m->name)
+        if (!cJSON_IsString(name) || !name->valuestring[0] ||
+            (!t && strlen(name->valuestring) >= sizeof m->name))
             scn_fail(c, "expected a name of 1 to %zu characters", sizeof m->name - 1);
+        else if (t)
+            expand_name(c, name->valuestring, t, m->name, sizeof m->name);
         else
             snprintf(m->name, sizeof m->name, "%s", name->valuestring);
         scn_pop(c, n);
+    } else if (t) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "%s-{n}", t->bus);
+        expand_name(c, pat, t, m->name, sizeof m->name);
     }
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "serial");
     if (s && !c->failed) {
@@ -235,10 +342,14 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
             digits = s->valuestring[i] >= '0' && s->valuestring[i] <= '9';
         if (!digits)
             scn_fail(c, "expected a string of 1 to 16 decimal digits");
+        else if (t)
+            template_serial(c, s->valuestring, t, m->serial);
         else
             memcpy(m->serial, s->valuestring, len + 1);
         scn_pop(c, n);
     }
+    if (c->failed)
+        return false;
     /* The secondary address follows the serial number (A2.1) unless set. */
     uint32_t last8 = 0;
     for (const char *p = m->serial + (strlen(m->serial) > 8 ? strlen(m->serial) - 8 : 0); *p; p++)
@@ -250,6 +361,10 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
         parse_settings(c, sub, &m->settings);
         scn_pop(c, n);
     }
+    if (t && !c->failed &&
+        (!template_id(c, o, t, "modbus_id", &m->settings, SETTING_MODBUS_ID, 1, "Modbus IDs") ||
+         !template_id(c, o, t, "mbus_id", &m->settings, SETTING_MBUS_ID, 1, "M-Bus addresses")))
+        return false;
     double pdc = 0;
     if (!c->failed && scn_get_number(c, o, "power_down_count", 0, 65535, "(counter)", &pdc))
         m->power_down_count = (uint32_t)pdc;
@@ -280,10 +395,112 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
         }
         scn_pop(c, n);
     }
-    if (!c->failed && scn_get_object(c, o, "load", &sub) && sub) {
+    if (c->failed)
+        return false;
+    if (t && t->n > 1) {
+        *load = t->load;
+        return true;
+    }
+    if (scn_get_object(c, o, "load", &sub) && sub) {
         size_t n = scn_push(c, "load", 0);
         parse_load(c, sub, load);
         scn_pop(c, n);
+    }
+    const cJSON *vary = t ? cJSON_GetObjectItemCaseSensitive(o, "vary") : NULL;
+    if (vary && !c->failed) {
+        size_t n = scn_push(c, "vary", 0);
+        if (scn_parse_vary(c, vary, &t->vary) && t->vary.current) {
+            size_t k = scn_push(c, "current", 0);
+            for (int p = 0; p < 3 && !c->failed; p++)
+                scn_check_scaled(c, &load->phase[p].current, p, t->vary.hi, "");
+            scn_pop(c, k);
+        }
+        scn_pop(c, n);
+    }
+    if (t)
+        t->load = *load;
+    return !c->failed;
+}
+
+/* Room for `n` meters in all. */
+static bool room_for_meters(scn_ctx_t *c, size_t n)
+{
+    scenario_t *sc = c->sc;
+    if (n <= c->meters_cap)
+        return true;
+    size_t cap = c->meters_cap < 8 ? 8 : 2 * c->meters_cap;
+    cap = cap < n ? n : cap;
+    scenario_meter_t *m = realloc(sc->meters, cap * sizeof *m);
+    if (m)
+        sc->meters = m;
+    scenario_load_t *l = realloc(sc->load, cap * sizeof *l);
+    if (l)
+        sc->load = l;
+    double *h = realloc(c->vary_hi, cap * sizeof *h);
+    if (h)
+        c->vary_hi = h;
+    if (!m || !l || !h)
+        return scn_fail(c, "out of memory");
+    c->meters_cap = cap;
+    return true;
+}
+
+/* One entry of a "meters" array (or "meter"; NULL: the default meter): a
+ * meter, or with "count" a template for many, on bus b. */
+static bool add_meters(scn_ctx_t *c, const cJSON *o, int b, const scenario_load_t *common,
+                       bool single)
+{
+    scenario_t *sc = c->sc;
+    if (o && !cJSON_IsObject(o))
+        return scn_fail(c, "expected an object");
+    const cJSON *cnt = o && !single ? cJSON_GetObjectItemCaseSensitive(o, "count") : NULL;
+    int count = 1;
+    if (cnt) {
+        size_t n = scn_push(c, "count", 0);
+        double x = 0;
+        if (scn_check_number(c, cnt, 1, SCENARIO_MAX_METERS, "meters", &x) && x != floor(x))
+            scn_fail(c, "%g is not a whole number of meters", x);
+        count = (int)x;
+        if (!c->failed && sc->n_meters + count > SCENARIO_MAX_METERS)
+            scn_fail(c, "%d more meters make %d; a scenario holds at most %d", count,
+                     sc->n_meters + count, SCENARIO_MAX_METERS);
+        scn_pop(c, n);
+    } else if (sc->n_meters >= SCENARIO_MAX_METERS) {
+        scn_fail(c, "more than %d meters; a scenario holds at most %d", SCENARIO_MAX_METERS,
+                 SCENARIO_MAX_METERS);
+    } else if (o && !single && cJSON_GetObjectItemCaseSensitive(o, "vary")) {
+        size_t n = scn_push(c, "vary", 0);
+        scn_fail(c, "\"vary\" goes with \"count\": it varies the meters of a template");
+        scn_pop(c, n);
+    }
+    if (c->failed || !room_for_meters(c, (size_t)sc->n_meters + (size_t)count))
+        return false;
+    tmpl_t t = {.count = count, .bus = sc->buses[b].name};
+    for (int n = 1; n <= count && !c->failed; n++) {
+        int k = sc->n_meters;
+        scenario_meter_t *m = &sc->meters[k];
+        memset(m, 0, sizeof *m);
+        snprintf(m->name, sizeof m->name, "meter%d", k + 1);
+        snprintf(m->serial, sizeof m->serial, "%08d", k + 1);
+        m->model = METER_MODEL_4PU;
+        m->connection = CONNECTION_3P4W;
+        m->bus = b;
+        m->vary_current = 1.0;
+        m->vary_pf = -1.0;
+        c->vary_hi[k] = 0;
+        sc->load[k] = *common;
+        t.n = n;
+        if (o)
+            parse_meter(c, o, m, &sc->load[k], cnt ? &t : NULL);
+        else
+            settings_defaults(&m->settings, (uint32_t)(k + 1));
+        if (!c->failed && cnt && (t.vary.current || t.vary.pf))
+            scn_apply_vary(c, &t.vary, &t.load, k);
+        int other;
+        if (!c->failed && !scn_name_add(c, m->name, k, &other))
+            scn_fail(c, "two meters are named \"%s\"", m->name);
+        if (!c->failed)
+            sc->n_meters++;
     }
     return !c->failed;
 }
@@ -294,6 +511,18 @@ static scenario_event_t *new_event(scn_ctx_t *c, scenario_ev_kind_t kind, int me
     if (sc->n_events >= SCENARIO_MAX_EVENTS) {
         scn_fail(c, "more than %d events", SCENARIO_MAX_EVENTS);
         return NULL;
+    }
+    if (sc->n_events == c->events_cap) {
+        /* Grown as needed: a timeline's events are large, and most are few. */
+        size_t cap = c->events_cap ? 2 * c->events_cap : 64;
+        cap = cap > SCENARIO_MAX_EVENTS ? SCENARIO_MAX_EVENTS : cap;
+        scenario_event_t *e = realloc(sc->events, cap * sizeof *e);
+        if (!e) {
+            scn_fail(c, "out of memory");
+            return NULL;
+        }
+        sc->events = e;
+        c->events_cap = cap;
     }
     scenario_event_t *ev = &sc->events[sc->n_events];
     memset(ev, 0, sizeof *ev);
@@ -404,12 +633,31 @@ static int meter_index(scn_ctx_t *c, const cJSON *o)
     if (!m)
         return -1;
     size_t n = scn_push(c, "meter", 0);
-    int found = -2;
-    for (int k = 0; k < c->sc->n_meters && cJSON_IsString(m); k++)
-        if (strcmp(c->sc->meters[k].name, m->valuestring) == 0)
-            found = k;
-    if (found == -2)
+    int found = cJSON_IsString(m) ? scn_name_find(c, m->valuestring) : -1;
+    if (found < 0)
         scn_fail(c, "no meter named %s in \"meters\"", cJSON_IsString(m) ? m->valuestring : "(not a string)");
+    scn_pop(c, n);
+    return found < 0 ? -2 : found;
+}
+
+/* The bus of a request: "bus" names one; the first without it. */
+static int bus_index(scn_ctx_t *c, const cJSON *o)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bus");
+    if (!b)
+        return 0;
+    size_t n = scn_push(c, "bus", 0);
+    int found = -1;
+    for (int k = 0; k < c->sc->n_buses && cJSON_IsString(b); k++)
+        if (strcmp(c->sc->buses[k].name, b->valuestring) == 0)
+            found = k;
+    if (!cJSON_GetObjectItemCaseSensitive(o, "modbus") &&
+        !cJSON_GetObjectItemCaseSensitive(o, "mbus"))
+        scn_fail(c, "\"bus\" goes with \"modbus\" or \"mbus\": the line a request goes on");
+    else if (found < 0)
+        scn_fail(c, "no bus named %s%s%s in \"buses\"", cJSON_IsString(b) ? "\"" : "",
+                 cJSON_IsString(b) ? b->valuestring : "(not a string)",
+                 cJSON_IsString(b) ? "\"" : "");
     scn_pop(c, n);
     return found;
 }
@@ -417,9 +665,9 @@ static int meter_index(scn_ctx_t *c, const cJSON *o)
 static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
                         scenario_load_t *loads)
 {
-    static const char *const keys[] = {"at",     "meter",  "grid",   "load",   "tariff_input",
-                                       "supply", "fault",  "set",    "reset",  "button",
-                                       "hold",   "modbus", "mbus",   "assert", NULL};
+    static const char *const keys[] = {
+        "at",    "meter",  "grid", "load",   "tariff_input", "supply", "fault",  "set",
+        "reset", "button", "hold", "modbus", "mbus",         "bus",    "assert", NULL};
     if (!cJSON_IsObject(it))
         return scn_fail(c, "expected an object with \"at\"");
     if (!scn_known_keys(c, it, keys))
@@ -434,7 +682,9 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
     if (c->failed)
         return false;
     *last = c->now;
+    c->n_cache = 0;
     int meter = meter_index(c, it);
+    int on_bus = c->failed ? 0 : bus_index(c, it);
     if (c->failed)
         return false;
 
@@ -456,14 +706,23 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
     }
     if (l && !c->failed) {
         size_t n = scn_push(c, "load", 0);
+        size_t count = meter >= 0 ? 1 : (size_t)c->sc->n_meters;
+        if (c->sc->n_events + count > SCENARIO_MAX_EVENTS)
+            scn_fail(c,
+                     "a load change is one event per meter it changes: with this one for %zu "
+                     "meter%s the timeline would hold more than %d events (give \"meter\", "
+                     "or change the load less often)",
+                     count, count == 1 ? "" : "s", SCENARIO_MAX_EVENTS);
         for (int k = 0; k < c->sc->n_meters && !c->failed; k++) {
             if (meter >= 0 && k != meter)
                 continue;
-            if (parse_load(c, l, &loads[k])) {
-                scenario_event_t *ev = new_event(c, SCENARIO_EV_LOAD, k);
-                if (ev)
-                    ev->u.load = loads[k];
-            }
+            if (!parse_load(c, l, &loads[k]))
+                break;
+            if (c->vary_hi[k] > 0)
+                scn_vary_load_change(c, l, k, &loads[k]);
+            scenario_event_t *ev = c->failed ? NULL : new_event(c, SCENARIO_EV_LOAD, k);
+            if (ev)
+                ev->u.load = loads[k];
         }
         scn_pop(c, n);
     }
@@ -586,6 +845,7 @@ static bool parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_
             scn_fail(c, "a request goes to the bus, where every meter hears it: address a meter "
                     "by its ID, not with \"meter\"");
         else if (bus ? scn_parse_mbus(c, v, &x) : scn_parse_modbus(c, v, &x)) {
+            x.bus = on_bus;
             scenario_event_t *ev = new_event(c, bus ? SCENARIO_EV_MBUS : SCENARIO_EV_MODBUS, -1);
             if (ev)
                 ev->u.xfer = x;
@@ -623,6 +883,93 @@ static void default_load(scenario_load_t *l)
     }
 }
 
+/* A bus's name: what events and the default names of its templates' meters
+ * use, so kept to characters that are safe in file names and URLs. */
+static bool bus_name(scn_ctx_t *c, const cJSON *v, char *out, size_t cap)
+{
+    size_t n = scn_push(c, "name", 0);
+    size_t len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+    bool ok = len >= 1 && len < cap;
+    for (size_t i = 0; ok && i < len; i++) {
+        char ch = v->valuestring[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '-' || ch == '_' || ch == '.';
+    }
+    if (!ok)
+        scn_fail(c, "expected a name of 1 to %zu letters, digits, '-', '_' or '.'", cap - 1);
+    else
+        memcpy(out, v->valuestring, len + 1);
+    scn_pop(c, n);
+    return ok;
+}
+
+/* "buses": [{"name", "modbus", "mbus", "gateway_timeout", "meters"}, ...]. */
+static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *common)
+{
+    static const char *const keys[] = {"name", "modbus", "mbus", "gateway_timeout", "meters", NULL};
+    scenario_t *sc = c->sc;
+    int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (count < 1 || count > SCENARIO_MAX_BUSES)
+        return scn_fail(c,
+                        "expected an array of 1 to %d buses, each {\"name\", \"modbus\", "
+                        "\"mbus\", \"meters\"}",
+                        SCENARIO_MAX_BUSES);
+    sc->buses = calloc((size_t)count, sizeof *sc->buses);
+    if (!sc->buses)
+        return scn_fail(c, "out of memory");
+    for (int b = 0; b < count && !c->failed; b++) {
+        const cJSON *o = cJSON_GetArrayItem(arr, b);
+        scenario_bus_t *bus = &sc->buses[b];
+        size_t n = scn_push(c, NULL, b);
+        sc->n_buses = b + 1;
+        snprintf(bus->name, sizeof bus->name, "bus%d", b + 1);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+        const cJSON *gt = cJSON_GetObjectItemCaseSensitive(o, "gateway_timeout");
+        const cJSON *meters = cJSON_GetObjectItemCaseSensitive(o, "meters");
+        if (!cJSON_IsObject(o)) {
+            scn_fail(c, "expected a bus {\"name\", \"modbus\", \"mbus\", \"meters\"}");
+        } else if (scn_known_keys(c, o, keys) &&
+                   (!name || bus_name(c, name, bus->name, sizeof bus->name))) {
+            for (int j = 0; j < b && !c->failed; j++) {
+                if (strcmp(sc->buses[j].name, bus->name) == 0) {
+                    size_t k = name ? scn_push(c, "name", 0) : n;
+                    scn_fail(c, "two buses are named \"%s\"%s", bus->name,
+                             name ? "" : " (a bus without \"name\" is bus<its number>)");
+                    scn_pop(c, k);
+                }
+            }
+        }
+        if (!c->failed && scn_get_endpoints(c, o, "modbus", b) &&
+            scn_get_endpoints(c, o, "mbus", b) && gt) {
+            uint64_t ticks = 0;
+            size_t k = scn_push(c, "gateway_timeout", 0);
+            if (scn_get_duration(c, gt, &ticks) &&
+                (ticks < VTIME_SAMPLE_RATE / 1000 || ticks > 60ull * VTIME_SAMPLE_RATE))
+                scn_fail(c, "a gateway timeout lies between 1 ms and 60 s");
+            bus->gateway_timeout_ns = ticks * VTIME_NS_PER_TICK;
+            scn_pop(c, k);
+        }
+        if (!c->failed && (!cJSON_IsArray(meters) || cJSON_GetArraySize(meters) < 1)) {
+            size_t k = meters ? scn_push(c, "meters", 0) : n;
+            scn_fail(c, "a bus needs \"meters\": an array of meters and templates (\"count\")");
+            scn_pop(c, k);
+        }
+        int i = 0;
+        const cJSON *it, *list = c->failed ? NULL : meters;
+        cJSON_ArrayForEach(it, list)
+        {
+            size_t k = scn_push(c, "meters", 0);
+            scn_push(c, NULL, i++);
+            add_meters(c, it, b, common, false);
+            scn_pop(c, k);
+            if (c->failed)
+                break;
+        }
+        scn_pop(c, n);
+    }
+    return !c->failed;
+}
+
 static int by_time(const void *a, const void *b)
 {
     const scenario_event_t *x = a, *y = b;
@@ -633,8 +980,9 @@ static int by_time(const void *a, const void *b)
 
 static bool parse_root(scn_ctx_t *c, const cJSON *root)
 {
-    static const char *const keys[] = {"name",  "description", "seed", "duration", "meter",
-                                       "meters", "grid",       "load", "timeline", NULL};
+    static const char *const keys[] = {"name",  "description", "seed",  "duration",
+                                       "meter", "meters",      "buses", "grid",
+                                       "load",  "timeline",    NULL};
     scenario_t *sc = c->sc;
     static const double pos[3] = {0.0, -120.0, 120.0};
     for (int k = 0; k < 3; k++) {
@@ -690,48 +1038,43 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
     if (c->failed)
         return false;
 
-    /* "meter": {...} is "meters": [{...}] with one. */
+    c->names = calloc(SCN_NAMES_CAP, sizeof *c->names);
+    if (!c->names)
+        return scn_fail(c, "out of memory");
     const cJSON *one = cJSON_GetObjectItemCaseSensitive(root, "meter");
     const cJSON *many = cJSON_GetObjectItemCaseSensitive(root, "meters");
-    if (one && many)
-        return scn_fail(c, "give \"meter\" or \"meters\", not both");
-    int count = many ? (cJSON_IsArray(many) ? cJSON_GetArraySize(many) : -1) : 1;
-    if (count < 1 || count > SCENARIO_MAX_METERS) {
-        size_t n = scn_push(c, "meters", 0);
-        scn_fail(c, "expected an array of 1 to %d meters", SCENARIO_MAX_METERS);
+    const cJSON *buses = cJSON_GetObjectItemCaseSensitive(root, "buses");
+    if (buses && (one || many))
+        return scn_fail(c, "give \"buses\" (each with its \"meters\") or \"meter\"/\"meters\", "
+                           "not both");
+    if (buses) {
+        size_t n = scn_push(c, "buses", 0);
+        parse_buses(c, buses, &common);
         scn_pop(c, n);
-        return false;
-    }
-    sc->meters = calloc((size_t)count, sizeof *sc->meters);
-    sc->load = calloc((size_t)count, sizeof *sc->load);
-    sc->buses = calloc(1, sizeof *sc->buses);
-    if (!sc->meters || !sc->load || !sc->buses)
-        return scn_fail(c, "out of memory");
-    sc->n_buses = 1;
-    snprintf(sc->buses[0].name, sizeof sc->buses[0].name, "bus1");
-    sc->n_meters = count;
-    for (int k = 0; k < count && !c->failed; k++) {
-        scenario_meter_t *m = &sc->meters[k];
-        snprintf(m->name, sizeof m->name, "meter%d", k + 1);
-        snprintf(m->serial, sizeof m->serial, "%08d", k + 1);
-        m->model = METER_MODEL_4PU;
-        m->connection = CONNECTION_3P4W;
-        sc->load[k] = common;
-        const cJSON *mo = many ? cJSON_GetArrayItem(many, k) : one;
-        size_t n = many ? scn_push(c, "meters", 0) : scn_push(c, "meter", 0);
-        size_t n2 = many ? scn_push(c, NULL, k) : n;
-        if (mo && !cJSON_IsObject(mo))
-            scn_fail(c, "expected an object");
-        else if (mo)
-            parse_meter(c, mo, m, &sc->load[k]);
-        else
-            settings_defaults(&m->settings, (uint32_t)(k + 1));
-        for (int j = 0; j < k && !c->failed; j++)
-            if (strcmp(sc->meters[j].name, m->name) == 0)
-                scn_fail(c, "two meters are named \"%s\"", m->name);
-        if (many)
-            scn_pop(c, n2);
-        scn_pop(c, n);
+    } else {
+        /* One bus, "bus1", without endpoints; "meter": {...} is "meters":
+         * [{...}] with one. */
+        if (one && many)
+            return scn_fail(c, "give \"meter\" or \"meters\", not both");
+        int count = many ? (cJSON_IsArray(many) ? cJSON_GetArraySize(many) : -1) : 1;
+        if (count < 1 || count > SCENARIO_MAX_METERS) {
+            size_t n = scn_push(c, "meters", 0);
+            scn_fail(c, "expected an array of 1 to %d meters", SCENARIO_MAX_METERS);
+            scn_pop(c, n);
+            return false;
+        }
+        sc->buses = calloc(1, sizeof *sc->buses);
+        if (!sc->buses)
+            return scn_fail(c, "out of memory");
+        sc->n_buses = 1;
+        snprintf(sc->buses[0].name, sizeof sc->buses[0].name, "bus1");
+        for (int k = 0; k < count && !c->failed; k++) {
+            size_t n = many ? scn_push(c, "meters", 0) : scn_push(c, "meter", 0);
+            if (many)
+                scn_push(c, NULL, k);
+            add_meters(c, many ? cJSON_GetArrayItem(many, k) : one, 0, &common, !many);
+            scn_pop(c, n);
+        }
     }
     if (c->failed)
         return false;
@@ -743,10 +1086,6 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
         if (size < 0 || size > SCENARIO_MAX_EVENTS) {
             scn_fail(c, "expected an array of at most %d events", SCENARIO_MAX_EVENTS);
         } else {
-            /* An event may expand to one entry per meter and per assertion. */
-            sc->events = calloc(SCENARIO_MAX_EVENTS, sizeof *sc->events);
-            if (!sc->events)
-                scn_fail(c, "out of memory");
             scenario_grid_t grid = sc->grid;
             scenario_load_t *loads = malloc((size_t)sc->n_meters * sizeof *loads);
             if (!loads)
@@ -766,7 +1105,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             free(loads);
             /* Button releases lie ahead of the events after them: order by
              * time, ties in file order. */
-            if (!c->failed)
+            if (!c->failed && sc->n_events)
                 qsort(sc->events, sc->n_events, sizeof *sc->events, by_time);
         }
         scn_pop(c, n);
@@ -811,6 +1150,10 @@ static bool parse_text(scn_ctx_t *c)
     }
     bool ok = parse_root(c, root);
     cJSON_Delete(root);
+    free(c->names);
+    free(c->vary_hi);
+    c->names = NULL;
+    c->vary_hi = NULL;
     return ok;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "duration.h"
 #include "jsonpos.h"
@@ -50,10 +51,17 @@ void scn_pop(scn_ctx_t *c, size_t n)
 /* Keeps an array alive as long as the scenario. */
 double *scn_keep(scn_ctx_t *c, size_t n)
 {
-    double **list = realloc(c->sc->arrays, (c->sc->n_arrays + 1) * sizeof *list);
-    if (!list)
-        return NULL;
-    c->sc->arrays = list;
+    /* The list doubles when its length reaches a power of two: a fleet keeps
+     * tens of thousands of arrays. */
+    size_t n_now = c->sc->n_arrays;
+    if ((n_now & (n_now - 1)) == 0) {
+        size_t cap = n_now < 4 ? 8 : 2 * n_now;
+        double **list = realloc(c->sc->arrays, cap * sizeof *list);
+        if (!list)
+            return NULL;
+        c->sc->arrays = list;
+    }
+    double **list = c->sc->arrays;
     double *a = calloc(n ? n : 1, sizeof *a);
     if (a)
         list[c->sc->n_arrays++] = a;
@@ -197,3 +205,129 @@ bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, si
     return !c->failed;
 }
 
+/* Meter names, in an open-addressing table (FNV-1a, linear probing): a fleet
+ * of 10 000 meters checks its names and resolves events' "meter" in linear
+ * time. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+int scn_name_find(const scn_ctx_t *c, const char *name)
+{
+    if (!c->names)
+        return -1;
+    for (uint32_t i = name_hash(name) & (SCN_NAMES_CAP - 1);; i = (i + 1) & (SCN_NAMES_CAP - 1)) {
+        int k = c->names[i] - 1;
+        if (k < 0)
+            return -1;
+        if (strcmp(c->sc->meters[k].name, name) == 0)
+            return k;
+    }
+}
+
+bool scn_name_add(scn_ctx_t *c, const char *name, int index, int *other)
+{
+    uint32_t i = name_hash(name) & (SCN_NAMES_CAP - 1);
+    for (; c->names[i]; i = (i + 1) & (SCN_NAMES_CAP - 1)) {
+        if (strcmp(c->sc->meters[c->names[i] - 1].name, name) == 0) {
+            *other = c->names[i] - 1;
+            return false;
+        }
+    }
+    c->names[i] = index + 1;
+    return true;
+}
+
+static bool wildcard_host(const char *h)
+{
+    return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+}
+
+/* Why two endpoints cannot both be opened, or NULL when they can: one TCP
+ * port (a wildcard address takes the port on every address; port 0 is any
+ * free one), or one path (a pty's symlink, a device). */
+static const char *endpoint_clash(const endpoint_spec_t *a, const endpoint_spec_t *b)
+{
+    if (endpoint_spec_is_tcp(a) && endpoint_spec_is_tcp(b))
+        return a->port && a->port == b->port &&
+                       (strcasecmp(a->host, b->host) == 0 || wildcard_host(a->host) ||
+                        wildcard_host(b->host))
+                   ? "two endpoints cannot listen on one TCP port"
+                   : NULL;
+    if (!endpoint_spec_is_tcp(a) && !endpoint_spec_is_tcp(b) && a->path[0] &&
+        strcmp(a->path, b->path) == 0)
+        return a->kind == ENDPOINT_DEVICE && b->kind == ENDPOINT_DEVICE
+                   ? "two endpoints cannot open one device"
+                   : "two endpoints cannot use one path";
+    return NULL;
+}
+
+/* One endpoint string: parsed, then compared with every endpoint before it. */
+static bool add_endpoint(scn_ctx_t *c, const cJSON *v, bool modbus, int b)
+{
+    scenario_bus_t *bus = &c->sc->buses[b];
+    endpoint_spec_t e;
+    char err[384];
+    if (!cJSON_IsString(v))
+        return scn_fail(c,
+                        "expected an endpoint: \"pty\", \"pty:PATH\", a device, "
+                        "\"tcp:[HOST:]PORT\"%s",
+                        modbus ? " or \"rtu-over-tcp:[HOST:]PORT\"" : "");
+    if (!endpoint_spec_parse(v->valuestring, modbus, &e, err, sizeof err))
+        return scn_fail(c, "%s", err);
+    for (int j = 0; j <= b; j++) {
+        for (int l = 0; l < 2; l++) {
+            const scenario_bus_t *o = &c->sc->buses[j];
+            const endpoint_spec_t *list = l ? o->mbus : o->modbus;
+            int n = l ? o->n_mbus : o->n_modbus;
+            for (int i = 0; i < n; i++) {
+                const char *why = endpoint_clash(&e, &list[i]);
+                if (why) {
+                    char was[400];
+                    endpoint_spec_format(&list[i], l == 0, was, sizeof was);
+                    return scn_fail(c, "\"%s\": bus \"%s\" has \"%s\" already (in \"%s\"): %s",
+                                    v->valuestring, o->name, was, l ? "mbus" : "modbus", why);
+                }
+            }
+        }
+    }
+    if (modbus)
+        bus->modbus[bus->n_modbus++] = e;
+    else
+        bus->mbus[bus->n_mbus++] = e;
+    return true;
+}
+
+bool scn_get_endpoints(scn_ctx_t *c, const cJSON *bus, const char *key, int b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(bus, key);
+    if (!v)
+        return true;
+    bool modbus = strcmp(key, "modbus") == 0;
+    size_t n = scn_push(c, key, 0);
+    if (cJSON_IsArray(v)) {
+        if (cJSON_GetArraySize(v) > SCENARIO_MAX_ENDPOINTS)
+            scn_fail(c, "at most %d endpoints per bus and protocol", SCENARIO_MAX_ENDPOINTS);
+        int i = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, v)
+        {
+            if (c->failed)
+                break;
+            size_t m = scn_push(c, NULL, i++);
+            add_endpoint(c, it, modbus, b);
+            scn_pop(c, m);
+        }
+    } else if (cJSON_IsString(v)) {
+        add_endpoint(c, v, modbus, b);
+    } else {
+        scn_fail(c, "expected an endpoint string or an array of at most %d",
+                 SCENARIO_MAX_ENDPOINTS);
+    }
+    scn_pop(c, n);
+    return !c->failed;
+}

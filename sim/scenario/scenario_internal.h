@@ -3,7 +3,8 @@
  *   scenario.c          the format's top level, meters, grid, load, timeline
  *   scenario_check.c    checked reading of JSON values, with the path and the
  *                       file:line:col of every mistake
- *   scenario_profile.c  time-varying quantities: steps, ramps, daily, CSV
+ *   scenario_profile.c  time-varying quantities: steps, ramps, daily, CSV;
+ *                       a fleet's per-meter variation ("vary")
  *   scenario_xfer.c     the scenario as Modbus and M-Bus master
  *
  * Not for other modules: they use scenario.h.
@@ -32,7 +33,26 @@ typedef struct {
     uint64_t now; /* the time of the event being parsed */
     ino_t self_ino; /* the scenario file, so a CSV cannot be the file itself */
     dev_t self_dev;
+    size_t events_cap; /* sc->events grows as the timeline expands */
+    size_t meters_cap; /* sc->meters and sc->load grow as meters are read */
+    int *names;        /* meter names: an open-addressing table of index + 1 */
+    double *vary_hi;   /* per meter: the largest factor "vary" may draw; 0: none */
+    size_t scaled;     /* profile values copied by "vary", against SCN_MAX_SCALED */
+    /* Profiles already read for the event being parsed: a load change for
+     * every meter reads each profile (and its CSV file) once. */
+    struct scn_cached {
+        const cJSON *node;
+        uint64_t now;
+        double min, max;
+        profile_t p;
+    } cache[16];
+    int n_cache;
 } scn_ctx_t;
+
+/* The table of meter names is sized for every meter a scenario may hold. */
+#define SCN_NAMES_CAP 32768
+/* At most this many profile values copied to scale currents per meter. */
+#define SCN_MAX_SCALED (1u << 25)
 
 /* Sets the error (the first one only) with file:line:col and the path. */
 bool scn_fail(scn_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -61,6 +81,40 @@ bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, con
 /* The same under `key` of `obj`; *out is left alone when the key is absent. */
 bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
                      const char *unit, profile_t *out);
+
+/* A template's "vary": {"current": [lo, hi], "pf": [lo, hi]}. */
+typedef struct {
+    bool current, pf;
+    double lo, hi;       /* the factor on the meters' currents */
+    double pf_lo, pf_hi; /* their power factor */
+} scn_vary_t;
+
+bool scn_parse_vary(scn_ctx_t *c, const cJSON *v, scn_vary_t *out);
+/* A current times up to `hi` stays within Imax (refused otherwise, naming
+ * `who` and the phase): a fleet's validity never depends on the seed. */
+bool scn_check_scaled(scn_ctx_t *c, const profile_t *current, int phase, double hi,
+                      const char *who);
+/* Meter k (its load `base` before "vary") gets its factor and pf. */
+bool scn_apply_vary(scn_ctx_t *c, const scn_vary_t *v, const scenario_load_t *base, int k);
+/* A load change `change` read into meter k's `load`: the currents it sets
+ * scaled by the meter's factor. */
+bool scn_vary_load_change(scn_ctx_t *c, const cJSON *change, int k, scenario_load_t *load);
+
+/* The profile's largest value (a bound on what it ever gives). */
+double scn_profile_max(const profile_t *p);
+/* Multiplies the profile's values by `f` into a copy kept with the scenario. */
+bool scn_scale_profile(scn_ctx_t *c, profile_t *p, double f);
+/* Draw `i` of the scenario's splitmix64 stream, uniform in [0, 1) (docs/scenario.md). */
+double scn_draw(uint64_t seed, uint64_t i);
+
+/* Meter names: the index of the meter named `name`, or -1; add() is false when
+ * the name is taken (its holder in *other). */
+int scn_name_find(const scn_ctx_t *c, const char *name);
+bool scn_name_add(scn_ctx_t *c, const char *name, int index, int *other);
+
+/* "modbus" or "mbus" of bus `b`: one endpoint string or an array of them,
+ * each parsed by endpoint_spec_parse and unlike every endpoint before it. */
+bool scn_get_endpoints(scn_ctx_t *c, const cJSON *bus, const char *key, int b);
 
 /* A master's request and its expectation (docs/scenario.md). */
 bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);

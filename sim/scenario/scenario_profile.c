@@ -24,10 +24,29 @@ static bool scn_time_of_day(const char *s, double *seconds)
 
 static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
                       profile_t *out);
+static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                             profile_t *out);
 
 /* A number, or {"steps"|"ramp"|"daily"|"csv": ...} (signal.h). */
 bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
                          profile_t *out)
+{
+    for (int i = 0; i < c->n_cache; i++)
+        if (c->cache[i].node == v && c->cache[i].now == c->now && c->cache[i].min == min &&
+            c->cache[i].max == max) {
+            *out = c->cache[i].p;
+            return true;
+        }
+    if (!scn_read_profile(c, v, min, max, unit, out))
+        return false;
+    if (c->n_cache < (int)(sizeof c->cache / sizeof c->cache[0]))
+        c->cache[c->n_cache++] =
+            (struct scn_cached){.node = v, .now = c->now, .min = min, .max = max, .p = *out};
+    return true;
+}
+
+static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                             profile_t *out)
 {
     if (cJSON_IsNumber(v)) {
         double x;
@@ -282,4 +301,167 @@ bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min
     bool ok = scn_parse_profile(c, v, min, max, unit, out);
     scn_pop(c, n);
     return ok;
+}
+
+double scn_profile_max(const profile_t *p)
+{
+    if (p->kind == PROFILE_CONST)
+        return p->value;
+    double m = p->v[0];
+    for (size_t i = 1; i < p->n; i++)
+        m = p->v[i] > m ? p->v[i] : m;
+    return m;
+}
+
+/* A profile's values times `f`. The times stay shared with the original; the
+ * values are a new array, as a profile_t has no scale of its own. */
+bool scn_scale_profile(scn_ctx_t *c, profile_t *p, double f)
+{
+    if (p->kind == PROFILE_CONST) {
+        p->value *= f;
+        return true;
+    }
+    if (p->n > SCN_MAX_SCALED - c->scaled)
+        return scn_fail(c,
+                        "\"vary\" scales a copy of each current profile for every meter: more "
+                        "than %u values in all; give the fleet shorter profiles",
+                        (unsigned)SCN_MAX_SCALED);
+    double *v = scn_keep(c, p->n);
+    if (!v)
+        return scn_fail(c, "out of memory");
+    c->scaled += p->n;
+    for (size_t i = 0; i < p->n; i++)
+        v[i] = p->v[i] * f;
+    p->v = v;
+    return true;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): draw i of the stream whose state
+ * starts at `seed` is mix(seed + (i + 1) * gamma); its top 53 bits make a
+ * double in [0, 1). Portable: integer arithmetic modulo 2^64, one exact
+ * scaling. */
+double scn_draw(uint64_t seed, uint64_t i)
+{
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+static const char *const vary_phase[] = {"L1", "L2", "L3"};
+
+bool scn_parse_vary(scn_ctx_t *c, const cJSON *v, scn_vary_t *out)
+{
+    static const char *const keys[] = {"current", "pf", NULL};
+    static const char *const unit[] = {"(a factor on the load's current)", "(|cos phi|)"};
+    if (!cJSON_IsObject(v))
+        return scn_fail(c, "expected {\"current\": [lo, hi], \"pf\": [lo, hi]}");
+    if (!scn_known_keys(c, v, keys))
+        return false;
+    for (int i = 0; i < 2 && !c->failed; i++) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, keys[i]);
+        if (!r)
+            continue;
+        double x[2] = {0, 0};
+        size_t n = scn_push(c, keys[i], 0);
+        if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2)
+            scn_fail(c, "expected [lo, hi]: each meter's value is drawn uniformly between them");
+        for (int j = 0; j < 2 && !c->failed; j++) {
+            size_t m = scn_push(c, NULL, j);
+            scn_check_number(c, cJSON_GetArrayItem(r, j), 0, i ? 1 : 10, unit[i], &x[j]);
+            scn_pop(c, m);
+        }
+        if (!c->failed && x[0] > x[1])
+            scn_fail(c, "lo %g is above hi %g", x[0], x[1]);
+        scn_pop(c, n);
+        if (i) {
+            out->pf = true;
+            out->pf_lo = x[0];
+            out->pf_hi = x[1];
+        } else {
+            out->current = true;
+            out->lo = x[0];
+            out->hi = x[1];
+        }
+    }
+    return !c->failed;
+}
+
+bool scn_check_scaled(scn_ctx_t *c, const profile_t *current, int phase, double hi, const char *who)
+{
+    double top = scn_profile_max(current);
+    if (top * hi > 65)
+        return scn_fail(c,
+                        "%s%s's current, up to %g A, times a factor of up to %g (\"vary\") "
+                        "reaches %g A; allowed 0 to 65 A (Imax, manual 4)",
+                        who, vary_phase[phase], top, hi, top * hi);
+    return true;
+}
+
+/* The currents of the phases in `mask` times f. Phases whose values were one
+ * array in `orig` (one profile for all three) share one scaled copy. */
+static bool scale_currents(scn_ctx_t *c, scenario_load_t *l, const scenario_load_t *orig,
+                           unsigned mask, double f)
+{
+    for (int p = 0; p < 3; p++) {
+        if (!(mask & 1u << p))
+            continue;
+        profile_t *cur = &l->phase[p].current;
+        int same = -1;
+        for (int q = 0; q < p && cur->kind != PROFILE_CONST; q++)
+            if ((mask & 1u << q) && orig->phase[q].current.kind != PROFILE_CONST &&
+                orig->phase[q].current.v == orig->phase[p].current.v)
+                same = q;
+        if (same >= 0)
+            cur->v = l->phase[same].current.v;
+        else if (!scn_scale_profile(c, cur, f))
+            return false;
+    }
+    return true;
+}
+
+/* Meter k's draws from the scenario's stream: 2k for the factor on its
+ * currents, 2k + 1 for its power factor (docs/scenario.md). */
+bool scn_apply_vary(scn_ctx_t *c, const scn_vary_t *v, const scenario_load_t *base, int k)
+{
+    scenario_meter_t *m = &c->sc->meters[k];
+    scenario_load_t *l = &c->sc->load[k];
+    if (v->current) {
+        double f = v->lo + (v->hi - v->lo) * scn_draw(c->sc->seed, 2 * (uint64_t)k);
+        f = f > v->hi ? v->hi : f;
+        m->vary_current = f;
+        c->vary_hi[k] = v->hi;
+        if (!scale_currents(c, l, base, 7, f))
+            return false;
+    }
+    if (v->pf) {
+        double pf = v->pf_lo + (v->pf_hi - v->pf_lo) * scn_draw(c->sc->seed, 2 * (uint64_t)k + 1);
+        pf = pf > v->pf_hi ? v->pf_hi : pf;
+        m->vary_pf = pf;
+        for (int p = 0; p < 3; p++) {
+            l->phase[p].pf = profile_const(pf);
+            l->phase[p].use_angle = false;
+        }
+    }
+    return true;
+}
+
+bool scn_vary_load_change(scn_ctx_t *c, const cJSON *change, int k, scenario_load_t *load)
+{
+    unsigned mask = 0;
+    for (int p = 0; p < 3; p++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(change, vary_phase[p]);
+        if (cJSON_GetObjectItemCaseSensitive(change, "current") ||
+            (cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "current")))
+            mask |= 1u << p;
+    }
+    char who[64];
+    snprintf(who, sizeof who, "meter \"%.31s\": ", c->sc->meters[k].name);
+    for (int p = 0; p < 3; p++)
+        if ((mask & 1u << p) &&
+            !scn_check_scaled(c, &load->phase[p].current, p, c->vary_hi[k], who))
+            return false;
+    scenario_load_t orig = *load;
+    return scale_currents(c, load, &orig, mask, c->sc->meters[k].vary_current);
 }

@@ -7,7 +7,9 @@
 # the first character that cannot be parsed (just past the end of a truncated
 # file; the 1001st "[" of nested arrays, cJSON's nesting limit is 1000); for
 # an error about a whole object (two meters with one name), that object.
-# KEEP_TMP=1 keeps the files to look at. Speaks TAP.
+# Generated scenarios go through a file, not a pipe, so that the count of
+# tests is kept (a pipe runs inv in a subshell). KEEP_TMP=1 keeps the files
+# to look at. Speaks TAP.
 set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/metersim
@@ -66,12 +68,15 @@ inv "not JSON" 3:16 - "not valid JSON" <<'J'
   }
 }
 J
-printf '{\n  "grid": {\n    "voltage": 23' | inv "truncated" 3:18 - "the file ends too early"
-printf '' | inv "an empty file" 1:1 - "not valid JSON"
+printf '{\n  "grid": {\n    "voltage": 23' >"$tmp/in"
+inv <"$tmp/in" "truncated" 3:18 - "the file ends too early"
+printf '' >"$tmp/in"
+inv <"$tmp/in" "an empty file" 1:1 - "not valid JSON"
 inv "an array, not an object" 1:1 '$' "a scenario is a JSON object" <<'J'
 [ {"name": "x"} ]
 J
-awk 'BEGIN { for (i = 0; i < 100000; i++) printf "["; }' | inv "100 000 nested arrays" 1:1001 - "not valid JSON"
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "["; }' >"$tmp/in"
+inv <"$tmp/in" "100 000 nested arrays" 1:1001 - "not valid JSON"
 truncate -s 100M "$tmp/huge.json"
 run_bad "a 100 MB file" "huge.json: 104857600 bytes" "at most 16 MiB" -- --scenario "$tmp/huge.json"
 run_bad "a missing scenario file" "$tmp/nothere.json: cannot open" -- --scenario "$tmp/nothere.json"
@@ -304,11 +309,17 @@ inv "meter and meters" 1:1 '$' 'give "meter" or "meters", not both' <<'J'
   "meters": [ { "name": "b" } ]
 }
 J
+inv "10 001 meters" 2:26 '$.meters[0].count' "10001 is out of range; allowed 1 to 10000 meters" <<'J'
 {
-    printf '{\n  "meters": [\n'
-    for i in $(seq 1 17); do printf '    { "name": "m%d" }%s\n' "$i" "$([ "$i" -lt 17 ] && echo ,)"; done
-    printf '  ]\n}\n'
-} | inv "17 meters" 2:13 '$.meters' "expected an array of 1 to 16 meters"
+  "meters": [ { "count": 10001 } ]
+}
+J
+{
+    printf '{\n  "buses": [ { "meters": [\n'
+    for i in $(seq 1 51); do printf '    { "name": "t%d-{n}", "count": 200 }%s\n' "$i" "$([ "$i" -lt 51 ] && echo ,)"; done
+    printf '  ] } ]\n}\n'
+} >"$tmp/in"
+inv <"$tmp/in" "51 templates of 200 meters" 53:35 '$.buses[0].meters[50].count' "200 more meters make 10200; a scenario holds at most 10000"
 inv "angle and pf together" 2:41 '$.load.L1.angle' 'give either "angle" or "pf"/"reactive", not both' <<'J'
 {
   "load": { "L1": { "pf": 0.9, "angle": 30 } }
@@ -320,5 +331,151 @@ inv "a grid change for one meter" 3:53 '$.timeline[0].grid' "the grid is shared 
   "timeline": [ { "at": "1s", "meter": "a", "grid": { "voltage": 0 } } ]
 }
 J
+
+# --- buses and fleets --------------------------------------------------------
+inv "buses and meters together" 1:1 '$' 'give "buses" (each with its "meters") or "meter"/"meters", not both' <<'J'
+{
+  "meters": [ { "name": "a" } ],
+  "buses": [ { "meters": [ { "name": "b" } ] } ]
+}
+J
+inv "a template past Modbus ID 247" 3:63 '$.buses[0].meters[0].settings.modbus_id' 'the template "m{n}" of 10 meters would take Modbus IDs 240 to 249; a bus has 1 to 247' <<'J'
+{
+  "buses": [ { "name": "b1", "meters": [
+    { "name": "m{n}", "count": 10, "settings": { "modbus_id": 240 } } ] } ]
+}
+J
+inv "a template of 300 meters from ID 1" 3:54 '$.buses[0].meters[0].count' 'the template "north-{n}" of 300 meters would take Modbus IDs 1 to 300' <<'J'
+{
+  "buses": [ { "name": "north", "meters": [
+    { "model": "4PU", "connection": "3P4W", "count": 300 } ] } ]
+}
+J
+inv "a template past M-Bus address 250" 3:61 '$.buses[0].meters[0].settings.mbus_id' "M-Bus addresses 245 to 254; a bus has 0 to 250" <<'J'
+{
+  "buses": [ { "meters": [
+    { "count": 10, "settings": { "modbus_id": 1, "mbus_id": 245 } } ] } ]
+}
+J
+inv "two buses with one name" 4:15 '$.buses[1].name' 'two buses are named "north"' <<'J'
+{
+  "buses": [
+    { "name": "north", "meters": [ {} ] },
+    { "name": "north", "meters": [ {} ] }
+  ]
+}
+J
+inv "a bus name with a slash" 2:24 '$.buses[0].name' "expected a name of 1 to 31 letters, digits" <<'J'
+{
+  "buses": [ { "name": "a/b", "meters": [ {} ] } ]
+}
+J
+inv "a bus without meters" 3:5 '$.buses[1]' 'a bus needs "meters"' <<'J'
+{
+  "buses": [ { "meters": [ {} ] },
+    { "name": "empty" }
+  ]
+}
+J
+inv "two endpoints on one TCP port" 4:26 '$.buses[1].modbus[1]' 'bus "a" has "tcp:127.0.0.1:5020" already (in "modbus"): two endpoints cannot listen on one TCP port' <<'J'
+{
+  "buses": [
+    { "name": "a", "modbus": "tcp:5020", "meters": [ {} ] },
+    { "modbus": [ "pty", "tcp:0.0.0.0:5020" ], "meters": [ {} ] }
+  ]
+}
+J
+inv "two endpoints on one pty path" 3:26 '$.buses[0].mbus[1]' 'two endpoints cannot use one path' <<'J'
+{
+  "buses": [ { "mbus": [ "pty:/tmp/m1",
+                         "pty:/tmp/m1" ], "meters": [ {} ] } ]
+}
+J
+inv "a bad endpoint" 2:26 '$.buses[0].modbus' '"70000": expected a port number 0-65535' <<'J'
+{
+  "buses": [ { "modbus": "tcp:70000", "meters": [ {} ] } ]
+}
+J
+inv "rtu-over-tcp for M-Bus" 2:26 '$.buses[0].mbus[0]' "rtu-over-tcp carries Modbus RTU" <<'J'
+{
+  "buses": [ { "mbus": [ "rtu-over-tcp:5021" ], "meters": [ {} ] } ]
+}
+J
+inv "a gateway timeout of 2 minutes" 2:35 '$.buses[0].gateway_timeout' "a gateway timeout lies between 1 ms and 60 s" <<'J'
+{
+  "buses": [ { "gateway_timeout": "2m", "meters": [ {} ] } ]
+}
+J
+inv "an unknown bus in an event" 4:26 '$.timeline[0].bus' 'no bus named "south" in "buses"' <<'J'
+{
+  "buses": [ { "name": "north", "meters": [ { "count": 2 } ] } ],
+  "timeline": [
+    { "at": "1s", "bus": "south", "modbus": { "request": "01 03 50 00 00 02" } }
+  ]
+}
+J
+inv "a bus without a request" 2:38 '$.timeline[0].bus' '"bus" goes with "modbus" or "mbus"' <<'J'
+{
+  "timeline": [ { "at": "1s", "bus": "bus1", "tariff_input": true } ]
+}
+J
+inv "a template name without {n}" 2:53 '$.meters[0].name' '"floor": a template of 3 meters needs {n} in its name' <<'J'
+{
+  "meters": [ { "count": 3, "settings": {}, "name": "floor" } ]
+}
+J
+inv "a template name with {n:3}" 2:25 '$.meters[0].name' "a meter's number is written {n}, or {n:03}" <<'J'
+{
+  "meters": [ { "name": "m{n:3}", "count": 3 } ]
+}
+J
+inv "template serials past 16 digits" 2:39 '$.meters[0].serial' 'a template of 3 meters numbers their serials from "9999999999999998": the last would have more than 16 digits' <<'J'
+{
+  "meters": [ { "count": 3, "serial": "9999999999999998" } ]
+}
+J
+inv "a template's name taken by a meter" 4:5 '$.meters[1]' 'two meters are named "m2"' <<'J'
+{
+  "meters": [
+    { "name": "m{n}", "count": 3 },
+    { "name": "m2" }
+  ]
+}
+J
+inv "vary above Imax" 4:54 '$.meters[0].vary.current' 'L1'"'"'s current, up to 40 A, times a factor of up to 2 ("vary") reaches 80 A; allowed 0 to 65 A' <<'J'
+{
+  "load": { "current": 40 },
+  "meters": [ { "count": 4,
+                "vary": { "pf": [0.8, 1], "current": [0.5, 2] } } ]
+}
+J
+inv "vary with lo above hi" 2:45 '$.meters[0].vary.pf' "lo 0.9 is above hi 0.8" <<'J'
+{
+  "meters": [ { "count": 4, "vary": { "pf": [0.9, 0.8] } } ]
+}
+J
+inv "vary without count" 2:38 '$.meters[0].vary' '"vary" goes with "count"' <<'J'
+{
+  "meters": [ { "name": "a", "vary": { "pf": [0.8, 0.9] } } ]
+}
+J
+inv "a load change past vary's Imax" 4:46 '$.timeline[0].load' 'meter "bus1-1": L2'"'"'s current, up to 60 A, times a factor of up to 1.2' <<'J'
+{
+  "meters": [ { "count": 2, "vary": { "current": [0.8, 1.2] } } ],
+  "timeline": [
+    { "at": "1s", "meter": "bus1-1", "load": { "L2": { "current": 60 } } }
+  ]
+}
+J
+{
+    printf '{\n  "buses": [\n'
+    for i in $(seq 1 50); do printf '    { "meters": [ { "count": 200 } ] }%s\n' "$([ "$i" -lt 50 ] && echo ,)"; done
+    printf '  ],\n  "timeline": [\n'
+    printf '    { "at": "1s", "load": { "current": 1 } },\n'
+    printf '    { "at": "2s", "load": { "current": 2 } },\n'
+    printf '    { "at": "3s", "load": { "current": 3 } }\n'
+    printf '  ]\n}\n'
+} >"$tmp/in"
+inv <"$tmp/in" "load changes for 10 000 meters past 20 000 events" 57:27 '$.timeline[2].load' "with this one for 10000 meters the timeline would hold more than 20000 events"
 
 echo "1..$n"
