@@ -6,6 +6,7 @@
  *   scenario_profile.c  time-varying quantities: steps, ramps, daily, CSV;
  *                       a fleet's per-meter variation ("vary")
  *   scenario_xfer.c     the scenario as Modbus and M-Bus master
+ *   scenario_timeline.c the timeline, event by event
  *
  * Not for other modules: they use scenario.h.
  */
@@ -119,5 +120,16 @@ bool scn_get_endpoints(scn_ctx_t *c, const cJSON *bus, const char *key, int b);
 /* A master's request and its expectation (docs/scenario.md). */
 bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);
 bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x);
+
+/* The grid and a load (scenario.c), for the top level and for events. */
+bool scn_parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid);
+bool scn_parse_load(scn_ctx_t *c, const cJSON *l, scenario_load_t *load);
+
+/* One timeline entry (scenario_timeline.c); `grid` and `loads` are what is in
+ * force so far, updated by the entry. */
+bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
+                     scenario_load_t *loads);
+/* qsort order of events: time, then file order. */
+int scn_by_time(const void *a, const void *b);
 
 #endif
