@@ -3,6 +3,7 @@
  * buttons), the requests of the scenario as a master, and the assertions
  * (docs/scenario.md, "Timeline"). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
