@@ -65,7 +65,7 @@ struct runner {
     bool paced;
     size_t next_event;
     uint64_t end;  /* the tick the run ends at, unless forever */
-    uint64_t max_lag_ns; /* paced: the most the meters were behind the wall clock */
+    uint64_t max_lag_ns; /* paced: the latest the host woke after it planned to */
     bool forever;
 };
 typedef struct runner run_t;
