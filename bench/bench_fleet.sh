@@ -3,7 +3,8 @@
 # time on one core, every meter at sample level (8 kHz), while a Modbus
 # master polls every one of them over TCP.
 #
-# N meters on 10 buses (a template of N/10 per bus, IDs 1..N/10), each bus
+# N meters on B buses (B = 10, or more so that no bus has over 240 meters; a
+# template of N/B per bus, IDs 1..N/B), each bus
 # behind its own Modbus TCP gateway (wire time on: 9600 8E1, 10 ms
 # turnaround). The twin runs pinned to one core; the master
 # (bench/fleet/poll.c), on the other, keeps one request in flight per bus,
@@ -43,28 +44,25 @@ fi
 base=$((20000 + $$ % 20000))
 
 # scenario N BASE: N meters on 10 buses, bus b on port BASE+b.
-scenario() {
-    /usr/bin/python3 - "$1" "$2" >"$tmp/fleet.json" <<'PY'
+scenario() { # N BASE BUSES
+    /usr/bin/python3 - "$1" "$2" "$3" >"$tmp/fleet.json" <<'PY'
 import json, sys
-n, base = int(sys.argv[1]), int(sys.argv[2])
-per = n // 10
+n, base, nb = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+per = n // nb
 buses = [{"name": "bus%d" % b, "modbus": ["tcp:127.0.0.1:%d" % (base + b)],
           "meters": [{"count": per, "name": "b%d-{n:03}" % b, "serial": "%02d%06d" % (b + 10, 1),
                       "settings": {"modbus_id": 1}, "vary": {"current": [0.5, 1.5]}}]}
-         for b in range(10)]
+         for b in range(nb)]
 print(json.dumps({"name": "fleet", "buses": buses,
                   "load": {"current": 10, "pf": 0.95, "harmonics": [{"order": 5, "percent": 4}]}}))
 PY
 }
 
-wait_ports() { # BASE: all 10 listening, or the twin died
+wait_ports() { # BASE BUSES: all listening, or the twin died
     i=0
     while :; do
-        up=0
-        for b in 0 1 2 3 4 5 6 7 8 9; do
-            ss -ltn "sport = :$(($1 + b))" | grep -q LISTEN && up=$((up + 1))
-        done
-        [ "$up" -eq 10 ] && return 0
+        up=$(ss -ltn | awk -v lo="$1" -v hi="$(($1 + $2))" '{ n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p < hi) c++ } END { print c + 0 }')
+        [ "$up" -eq "$2" ] && return 0
         kill -0 "$twin" 2>/dev/null || return 1
         i=$((i + 1))
         [ $i -gt 1500 ] && return 1
@@ -75,20 +73,22 @@ wait_ports() { # BASE: all 10 listening, or the twin died
 # trial N: 0 when N meters kept real time; prints one line either way.
 trial() {
     n=$1
-    per=$((n / 10))
-    base=$((base + 20))
-    scenario "$n" "$base"
+    nb=$(((n + 239) / 240))
+    [ "$nb" -lt 10 ] && nb=10
+    per=$((n / nb))
+    base=$((base + 70))
+    scenario "$n" "$base" "$nb"
     # 32 requests/s per bus at 9600 baud: long enough for every meter once.
     secs=$(awk -v p="$per" 'BEGIN { s = p / 28 + 4; if (s < 8) s = 8; printf "%d", s }')
     until=$((secs + 6))
     $pin_twin "$BIN" --headless --quiet --stats --scenario "$tmp/fleet.json" --until "${until}s" \
         >/dev/null 2>"$tmp/twin.err" &
     twin=$!
-    if ! wait_ports "$base"; then
+    if ! wait_ports "$base" "$nb"; then
         echo "$n meters: the twin did not listen: $(tail -3 "$tmp/twin.err")"
         return 1
     fi
-    line=$($pin_poll "$OUT/poll" 127.0.0.1 "$base" 10 "$per" "$secs" 2>&1)
+    line=$($pin_poll "$OUT/poll" 127.0.0.1 "$base" "$nb" "$per" "$secs" 2>&1)
     poll_status=$?
     wait "$twin"
     twin_status=$?

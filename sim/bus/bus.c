@@ -48,6 +48,8 @@ line_parity_t bus_meter_parity(const bus_t *b, int k)
 void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uint32_t bps,
               line_parity_t parity, const uint64_t *t_end)
 {
+    if (b->sync)
+        b->sync(b->sync_ctx, b, t_start_ns);
     uint64_t ch = line_char_ns(bps, parity);
     for (int k = 0; k < b->n_meters; k++) {
         meter_t *m = b->meters[k];

@@ -53,6 +53,10 @@ typedef struct bus {
      * clear it once the line is quiet. Each clear starts a new generation. */
     int hold;
     uint32_t generation;
+    /* Called before a master's bytes go onto the line: the host brings the
+     * meters up to `now_ns` first (NULL: they are there already). */
+    void (*sync)(void *ctx, struct bus *b, uint64_t now_ns);
+    void *sync_ctx;
 } bus_t;
 
 void bus_init(bus_t *b, meter_line_t line, meter_t **meters, int n, bool copper);

@@ -38,6 +38,7 @@ typedef struct {
 typedef struct {
     const scenario_bus_t *sb;
     meter_t **members;
+    int *index; /* members[i] is meters[index[i]] */
     int n;
     bus_t line[METER_LINES];
     xfer_t xfer[METER_LINES];

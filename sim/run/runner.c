@@ -17,6 +17,8 @@
                             moves them on (what input may wait for them to catch up) */
 #define FRAME_S (1.0 / 30.0)
 
+static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
+
 static uint64_t now_ns(const run_t *r)
 {
     return r->tick * VTIME_NS_PER_TICK;
@@ -187,14 +189,20 @@ static bool setup_buses(run_t *r)
         for (int k = 0; k < sc->n_meters; k++)
             rb->n += sc->meters[k].bus == b;
         rb->members = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->members);
-        if (!rb->members)
+        rb->index = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->index);
+        if (!rb->members || !rb->index)
             return false;
         int i = 0;
         for (int k = 0; k < sc->n_meters; k++)
-            if (sc->meters[k].bus == b)
+            if (sc->meters[k].bus == b) {
+                rb->index[i] = k;
                 rb->members[i++] = &r->meters[k];
-        for (int l = 0; l < METER_LINES; l++)
+            }
+        for (int l = 0; l < METER_LINES; l++) {
             bus_init(&rb->line[l], (meter_line_t)l, rb->members, rb->n, true);
+            rb->line[l].sync = bus_sync_hook;
+            rb->line[l].sync_ctx = r;
+        }
     }
     return true;
 }
@@ -369,8 +377,70 @@ static uint64_t serve(run_t *r, uint64_t now)
     return next;
 }
 
-/* Runs samples up to `target` (a tick), stopping at every event, second
- * (profiles move once a second) and answer time on the way. */
+/* The next tick every meter must reach together: an event, a second
+ * (profiles move once a second), an answer time, the end, or at most a
+ * chunk on. Between two such stops a meter may run ahead of the others. */
+static uint64_t next_stop(const run_t *r)
+{
+    const scenario_t *sc = r->sc;
+    uint64_t stop_at = r->tick + CHUNK_TICKS;
+    uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
+    if (second < stop_at)
+        stop_at = second;
+    if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
+        stop_at = sc->events[r->next_event].at_tick;
+    for (int b = 0; b < sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++)
+            if (r->buses[b].xfer[l].ev && ceil_tick(r->buses[b].xfer[l].timeout_ns) < stop_at)
+                stop_at = ceil_tick(r->buses[b].xfer[l].timeout_ns);
+    if (!r->forever && r->end > r->tick && r->end < stop_at)
+        stop_at = r->end;
+    return stop_at > r->tick ? stop_at : r->tick + 1;
+}
+
+/* Meter k's samples up to `target` (a tick), from wherever it is. */
+static void advance_meter(run_t *r, int k, uint64_t target)
+{
+    meter_t *m = &r->meters[k];
+    uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
+    while (t < target) {
+        size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        wave_fill(&r->waves[k], r->buf, n);
+        meter_exec(m, r->buf, n);
+        t += n;
+    }
+}
+
+/* A bus's meters up to `now_ns` (no further than the next common stop), its
+ * replies collected: what a master on it must see before it sends or hears.
+ * Only the buses with traffic move at this fine grain; the rest of the fleet
+ * moves at the common stops (a thousand meters are not run tick by tick
+ * because one of them is asked something). */
+static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns)
+{
+    uint64_t target = ceil_tick(now_ns), cap = next_stop(r);
+    if (target > cap)
+        target = cap;
+    for (int i = 0; i < b->n; i++)
+        advance_meter(r, b->index[i], target);
+    for (int l = 0; l < METER_LINES; l++)
+        if (bus_deadline(&b->line[l]) <= target * VTIME_NS_PER_TICK)
+            bus_collect(&b->line[l]);
+}
+
+/* bus.h's hook: a master is about to send on the line. */
+static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns)
+{
+    run_t *r = ctx;
+    for (int b = 0; b < r->sc->n_buses; b++)
+        if (&r->buses[b].line[METER_LINE_MODBUS] == line || &r->buses[b].line[METER_LINE_MBUS] == line) {
+            sync_bus(r, &r->buses[b], now_ns);
+            return;
+        }
+}
+
+/* Runs every meter up to `target` (a tick), stopping at every common stop
+ * on the way for the timeline, the profiles, the answer times and the log. */
 static void advance_to(run_t *r, uint64_t target)
 {
     const scenario_t *sc = r->sc;
@@ -380,25 +450,11 @@ static void advance_to(run_t *r, uint64_t target)
         state_save_due(&r->state, sc, r->meters);
         if (r->tick >= target || *r->stop)
             return;
-        uint64_t stop_at = r->tick + CHUNK_TICKS;
-        uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
-        if (second < stop_at)
-            stop_at = second;
-        if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
-            stop_at = sc->events[r->next_event].at_tick;
-        for (int b = 0; b < sc->n_buses; b++)
-            for (int l = 0; l < METER_LINES; l++)
-                if (r->buses[b].xfer[l].ev && ceil_tick(r->buses[b].xfer[l].timeout_ns) < stop_at)
-                    stop_at = ceil_tick(r->buses[b].xfer[l].timeout_ns);
+        uint64_t stop_at = next_stop(r);
         if (target < stop_at)
             stop_at = target;
-        if (stop_at <= r->tick)
-            stop_at = r->tick + 1;
-        size_t n = (size_t)(stop_at - r->tick);
-        for (int k = 0; k < sc->n_meters; k++) {
-            wave_fill(&r->waves[k], r->buf, n);
-            meter_exec(&r->meters[k], r->buf, n);
-        }
+        for (int k = 0; k < sc->n_meters; k++)
+            advance_meter(r, k, stop_at);
         r->tick = stop_at;
         collect(r);
         check_xfers(r, false);
@@ -415,7 +471,9 @@ static void advance_to(run_t *r, uint64_t target)
 }
 
 /* The loop woke: the meters catch up with the wall clock before any input is
- * stamped with its time (they may lead it by less than a tick). */
+ * stamped with its time (they may lead it by less than a tick). The whole
+ * fleet crosses the common stops passed; a bus with line work due is brought
+ * up to now; a bus that gets bytes is brought up to them (bus_sync_hook). */
 static void catch_up(loop_t *l, void *ctx)
 {
     run_t *r = ctx;
@@ -430,7 +488,16 @@ static void catch_up(loop_t *l, void *ctx)
     uint64_t target = ceil_tick(now);
     if (target > r->end && !r->forever)
         target = r->end > r->tick ? r->end : r->tick;
-    advance_to(r, target);
+    /* The fleet as a whole moves every PACED_TICKS, or when a common stop
+     * has come; in between only the buses with work do. */
+    if (target >= r->tick + PACED_TICKS || next_stop(r) <= target)
+        advance_to(r, target);
+    for (int b = 0; b < r->sc->n_buses; b++)
+        for (int l = 0; l < METER_LINES; l++)
+            if (bus_deadline(&r->buses[b].line[l]) <= now) {
+                sync_bus(r, &r->buses[b], now);
+                break;
+            }
 }
 
 /* The next instant the simulation has something to do, for the loop to
@@ -541,8 +608,10 @@ static void run_free(run_t *r)
     endpoints_close(&r->ep);
     loop_free(&r->loop);
     if (r->buses)
-        for (int b = 0; b < r->sc->n_buses; b++)
+        for (int b = 0; b < r->sc->n_buses; b++) {
             free(r->buses[b].members);
+            free(r->buses[b].index);
+        }
     free(r->buses);
     free(r->results);
     free(r->meters);
@@ -601,13 +670,13 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     r->loop.after_sleep = catch_up;
     r->loop.hook_ctx = r;
 
+    if (r->paced)
+        catch_up(&r->loop, r);
     for (;;) {
-        uint64_t target = r->paced ? ceil_tick(loop_now(&r->loop)) : r->end;
-        if (!r->forever && target > r->end)
-            target = r->end > r->tick ? r->end : r->tick;
-        if (!r->paced && r->forever)
-            target = r->tick + CHUNK_TICKS;
-        advance_to(r, target);
+        if (!r->paced) {
+            uint64_t target = r->forever ? r->tick + CHUNK_TICKS : r->end;
+            advance_to(r, target);
+        }
         uint64_t io_next = serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
         bool done = !r->forever && r->tick >= r->end && !xfers_waiting(r);
         if (*stop || done)
