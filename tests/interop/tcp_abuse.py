@@ -116,9 +116,13 @@ def raw(port, rcvbuf=None):
 
 
 def log_lines(twin, local_port):
-    """The twin's log lines about the client at 127.0.0.1:local_port."""
-    return [l for l in twin.stderr().splitlines() if f"client 127.0.0.1:{local_port}" in l and
-            re.search(rf"client 127\.0\.0\.1:{local_port}\b", l)]
+    """The twin's log lines about the client at 127.0.0.1:local_port, in the
+    form of sim/endpoints/tcp.c: "metersim: modbus tcp:127.0.0.1:PORT:
+    client ADDR: closed: WHY" or "... client ADDR refused: WHY"."""
+    srv = twin.tcp["Modbus TCP"][0]
+    pat = re.compile(rf"^metersim: modbus tcp:127\.0\.0\.1:{srv}: client 127\.0\.0\.1:{local_port}"
+                     r"(: closed: | refused: )")
+    return [l for l in twin.stderr().splitlines() if pat.match(l)]
 
 
 def expect_logged(twin, name, local_port, pattern):
@@ -307,7 +311,8 @@ def main():
     probe.finish()
 
     # --- afterwards ----------------------------------------------------------------------
-    fds = wait_for(lambda: twin.fds() == fds0 and twin.fds(), 5) or twin.fds()
+    wait_for(lambda: twin.fds() == fds0, 5)
+    fds = twin.fds()
     tap.check(fds == fds0, f"the twin's descriptors are as before the clients ({fds0}, now {fds})",
               os.popen(f"ls -l /proc/{twin.pid}/fd").read())
     rss3 = twin.rss_kb()
