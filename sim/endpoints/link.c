@@ -92,6 +92,10 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log)
             ends[i] = now_ns;
         bus_send(l->bus, buf, (size_t)n, now_ns, bps, parity, ends);
         l->rx_end_ns = now_ns;
+        /* The meters have answered already (as the gateway does): a reply
+         * due at once has no deadline in the future for the host to run
+         * the meters to and collect it at, so it would never leave. */
+        bus_collect(l->bus);
     } else {
         bus_send(l->bus, buf, (size_t)n, start, bps, parity, NULL);
         l->rx_end_ns = start + (uint64_t)n * ch;

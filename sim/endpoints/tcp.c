@@ -330,7 +330,26 @@ uint64_t tcp_server_service(tcp_server_t *srv, uint64_t now_ns)
             if (t < next)
                 next = t;
         } else if (c->in_len) {
-            mbap_feed(c, now_ns); /* the gateway took requests: room for more */
+            /* The gateway took requests: room for more. With wire time off
+             * it answers them at once, so feed and poll until the input
+             * already read is used up or the framer stays full (the line is
+             * busy); else a client that pipelines past the framer's queue
+             * would wait for an unrelated wake-up (~100 ms) per batch. */
+            for (;;) {
+                size_t left = c->in_len - c->in_off;
+                mbap_feed(c, now_ns);
+                if (c->in_len == 0 || c->in_len - c->in_off == left || c->gc.overflow)
+                    break;
+                gateway_poll(srv->gw, now_ns);
+            }
+            /* A bad header behind the requests fed here closes the
+             * connection as it does when conn_readable() finds it. */
+            modbus_tcp_error_t e = modbus_tcp_error(&c->gc.framer);
+            if (e != MODBUS_TCP_OK) {
+                conn_close(c, modbus_tcp_strerror(e), &srv->stats.dropped_protocol);
+                i--;
+                continue;
+            }
         }
     }
     return next;

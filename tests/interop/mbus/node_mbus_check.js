@@ -19,9 +19,11 @@
 const path = require('path');
 const MbusMaster = require(path.join(__dirname, 'node_modules', 'node-mbus'));
 
+// Also a module: node_mbus_tcp_check.js reads the same meters through
+// --mbus tcp with these checks (require() it, then setSpawn()).
 const port = process.argv[2];
-const spawnMs = Number(process.argv[3]);
-if (!port || !spawnMs) {
+let spawnMs = Number(process.argv[3]);
+if (require.main === module && (!port || !spawnMs)) {
     console.error('usage: node node_mbus_check.js PORT SPAWN_MS');
     process.exit(2);
 }
@@ -175,7 +177,12 @@ async function main() {
     return failures;
 }
 
-main().then(() => process.exit(0), (e) => {
-    console.log(`not ok - node-mbus check crashed: ${e && e.stack}`);
-    process.exit(1);
-});
+if (require.main === module) {
+    main().then(() => process.exit(0), (e) => {
+        console.log(`not ok - node-mbus check crashed: ${e && e.stack}`);
+        process.exit(1);
+    });
+} else {
+    module.exports = {METERS, secondary, check, checkTelegram, timed, MbusMaster,
+                      setSpawn: (ms) => { spawnMs = ms; }};
+}
