@@ -39,7 +39,7 @@ SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install clean check-core check-facade
+.PHONY: all run test bench deps deps-build install clean check-core check-facade check-format
 .DEFAULT_GOAL := all
 
 all: $(BIN) check-core
@@ -54,6 +54,11 @@ deps-build:
 check-core:
 	@if grep -nE '#include *<(stdio|stdlib|time|unistd|fcntl|SDL|cjson/|libserialport|sys/|pthread)' core/*.[ch]; then \
 		echo "core/ must not include host headers (DESIGN.md)"; exit 1; fi
+
+# One style: the repo's .clang-format, on every C file of the project (tables
+# whose alignment carries meaning are fenced with clang-format off/on).
+check-format:
+	@sh tests/style/format.sh
 
 # The facade is the only door: nothing outside core/ writes a meter_t field
 # or includes core/internal.h (core/meter.h, tests/style/facade.sh).

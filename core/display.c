@@ -12,6 +12,8 @@
 /* ------------------------------------------------------------------------ */
 /* Characters and fields                                                     */
 
+/* One line per glyph, as a font table reads. */
+// clang-format off
 uint8_t display_segments(char c)
 {
     enum { A = DISPLAY_SEG_A, B = DISPLAY_SEG_B, C = DISPLAY_SEG_C, D = DISPLAY_SEG_D,
@@ -55,6 +57,7 @@ uint8_t display_segments(char c)
     default: return 0;
     }
 }
+// clang-format on
 
 void display_field_set(display_field_t *f, int n, const char *text)
 {
@@ -100,7 +103,8 @@ char *core_fmt_u(char *p, uint64_t v, int min)
     return p;
 }
 
-static const uint64_t pow10_table[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 1000000000};
+static const uint64_t pow10_table[] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 1000000000};
 
 /* |v| truncated to `dec` decimals, at least `min_int` integer digits; the
  * integer part wraps at `wrap` (0: never). The tiny bias keeps 123.456 from
@@ -147,17 +151,16 @@ static void fmt_hex(char *out, uint32_t v, int min)
 int display_pages(const readings_t *r, display_page_t out[DISPLAY_PAGES_MAX])
 {
     static const uint8_t part12[] = {
-        DISPLAY_PAGE_SOFTWARE, DISPLAY_PAGE_SERIAL,    DISPLAY_PAGE_CRC,
-        DISPLAY_PAGE_TOTAL,    DISPLAY_PAGE_FWD_TOTAL, DISPLAY_PAGE_REV_TOTAL,
-        DISPLAY_PAGE_FWD_T1,   DISPLAY_PAGE_FWD_T2,    DISPLAY_PAGE_REV_T1,
-        DISPLAY_PAGE_REV_T2,   DISPLAY_PAGE_FWD_T3,    DISPLAY_PAGE_FWD_T4,
-        DISPLAY_PAGE_REV_T3,   DISPLAY_PAGE_REV_T4,
+        DISPLAY_PAGE_SOFTWARE,  DISPLAY_PAGE_SERIAL,    DISPLAY_PAGE_CRC,    DISPLAY_PAGE_TOTAL,
+        DISPLAY_PAGE_FWD_TOTAL, DISPLAY_PAGE_REV_TOTAL, DISPLAY_PAGE_FWD_T1, DISPLAY_PAGE_FWD_T2,
+        DISPLAY_PAGE_REV_T1,    DISPLAY_PAGE_REV_T2,    DISPLAY_PAGE_FWD_T3, DISPLAY_PAGE_FWD_T4,
+        DISPLAY_PAGE_REV_T3,    DISPLAY_PAGE_REV_T4,
     };
     /* Part 3 in the order 6.3 lists the quantities. */
     static const uint8_t part3[] = {
-        DISPLAY_PAGE_DIRECTION, DISPLAY_PAGE_TRIP, DISPLAY_PAGE_REACTIVE_ENERGY,
+        DISPLAY_PAGE_DIRECTION, DISPLAY_PAGE_TRIP,     DISPLAY_PAGE_REACTIVE_ENERGY,
         DISPLAY_PAGE_PF,        DISPLAY_PAGE_QUADRANT, DISPLAY_PAGE_FREQUENCY,
-        DISPLAY_PAGE_P,         DISPLAY_PAGE_S,    DISPLAY_PAGE_Q,
+        DISPLAY_PAGE_P,         DISPLAY_PAGE_S,        DISPLAY_PAGE_Q,
         DISPLAY_PAGE_VOLTAGE,   DISPLAY_PAGE_CURRENT,
     };
     int n = 0;
@@ -199,7 +202,9 @@ typedef struct {
 } page_view_t;
 
 static const uint32_t group_icons[4] = {
-    DISPLAY_ICON_L1 | DISPLAY_ICON_L2 | DISPLAY_ICON_L3, DISPLAY_ICON_L1, DISPLAY_ICON_L2,
+    DISPLAY_ICON_L1 | DISPLAY_ICON_L2 | DISPLAY_ICON_L3,
+    DISPLAY_ICON_L1,
+    DISPLAY_ICON_L2,
     DISPLAY_ICON_L3,
 };
 
@@ -281,7 +286,8 @@ static void page_view(page_view_t *v, display_page_t pg, const readings_t *r)
         fmt_energy(v->value, kwh);
         v->negative = kwh < 0; /* C-02 / C-05 show reverse as negative (6.6.15) */
         v->tariff = m[pg.kind].t;
-        v->icons = DISPLAY_ICON_KWH | (m[pg.kind].fwd ? DISPLAY_ICON_ARROW_FWD : DISPLAY_ICON_ARROW_REV);
+        v->icons =
+            DISPLAY_ICON_KWH | (m[pg.kind].fwd ? DISPLAY_ICON_ARROW_FWD : DISPLAY_ICON_ARROW_REV);
         return;
     }
     case DISPLAY_PAGE_DIRECTION: {
@@ -410,9 +416,12 @@ static void scroll_to(display_t *d, const readings_t *r, uint64_t now)
 static bool backlight_on(const display_t *d, uint64_t now)
 {
     switch (d->backlight_mode) {
-    case 0: return false;
-    case 2: return d->touched && now - d->last_touch_ns < DISPLAY_BACKLIGHT_BUTTON_NS;
-    default: return true;
+    case 0:
+        return false;
+    case 2:
+        return d->touched && now - d->last_touch_ns < DISPLAY_BACKLIGHT_BUTTON_NS;
+    default:
+        return true;
     }
 }
 
@@ -443,7 +452,7 @@ static void render_menu(display_t *d, uint64_t now)
             if (d->screen.blink & (1u << i)) {
                 d->main.seg[i] = 0;
                 d->main.text[i] = ' ';
-                d->main.dp &= (uint16_t)~(1u << i);
+                d->main.dp &= (uint16_t) ~(1u << i);
             }
 }
 
@@ -484,13 +493,15 @@ void display_advance(display_t *d, const readings_t *r, uint64_t now_ns)
 uint64_t display_deadline(const display_t *d)
 {
     uint64_t t = VTIME_NEVER;
-    if (d->backlight_mode == 2 && d->touched && d->now_ns - d->last_touch_ns < DISPLAY_BACKLIGHT_BUTTON_NS)
+    if (d->backlight_mode == 2 && d->touched &&
+        d->now_ns - d->last_touch_ns < DISPLAY_BACKLIGHT_BUTTON_NS)
         t = d->last_touch_ns + DISPLAY_BACKLIGHT_BUTTON_NS;
     if (d->error)
         return t;
     uint64_t next;
     if (d->menu)
-        next = d->screen.blink ? (d->now_ns / DISPLAY_BLINK_NS + 1) * DISPLAY_BLINK_NS : VTIME_NEVER;
+        next =
+            d->screen.blink ? (d->now_ns / DISPLAY_BLINK_NS + 1) * DISPLAY_BLINK_NS : VTIME_NEVER;
     else
         next = d->page_since_ns + d->page_dwell_ns;
     return next < t ? next : t;

@@ -91,8 +91,8 @@ typedef enum {
 } display_icon_t;
 
 #define DISPLAY_ICON_COUNT 21
-#define DISPLAY_ICON_UNITS                                                                    \
-    (DISPLAY_ICON_KWH | DISPLAY_ICON_KVARH | DISPLAY_ICON_KW | DISPLAY_ICON_KVAR |             \
+#define DISPLAY_ICON_UNITS                                                                         \
+    (DISPLAY_ICON_KWH | DISPLAY_ICON_KVARH | DISPLAY_ICON_KW | DISPLAY_ICON_KVAR |                 \
      DISPLAY_ICON_KVA | DISPLAY_ICON_V | DISPLAY_ICON_A | DISPLAY_ICON_HZ)
 
 /* One row of seven-segment digits. `text` holds the character each digit
@@ -134,7 +134,12 @@ typedef enum {
     DISPLAY_PAGE_KIND_COUNT
 } display_page_kind_t;
 
-typedef enum { DISPLAY_GROUP_TOTAL, DISPLAY_GROUP_L1, DISPLAY_GROUP_L2, DISPLAY_GROUP_L3 } display_group_t;
+typedef enum {
+    DISPLAY_GROUP_TOTAL,
+    DISPLAY_GROUP_L1,
+    DISPLAY_GROUP_L2,
+    DISPLAY_GROUP_L3
+} display_group_t;
 
 typedef struct {
     uint8_t kind;  /* display_page_kind_t */
@@ -174,9 +179,9 @@ typedef struct display {
 
     /* ---- sequencer state ---- */
     uint64_t now_ns;
-    uint64_t page_since_ns;  /* when the page was first shown */
-    uint64_t page_dwell_ns;  /* how long it stays */
-    uint64_t last_touch_ns;  /* for the button-mode backlight */
+    uint64_t page_since_ns; /* when the page was first shown */
+    uint64_t page_dwell_ns; /* how long it stays */
+    uint64_t last_touch_ns; /* for the button-mode backlight */
     bool touched;
     uint8_t backlight_mode;  /* settings.backlight at the last advance */
     display_screen_t screen; /* the menu's screen while `menu` */

@@ -31,10 +31,14 @@ static int64_t quantize(double *rem, double x)
 static int64_t combine(int code, int64_t fwd, int64_t rev)
 {
     switch (code) {
-    case 1: return fwd;
-    case 2: return -rev;
-    case 3: return fwd + rev;
-    default: return fwd - rev; /* C-04, and C-05 on netted quantities */
+    case 1:
+        return fwd;
+    case 2:
+        return -rev;
+    case 3:
+        return fwd + rev;
+    default:
+        return fwd - rev; /* C-04, and C-05 on netted quantities */
     }
 }
 
@@ -182,9 +186,8 @@ static char *put(char *out, const char *s)
 
 const char *energy_register_name(unsigned i, char *buf)
 {
-    static const char *const kinds[6] = {"active_total",     "reactive_total",
-                                         "active_forward",   "reactive_forward",
-                                         "active_reverse",   "reactive_reverse"};
+    static const char *const kinds[6] = {"active_total",     "reactive_total", "active_forward",
+                                         "reactive_forward", "active_reverse", "reactive_reverse"};
     static const char *const slots[8] = {"total", "T1", "T2", "T3", "T4", "L1", "L2", "L3"};
     METER_ASSERT(buf && i < ENERGY_REGISTERS);
     char *p;

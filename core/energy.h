@@ -57,19 +57,19 @@ typedef struct {
 typedef struct energy {
     /* active and reactive: [0] active, [1] reactive */
     energy_reg_t total[2], forward[2], reverse[2];
-    int64_t quadrant[4][5];      /* reactive, Q1..Q4 x [total, T1..T4] */
-    int64_t resettable[4];       /* [total, L1..L3] */
+    int64_t quadrant[4][5]; /* reactive, Q1..Q4 x [total, T1..T4] */
+    int64_t resettable[4];  /* [total, L1..L3] */
 
     /* Remainders below one micro-unit, carried into the next cycle. */
-    double rem_phase[2][2][3];   /* [active/reactive][fwd/rev][phase] */
-    double rem_net[2][2];        /* [active/reactive][fwd/rev], netted (C-05) */
+    double rem_phase[2][2][3]; /* [active/reactive][fwd/rev][phase] */
+    double rem_net[2][2];      /* [active/reactive][fwd/rev], netted (C-05) */
 } energy_t;
 
 /* The increments one cycle produced, for the pulse outputs. */
 typedef struct {
-    int64_t active_fwd, active_rev;     /* as counted by the combination code */
+    int64_t active_fwd, active_rev; /* as counted by the combination code */
     int64_t reactive_fwd, reactive_rev;
-    int64_t led;                        /* |active| for the test LED */
+    int64_t led; /* |active| for the test LED */
 } energy_delta_t;
 
 void energy_init(energy_t *e);

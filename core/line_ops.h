@@ -41,8 +41,7 @@ typedef struct line_ops {
      * with the instant its first bit starts in *t_start_ns and the UART
      * settings it leaves with in *line (a reply that acknowledges a new baud
      * rate still leaves at the old one: A2.3, A3.3). */
-    size_t (*tx)(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
-                 line_settings_t *line);
+    size_t (*tx)(void *self, uint8_t *buf, size_t cap, uint64_t *t_start_ns, line_settings_t *line);
     uint64_t (*deadline)(const void *self); /* VTIME_NEVER: nothing to do */
     void (*advance)(void *self, uint64_t now_ns);
     void (*settings)(const void *self, line_settings_t *out);

@@ -164,7 +164,8 @@ static bool selection_matches(const uint8_t *sel, const readings_t *r)
     uint8_t hdr[MBUS_HEADER_LEN];
     mbus_records_header(r, 0, hdr);
     for (int i = 0; i < 4; i++)
-        if (!nibble_matches(sel[i] >> 4, hdr[i] >> 4) || !nibble_matches(sel[i] & 0xF, hdr[i] & 0xF))
+        if (!nibble_matches(sel[i] >> 4, hdr[i] >> 4) ||
+            !nibble_matches(sel[i] & 0xF, hdr[i] & 0xF))
             return false;
     for (int i = 4; i < 8; i++) /* MAN lo, MAN hi, VER, MED */
         if (sel[i] != 0xFF && sel[i] != hdr[i])
@@ -193,8 +194,8 @@ static void handle_frame(mbus_t *mb, uint64_t t)
     bool is_short = f[0] == START_SHORT;
     uint8_t c = is_short ? f[1] : f[4];
     uint8_t a = is_short ? f[2] : f[5];
-    const uint8_t *ud = f + 6;                 /* CI, data (long/control) */
-    size_t ud_len = is_short ? 0 : f[1] - 2u;  /* L counts C and A too */
+    const uint8_t *ud = f + 6;                /* CI, data (long/control) */
+    size_t ud_len = is_short ? 0 : f[1] - 2u; /* L counts C and A too */
     uint8_t fn = c & 0x0F;
     bool fcv = (c & C_FCV) != 0, fcb = (c & C_FCB) != 0;
 

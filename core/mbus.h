@@ -47,11 +47,11 @@
 #include "mbus_records.h"
 
 #define MBUS_ACK 0xE5u
-#define MBUS_CHAR_BITS 11u                 /* start + 8 data + even parity + stop */
-#define MBUS_REPLY_DELAY_BITS_DEFAULT 33u  /* 3 character times (docs/mbus.md) */
-#define MBUS_REPLY_DELAY_BITS_MIN 11u      /* EN 13757-2 */
-#define MBUS_REPLY_DELAY_BITS_MAX 330u     /* EN 13757-2 (its extra 50 ms unused) */
-#define MBUS_GAP_BITS_DEFAULT 33u          /* idle inside a frame that aborts it */
+#define MBUS_CHAR_BITS 11u                /* start + 8 data + even parity + stop */
+#define MBUS_REPLY_DELAY_BITS_DEFAULT 33u /* 3 character times (docs/mbus.md) */
+#define MBUS_REPLY_DELAY_BITS_MIN 11u     /* EN 13757-2 */
+#define MBUS_REPLY_DELAY_BITS_MAX 330u    /* EN 13757-2 (its extra 50 ms unused) */
+#define MBUS_GAP_BITS_DEFAULT 33u         /* idle inside a frame that aborts it */
 
 /* Zero fields mean "default". */
 typedef struct mbus_desc {
@@ -76,9 +76,9 @@ typedef struct mbus {
     uint64_t rx_last_ns; /* end of the last byte seen, VTIME_NEVER before any */
 
     /* link and application state */
-    bool selected;   /* by secondary address (CI 52), for A = FD */
-    bool fcb_valid;  /* a FCV=1 frame has been answered since init / SND_NKE */
-    bool fcb;        /* its FCB */
+    bool selected;  /* by secondary address (CI 52), for A = FD */
+    bool fcb_valid; /* a FCV=1 frame has been answered since init / SND_NKE */
+    bool fcb;       /* its FCB */
     uint8_t access_no;
     uint8_t last_req[MBUS_FRAME_MAX], last_rsp[MBUS_FRAME_MAX];
     uint16_t last_req_len, last_rsp_len;
@@ -89,12 +89,12 @@ typedef struct mbus {
     uint8_t tx[MBUS_FRAME_MAX];
     uint16_t tx_len;
     uint64_t tx_start_ns;
-    uint32_t tx_baud;         /* the rate the reply leaves at */
-    uint32_t baud_next;       /* 0: no change pending */
-    uint64_t baud_switch_ns;  /* when baud_next takes over: end of the E5 */
+    uint32_t tx_baud;        /* the rate the reply leaves at */
+    uint32_t baud_next;      /* 0: no change pending */
+    uint64_t baud_switch_ns; /* when baud_next takes over: end of the E5 */
 
     /* for the host: display icon 2 (6.1), traces, tests */
-    uint64_t last_frame_ns;   /* end of the last valid frame for this meter, VTIME_NEVER before */
+    uint64_t last_frame_ns; /* end of the last valid frame for this meter, VTIME_NEVER before */
     uint32_t frames_ok, frames_bad;
 } mbus_t;
 

@@ -10,18 +10,19 @@
 
 /* Unit factors from readings_t (kWh, kvarh, V, A, kW, kvar, kVA, Hz, PF) to
  * the unit each VIF announces. */
-#define WH 1000.0    /* kWh -> Wh (VIF 03: Wh x 10^0) */
-#define VARH 1000.0  /* kvarh -> kvarh x 10^-3 (VIF FB 82 = kVARh, VIFE 73 = x 10^-3) */
-#define CV 100.0     /* V -> 10 mV (VIF FD C7: V x 10^(7-9)) */
-#define MA 1000.0    /* A -> mA (VIF FD D9: A x 10^(9-12)) */
-#define W 1000.0     /* kW -> W (VIF 2B: W x 10^0); kvar -> var (FB 14); kVA -> VA (FB 34) */
-#define MHZ 1000.0   /* Hz -> mHz (VIF FB 2C: Hz x 10^-3) */
-#define PF100 100.0  /* PF -> hundredths (BCD "00 01" = 1,00) */
+#define WH 1000.0   /* kWh -> Wh (VIF 03: Wh x 10^0) */
+#define VARH 1000.0 /* kvarh -> kvarh x 10^-3 (VIF FB 82 = kVARh, VIFE 73 = x 10^-3) */
+#define CV 100.0    /* V -> 10 mV (VIF FD C7: V x 10^(7-9)) */
+#define MA 1000.0   /* A -> mA (VIF FD D9: A x 10^(9-12)) */
+#define W 1000.0    /* kW -> W (VIF 2B: W x 10^0); kvar -> var (FB 14); kVA -> VA (FB 34) */
+#define MHZ 1000.0  /* Hz -> mHz (VIF FB 2C: Hz x 10^-3) */
+#define PF100 100.0 /* PF -> hundredths (BCD "00 01" = 1,00) */
 
 /* A2.2 in the manual's order. DIB: DIF 04 = 32-bit integer, 03 = 24-bit,
  * 02 = 16-bit, 0A = 4-digit BCD, 09 = 2-digit BCD; DIFE x0 = tariff x (first
  * DIFE carries tariff bits 0-1, the second bits 2-3: 80 10 = tariff 4).
  * VIFE 3C = backward flow; FC 01..03 = at phase L1..L3; 73 = x 10^-3. */
+// clang-format off
 const mbus_record_t MBUS_RECORDS[] = {
     {"Total forward active energy", {0x04}, 1, {0x03}, 1, D(active_forward.total), WH},
     {"Forward active energy T1", {0x84, 0x10}, 2, {0x03}, 1, D(active_forward.tariff[0]), WH},
@@ -56,6 +57,7 @@ const mbus_record_t MBUS_RECORDS[] = {
     /* VIF 7C: plain-text unit of 1 character, "T" (0x54). */
     {"Tariff", {0x09}, 1, {0x7C, 0x01, 0x54}, 3, MBUS_SRC_TARIFF, 0, 1.0},
 };
+// clang-format on
 
 const size_t MBUS_RECORD_COUNT = sizeof MBUS_RECORDS / sizeof MBUS_RECORDS[0];
 
@@ -192,8 +194,8 @@ void mbus_records_header(const readings_t *r, uint8_t access_no, uint8_t out[MBU
     out[11] = 0x00;
 }
 
-size_t mbus_records_telegram(const readings_t *r, uint8_t address, uint8_t access_no,
-                             uint8_t *out, size_t cap)
+size_t mbus_records_telegram(const readings_t *r, uint8_t address, uint8_t access_no, uint8_t *out,
+                             size_t cap)
 {
     uint8_t buf[MBUS_FRAME_MAX];
     size_t n = 4;
@@ -237,6 +239,7 @@ typedef struct {
 } write_rec_t;
 
 /* The A2.3 table, "Command part 2" and "New value" columns. */
+// clang-format off
 static const write_rec_t MBUS_WRITES[] = {
     /* Primary address: 01 7A nn (binary, "000 - 250 write in HEX") */
     {{0x01, 0x7A}, 2, 1, WR_BIN, MBUS_WRITE_SETTING, SETTING_MBUS_ID, 0},
@@ -253,6 +256,7 @@ static const write_rec_t MBUS_WRITES[] = {
     /* Power-down counter: 0A FD 60 + 2 bytes, value ignored */
     {{0x0A, 0xFD, 0x60}, 3, 2, WR_IGNORED, MBUS_WRITE_RESET, 0, ACCESS_RESET_POWER_DOWN_COUNTER},
 };
+// clang-format on
 
 mbus_write_err_t mbus_records_parse_write(const uint8_t *data, size_t len, mbus_write_t *out)
 {
@@ -267,7 +271,10 @@ mbus_write_err_t mbus_records_parse_write(const uint8_t *data, size_t len, mbus_
         else if (w->coding == WR_BCD && !mbus_records_bcd_decode(d, w->data_len, &v))
             return MBUS_WRITE_E_CODING;
         *out = (mbus_write_t){
-            .kind = w->kind, .setting = w->setting, .reset = w->reset, .value = (int32_t)v,
+            .kind = w->kind,
+            .setting = w->setting,
+            .reset = w->reset,
+            .value = (int32_t)v,
         };
         return MBUS_WRITE_OK;
     }

@@ -3,7 +3,8 @@
  * The RSP_UD telegram (EN 13757-2 long frame, EN 13757-3 variable data):
  *
  *   68 L L 68 | 08 A 72 | ID ID ID ID  CD 25  VER 02  ACC ST  00 00 | records... | CS 16
- *   start      C  A  CI  fixed header (12 bytes, A2.2 "Header")       A2.2 rows    (CS = sum of C..last record)
+ *   start      C  A  CI  fixed header (12 bytes, A2.2 "Header")       A2.2 rows    (CS = sum of
+ * C..last record)
  *
  * Every record is DIF [DIFE..] VIF [VIFE..] DATA. The list of records is a
  * const table (MBUS_RECORDS), in the manual's order, with the manual's
@@ -42,12 +43,12 @@
 /* A2.2 header: manufacturer "CD 25" (low byte first), medium 02 = electricity. */
 #define MBUS_MANUFACTURER 0x25CDu
 #define MBUS_MEDIUM_ELECTRICITY 0x02u
-#define MBUS_CI_RSP_UD 0x72u      /* variable data, long header (EN 13757-3) */
+#define MBUS_CI_RSP_UD 0x72u /* variable data, long header (EN 13757-3) */
 #define MBUS_C_RSP_UD 0x08u
-#define MBUS_HEADER_LEN 12u       /* ID(4) MAN(2) VER MED ACC ST SIG(2) */
-#define MBUS_STATUS_OK 0x00u      /* A2.2: 00 = OK */
-#define MBUS_STATUS_ERROR 0x02u   /* A2.2: 02 = Error */
-#define MBUS_FRAME_MAX 261u       /* 68 L L 68 + 255 + CS 16 */
+#define MBUS_HEADER_LEN 12u     /* ID(4) MAN(2) VER MED ACC ST SIG(2) */
+#define MBUS_STATUS_OK 0x00u    /* A2.2: 00 = OK */
+#define MBUS_STATUS_ERROR 0x02u /* A2.2: 02 = Error */
+#define MBUS_FRAME_MAX 261u     /* 68 L L 68 + 255 + CS 16 */
 
 /* Where a record's value comes from. */
 typedef enum {
@@ -59,14 +60,14 @@ typedef enum {
 } mbus_src_t;
 
 typedef struct mbus_record {
-    const char *name;   /* the manual's "Contents" column */
-    uint8_t dib[4];     /* DIF and DIFEs */
+    const char *name; /* the manual's "Contents" column */
+    uint8_t dib[4];   /* DIF and DIFEs */
     uint8_t dib_len;
-    uint8_t vib[6];     /* VIF and VIFEs (plain-text VIF: 7C len chars) */
+    uint8_t vib[6]; /* VIF and VIFEs (plain-text VIF: 7C len chars) */
     uint8_t vib_len;
     mbus_src_t src;
-    size_t offset;      /* offsetof(readings_t, ...) for MBUS_SRC_DOUBLE */
-    double scale;       /* readings unit -> record unit */
+    size_t offset; /* offsetof(readings_t, ...) for MBUS_SRC_DOUBLE */
+    double scale;  /* readings unit -> record unit */
 } mbus_record_t;
 
 extern const mbus_record_t MBUS_RECORDS[];
@@ -103,8 +104,8 @@ void mbus_records_header(const readings_t *r, uint8_t access_no, uint8_t out[MBU
 
 /* The whole RSP_UD long frame (68 L L 68 08 A 72 header records CS 16);
  * returns its length, 0 if cap is short (MBUS_FRAME_MAX always suffices). */
-size_t mbus_records_telegram(const readings_t *r, uint8_t address, uint8_t access_no,
-                             uint8_t *out, size_t cap);
+size_t mbus_records_telegram(const readings_t *r, uint8_t address, uint8_t access_no, uint8_t *out,
+                             size_t cap);
 
 /* The link-layer checksum: arithmetic sum modulo 256 (EN 13757-2). */
 uint8_t mbus_checksum(const uint8_t *p, size_t n);

@@ -20,7 +20,7 @@ typedef struct {
     const char *name;    /* shown left of the value when both fit */
     item_kind_t kind;
     setting_id_t setting;
-    uint8_t digits;      /* ITEM_DIGITS */
+    uint8_t digits; /* ITEM_DIGITS */
     const choice_t *choices;
     uint8_t nchoices;
     access_reset_t reset; /* ITEM_RESET */
@@ -38,8 +38,8 @@ static const choice_t s0_rates[] = {
 static const choice_t pulse_types[] = {{1, "Act-rEAct"}, {2, "For-rEv"}};
 /* 6.6.7 lists "56.700": the register map (A3.2 0x4004) says 57600. */
 static const choice_t modbus_bauds[] = {
-    {1, "300"},   {2, "600"},   {3, "1200"},  {4, "2400"},  {5, "4800"},
-    {6, "9600"},  {7, "19200"}, {8, "38400"}, {9, "57600"}, {10, "115200"},
+    {1, "300"},  {2, "600"},   {3, "1200"},  {4, "2400"},  {5, "4800"},
+    {6, "9600"}, {7, "19200"}, {8, "38400"}, {9, "57600"}, {10, "115200"},
 };
 static const choice_t parities[] = {{1, "EvEn"}, {2, "nonE"}, {3, "odd"}};
 static const choice_t mbus_bauds[] = {{300, "300"},   {600, "600"},   {1200, "1200"},
@@ -61,7 +61,8 @@ static const item_t items[] = {
     {"6.6.9", "Id", ITEM_DIGITS, SETTING_MBUS_ID, 3, NULL, 0, 0, 0},
     {"6.6.10", "bd", ITEM_CHOICE, SETTING_MBUS_BAUD, 0, mbus_bauds, N(mbus_bauds), 0, 0},
     {"6.6.11", "bL", ITEM_CHOICE, SETTING_BACKLIGHT, 0, backlights, N(backlights), 0, 0},
-    {"6.6.12", "Pd", ITEM_RESET, SETTING_COUNT, 0, no_yes, N(no_yes), ACCESS_RESET_POWER_DOWN_COUNTER, 0},
+    {"6.6.12", "Pd", ITEM_RESET, SETTING_COUNT, 0, no_yes, N(no_yes),
+     ACCESS_RESET_POWER_DOWN_COUNTER, 0},
     {"6.6.13", "triP", ITEM_RESET, SETTING_COUNT, 0, no_yes, N(no_yes), ACCESS_RESET_DAY_COUNTER,
      DISPLAY_ICON_KWH},
     {"6.6.14", "obiS", ITEM_CHOICE, SETTING_OBIS, 0, on_off, N(on_off), 0, 0},
@@ -219,7 +220,8 @@ static void show(menu_t *m, const readings_t *r)
             int vl = visible_len(value);
             s.blink = (uint16_t)(((1u << vl) - 1) << (DISPLAY_MAIN_DIGITS - vl));
         }
-        if (it->kind == ITEM_RESET && m->state == MENU_LIST && it->reset == ACCESS_RESET_DAY_COUNTER)
+        if (it->kind == ITEM_RESET && m->state == MENU_LIST &&
+            it->reset == ACCESS_RESET_DAY_COUNTER)
             memcpy(s.main, value, strlen(value) + 1); /* 9 digits: no room for a name */
         else
             compose(s.main, sizeof s.main, it->name, value);
@@ -268,9 +270,12 @@ static void message(menu_t *m, const char *text, menu_state_t after)
 static const char *refusal(settings_err_t e)
 {
     switch (e) {
-    case SETTINGS_E_LOCKED: return "Err LoC"; /* 6.6.15: C-05 is for good */
-    case SETTINGS_E_CONFLICT: return "Err ConF";
-    default: return "Err rAnGE";
+    case SETTINGS_E_LOCKED:
+        return "Err LoC"; /* 6.6.15: C-05 is for good */
+    case SETTINGS_E_CONFLICT:
+        return "Err ConF";
+    default:
+        return "Err rAnGE";
     }
 }
 
@@ -449,7 +454,8 @@ void menu_button(menu_t *m, menu_button_t b, bool pressed, uint64_t t_ns)
 uint64_t menu_deadline(const menu_t *m)
 {
     if (m->state == MENU_NORMAL)
-        return (m->hold_armed && m->held[MENU_MIDDLE]) ? m->middle_since_ns + MENU_HOLD_NS : VTIME_NEVER;
+        return (m->hold_armed && m->held[MENU_MIDDLE]) ? m->middle_since_ns + MENU_HOLD_NS
+                                                       : VTIME_NEVER;
     uint64_t idle = m->last_edge_ns + MENU_IDLE_NS;
     if (m->state == MENU_MESSAGE && m->message_until_ns < idle)
         return m->message_until_ns;

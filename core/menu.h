@@ -53,9 +53,9 @@ typedef enum {
     MENU_MESSAGE,  /* a refusal shown for MENU_MESSAGE_NS */
 } menu_state_t;
 
-#define MENU_HOLD_NS (3ull * 1000000000ull)     /* 6.4: hold middle > 3 s */
-#define MENU_IDLE_NS (30ull * 1000000000ull)    /* back to normal without a touch */
-#define MENU_MESSAGE_NS (2ull * 1000000000ull)  /* how long a refusal stays */
+#define MENU_HOLD_NS (3ull * 1000000000ull)    /* 6.4: hold middle > 3 s */
+#define MENU_IDLE_NS (30ull * 1000000000ull)   /* back to normal without a touch */
+#define MENU_MESSAGE_NS (2ull * 1000000000ull) /* how long a refusal stays */
 #define MENU_DIGITS_MAX 4
 
 /* The entries of the top level and of the settings list. */

@@ -11,8 +11,8 @@
 #define METER_PROTOCOL_VERSION 1.0f
 #define METER_SOFTWARE_VERSION 1.0f
 #define METER_HARDWARE_VERSION 1.0f
-#define METER_AMPS 65                 /* Imax (4) */
-#define METER_MID_CHECKSUM 0x6A13u    /* MID software CRC shown in display part 1 */
+#define METER_AMPS 65              /* Imax (4) */
+#define METER_MID_CHECKSUM 0x6A13u /* MID software CRC shown in display part 1 */
 #define METER_CHECKSUM2 0x0000B3C5u
 
 static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value);
@@ -77,7 +77,8 @@ static uint64_t panel_deadline(const meter_t *m)
 
 static void rearm_line(meter_t *m, meter_line_t l)
 {
-    sched_set(&m->sched, (sched_slot_t)(SCHED_MODBUS + l), m->lines[l].ops->deadline(m->lines[l].self));
+    sched_set(&m->sched, (sched_slot_t)(SCHED_MODBUS + l),
+              m->lines[l].ops->deadline(m->lines[l].self));
 }
 
 /* Every part's next instant into its slot (the save point keeps its own). */
@@ -287,8 +288,8 @@ void meter_line_rx(meter_t *m, meter_line_t line, uint8_t byte, uint64_t t_ns, b
     rearm(m); /* a frame handled at once (--fast) may have changed settings */
 }
 
-size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap,
-                     uint64_t *t_start_ns, line_settings_t *settings)
+size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                     line_settings_t *settings)
 {
     CHECK(m);
     METER_ASSERT((unsigned)line < METER_LINES && buf);
@@ -390,8 +391,8 @@ void meter_readings(const meter_t *m, readings_t *r)
     /* Icon 2 (6.1): lit while this meter has seen a frame of its own on
      * either line in the last 10 s (docs/decisions.md). */
     uint64_t now = meter_now_ns(m);
-    r->comm_active = recent(modbus_last_request_ns(&m->modbus), now) ||
-                     recent(m->mbus.last_frame_ns, now);
+    r->comm_active =
+        recent(modbus_last_request_ns(&m->modbus), now) || recent(m->mbus.last_frame_ns, now);
     for (int k = 0; k < PULSE_OUTPUTS; k++) {
         r->pulses[k] = pulse_count(&m->pulse, k);
         r->pulse_level[k] = pulse_level(&m->pulse, k);
@@ -436,9 +437,14 @@ void meter_reset(meter_t *m, access_reset_t what)
     CHECK(m);
     m->save_due = true;
     switch (what) {
-    case ACCESS_RESET_POWER_DOWN_COUNTER: m->power_down_count = 0; break;
-    case ACCESS_RESET_DAY_COUNTER: energy_reset_day_counter(&m->energy); break;
-    default: METER_ASSERT(!"unknown counter");
+    case ACCESS_RESET_POWER_DOWN_COUNTER:
+        m->power_down_count = 0;
+        break;
+    case ACCESS_RESET_DAY_COUNTER:
+        energy_reset_day_counter(&m->energy);
+        break;
+    default:
+        METER_ASSERT(!"unknown counter");
     }
 }
 

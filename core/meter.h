@@ -77,7 +77,7 @@ typedef enum {
 
 typedef struct meter_desc {
     meter_model_t model;
-    const char *serial;         /* decimal digits; NULL: "00000001" */
+    const char *serial; /* decimal digits; NULL: "00000001" */
     connection_t connection;
     const settings_t *settings; /* NULL: factory defaults */
     uint64_t start_tick;        /* the host's time at power-up (a restart); 0 normally */
@@ -133,8 +133,8 @@ typedef struct meter {
      * parity take effect after their reply, so this table does not resync
      * them; meter_access() (menu, scenario) does. */
     METER_FIELD access_t protocol_access;
-    METER_FIELD modbus_t modbus;   /* RS-485, terminals 7/8 (4.5, A3) */
-    METER_FIELD mbus_t mbus;       /* M-Bus, terminals 8/9 (4.4, A2) */
+    METER_FIELD modbus_t modbus; /* RS-485, terminals 7/8 (4.5, A3) */
+    METER_FIELD mbus_t mbus;     /* M-Bus, terminals 8/9 (4.4, A2) */
     /* The line machines by meter_line_t, reached through their tables. */
     METER_FIELD struct {
         const line_ops_t *ops;
@@ -167,8 +167,8 @@ void meter_line_rx(meter_t *m, meter_line_t line, uint8_t byte, uint64_t t_ns, b
 /* The reply that is due by now on a line (0: none), the instant its first
  * bit starts and the UART settings it leaves with; the bytes follow back to
  * back at that rate. */
-size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap,
-                     uint64_t *t_start_ns, line_settings_t *settings);
+size_t meter_line_tx(meter_t *m, meter_line_t line, uint8_t *buf, size_t cap, uint64_t *t_start_ns,
+                     line_settings_t *settings);
 
 /* The settings a line listens with now. */
 void meter_line_settings(const meter_t *m, meter_line_t line, line_settings_t *out);

@@ -89,8 +89,8 @@ static void publish(metrology_t *m)
         v->s_total = sqrt(v->p_total * v->p_total + v->q_total * v->q_total);
     v->pf_total = power_factor(v->p_total, v->s_total);
     v->quadrant_total = metrology_quadrant(v->p_total, deadband(v->q_total, v->s_total));
-    v->frequency = m->win_periods ? m->win_periods * (double)VTIME_SAMPLE_RATE / m->win_period_ticks
-                                  : 0.0;
+    v->frequency =
+        m->win_periods ? m->win_periods * (double)VTIME_SAMPLE_RATE / m->win_period_ticks : 0.0;
     v->seq++;
     v->end_tick = m->tick;
 
@@ -118,8 +118,8 @@ static void close_cycle(metrology_t *m, bool ends_at_crossing, double end)
     for (int k = 0; k < 3; k++) {
         c->p_ws[k] = m->cyc[k].p * ts;
         c->q_vars[k] = whole ? m->cyc[k].q * ts : 0.0;
-        c->started[k] = m->cyc_ticks > 0.0 &&
-                        sqrt(m->cyc[k].i2 / m->cyc_ticks) >= METROLOGY_START_CURRENT_A;
+        c->started[k] =
+            m->cyc_ticks > 0.0 && sqrt(m->cyc[k].i2 / m->cyc_ticks) >= METROLOGY_START_CURRENT_A;
         metrology_sums_t *w = whole ? &m->win_whole[k] : &m->win[k];
         w->u2 += m->cyc[k].u2;
         w->i2 += m->cyc[k].i2;
@@ -202,9 +202,9 @@ bool metrology_step(metrology_t *m, const metrology_sample_t *s)
         double *r = m->ring[k];
         r[pos] = u[k];
         uint32_t d = m->delay_int;
-        double ud = m->taps[0] * r[(pos - d + 1u) & RING_MASK] + m->taps[1] * r[(pos - d) & RING_MASK] +
-                    m->taps[2] * r[(pos - d - 1u) & RING_MASK] +
-                    m->taps[3] * r[(pos - d - 2u) & RING_MASK];
+        double ud =
+            m->taps[0] * r[(pos - d + 1u) & RING_MASK] + m->taps[1] * r[(pos - d) & RING_MASK] +
+            m->taps[2] * r[(pos - d - 1u) & RING_MASK] + m->taps[3] * r[(pos - d - 2u) & RING_MASK];
         c[k].u2 = u[k] * u[k];
         c[k].i2 = i[k] * i[k];
         c[k].p = u[k] * i[k];

@@ -83,11 +83,11 @@ typedef struct {
 
 /* One closed mains cycle, for energy integration. */
 typedef struct {
-    double ticks;         /* its length in ticks (fractional at crossings) */
-    double p_ws[3];       /* active energy of each element, W*s (signed) */
-    double q_vars[3];     /* reactive energy of each element, var*s (signed) */
-    bool started[3];      /* the element's RMS current reached the starting current */
-    double end;           /* when it ended, in ticks since start (fractional) */
+    double ticks;     /* its length in ticks (fractional at crossings) */
+    double p_ws[3];   /* active energy of each element, W*s (signed) */
+    double q_vars[3]; /* reactive energy of each element, var*s (signed) */
+    bool started[3];  /* the element's RMS current reached the starting current */
+    double end;       /* when it ended, in ticks since start (fractional) */
 } metrology_cycle_t;
 
 /* The published measurement: averages over the last window. */

@@ -8,7 +8,10 @@
 #include "meter_assert.h"
 #include "modbus_pdu.h"
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
 
 /* Timers from the line settings: Modbus over Serial Line V1.02, 2.5.1.1. */
 static void line_timing(modbus_t *mb)
@@ -16,8 +19,8 @@ static void line_timing(modbus_t *mb)
     uint64_t bps = mb->line.bps;
     mb->char_ns = (mb->line.bits * VTIME_NS_PER_S + bps / 2) / bps;
     if (bps > 19200) {
-        mb->t15_ns = 750000;   /* fixed 750 us */
-        mb->t35_ns = 1750000;  /* fixed 1.750 ms */
+        mb->t15_ns = 750000;  /* fixed 750 us */
+        mb->t35_ns = 1750000; /* fixed 1.750 ms */
     } else {
         /* 1.5 and 3.5 times an 11-bit character, rounded up. */
         mb->t15_ns = (33ull * VTIME_NS_PER_S / 2 + bps - 1) / bps;
@@ -183,13 +186,23 @@ static scan_t scan_frame(const uint8_t *b, uint16_t len, uint16_t *flen)
     if (len < 2)
         return SCAN_MORE;
     switch (b[1]) {
-    case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x08:
+    case 0x01:
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x08:
         n = 8;
         break;
-    case 0x07: case 0x0B: case 0x0C: case 0x11:
+    case 0x07:
+    case 0x0B:
+    case 0x0C:
+    case 0x11:
         n = 4;
         break;
-    case 0x0F: case 0x10:
+    case 0x0F:
+    case 0x10:
         if (len < 7)
             return SCAN_MORE;
         n = 9u + b[6];
@@ -249,7 +262,8 @@ static void rx_fast(modbus_t *mb, uint8_t byte, uint64_t t, bool line_error)
             /* The head may be garbage that claims a long frame: a whole good
              * frame further on means the head was not one. */
             uint16_t k = 1, klen = 0;
-            while (k + 4 <= mb->rx_len && scan_frame(mb->rx + k, (uint16_t)(mb->rx_len - k), &klen) != SCAN_FRAME)
+            while (k + 4 <= mb->rx_len &&
+                   scan_frame(mb->rx + k, (uint16_t)(mb->rx_len - k), &klen) != SCAN_FRAME)
                 k++;
             if (k + 4 > mb->rx_len)
                 break;
@@ -331,13 +345,25 @@ size_t modbus_tx(modbus_t *mb, uint8_t *buf, size_t cap, uint64_t *t_start_ns)
     return mb->tx_len;
 }
 
-const modbus_line_t *modbus_line(const modbus_t *mb) { return &mb->line; }
+const modbus_line_t *modbus_line(const modbus_t *mb)
+{
+    return &mb->line;
+}
 
-uint64_t modbus_char_ns(const modbus_t *mb) { return mb->char_ns; }
+uint64_t modbus_char_ns(const modbus_t *mb)
+{
+    return mb->char_ns;
+}
 
-uint64_t modbus_last_request_ns(const modbus_t *mb) { return mb->last_request_ns; }
+uint64_t modbus_last_request_ns(const modbus_t *mb)
+{
+    return mb->last_request_ns;
+}
 
-const modbus_stats_t *modbus_stats(const modbus_t *mb) { return &mb->stats; }
+const modbus_stats_t *modbus_stats(const modbus_t *mb)
+{
+    return &mb->stats;
+}
 
 /* ---- the line_ops.h table ------------------------------------------------ */
 

@@ -4,8 +4,8 @@
  *   ----                          --------                           -----
  *   modbus_rx(byte, t_end) --> frame assembly --(t3.5 of silence)--> PDU:
  *                              t1.5 gap / CRC / parity: drop          03/04 read  --> access->read
- *   modbus_deadline()  <----   next instant something is due          06/16 write --> access->set/reset
- *   modbus_advance(now) ---->  ends frames, applies new line settings
+ *   modbus_deadline()  <----   next instant something is due          06/16 write -->
+ * access->set/reset modbus_advance(now) ---->  ends frames, applies new line settings
  *   modbus_tx(buf) <---------  reply bytes + start time  <-- turnaround delay
  *
  * Timeline of one request at 9600 8E1 (char = 11 bits = 1.146 ms):
@@ -76,37 +76,37 @@ typedef struct modbus_desc {
 
 /* The line settings in force, for the host to configure a port with. */
 typedef struct modbus_line {
-    uint8_t id;      /* 1..247 */
-    uint8_t parity;  /* MODBUS_PARITY_* */
-    uint8_t bits;    /* bits per character on the wire: 11, or 10 with no parity */
-    uint32_t bps;    /* bit/s */
+    uint8_t id;     /* 1..247 */
+    uint8_t parity; /* MODBUS_PARITY_* */
+    uint8_t bits;   /* bits per character on the wire: 11, or 10 with no parity */
+    uint32_t bps;   /* bit/s */
 } modbus_line_t;
 
 /* Counters of what the machine saw, for logs and tests (why a frame was dropped). */
 typedef struct modbus_stats {
-    uint32_t frames;      /* frames with a good CRC, for any address */
-    uint32_t requests;    /* of those, for this meter or broadcast */
-    uint32_t replies;     /* replies queued (exceptions included) */
-    uint32_t exceptions;  /* exception replies */
+    uint32_t frames;     /* frames with a good CRC, for any address */
+    uint32_t requests;   /* of those, for this meter or broadcast */
+    uint32_t replies;    /* replies queued (exceptions included) */
+    uint32_t exceptions; /* exception replies */
     uint32_t crc_errors;
-    uint32_t gap_errors;  /* more than t1.5 of silence inside a frame */
-    uint32_t line_errors; /* bytes received with a parity or framing error */
-    uint32_t short_frames;/* fewer than 4 bytes, or a length its function does not have */
-    uint32_t overruns;    /* frames longer than 256 bytes */
-    uint32_t busy_drops;  /* bytes that arrived while the meter was answering */
+    uint32_t gap_errors;   /* more than t1.5 of silence inside a frame */
+    uint32_t line_errors;  /* bytes received with a parity or framing error */
+    uint32_t short_frames; /* fewer than 4 bytes, or a length its function does not have */
+    uint32_t overruns;     /* frames longer than 256 bytes */
+    uint32_t busy_drops;   /* bytes that arrived while the meter was answering */
 } modbus_stats_t;
 
 typedef struct modbus {
     access_t acc;
     modbus_desc_t desc;
     modbus_line_t line;
-    uint64_t char_ns;  /* one character on the wire */
+    uint64_t char_ns; /* one character on the wire */
     uint64_t t15_ns, t35_ns;
 
     uint8_t rx[MODBUS_ADU_MAX];
     uint16_t rx_len;
-    bool rx_bad;          /* the frame being received is to be dropped */
-    uint64_t rx_last_ns;  /* end of the last byte received */
+    bool rx_bad;         /* the frame being received is to be dropped */
+    uint64_t rx_last_ns; /* end of the last byte received */
 
     uint8_t tx[MODBUS_ADU_MAX];
     uint16_t tx_len;
@@ -115,7 +115,7 @@ typedef struct modbus {
     modbus_line_t tx_line;  /* the settings the reply leaves with */
     uint64_t busy_until_ns; /* bytes starting before this are not heard */
 
-    bool sync_pending;      /* re-read ID/baud/parity at sync_ns */
+    bool sync_pending; /* re-read ID/baud/parity at sync_ns */
     uint64_t sync_ns;
 
     uint64_t now_ns;

@@ -8,6 +8,7 @@
 
 /* Table rows, one macro per kind of register so that each line reads like
  * the manual's. */
+// clang-format off
 #define FLT(a, field) {a, 2, MODBUS_TYPE_FLOAT, MODBUS_SRC_DOUBLE, MODBUS_WR_NONE, OFF(field), 0}
 #define VER(a, field) {a, 2, MODBUS_TYPE_FLOAT, MODBUS_SRC_FLOAT, MODBUS_WR_NONE, OFF(field), 0}
 #define INT(a, w, src, field) {a, w, MODBUS_TYPE_SIGNED, src, MODBUS_WR_NONE, OFF(field), 0}
@@ -95,11 +96,13 @@ const modbus_reg_t MODBUS_MAP[] = {
     FLT(0x608B, resettable_phase[0]), FLT(0x608D, resettable_phase[1]),
     FLT(0x608F, resettable_phase[2]),
 };
+// clang-format on
 
 const size_t MODBUS_MAP_COUNT = sizeof MODBUS_MAP / sizeof MODBUS_MAP[0];
 
 /* The three tables of A3.2, [first, end): a block read may cross reserved
  * words inside one of them, never their edges (docs/modbus.md). */
+// clang-format off
 static const struct {
     uint16_t first, end;
 } map_blocks[] = {
@@ -107,6 +110,7 @@ static const struct {
     {0x5000, 0x5038},
     {0x6000, 0x6091},
 };
+// clang-format on
 
 bool modbus_map_in_block(uint16_t start, uint16_t count)
 {
@@ -200,30 +204,56 @@ static double reg_value(const modbus_reg_t *e, const readings_t *r)
 {
     const uint8_t *base = (const uint8_t *)r + e->arg;
     switch ((modbus_src_t)e->src) {
-    case MODBUS_SRC_NONE: return 0;
-    case MODBUS_SRC_DOUBLE: { double d; memcpy(&d, base, sizeof d); return d; }
-    case MODBUS_SRC_FLOAT: { float f; memcpy(&f, base, sizeof f); return f; }
-    case MODBUS_SRC_U8: return *base;
-    case MODBUS_SRC_U16: { uint16_t u; memcpy(&u, base, sizeof u); return u; }
-    case MODBUS_SRC_U32: { uint32_t u; memcpy(&u, base, sizeof u); return u; }
-    case MODBUS_SRC_CHAR: return (unsigned char)*base;
-    case MODBUS_SRC_SETTING: return settings_get(&r->settings, (setting_id_t)e->arg);
-    case MODBUS_SRC_SERIAL: return settings_serial_number(r->serial);
-    case MODBUS_SRC_S0_RATE: return r->settings.s0_rate_x100 / 100.0;
-    case MODBUS_SRC_CT_RATIO: return 1;     /* 5 A / 5 A: a direct meter */
-    case MODBUS_SRC_CT_PAIR: return 50005;  /* digits "0005 0005": 5/5 */
+    case MODBUS_SRC_NONE:
+        return 0;
+    case MODBUS_SRC_DOUBLE: {
+        double d;
+        memcpy(&d, base, sizeof d);
+        return d;
+    }
+    case MODBUS_SRC_FLOAT: {
+        float f;
+        memcpy(&f, base, sizeof f);
+        return f;
+    }
+    case MODBUS_SRC_U8:
+        return *base;
+    case MODBUS_SRC_U16: {
+        uint16_t u;
+        memcpy(&u, base, sizeof u);
+        return u;
+    }
+    case MODBUS_SRC_U32: {
+        uint32_t u;
+        memcpy(&u, base, sizeof u);
+        return u;
+    }
+    case MODBUS_SRC_CHAR:
+        return (unsigned char)*base;
+    case MODBUS_SRC_SETTING:
+        return settings_get(&r->settings, (setting_id_t)e->arg);
+    case MODBUS_SRC_SERIAL:
+        return settings_serial_number(r->serial);
+    case MODBUS_SRC_S0_RATE:
+        return r->settings.s0_rate_x100 / 100.0;
+    case MODBUS_SRC_CT_RATIO:
+        return 1; /* 5 A / 5 A: a direct meter */
+    case MODBUS_SRC_CT_PAIR:
+        return 50005; /* digits "0005 0005": 5/5 */
     }
     return 0;
 }
 
 /* Encodes one entry into out[0 .. 2*words) (at most 4 bytes). */
-static void reg_encode(const modbus_reg_t *e, const readings_t *r, bool integer_mode, uint8_t out[4])
+static void reg_encode(const modbus_reg_t *e, const readings_t *r, bool integer_mode,
+                       uint8_t out[4])
 {
     double v = reg_value(e, r);
     uint32_t u = 0;
     memset(out, 0, 4);
     switch ((modbus_type_t)e->type) {
-    case MODBUS_TYPE_RESERVED: return;
+    case MODBUS_TYPE_RESERVED:
+        return;
     case MODBUS_TYPE_FLOAT:
         if (!integer_mode) {
             modbus_put_float_abcd(out, (float)v);
@@ -241,9 +271,15 @@ static void reg_encode(const modbus_reg_t *e, const readings_t *r, bool integer_
             u = (uint32_t)(int32_t)c;
         }
         break;
-    case MODBUS_TYPE_BCD: u = modbus_bcd(v > 0 ? (uint32_t)v : 0u, e->words); break;
-    case MODBUS_TYPE_BITS: u = (uint32_t)v; break;
-    case MODBUS_TYPE_ASCII: u = (uint32_t)v & 0xFFu; break;
+    case MODBUS_TYPE_BCD:
+        u = modbus_bcd(v > 0 ? (uint32_t)v : 0u, e->words);
+        break;
+    case MODBUS_TYPE_BITS:
+        u = (uint32_t)v;
+        break;
+    case MODBUS_TYPE_ASCII:
+        u = (uint32_t)v & 0xFFu;
+        break;
     }
     if (e->words == 2) {
         out[0] = (uint8_t)(u >> 24);
@@ -381,9 +417,12 @@ modbus_ex_t modbus_map_write(const access_t *acc, const readings_t *r, uint16_t 
             if (acc->set(acc->ctx, (setting_id_t)e->warg, v) != SETTINGS_OK)
                 return MODBUS_EX_DEVICE_FAILURE; /* the meter disagreed with its own check */
             break;
-        case MODBUS_WR_RESET: acc->reset(acc->ctx, (access_reset_t)e->warg); break;
+        case MODBUS_WR_RESET:
+            acc->reset(acc->ctx, (access_reset_t)e->warg);
+            break;
         case MODBUS_WR_CT:
-        case MODBUS_WR_NONE: break;
+        case MODBUS_WR_NONE:
+            break;
         }
         a += e->words;
     }

@@ -31,10 +31,10 @@
 #define MODBUS_PDU_MAX 253u /* Application Protocol 4.1: 256 - address - CRC */
 
 typedef struct modbus_pdu_result {
-    uint16_t len;    /* reply PDU length in out; 0: no reply */
-    bool wrote;      /* a setting or a counter changed (new ID, baud rate, parity?) */
-    bool exception;  /* the reply is an exception */
-    bool malformed;  /* a length its function does not have: no reply */
+    uint16_t len;   /* reply PDU length in out; 0: no reply */
+    bool wrote;     /* a setting or a counter changed (new ID, baud rate, parity?) */
+    bool exception; /* the reply is an exception */
+    bool malformed; /* a length its function does not have: no reply */
 } modbus_pdu_result_t;
 
 /* Handles one request PDU of `len` bytes (>= 1) for the meter behind `acc`;

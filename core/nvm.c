@@ -255,11 +255,16 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
 const char *nvm_strstatus(nvm_status_t s)
 {
     switch (s) {
-    case NVM_OK: return "memory sound";
-    case NVM_OK_BACKUP: return "main copy bad, the backup copy was used";
-    case NVM_STOPPED: return "main and backup copies both bad: the meter has stopped";
-    case NVM_E_VERSION: return "unknown image version";
-    case NVM_E_FORMAT: return "not a memory image of this version (bad length)";
+    case NVM_OK:
+        return "memory sound";
+    case NVM_OK_BACKUP:
+        return "main copy bad, the backup copy was used";
+    case NVM_STOPPED:
+        return "main and backup copies both bad: the meter has stopped";
+    case NVM_E_VERSION:
+        return "unknown image version";
+    case NVM_E_FORMAT:
+        return "not a memory image of this version (bad length)";
     }
     return "unknown status";
 }

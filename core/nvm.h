@@ -81,12 +81,12 @@
 #define NVM_FLAG_SUPPLY_ON 0x01u
 
 typedef enum {
-    NVM_OK = 0,      /* main area used (error byte may still show a bad backup or mantissa) */
-    NVM_OK_BACKUP,   /* main area bad, backup used */
-    NVM_STOPPED,     /* both bad: the meter stopped, meter_t.error_code set */
-    NVM_E_VERSION,   /* unknown image version: nothing loaded, meter unchanged */
-    NVM_E_FORMAT,    /* shorter than its header, or area lengths that do not fit the
-                        version: nothing loaded, meter unchanged */
+    NVM_OK = 0,    /* main area used (error byte may still show a bad backup or mantissa) */
+    NVM_OK_BACKUP, /* main area bad, backup used */
+    NVM_STOPPED,   /* both bad: the meter stopped, meter_t.error_code set */
+    NVM_E_VERSION, /* unknown image version: nothing loaded, meter unchanged */
+    NVM_E_FORMAT,  /* shorter than its header, or area lengths that do not fit the
+                      version: nothing loaded, meter unchanged */
 } nvm_status_t;
 
 /* Writes the image of `m` into buf; returns its length (NVM_IMAGE_LEN), or 0

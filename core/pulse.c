@@ -22,17 +22,20 @@ void pulse_init(pulse_t *p, const settings_t *s)
     p->pulse_type = s->pulse_type;
     p->s0_width_ns = width_ns_of(s->pulse_width_ms);
     for (int k = 0; k < PULSE_OUTPUTS; k++)
-        p->out[k].weight_uwh = pulse_weight_uwh(k == PULSE_LED ? PULSE_LED_RATE_X100
-                                                               : s->s0_rate_x100);
+        p->out[k].weight_uwh =
+            pulse_weight_uwh(k == PULSE_LED ? PULSE_LED_RATE_X100 : s->s0_rate_x100);
 }
 
 /* What an output counts in this cycle (6.6.4; docs/pulse.md). */
 static int64_t output_energy(const energy_delta_t *d, uint8_t type, int output)
 {
     switch (output) {
-    case PULSE_S0_1: return type == 2 ? d->active_fwd : d->active_fwd + d->active_rev;
-    case PULSE_S0_2: return type == 2 ? d->active_rev : d->reactive_fwd + d->reactive_rev;
-    default: return d->led;
+    case PULSE_S0_1:
+        return type == 2 ? d->active_fwd : d->active_fwd + d->active_rev;
+    case PULSE_S0_2:
+        return type == 2 ? d->active_rev : d->reactive_fwd + d->reactive_rev;
+    default:
+        return d->led;
     }
 }
 
@@ -43,8 +46,8 @@ static uint64_t due_time(const pulse_due_t *d, uint64_t j)
     if (d->energy_uwh <= 0 || d->dur_ns == 0)
         return d->start_ns;
     int64_t needed = (int64_t)j * d->weight_uwh - d->acc0_uwh; /* 0 < needed <= energy */
-    uint64_t t = d->start_ns + (uint64_t)((double)d->dur_ns * (double)needed /
-                                          (double)d->energy_uwh);
+    uint64_t t =
+        d->start_ns + (uint64_t)((double)d->dur_ns * (double)needed / (double)d->energy_uwh);
     return t < d->start_ns + d->dur_ns ? t : d->start_ns + d->dur_ns;
 }
 

@@ -94,14 +94,14 @@ typedef struct {
 } pulse_due_t;
 
 typedef struct {
-    int64_t weight_uwh;  /* the weight the accumulator counts in */
-    int64_t acc_uwh;     /* energy since the last crossing, 0 <= acc < weight */
-    uint64_t earned;     /* crossings since init (or since the last change) */
-    uint64_t count;      /* rising edges applied since init */
-    uint64_t pending;    /* crossings not started yet (in due[]) */
+    int64_t weight_uwh; /* the weight the accumulator counts in */
+    int64_t acc_uwh;    /* energy since the last crossing, 0 <= acc < weight */
+    uint64_t earned;    /* crossings since init (or since the last change) */
+    uint64_t count;     /* rising edges applied since init */
+    uint64_t pending;   /* crossings not started yet (in due[]) */
     bool level;
-    uint64_t fall_ns;    /* while high: when it falls */
-    uint64_t ready_ns;   /* the earliest next rise: last fall + that pulse's width */
+    uint64_t fall_ns;  /* while high: when it falls */
+    uint64_t ready_ns; /* the earliest next rise: last fall + that pulse's width */
     pulse_due_t due[PULSE_DUE_SLOTS];
     uint32_t due_head, due_n;
 } pulse_output_t;
@@ -111,7 +111,7 @@ typedef struct pulse {
     uint32_t s0_rate_x100; /* settings the S0 outputs run at */
     uint8_t pulse_type;
     uint64_t s0_width_ns;
-    uint64_t now_ns;       /* edges up to here have been applied */
+    uint64_t now_ns; /* edges up to here have been applied */
     pulse_edge_t ring[PULSE_EDGE_RING];
     uint32_t ring_head, ring_n;
     uint64_t edges_dropped; /* edges that fell out of a full ring */

@@ -35,35 +35,35 @@ typedef struct {
 
 typedef struct readings {
     /* Identity (0x4000-0x400B) */
-    char serial[17];         /* decimal digits, NUL-terminated; Modbus shows the last 8 */
+    char serial[17]; /* decimal digits, NUL-terminated; Modbus shows the last 8 */
     meter_model_t model;
-    uint16_t meter_code;     /* 0x1111 4PU, 0x1112 4PS (HEX: digits) */
-    float protocol_version;  /* 0x4005 */
-    float software_version;  /* 0x4007; also the M-Bus version byte's major */
-    float hardware_version;  /* 0x4009 */
-    uint16_t meter_amps;     /* 0x400B: 65 */
-    uint32_t checksum;       /* 0x401B: the MID software CRC shown in display part 1 */
-    uint32_t checksum2;      /* 0x4023 */
-    uint32_t status_word;    /* 0x401D */
-    uint8_t error_code;      /* 7.1 error byte; 0 when the memory is sound */
+    uint16_t meter_code;    /* 0x1111 4PU, 0x1112 4PS (HEX: digits) */
+    float protocol_version; /* 0x4005 */
+    float software_version; /* 0x4007; also the M-Bus version byte's major */
+    float hardware_version; /* 0x4009 */
+    uint16_t meter_amps;    /* 0x400B: 65 */
+    uint32_t checksum;      /* 0x401B: the MID software CRC shown in display part 1 */
+    uint32_t checksum2;     /* 0x4023 */
+    uint32_t status_word;   /* 0x401D */
+    uint8_t error_code;     /* 7.1 error byte; 0 when the memory is sound */
     connection_t connection;
 
     /* Instantaneous values (0x5000-0x5037, 0x4012-0x401A) */
-    double voltage[3], voltage_avg; /* V */
-    double current[3], current_sum; /* A */
-    double frequency;               /* Hz, 0 while no voltage is seen */
-    double p[3], p_total;           /* kW, + forward (import), - reverse */
-    double q[3], q_total;           /* kvar, + inductive in import (Q1, Q2) */
-    double s[3], s_total;           /* kVA */
-    double pf[3], pf_total;         /* P/S, sign of P; 1.0 at S = 0 */
-    double voltage_ll[3];           /* V: L1-L2, L1-L3, L2-L3 */
+    double voltage[3], voltage_avg;      /* V */
+    double current[3], current_sum;      /* A */
+    double frequency;                    /* Hz, 0 while no voltage is seen */
+    double p[3], p_total;                /* kW, + forward (import), - reverse */
+    double q[3], q_total;                /* kvar, + inductive in import (Q1, Q2) */
+    double s[3], s_total;                /* kVA */
+    double pf[3], pf_total;              /* P/S, sign of P; 1.0 at S = 0 */
+    double voltage_ll[3];                /* V: L1-L2, L1-L3, L2-L3 */
     uint8_t quadrant[3], quadrant_total; /* 1..4, IEC 62053-23 */
     char direction[3], direction_total;  /* 'F' or 'R' */
 
     /* Energy registers (0x6000-0x608F), kWh / kvarh */
     readings_energy_t active_total, active_forward, active_reverse;
     readings_energy_t reactive_total, reactive_forward, reactive_reverse;
-    double reactive_quadrant[4][5]; /* [Q1..Q4][total, T1..T4] */
+    double reactive_quadrant[4][5];         /* [Q1..Q4][total, T1..T4] */
     double resettable, resettable_phase[3]; /* day / trip counter (0x6049, 0x608B) */
 
     /* Counters and state */

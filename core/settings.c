@@ -12,6 +12,7 @@ const uint32_t SETTINGS_S0_RATES[SETTINGS_S0_RATE_COUNT] = {
 
 /* The plain numeric range of each setting; lists and cross-checks are in
  * settings_check(). Names are what messages and the scenario format use. */
+// clang-format off
 static const struct {
     const char *name;
     int32_t min, max;
@@ -35,8 +36,10 @@ static const struct {
     [SETTING_DATA_TYPE] = {"data_type", 1, 2},
     [SETTING_SCREEN_DIRECTION] = {"screen_direction", 0, 1},
 };
+// clang-format on
 
-static const uint32_t baud_codes[] = {0, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+static const uint32_t baud_codes[] = {0,    300,   600,   1200,  2400,  4800,
+                                      9600, 19200, 38400, 57600, 115200};
 
 const char *settings_serial_tail(const char *serial)
 {
@@ -56,21 +59,21 @@ void settings_defaults(settings_t *s, uint32_t mbus_secondary)
 {
     *s = (settings_t){
         .bluetooth = 0,
-        .password = 0,           /* 0000 (6.6.1) */
-        .tariff = 1,             /* 6.6.2 */
-        .s0_rate_x100 = 100000,  /* 1000 imp/kWh (6.6.3) */
-        .pulse_type = 1,         /* active & reactive (6.6.4) */
-        .pulse_width_ms = 30,    /* 6.6.5 */
-        .modbus_id = 1,          /* 6.6.6 */
-        .modbus_baud = 6,        /* 9600 (6.6.7) */
-        .modbus_parity = 1,      /* even (6.6.8, A3.1) */
-        .mbus_id = 0,            /* 6.6.9, A2.1 */
-        .mbus_baud = 2400,       /* 6.6.10 */
+        .password = 0,          /* 0000 (6.6.1) */
+        .tariff = 1,            /* 6.6.2 */
+        .s0_rate_x100 = 100000, /* 1000 imp/kWh (6.6.3) */
+        .pulse_type = 1,        /* active & reactive (6.6.4) */
+        .pulse_width_ms = 30,   /* 6.6.5 */
+        .modbus_id = 1,         /* 6.6.6 */
+        .modbus_baud = 6,       /* 9600 (6.6.7) */
+        .modbus_parity = 1,     /* even (6.6.8, A3.1) */
+        .mbus_id = 0,           /* 6.6.9, A2.1 */
+        .mbus_baud = 2400,      /* 6.6.10 */
         .mbus_secondary = mbus_secondary % 100000000u,
-        .backlight = 1,          /* docs/decisions.md: always on */
-        .obis = 0,               /* off by default (6.6.14) */
-        .combination_code = 3,   /* docs/decisions.md: forward + reverse */
-        .lcd_cycle_s = 10,       /* docs/decisions.md */
+        .backlight = 1,        /* docs/decisions.md: always on */
+        .obis = 0,             /* off by default (6.6.14) */
+        .combination_code = 3, /* docs/decisions.md: forward + reverse */
+        .lcd_cycle_s = 10,     /* docs/decisions.md */
         .data_type = 1,
         .screen_direction = 0,
         .t34_activated = false,
@@ -138,7 +141,7 @@ static settings_err_t settings_check(const settings_t *s, setting_id_t id, int32
         return bcd_digits_valid(value) ? SETTINGS_OK : SETTINGS_E_RANGE;
     case SETTING_PULSE_WIDTH:
         return value <= settings_max_pulse_width(s->s0_rate_x100) ? SETTINGS_OK
-                                                                   : SETTINGS_E_CONFLICT;
+                                                                  : SETTINGS_E_CONFLICT;
     case SETTING_COMBINATION_CODE:
         /* 6.6.15: a meter set to C-05 cannot be set to another mode. */
         return (s->combination_code == 5 && value != 5) ? SETTINGS_E_LOCKED : SETTINGS_OK;
@@ -154,8 +157,12 @@ settings_err_t settings_set(settings_t *s, setting_id_t id, int32_t value)
     if (err != SETTINGS_OK)
         return err;
     switch (id) {
-    case SETTING_BLUETOOTH: s->bluetooth = (uint8_t)value; break;
-    case SETTING_PASSWORD: s->password = (uint16_t)value; break;
+    case SETTING_BLUETOOTH:
+        s->bluetooth = (uint8_t)value;
+        break;
+    case SETTING_PASSWORD:
+        s->password = (uint16_t)value;
+        break;
     case SETTING_TARIFF:
         s->tariff = (uint8_t)value;
         if (value >= 3)
@@ -168,21 +175,50 @@ settings_err_t settings_set(settings_t *s, setting_id_t id, int32_t value)
         if (s->pulse_width_ms > settings_max_pulse_width(s->s0_rate_x100))
             s->pulse_width_ms = settings_max_pulse_width(s->s0_rate_x100);
         break;
-    case SETTING_PULSE_TYPE: s->pulse_type = (uint8_t)value; break;
-    case SETTING_PULSE_WIDTH: s->pulse_width_ms = (uint8_t)value; break;
-    case SETTING_MODBUS_ID: s->modbus_id = (uint8_t)value; break;
-    case SETTING_MODBUS_BAUD: s->modbus_baud = (uint8_t)value; break;
-    case SETTING_MODBUS_PARITY: s->modbus_parity = (uint8_t)value; break;
-    case SETTING_MBUS_ID: s->mbus_id = (uint8_t)value; break;
-    case SETTING_MBUS_BAUD: s->mbus_baud = (uint16_t)value; break;
-    case SETTING_MBUS_SECONDARY: s->mbus_secondary = (uint32_t)value; break;
-    case SETTING_BACKLIGHT: s->backlight = (uint8_t)value; break;
-    case SETTING_OBIS: s->obis = (uint8_t)value; break;
-    case SETTING_COMBINATION_CODE: s->combination_code = (uint8_t)value; break;
-    case SETTING_LCD_CYCLE: s->lcd_cycle_s = (uint8_t)value; break;
-    case SETTING_DATA_TYPE: s->data_type = (uint8_t)value; break;
-    case SETTING_SCREEN_DIRECTION: s->screen_direction = (uint8_t)value; break;
-    case SETTING_COUNT: return SETTINGS_E_UNKNOWN;
+    case SETTING_PULSE_TYPE:
+        s->pulse_type = (uint8_t)value;
+        break;
+    case SETTING_PULSE_WIDTH:
+        s->pulse_width_ms = (uint8_t)value;
+        break;
+    case SETTING_MODBUS_ID:
+        s->modbus_id = (uint8_t)value;
+        break;
+    case SETTING_MODBUS_BAUD:
+        s->modbus_baud = (uint8_t)value;
+        break;
+    case SETTING_MODBUS_PARITY:
+        s->modbus_parity = (uint8_t)value;
+        break;
+    case SETTING_MBUS_ID:
+        s->mbus_id = (uint8_t)value;
+        break;
+    case SETTING_MBUS_BAUD:
+        s->mbus_baud = (uint16_t)value;
+        break;
+    case SETTING_MBUS_SECONDARY:
+        s->mbus_secondary = (uint32_t)value;
+        break;
+    case SETTING_BACKLIGHT:
+        s->backlight = (uint8_t)value;
+        break;
+    case SETTING_OBIS:
+        s->obis = (uint8_t)value;
+        break;
+    case SETTING_COMBINATION_CODE:
+        s->combination_code = (uint8_t)value;
+        break;
+    case SETTING_LCD_CYCLE:
+        s->lcd_cycle_s = (uint8_t)value;
+        break;
+    case SETTING_DATA_TYPE:
+        s->data_type = (uint8_t)value;
+        break;
+    case SETTING_SCREEN_DIRECTION:
+        s->screen_direction = (uint8_t)value;
+        break;
+    case SETTING_COUNT:
+        return SETTINGS_E_UNKNOWN;
     }
     return SETTINGS_OK;
 }
@@ -190,25 +226,44 @@ settings_err_t settings_set(settings_t *s, setting_id_t id, int32_t value)
 int32_t settings_get(const settings_t *s, setting_id_t id)
 {
     switch (id) {
-    case SETTING_BLUETOOTH: return s->bluetooth;
-    case SETTING_PASSWORD: return s->password;
-    case SETTING_TARIFF: return s->tariff;
-    case SETTING_S0_RATE: return (int32_t)s->s0_rate_x100;
-    case SETTING_PULSE_TYPE: return s->pulse_type;
-    case SETTING_PULSE_WIDTH: return s->pulse_width_ms;
-    case SETTING_MODBUS_ID: return s->modbus_id;
-    case SETTING_MODBUS_BAUD: return s->modbus_baud;
-    case SETTING_MODBUS_PARITY: return s->modbus_parity;
-    case SETTING_MBUS_ID: return s->mbus_id;
-    case SETTING_MBUS_BAUD: return s->mbus_baud;
-    case SETTING_MBUS_SECONDARY: return (int32_t)s->mbus_secondary;
-    case SETTING_BACKLIGHT: return s->backlight;
-    case SETTING_OBIS: return s->obis;
-    case SETTING_COMBINATION_CODE: return s->combination_code;
-    case SETTING_LCD_CYCLE: return s->lcd_cycle_s;
-    case SETTING_DATA_TYPE: return s->data_type;
-    case SETTING_SCREEN_DIRECTION: return s->screen_direction;
-    case SETTING_COUNT: break;
+    case SETTING_BLUETOOTH:
+        return s->bluetooth;
+    case SETTING_PASSWORD:
+        return s->password;
+    case SETTING_TARIFF:
+        return s->tariff;
+    case SETTING_S0_RATE:
+        return (int32_t)s->s0_rate_x100;
+    case SETTING_PULSE_TYPE:
+        return s->pulse_type;
+    case SETTING_PULSE_WIDTH:
+        return s->pulse_width_ms;
+    case SETTING_MODBUS_ID:
+        return s->modbus_id;
+    case SETTING_MODBUS_BAUD:
+        return s->modbus_baud;
+    case SETTING_MODBUS_PARITY:
+        return s->modbus_parity;
+    case SETTING_MBUS_ID:
+        return s->mbus_id;
+    case SETTING_MBUS_BAUD:
+        return s->mbus_baud;
+    case SETTING_MBUS_SECONDARY:
+        return (int32_t)s->mbus_secondary;
+    case SETTING_BACKLIGHT:
+        return s->backlight;
+    case SETTING_OBIS:
+        return s->obis;
+    case SETTING_COMBINATION_CODE:
+        return s->combination_code;
+    case SETTING_LCD_CYCLE:
+        return s->lcd_cycle_s;
+    case SETTING_DATA_TYPE:
+        return s->data_type;
+    case SETTING_SCREEN_DIRECTION:
+        return s->screen_direction;
+    case SETTING_COUNT:
+        break;
     }
     return 0;
 }
@@ -243,11 +298,16 @@ const char *settings_name(setting_id_t id)
 const char *settings_strerror(settings_err_t err)
 {
     switch (err) {
-    case SETTINGS_OK: return "ok";
-    case SETTINGS_E_RANGE: return "value outside the allowed range";
-    case SETTINGS_E_LOCKED: return "combination code C-05 cannot be changed (manual 6.6.15)";
-    case SETTINGS_E_CONFLICT: return "pulse width does not fit the S0 rate at maximum power";
-    case SETTINGS_E_UNKNOWN: return "no such setting";
+    case SETTINGS_OK:
+        return "ok";
+    case SETTINGS_E_RANGE:
+        return "value outside the allowed range";
+    case SETTINGS_E_LOCKED:
+        return "combination code C-05 cannot be changed (manual 6.6.15)";
+    case SETTINGS_E_CONFLICT:
+        return "pulse width does not fit the S0 rate at maximum power";
+    case SETTINGS_E_UNKNOWN:
+        return "no such setting";
     }
     return "unknown error";
 }

@@ -25,6 +25,8 @@ if [ "$want" = test ]; then
     need_cmd mbpoll mbpoll
     need_cmd socat socat
     need_cmd clang clang
+    need_cmd clang-format clang-format # make check-format
+    need_cmd ss iproute2               # tests and benchmarks wait for listening ports
     # libFuzzer and the sanitizers' runtime for clang 14
     [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
         missing="$missing libclang-rt-14-dev"

@@ -97,14 +97,14 @@ typedef struct {
     int progress;
     int stats;
     const char *junit;
-    const char *state;      /* --state FILE, or NULL */
+    const char *state;               /* --state FILE, or NULL */
     runner_endpoint_t endpoints[64]; /* --modbus / --mbus */
     int n_endpoints;
     uint64_t tcp_idle, gateway_timeout; /* ticks; 0: defaults */
     int copper, fast;
     uint64_t save_interval; /* ticks */
     int speed_given;
-    double speed;   /* 0: as fast as possible */
+    double speed; /* 0: as fast as possible */
 } options_t;
 
 /* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
@@ -112,8 +112,9 @@ static int parse_endpoint(options_t *o, const char *flag, const char *val)
 {
     bool modbus = strcmp(flag, "--modbus") == 0;
     if (o->n_endpoints == (int)(sizeof o->endpoints / sizeof o->endpoints[0])) {
-        fprintf(stderr, "metersim: %s %s: at most 64 endpoints on the command line (a scenario's "
-                        "\"buses\" can name more)\n",
+        fprintf(stderr,
+                "metersim: %s %s: at most 64 endpoints on the command line (a scenario's "
+                "\"buses\" can name more)\n",
                 flag, val);
         return EXIT_INVALID;
     }
@@ -124,7 +125,8 @@ static int parse_endpoint(options_t *o, const char *flag, const char *val)
     const char *spec = val;
     const char *eq = strchr(val, '=');
     /* A bus name is before '=' and contains no ':' or '/' (pty:/a=b is a path). */
-    if (eq && eq != val && !memchr(val, ':', (size_t)(eq - val)) && !memchr(val, '/', (size_t)(eq - val))) {
+    if (eq && eq != val && !memchr(val, ':', (size_t)(eq - val)) &&
+        !memchr(val, '/', (size_t)(eq - val))) {
         size_t n = (size_t)(eq - val);
         if (n >= sizeof e->bus) {
             fprintf(stderr, "metersim: %s %s: a bus name has at most 31 characters\n", flag, val);
@@ -196,15 +198,17 @@ static int parse_args(int argc, char **argv, options_t *o)
             } else if (strcmp(a, "--tcp-idle") == 0 || strcmp(a, "--gateway-timeout") == 0) {
                 uint64_t *d = a[2] == 't' ? &o->tcp_idle : &o->gateway_timeout;
                 if (!duration_parse(val, d) || *d == 0) {
-                    fprintf(stderr, "metersim: %s %s: expected a duration such as \"%s\" (more "
-                                    "than 0)\n",
+                    fprintf(stderr,
+                            "metersim: %s %s: expected a duration such as \"%s\" (more "
+                            "than 0)\n",
                             a, val, a[2] == 't' ? "60s" : "200ms");
                     return EXIT_INVALID;
                 }
             } else if (strcmp(a, "--save-interval") == 0) {
                 if (!duration_parse(val, &o->save_interval) || o->save_interval == 0) {
-                    fprintf(stderr, "metersim: --save-interval %s: expected a duration such as "
-                                    "\"60s\" (more than 0)\n",
+                    fprintf(stderr,
+                            "metersim: --save-interval %s: expected a duration such as "
+                            "\"60s\" (more than 0)\n",
                             val);
                     return EXIT_INVALID;
                 }
@@ -276,11 +280,12 @@ int main(int argc, char **argv)
         for (int k = 0; k < o.n_endpoints && !served; k++)
             served = o.endpoints[k].modbus == modbus &&
                      (o.endpoints[k].bus[0] ? strcmp(o.endpoints[k].bus, b->name) == 0
-                                         : ev->u.xfer.bus == 0);
+                                            : ev->u.xfer.bus == 0);
         if (served) {
-            fprintf(stderr, "metersim: %s: %s: the scenario is a master on the %s line of bus "
-                            "\"%s\", and so is a client of an endpoint there: use one or the "
-                            "other\n",
+            fprintf(stderr,
+                    "metersim: %s: %s: the scenario is a master on the %s line of bus "
+                    "\"%s\", and so is a client of an endpoint there: use one or the "
+                    "other\n",
                     sc.file, ev->path, modbus ? "Modbus" : "M-Bus", b->name);
             scenario_free(&sc);
             return EXIT_INVALID;
@@ -292,8 +297,10 @@ int main(int argc, char **argv)
     if (endpoints && o.speed != 1.0) {
         /* A client lives in real time (A3, EN 13757-2 timeouts, TCP clients). */
         if (o.speed_given)
-            fprintf(stderr, "metersim: an endpoint is attached: running in real time, not "
-                            "--speed %g\n", o.speed);
+            fprintf(stderr,
+                    "metersim: an endpoint is attached: running in real time, not "
+                    "--speed %g\n",
+                    o.speed);
         o.speed = 1.0;
     }
     signal(SIGINT, on_signal);

@@ -114,7 +114,9 @@ int main(int argc, char **argv)
     toy.r.active_reverse.total = 12.5;
     toy.settings.bluetooth = 1;
 
-    sdl_view_panel_t panel = {.supply_on = true, .load_a = {10, 6.5, 2}, .readings = &toy.r,
+    sdl_view_panel_t panel = {.supply_on = true,
+                              .load_a = {10, 6.5, 2},
+                              .readings = &toy.r,
                               .status = "demo: toy meter, real time"};
     access_t a = {&toy, toy_read, toy_set, toy_reset};
     static display_t d;

@@ -29,11 +29,11 @@
 
 typedef struct {
     int fd;
-    int unit;      /* asked now */
+    int unit; /* asked now */
     uint16_t tid;
     uint8_t in[64];
     size_t in_len;
-    long cycles;   /* full rounds over the bus's meters */
+    long cycles; /* full rounds over the bus's meters */
 } conn_t;
 
 static double now(void)
@@ -45,8 +45,18 @@ static double now(void)
 
 static int send_request(conn_t *c)
 {
-    uint8_t q[12] = {(uint8_t)(c->tid >> 8), (uint8_t)c->tid, 0, 0, 0, 6, (uint8_t)c->unit,
-                     0x03, 0x40, 0x03, 0x00, 0x01};
+    uint8_t q[12] = {(uint8_t)(c->tid >> 8),
+                     (uint8_t)c->tid,
+                     0,
+                     0,
+                     0,
+                     6,
+                     (uint8_t)c->unit,
+                     0x03,
+                     0x40,
+                     0x03,
+                     0x00,
+                     0x01};
     return send(c->fd, q, sizeof q, 0) == (ssize_t)sizeof q ? 0 : -1;
 }
 
@@ -109,8 +119,9 @@ int main(int argc, char **argv)
             } else {
                 bad++;
                 if (bad <= 5)
-                    fprintf(stderr, "poll: bus %d unit %d: bad reply (%zu bytes, function 0x%02X)\n",
-                            b, k->unit, len, k->in[7]);
+                    fprintf(stderr,
+                            "poll: bus %d unit %d: bad reply (%zu bytes, function 0x%02X)\n", b,
+                            k->unit, len, k->in[7]);
             }
             memmove(k->in, k->in + len, k->in_len - len);
             k->in_len -= len;

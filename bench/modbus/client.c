@@ -65,7 +65,8 @@ int main(int argc, char **argv)
     }
     double span = t - start;
     qsort(lat, (size_t)n, sizeof *lat, cmp);
-    printf("requests %ld seconds %.3f rps %.0f p50_us %.1f p99_us %.1f max_us %.1f errors %ld value %g\n",
+    printf("requests %ld seconds %.3f rps %.0f p50_us %.1f p99_us %.1f max_us %.1f errors %ld "
+           "value %g\n",
            n, span, n / span, n ? lat[n / 2] * 1e6 : 0, n ? lat[(size_t)(n * 0.99)] * 1e6 : 0,
            n ? lat[n - 1] * 1e6 : 0, errors, modbus_get_float_abcd(r));
     free(lat);

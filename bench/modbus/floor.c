@@ -16,7 +16,11 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
-static void on_signal(int s) { (void)s; stop = 1; }
+static void on_signal(int s)
+{
+    (void)s;
+    stop = 1;
+}
 
 int main(int argc, char **argv)
 {

@@ -27,9 +27,34 @@ int main(int argc, char **argv)
     modbus_mapping_t *map = modbus_mapping_new_start_address(0, 0, 0, 0, 0x5000, 0x38, 0, 0);
     if (!map)
         return 1;
-    const float v[28] = {230, 230, 230, 230, 50, 30, 10, 10, 10, 6.9f, 2.3f, 2.3f, 2.3f, 0,
-                         0,   0,   0,   6.9f, 2.3f, 2.3f, 2.3f, 1, 1, 1, 1,
-                         (float)(230 * sqrt(3.0)), (float)(230 * sqrt(3.0)), (float)(230 * sqrt(3.0))};
+    const float v[28] = {230,
+                         230,
+                         230,
+                         230,
+                         50,
+                         30,
+                         10,
+                         10,
+                         10,
+                         6.9f,
+                         2.3f,
+                         2.3f,
+                         2.3f,
+                         0,
+                         0,
+                         0,
+                         0,
+                         6.9f,
+                         2.3f,
+                         2.3f,
+                         2.3f,
+                         1,
+                         1,
+                         1,
+                         1,
+                         (float)(230 * sqrt(3.0)),
+                         (float)(230 * sqrt(3.0)),
+                         (float)(230 * sqrt(3.0))};
     for (int i = 0; i < 28; i++)
         modbus_set_float_abcd(v[i], &map->tab_registers[2 * i]);
     uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];

@@ -21,6 +21,7 @@ typedef struct {
 
 static const box_t HOUSING = {20, 20, 450, 600};
 static const box_t LCD = {45, 170, 400, 150};
+// clang-format off
 static const box_t BUTTONS[MENU_BUTTON_COUNT] = {
     {85, 350, 90, 52}, {200, 350, 90, 52}, {315, 350, 90, 52}};
 
@@ -33,6 +34,8 @@ enum {
     CTL_REV1, CTL_REV2, CTL_REV3,
     CTL_COUNT
 };
+// clang-format on
+// clang-format off
 static const box_t CONTROLS[CTL_COUNT] = {
     [CTL_SUPPLY] = {500, 70, 220, 40},
     [CTL_TARIFF] = {740, 70, 240, 40},
@@ -40,6 +43,7 @@ static const box_t CONTROLS[CTL_COUNT] = {
     [CTL_PLUS1] = {730, 130, 40, 34},  [CTL_PLUS2] = {730, 174, 40, 34},  [CTL_PLUS3] = {730, 218, 40, 34},
     [CTL_REV1] = {790, 130, 110, 34},  [CTL_REV2] = {790, 174, 110, 34},  [CTL_REV3] = {790, 218, 110, 34},
 };
+// clang-format on
 
 struct sdl_view {
     SDL_Window *win;
@@ -180,10 +184,12 @@ static void segment(sdl_view_t *v, float x0, float y0, float x1, float y1, float
 {
     float h = t / 2, xy[12];
     if (y0 == y1) {
-        float p[12] = {x0, y0, x0 + h, y0 - h, x1 - h, y0 - h, x1, y0, x1 - h, y0 + h, x0 + h, y0 + h};
+        float p[12] = {x0, y0, x0 + h, y0 - h, x1 - h, y0 - h,
+                       x1, y0, x1 - h, y0 + h, x0 + h, y0 + h};
         memcpy(xy, p, sizeof p);
     } else {
-        float p[12] = {x0, y0, x0 + h, y0 + h, x0 + h, y1 - h, x0, y1, x0 - h, y1 - h, x0 - h, y0 + h};
+        float p[12] = {x0, y0, x0 + h, y0 + h, x0 + h, y1 - h,
+                       x0, y1, x0 - h, y1 - h, x0 - h, y0 + h};
         memcpy(xy, p, sizeof p);
     }
     for (int i = 0; i < 6; i++)
@@ -195,7 +201,8 @@ static void digit(sdl_view_t *v, float x, float y, float w, float hgt, uint8_t s
                   const lcd_colors_t *col, bool draw_ghost)
 {
     float t = w * 0.19f, g = t * 0.2f, sl = 0.08f, base = y + hgt;
-    float x0 = x + t / 2, x1 = x + w - t / 2, y0 = y + t / 2, ym = y + hgt / 2, y1 = y + hgt - t / 2;
+    float x0 = x + t / 2, x1 = x + w - t / 2, y0 = y + t / 2, ym = y + hgt / 2,
+          y1 = y + hgt - t / 2;
     const struct {
         uint8_t bit;
         float ax, ay, bx, by;
@@ -208,7 +215,8 @@ static void digit(sdl_view_t *v, float x, float y, float w, float hgt, uint8_t s
     for (int pass = draw_ghost ? 0 : 1; pass < 2; pass++)
         for (int i = 0; i < 7; i++)
             if (pass == 0 || (segs & s[i].bit))
-                segment(v, s[i].ax, s[i].ay, s[i].bx, s[i].by, t, base, sl, pass ? col->on : col->ghost);
+                segment(v, s[i].ax, s[i].ay, s[i].bx, s[i].by, t, base, sl,
+                        pass ? col->on : col->ghost);
     float d = t * 1.1f;
     if (draw_ghost)
         rect(v, x + w + t * 0.35f, y + hgt - d, d, d, col->ghost);
@@ -216,11 +224,12 @@ static void digit(sdl_view_t *v, float x, float y, float w, float hgt, uint8_t s
         rect(v, x + w + t * 0.35f, y + hgt - d, d, d, col->on);
 }
 
-static void field(sdl_view_t *v, const display_field_t *f, int n, float x, float y, float w, float h,
-                  float pitch, const lcd_colors_t *col, bool lit)
+static void field(sdl_view_t *v, const display_field_t *f, int n, float x, float y, float w,
+                  float h, float pitch, const lcd_colors_t *col, bool lit)
 {
     for (int i = 0; i < n; i++)
-        digit(v, x + (float)i * pitch, y, w, h, lit ? f->seg[i] : 0, lit && (f->dp & (1u << i)), col, true);
+        digit(v, x + (float)i * pitch, y, w, h, lit ? f->seg[i] : 0, lit && (f->dp & (1u << i)),
+              col, true);
 }
 
 /* An icon is drawn dark when lit, as a faint ghost otherwise (real glass). */
@@ -280,7 +289,9 @@ static void draw_lcd(sdl_view_t *v, const display_t *d)
     rect(v, LCD.x, LCD.y, LCD.w, LCD.h, col.bg);
     if (light) /* a soft glow from the edges inwards */
         for (int i = 0; i < 6; i++)
-            frame(v, (box_t){LCD.x + (float)i * 3, LCD.y + (float)i * 3, LCD.w - (float)i * 6, LCD.h - (float)i * 6},
+            frame(v,
+                  (box_t){LCD.x + (float)i * 3, LCD.y + (float)i * 3, LCD.w - (float)i * 6,
+                          LCD.h - (float)i * 6},
                   3, (SDL_Color){150, 210, 255, (Uint8)(40 - i * 6)});
 
     v->rot = powered && d->rotated;
@@ -295,7 +306,8 @@ static void draw_lcd(sdl_view_t *v, const display_t *d)
     }
     for (int i = 0; i < 3; i++) {
         char s[3] = {'L', (char)('1' + i), 0};
-        text(v, X + 160 + (float)i * 32, Y + 11, 1.6f, s, icon_color(d, DISPLAY_ICON_L1 << i, &col));
+        text(v, X + 160 + (float)i * 32, Y + 11, 1.6f, s,
+             icon_color(d, DISPLAY_ICON_L1 << i, &col));
     }
     icon_arrow(v, X + 262, Y + 11, false, icon_color(d, DISPLAY_ICON_ARROW_REV, &col));
     icon_arrow(v, X + 290, Y + 11, true, icon_color(d, DISPLAY_ICON_ARROW_FWD, &col));
@@ -303,24 +315,27 @@ static void draw_lcd(sdl_view_t *v, const display_t *d)
     icon_comm(v, X + 360, Y + 8, icon_color(d, DISPLAY_ICON_COMM, &col));
 
     /* row 2: the OBIS / label field and SET */
-    field(v, powered ? &d->obis : NULL, DISPLAY_OBIS_DIGITS, X + 14, Y + 34, 13, 26, 19, &col, powered);
+    field(v, powered ? &d->obis : NULL, DISPLAY_OBIS_DIGITS, X + 14, Y + 34, 13, 26, 19, &col,
+          powered);
     text(v, X + 140, Y + 44, 1.6f, "SET", icon_color(d, DISPLAY_ICON_SET, &col));
 
     /* row 3: minus, the 6 + 3 digits, the units */
     rect(v, X + 8, Y + 100, 14, 5, icon_color(d, DISPLAY_ICON_MINUS, &col));
-    field(v, powered ? &d->main : NULL, DISPLAY_MAIN_DIGITS, X + 30, Y + 74, 21, 60, 31, &col, powered);
+    field(v, powered ? &d->main : NULL, DISPLAY_MAIN_DIGITS, X + 30, Y + 74, 21, 60, 31, &col,
+          powered);
     static const struct {
         uint32_t bit;
         const char *s;
         float x, y;
     } units[] = {
-        {DISPLAY_ICON_KWH, "kWh", 308, 74},   {DISPLAY_ICON_KVARH, "kvarh", 308, 90},
-        {DISPLAY_ICON_KW, "kW", 308, 106},    {DISPLAY_ICON_KVAR, "kvar", 308, 122},
-        {DISPLAY_ICON_KVA, "kVA", 362, 74},   {DISPLAY_ICON_V, "V", 362, 90},
-        {DISPLAY_ICON_A, "A", 362, 106},      {DISPLAY_ICON_HZ, "Hz", 362, 122},
+        {DISPLAY_ICON_KWH, "kWh", 308, 74}, {DISPLAY_ICON_KVARH, "kvarh", 308, 90},
+        {DISPLAY_ICON_KW, "kW", 308, 106},  {DISPLAY_ICON_KVAR, "kvar", 308, 122},
+        {DISPLAY_ICON_KVA, "kVA", 362, 74}, {DISPLAY_ICON_V, "V", 362, 90},
+        {DISPLAY_ICON_A, "A", 362, 106},    {DISPLAY_ICON_HZ, "Hz", 362, 122},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        text(v, X + units[i].x, Y + units[i].y, 1.6f, units[i].s, icon_color(d, units[i].bit, &col));
+        text(v, X + units[i].x, Y + units[i].y, 1.6f, units[i].s,
+             icon_color(d, units[i].bit, &col));
     v->rot = false;
 }
 
@@ -344,7 +359,8 @@ static void draw_meter(sdl_view_t *v, const display_t *lcd, const sdl_view_panel
     rect(v, HOUSING.x + 4, HOUSING.y + 6, HOUSING.w, HOUSING.h, (SDL_Color){0, 0, 0, 60});
     rect(v, HOUSING.x, HOUSING.y, HOUSING.w, HOUSING.h, (SDL_Color){214, 216, 214, 255});
     rect(v, HOUSING.x, HOUSING.y, HOUSING.w, 110, (SDL_Color){188, 190, 188, 255});
-    rect(v, HOUSING.x, HOUSING.y + HOUSING.h - 130, HOUSING.w, 130, (SDL_Color){188, 190, 188, 255});
+    rect(v, HOUSING.x, HOUSING.y + HOUSING.h - 130, HOUSING.w, 130,
+         (SDL_Color){188, 190, 188, 255});
     static const char *top[] = {"L1", "L2", "L3", "N"};
     for (int i = 0; i < 4; i++)
         terminal(v, 60 + (float)i * 100, 34, 54, top[i]);
@@ -373,7 +389,8 @@ static void draw_meter(sdl_view_t *v, const display_t *lcd, const sdl_view_panel
     for (int i = 0; i < MENU_BUTTON_COUNT; i++) {
         box_t b = BUTTONS[i];
         bool held = v->holders[i] != 0;
-        rect(v, b.x, b.y, b.w, b.h, held ? (SDL_Color){170, 176, 180, 255} : (SDL_Color){196, 199, 199, 255});
+        rect(v, b.x, b.y, b.w, b.h,
+             held ? (SDL_Color){170, 176, 180, 255} : (SDL_Color){196, 199, 199, 255});
         frame(v, b, 1.5f, (SDL_Color){150, 152, 152, 255});
         rect(v, b.x + b.w - 26, b.y + b.h - 7, 20, 3, (SDL_Color){40, 170, 60, 255});
         if (i == MENU_MIDDLE)
@@ -411,8 +428,8 @@ static void draw_panel(sdl_view_t *v, const sdl_view_panel_t *p)
         return;
     button(v, CONTROLS[CTL_SUPPLY], p->supply_on ? "SUPPLY ON" : "SUPPLY OFF", p->supply_on,
            (SDL_Color){40, 150, 70, 255});
-    button(v, CONTROLS[CTL_TARIFF], p->tariff_input ? "TARIFF IN 230V" : "TARIFF IN 0V", p->tariff_input,
-           (SDL_Color){200, 120, 20, 255});
+    button(v, CONTROLS[CTL_TARIFF], p->tariff_input ? "TARIFF IN 230V" : "TARIFF IN 0V",
+           p->tariff_input, (SDL_Color){200, 120, 20, 255});
     char s[128];
     for (int i = 0; i < 3; i++) {
         float y = CONTROLS[CTL_MINUS1 + i].y;
@@ -456,19 +473,22 @@ static void draw_panel(sdl_view_t *v, const sdl_view_panel_t *p)
                  (unsigned)r->quadrant_total, (unsigned)r->tariff);
         text(v, 500, y + 6, sc, s, fg);
         y += lh + 14;
-        snprintf(s, sizeof s, "kWh  total %12.3f  fwd %12.3f", r->active_total.total, r->active_forward.total);
+        snprintf(s, sizeof s, "kWh  total %12.3f  fwd %12.3f", r->active_total.total,
+                 r->active_forward.total);
         text(v, 500, y, sc, s, fg);
         y += lh;
-        snprintf(s, sizeof s, "kWh  rev   %12.3f  trip %11.3f", r->active_reverse.total, r->resettable);
+        snprintf(s, sizeof s, "kWh  rev   %12.3f  trip %11.3f", r->active_reverse.total,
+                 r->resettable);
         text(v, 500, y, sc, s, fg);
         y += lh;
-        snprintf(s, sizeof s, "fwd  T1 %.3f  T2 %.3f  T3 %.3f  T4 %.3f", r->active_forward.tariff[0],
-                 r->active_forward.tariff[1], r->active_forward.tariff[2], r->active_forward.tariff[3]);
+        snprintf(s, sizeof s, "fwd  T1 %.3f  T2 %.3f  T3 %.3f  T4 %.3f",
+                 r->active_forward.tariff[0], r->active_forward.tariff[1],
+                 r->active_forward.tariff[2], r->active_forward.tariff[3]);
         text(v, 500, y, 1.4f, s, dim);
         y += lh;
         snprintf(s, sizeof s, "kvarh %.3f   power downs %u   Modbus ID %u   M-Bus %u",
-                 r->reactive_total.total, (unsigned)r->power_down_count, (unsigned)r->settings.modbus_id,
-                 (unsigned)r->settings.mbus_id);
+                 r->reactive_total.total, (unsigned)r->power_down_count,
+                 (unsigned)r->settings.modbus_id, (unsigned)r->settings.mbus_id);
         text(v, 500, y, 1.4f, s, dim);
     } else {
         text(v, 500, y, sc, p->supply_on ? "no readings" : "supply off: the meter is dark", dim);
@@ -511,8 +531,9 @@ sdl_view_t *sdl_view_open(const char *title)
     if (!v)
         return NULL;
     v->mouse_button = -1;
-    v->win = SDL_CreateWindow(title ? title : "metersim", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
-                              (int)CANVAS_W, (int)CANVAS_H, SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
+    v->win = SDL_CreateWindow(title ? title : "metersim", SDL_WINDOWPOS_CENTERED,
+                              SDL_WINDOWPOS_CENTERED, (int)CANVAS_W, (int)CANVAS_H,
+                              SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (!v->win) {
         free(v);
         return NULL;
@@ -600,7 +621,8 @@ static void control(sdl_view_input_t *in, int c)
         in->toggle_reverse[c - CTL_REV1] = true;
 }
 
-static void press_at(sdl_view_t *v, sdl_view_input_t *in, float cx, float cy, uint32_t who, SDL_FingerID fid)
+static void press_at(sdl_view_t *v, sdl_view_input_t *in, float cx, float cy, uint32_t who,
+                     SDL_FingerID fid)
 {
     int b = meter_button_at(cx, cy);
     if (b >= 0) {
@@ -619,10 +641,17 @@ static void press_at(sdl_view_t *v, sdl_view_input_t *in, float cx, float cy, ui
 static int key_button(SDL_Keycode k)
 {
     switch (k) {
-    case SDLK_LEFT: return MENU_LEFT;
-    case SDLK_RIGHT: return MENU_RIGHT;
-    case SDLK_DOWN: case SDLK_RETURN: case SDLK_KP_ENTER: case SDLK_SPACE: return MENU_MIDDLE;
-    default: return -1;
+    case SDLK_LEFT:
+        return MENU_LEFT;
+    case SDLK_RIGHT:
+        return MENU_RIGHT;
+    case SDLK_DOWN:
+    case SDLK_RETURN:
+    case SDLK_KP_ENTER:
+    case SDLK_SPACE:
+        return MENU_MIDDLE;
+    default:
+        return -1;
     }
 }
 
@@ -675,20 +704,47 @@ bool sdl_view_poll(sdl_view_t *v, sdl_view_input_t *out)
             if (!down || e.key.repeat)
                 break;
             switch (e.key.keysym.sym) {
-            case SDLK_ESCAPE: out->quit = true; break;
-            case SDLK_p: out->toggle_supply = true; break;
-            case SDLK_t: out->toggle_tariff_input = true; break;
-            case SDLK_q: out->current_delta_a[0] += 1; break;
-            case SDLK_w: out->current_delta_a[1] += 1; break;
-            case SDLK_e: out->current_delta_a[2] += 1; break;
-            case SDLK_a: out->current_delta_a[0] -= 1; break;
-            case SDLK_s: out->current_delta_a[1] -= 1; break;
-            case SDLK_d: out->current_delta_a[2] -= 1; break;
-            case SDLK_z: out->toggle_reverse[0] = true; break;
-            case SDLK_x: out->toggle_reverse[1] = true; break;
-            case SDLK_c: out->toggle_reverse[2] = true; break;
-            case SDLK_F12: out->screenshot = true; break;
-            default: break;
+            case SDLK_ESCAPE:
+                out->quit = true;
+                break;
+            case SDLK_p:
+                out->toggle_supply = true;
+                break;
+            case SDLK_t:
+                out->toggle_tariff_input = true;
+                break;
+            case SDLK_q:
+                out->current_delta_a[0] += 1;
+                break;
+            case SDLK_w:
+                out->current_delta_a[1] += 1;
+                break;
+            case SDLK_e:
+                out->current_delta_a[2] += 1;
+                break;
+            case SDLK_a:
+                out->current_delta_a[0] -= 1;
+                break;
+            case SDLK_s:
+                out->current_delta_a[1] -= 1;
+                break;
+            case SDLK_d:
+                out->current_delta_a[2] -= 1;
+                break;
+            case SDLK_z:
+                out->toggle_reverse[0] = true;
+                break;
+            case SDLK_x:
+                out->toggle_reverse[1] = true;
+                break;
+            case SDLK_c:
+                out->toggle_reverse[2] = true;
+                break;
+            case SDLK_F12:
+                out->screenshot = true;
+                break;
+            default:
+                break;
             }
             break;
         }
@@ -704,7 +760,8 @@ bool sdl_view_poll(sdl_view_t *v, sdl_view_input_t *out)
             break;
         }
     }
-    any = out->n_edges || out->quit || out->toggle_supply || out->toggle_tariff_input || out->screenshot;
+    any = out->n_edges || out->quit || out->toggle_supply || out->toggle_tariff_input ||
+          out->screenshot;
     for (int i = 0; i < 3; i++)
         any = any || out->current_delta_a[i] != 0 || out->toggle_reverse[i];
     return any;
@@ -723,8 +780,10 @@ bool sdl_view_screenshot(sdl_view_t *v, const display_t *lcd, const sdl_view_pan
     int w = 0, h = 0;
     SDL_GetRendererOutputSize(v->ren, &w, &h);
     SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
-    bool ok = s && SDL_RenderReadPixels(v->ren, NULL, SDL_PIXELFORMAT_ARGB8888, s->pixels, s->pitch) == 0 &&
-              SDL_SaveBMP(s, bmp_path) == 0;
+    bool ok =
+        s &&
+        SDL_RenderReadPixels(v->ren, NULL, SDL_PIXELFORMAT_ARGB8888, s->pixels, s->pitch) == 0 &&
+        SDL_SaveBMP(s, bmp_path) == 0;
     SDL_FreeSurface(s);
     SDL_RenderPresent(v->ren);
     return ok;

@@ -55,14 +55,14 @@ typedef struct {
 
 /* What the panel beside the meter shows; states come from the caller. */
 typedef struct {
-    bool supply_on;            /* off: the LCD is dark and blank */
+    bool supply_on; /* off: the LCD is dark and blank */
     bool tariff_input;
-    bool led_on;               /* the red pulse LED */
-    bool s0_on[2];             /* S0 outputs 1 and 2 conducting */
-    double load_a[3];          /* the load set per phase, A */
-    bool reverse[3];           /* the phase feeds back */
+    bool led_on;                /* the red pulse LED */
+    bool s0_on[2];              /* S0 outputs 1 and 2 conducting */
+    double load_a[3];           /* the load set per phase, A */
+    bool reverse[3];            /* the phase feeds back */
     const readings_t *readings; /* live measured values; NULL hides them */
-    const char *status;        /* one line at the bottom (pty path, speed); may be NULL */
+    const char *status;         /* one line at the bottom (pty path, speed); may be NULL */
 } sdl_view_panel_t;
 
 /* Opens a resizable, HiDPI-aware window; NULL on failure (SDL_GetError()). */

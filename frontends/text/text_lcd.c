@@ -31,13 +31,13 @@ static const struct {
     uint32_t bit;
     const char *name;
 } icon_names[] = {
-    {DISPLAY_ICON_KWH, "kWh"},  {DISPLAY_ICON_KVARH, "kvarh"}, {DISPLAY_ICON_KW, "kW"},
-    {DISPLAY_ICON_KVAR, "kvar"}, {DISPLAY_ICON_KVA, "kVA"},    {DISPLAY_ICON_V, "V"},
-    {DISPLAY_ICON_A, "A"},      {DISPLAY_ICON_HZ, "Hz"},       {DISPLAY_ICON_L1, "L1"},
-    {DISPLAY_ICON_L2, "L2"},    {DISPLAY_ICON_L3, "L3"},       {DISPLAY_ICON_T1, "T1"},
-    {DISPLAY_ICON_T2, "T2"},    {DISPLAY_ICON_T3, "T3"},       {DISPLAY_ICON_T4, "T4"},
+    {DISPLAY_ICON_KWH, "kWh"},      {DISPLAY_ICON_KVARH, "kvarh"},  {DISPLAY_ICON_KW, "kW"},
+    {DISPLAY_ICON_KVAR, "kvar"},    {DISPLAY_ICON_KVA, "kVA"},      {DISPLAY_ICON_V, "V"},
+    {DISPLAY_ICON_A, "A"},          {DISPLAY_ICON_HZ, "Hz"},        {DISPLAY_ICON_L1, "L1"},
+    {DISPLAY_ICON_L2, "L2"},        {DISPLAY_ICON_L3, "L3"},        {DISPLAY_ICON_T1, "T1"},
+    {DISPLAY_ICON_T2, "T2"},        {DISPLAY_ICON_T3, "T3"},        {DISPLAY_ICON_T4, "T4"},
     {DISPLAY_ICON_ARROW_REV, "<-"}, {DISPLAY_ICON_ARROW_FWD, "->"}, {DISPLAY_ICON_BT, "BT"},
-    {DISPLAY_ICON_COMM, "COMM"}, {DISPLAY_ICON_SET, "SET"},   {DISPLAY_ICON_MINUS, "-"},
+    {DISPLAY_ICON_COMM, "COMM"},    {DISPLAY_ICON_SET, "SET"},      {DISPLAY_ICON_MINUS, "-"},
 };
 #define ICON_NAMES (sizeof icon_names / sizeof icon_names[0])
 
@@ -106,14 +106,22 @@ static void digit_rows(uint8_t s, bool dp, char r0[5], char r1[5], char r2[5])
     memcpy(r0, "    ", 5);
     memcpy(r1, "    ", 5);
     memcpy(r2, "    ", 5);
-    if (s & DISPLAY_SEG_A) r0[1] = '_';
-    if (s & DISPLAY_SEG_F) r1[0] = '|';
-    if (s & DISPLAY_SEG_G) r1[1] = '_';
-    if (s & DISPLAY_SEG_B) r1[2] = '|';
-    if (s & DISPLAY_SEG_E) r2[0] = '|';
-    if (s & DISPLAY_SEG_D) r2[1] = '_';
-    if (s & DISPLAY_SEG_C) r2[2] = '|';
-    if (dp) r2[3] = '.';
+    if (s & DISPLAY_SEG_A)
+        r0[1] = '_';
+    if (s & DISPLAY_SEG_F)
+        r1[0] = '|';
+    if (s & DISPLAY_SEG_G)
+        r1[1] = '_';
+    if (s & DISPLAY_SEG_B)
+        r1[2] = '|';
+    if (s & DISPLAY_SEG_E)
+        r2[0] = '|';
+    if (s & DISPLAY_SEG_D)
+        r2[1] = '_';
+    if (s & DISPLAY_SEG_C)
+        r2[2] = '|';
+    if (dp)
+        r2[3] = '.';
 }
 
 size_t text_lcd_render(const display_t *d, char *buf, size_t cap)

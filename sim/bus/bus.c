@@ -62,8 +62,8 @@ void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uin
         }
         /* Copper: the meter's UART samples the master's bit stream at its own
          * rate and parity, and gets what a real one would. */
-        line_tx_t tx = {.bytes = bytes, .len = n, .t_start_ns = t_start_ns, .bps = bps,
-                        .parity = parity};
+        line_tx_t tx = {
+            .bytes = bytes, .len = n, .t_start_ns = t_start_ns, .bps = bps, .parity = parity};
         line_byte_t got[BUS_FRAME_MAX * 4];
         size_t m_n = line_receive(&tx, 1, bus_meter_bps(b, k), bus_meter_parity(b, k), got,
                                   sizeof got / sizeof got[0]);
@@ -83,8 +83,8 @@ void bus_collect(bus_t *b)
     for (int k = 0; k < b->n_meters; k++) {
         bus_reply_t rep;
         line_settings_t s;
-        rep.len = meter_line_tx(b->meters[k], b->line, rep.bytes, sizeof rep.bytes,
-                                &rep.t_start_ns, &s);
+        rep.len =
+            meter_line_tx(b->meters[k], b->line, rep.bytes, sizeof rep.bytes, &rep.t_start_ns, &s);
         if (rep.len == 0)
             continue;
         if (b->n_replies == BUS_MAX_REPLIES) {

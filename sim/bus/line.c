@@ -3,7 +3,10 @@
 
 #define NS_PER_S 1000000000ull
 
-unsigned line_bits(line_parity_t parity) { return parity == LINE_PARITY_NONE ? 10u : 11u; }
+unsigned line_bits(line_parity_t parity)
+{
+    return parity == LINE_PARITY_NONE ? 10u : 11u;
+}
 
 uint64_t line_char_ns(uint32_t bps, line_parity_t parity)
 {
@@ -15,7 +18,10 @@ static uint64_t tx_char_ns(const line_tx_t *t)
     return t->char_ns ? t->char_ns : line_char_ns(t->bps, t->parity);
 }
 
-static uint64_t tx_end(const line_tx_t *t) { return t->t_start_ns + t->len * tx_char_ns(t); }
+static uint64_t tx_end(const line_tx_t *t)
+{
+    return t->t_start_ns + t->len * tx_char_ns(t);
+}
 
 bool line_overlap(const line_tx_t *a, const line_tx_t *b)
 {
@@ -78,7 +84,7 @@ size_t line_receive(const line_tx_t *tx, size_t n, uint32_t bps, line_parity_t p
     unsigned nbits = line_bits(parity);
     /* Sample instant j after t0: t0 + j / (16 bps) seconds, in exact integers. */
     const uint64_t div = 16ull * bps;
-#define SAMPLE(t0, j) ((t0) + ((uint64_t)(j) * NS_PER_S) / div)
+#define SAMPLE(t0, j) ((t0) + ((uint64_t)(j)*NS_PER_S) / div)
     uint64_t t = next_activity(tx, n, 0);
     bool need_idle = false; /* after a framing error, wait for the line to return to 1 */
     while (t != UINT64_MAX && got < cap) {

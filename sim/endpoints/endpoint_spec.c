@@ -33,8 +33,7 @@ static bool parse_host_port(const char *s, endpoint_spec_t *out, char *err, size
             if (n == 0 || n >= sizeof out->host)
                 return fail(err, errlen, "\"%s\": the address is empty or too long", s);
             if (memchr(s, ':', n))
-                return fail(err, errlen, "\"%s\": an IPv6 address goes in brackets: [::1]:PORT",
-                            s);
+                return fail(err, errlen, "\"%s\": an IPv6 address goes in brackets: [::1]:PORT", s);
             memcpy(out->host, s, n);
             out->host[n] = '\0';
             port = colon + 1;
@@ -74,8 +73,9 @@ bool endpoint_spec_parse(const char *spec, bool modbus, endpoint_spec_t *out, ch
     }
     if (strncmp(spec, "rtu-over-tcp:", 13) == 0) {
         if (!modbus)
-            return fail(err, errlen, "\"%s\": rtu-over-tcp carries Modbus RTU; for M-Bus use "
-                                     "tcp:[HOST:]PORT",
+            return fail(err, errlen,
+                        "\"%s\": rtu-over-tcp carries Modbus RTU; for M-Bus use "
+                        "tcp:[HOST:]PORT",
                         spec);
         out->kind = ENDPOINT_RTU_OVER_TCP;
         return parse_host_port(spec + 13, out, err, errlen);
@@ -112,8 +112,9 @@ void endpoint_spec_format(const endpoint_spec_t *s, bool modbus, char *buf, size
     case ENDPOINT_MODBUS_TCP:
     case ENDPOINT_MBUS_TCP:
     case ENDPOINT_RTU_OVER_TCP:
-        snprintf(buf, cap, "%s%s%s%s:%u", s->kind == ENDPOINT_RTU_OVER_TCP ? "rtu-over-tcp:" : "tcp:",
-                 v6 ? "[" : "", s->host, v6 ? "]" : "", (unsigned)s->port);
+        snprintf(buf, cap, "%s%s%s%s:%u",
+                 s->kind == ENDPOINT_RTU_OVER_TCP ? "rtu-over-tcp:" : "tcp:", v6 ? "[" : "",
+                 s->host, v6 ? "]" : "", (unsigned)s->port);
         break;
     }
 }

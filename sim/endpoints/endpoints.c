@@ -63,7 +63,7 @@ static int open_one(endpoints_t *e, const endpoint_req_t *r, char *err, size_t e
         }
         e->tcp[e->n_tcp++] = srv;
         fprintf(stderr, "metersim: %s on %s (%s)\n",
-                r->spec.kind == ENDPOINT_MODBUS_TCP  ? "Modbus TCP"
+                r->spec.kind == ENDPOINT_MODBUS_TCP     ? "Modbus TCP"
                 : r->spec.kind == ENDPOINT_RTU_OVER_TCP ? "Modbus RTU over TCP"
                                                         : "M-Bus over TCP",
                 srv->name + strlen(line) + 1, r->bus_name);
@@ -82,8 +82,12 @@ static int open_one(endpoints_t *e, const endpoint_req_t *r, char *err, size_t e
         return -1;
     }
     s->owner = e;
-    s->ep = (loop_ep_t){.fd = link_fd(&s->link), .want_read = true, .deadline_ns = VTIME_NEVER,
-                        .on_readable = serial_readable, .on_writable = serial_writable, .ctx = s,
+    s->ep = (loop_ep_t){.fd = link_fd(&s->link),
+                        .want_read = true,
+                        .deadline_ns = VTIME_NEVER,
+                        .on_readable = serial_readable,
+                        .on_writable = serial_writable,
+                        .ctx = s,
                         .slot = -1};
     if (!loop_add(e->loop, &s->ep)) {
         link_close(&s->link);
@@ -92,8 +96,9 @@ static int open_one(endpoints_t *e, const endpoint_req_t *r, char *err, size_t e
         return -1;
     }
     e->serial[e->n_serial++] = s;
-    fprintf(stderr, "metersim: %s on %s (%s)\n", r->line == METER_LINE_MODBUS ? "Modbus RTU" : "M-Bus",
-            serial_port_path(&s->link.port), r->bus_name);
+    fprintf(stderr, "metersim: %s on %s (%s)\n",
+            r->line == METER_LINE_MODBUS ? "Modbus RTU" : "M-Bus", serial_port_path(&s->link.port),
+            r->bus_name);
     return 0;
 }
 
@@ -107,9 +112,10 @@ int endpoints_open(endpoints_t *e, loop_t *loop, const endpoint_req_t *reqs, int
         char why[512];
         if (open_one(e, &reqs[i], why, sizeof why)) {
             char spec[300];
-            endpoint_spec_format(&reqs[i].spec, reqs[i].line == METER_LINE_MODBUS, spec, sizeof spec);
-            snprintf(err, errlen, "--%s %s: %s", reqs[i].line == METER_LINE_MODBUS ? "modbus" : "mbus",
-                     spec, why);
+            endpoint_spec_format(&reqs[i].spec, reqs[i].line == METER_LINE_MODBUS, spec,
+                                 sizeof spec);
+            snprintf(err, errlen, "--%s %s: %s",
+                     reqs[i].line == METER_LINE_MODBUS ? "modbus" : "mbus", spec, why);
             endpoints_close(e);
             return -1;
         }

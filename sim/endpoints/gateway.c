@@ -45,7 +45,8 @@ void gateway_detach(gateway_t *g, gateway_client_t *c)
     for (int i = 0; i < g->n_clients; i++) {
         if (g->clients[i] != c)
             continue;
-        memmove(g->clients + i, g->clients + i + 1, (size_t)(g->n_clients - i - 1) * sizeof *g->clients);
+        memmove(g->clients + i, g->clients + i + 1,
+                (size_t)(g->n_clients - i - 1) * sizeof *g->clients);
         g->n_clients--;
         if (g->next_client > i)
             g->next_client--;

@@ -40,9 +40,9 @@
 /* One TCP client as the gateway sees it. */
 typedef struct gateway_client {
     modbus_tcp_t framer;
-    bool in_flight;                                 /* its request is on the bus */
+    bool in_flight; /* its request is on the bus */
     bool overflow;  /* a response found no room: the client stopped reading */
-    void (*replied)(struct gateway_client *c);      /* a response is queued in framer */
+    void (*replied)(struct gateway_client *c); /* a response is queued in framer */
     void *ctx;
 } gateway_client_t;
 

@@ -75,8 +75,9 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log)
     uint32_t peer = l->bus->copper ? serial_port_peer_baud(&l->port) : 0;
     if (peer && peer != bps) {
         if (peer != l->warned_bps && log)
-            fprintf(log, "metersim: %s: the client sends at %u bit/s, the meter listens at %u: "
-                         "it cannot decode the frames (--copper)\n",
+            fprintf(log,
+                    "metersim: %s: the client sends at %u bit/s, the meter listens at %u: "
+                    "it cannot decode the frames (--copper)\n",
                     l->name, (unsigned)peer, (unsigned)bps);
         l->warned_bps = peer;
         bps = peer;

@@ -32,19 +32,19 @@
 typedef struct link {
     serial_port_t port;
     bus_t *bus;
-    const char *name;      /* "modbus" or "mbus", for messages */
-    bool fast;             /* wire time off */
-    uint64_t rx_end_ns;    /* the end of the last character received */
-    uint32_t master_bps;   /* the line settings the client uses */
+    const char *name;    /* "modbus" or "mbus", for messages */
+    bool fast;           /* wire time off */
+    uint64_t rx_end_ns;  /* the end of the last character received */
+    uint32_t master_bps; /* the line settings the client uses */
     line_parity_t master_parity;
-    uint32_t warned_bps;   /* the mismatch last told about */
+    uint32_t warned_bps; /* the mismatch last told about */
     uint8_t out[LINK_OUT_MAX];
     size_t out_len, out_done;
-    size_t streamed;       /* bytes of the bus's present replies already queued */
-    uint32_t generation;   /* ... of this generation of them */
-    uint32_t cfg_bps;      /* the device's present settings */
+    size_t streamed;     /* bytes of the bus's present replies already queued */
+    uint32_t generation; /* ... of this generation of them */
+    uint32_t cfg_bps;    /* the device's present settings */
     line_parity_t cfg_parity;
-    uint64_t overflow;     /* bytes the client did not take in time (dropped) */
+    uint64_t overflow; /* bytes the client did not take in time (dropped) */
 } link_t;
 
 /* Opens a pty or a device for `bus`; on a pty, `copper` makes a baud-rate

@@ -32,9 +32,10 @@ static const struct {
     speed_t code;
     uint32_t bps;
 } speeds[] = {
-    {B50, 50}, {B75, 75}, {B110, 110}, {B134, 134}, {B150, 150}, {B200, 200}, {B300, 300},
-    {B600, 600}, {B1200, 1200}, {B1800, 1800}, {B2400, 2400}, {B4800, 4800}, {B9600, 9600},
-    {B19200, 19200}, {B38400, 38400}, {B57600, 57600}, {B115200, 115200}, {B230400, 230400},
+    {B50, 50},       {B75, 75},         {B110, 110},       {B134, 134},     {B150, 150},
+    {B200, 200},     {B300, 300},       {B600, 600},       {B1200, 1200},   {B1800, 1800},
+    {B2400, 2400},   {B4800, 4800},     {B9600, 9600},     {B19200, 19200}, {B38400, 38400},
+    {B57600, 57600}, {B115200, 115200}, {B230400, 230400},
 };
 
 static speed_t bps_to_speed(uint32_t bps)
@@ -123,7 +124,7 @@ int serial_port_open_pty(serial_port_t *p, const char *link, char *err, size_t e
 
 static enum sp_parity sp_parity_of(serial_parity_t parity)
 {
-    return parity == SERIAL_PARITY_NONE ? SP_PARITY_NONE
+    return parity == SERIAL_PARITY_NONE  ? SP_PARITY_NONE
            : parity == SERIAL_PARITY_ODD ? SP_PARITY_ODD
                                          : SP_PARITY_EVEN;
 }
@@ -348,9 +349,15 @@ uint32_t serial_port_peer_baud(const serial_port_t *p)
     return speed_to_bps(cfgetospeed(&tio));
 }
 
-const char *serial_port_path(const serial_port_t *p) { return p->path; }
+const char *serial_port_path(const serial_port_t *p)
+{
+    return p->path;
+}
 
-int serial_port_fd(const serial_port_t *p) { return p->fd; }
+int serial_port_fd(const serial_port_t *p)
+{
+    return p->fd;
+}
 
 void serial_port_close(serial_port_t *p)
 {

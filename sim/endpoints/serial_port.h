@@ -49,11 +49,11 @@ typedef enum {
 
 typedef struct serial_port {
     serial_port_kind_t kind;
-    int fd;          /* pty master, or the device's handle */
-    int slave_fd;    /* pty: our handle on the slave side */
+    int fd;       /* pty master, or the device's handle */
+    int slave_fd; /* pty: our handle on the slave side */
     struct sp_port *sp;
-    char path[256];  /* the slave path of a pty, or the device path */
-    char link[256];  /* the symlink made for a pty, "" if none */
+    char path[256]; /* the slave path of a pty, or the device path */
+    char link[256]; /* the symlink made for a pty, "" if none */
     uint32_t baud;
     serial_parity_t parity;
 } serial_port_t;

@@ -15,9 +15,9 @@
 static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter);
 static void listener_readable(loop_t *l, loop_ep_t *ep);
 
-int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
-                    const char *line, bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns,
-                    FILE *log, char *err, size_t errlen)
+int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec, const char *line,
+                    bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns, FILE *log, char *err,
+                    size_t errlen)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
@@ -31,7 +31,8 @@ int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec
     srv->ep.fd = -1;
     srv->ep.slot = -1;
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[8];
@@ -93,7 +94,8 @@ static bool mbap_flush(tcp_conn_t *c)
             c->out_off = c->out_len = 0;
         if (c->out_len < TCP_OUT_MAX) {
             uint64_t t;
-            c->out_len += modbus_tcp_tx(&c->gc.framer, c->out + c->out_len, TCP_OUT_MAX - c->out_len, &t);
+            c->out_len +=
+                modbus_tcp_tx(&c->gc.framer, c->out + c->out_len, TCP_OUT_MAX - c->out_len, &t);
         }
         if (c->out_off == c->out_len)
             break;
@@ -269,7 +271,8 @@ static void listener_readable(loop_t *l, loop_ep_t *ep)
         if (!c) {
             srv->stats.refused++;
             if (!srv->refusing && srv->log)
-                fprintf(srv->log, "metersim: %s: client %s refused: %d clients already (the limit)\n",
+                fprintf(srv->log,
+                        "metersim: %s: client %s refused: %d clients already (the limit)\n",
                         srv->name, peer, TCP_MAX_CLIENTS);
             srv->refusing = true;
             close(fd);
@@ -284,8 +287,12 @@ static void listener_readable(loop_t *l, loop_ep_t *ep)
         uint64_t now = loop_now(l);
         c->last_ns = now;
         c->raw = srv->spec.kind != ENDPOINT_MODBUS_TCP;
-        c->ep = (loop_ep_t){.fd = fd, .want_read = true, .ctx = c, .slot = -1,
-                            .on_readable = conn_readable, .on_writable = conn_writable,
+        c->ep = (loop_ep_t){.fd = fd,
+                            .want_read = true,
+                            .ctx = c,
+                            .slot = -1,
+                            .on_readable = conn_readable,
+                            .on_writable = conn_writable,
                             .on_due = conn_due};
         if (c->raw) {
             link_attach_socket(&c->link, srv->line, fd, c->peer, srv->bus, srv->fast);

@@ -45,8 +45,8 @@ typedef struct tcp_conn {
     char peer[64];
     uint64_t last_ns; /* the last request (or bytes, raw) */
     bool raw;
-    link_t link;          /* raw */
-    gateway_client_t gc;  /* MBAP */
+    link_t link;         /* raw */
+    gateway_client_t gc; /* MBAP */
     uint8_t in[TCP_IN_MAX];
     size_t in_len, in_off;
     uint8_t out[TCP_OUT_MAX];
@@ -54,18 +54,18 @@ typedef struct tcp_conn {
 } tcp_conn_t;
 
 typedef struct tcp_stats {
-    uint64_t accepted, refused, closed_by_client, dropped_protocol, dropped_idle,
-        dropped_stalled, dropped_slow;
+    uint64_t accepted, refused, closed_by_client, dropped_protocol, dropped_idle, dropped_stalled,
+        dropped_slow;
 } tcp_stats_t;
 
 struct tcp_server {
     loop_ep_t ep; /* the listener */
     loop_t *loop;
     endpoint_spec_t spec;
-    char name[96];     /* "modbus tcp:127.0.0.1:5020", for the log */
-    const char *line;  /* "modbus" or "mbus" */
+    char name[96];    /* "modbus tcp:127.0.0.1:5020", for the log */
+    const char *line; /* "modbus" or "mbus" */
     bus_t *bus;
-    gateway_t *gw;     /* MBAP endpoints */
+    gateway_t *gw; /* MBAP endpoints */
     bool fast;
     uint64_t idle_ns;
     FILE *log;
@@ -77,9 +77,9 @@ struct tcp_server {
 
 /* Listens as `spec` says for `bus` (and its gateway, for Modbus TCP). The
  * port actually bound is in srv->spec.port (a spec with port 0 gets one). */
-int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
-                    const char *line, bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns,
-                    FILE *log, char *err, size_t errlen);
+int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec, const char *line,
+                    bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns, FILE *log, char *err,
+                    size_t errlen);
 
 /* Moves every connection on: replies streamed (raw), responses written and
  * input fed (MBAP). Returns the earliest instant it has work again. */

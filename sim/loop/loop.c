@@ -106,9 +106,9 @@ bool loop_once(loop_t *l, uint64_t limit_ns, volatile int *stop)
         if (ep->deadline_ns < due)
             due = ep->deadline_ns;
         if (ep->fd >= 0 && (ep->want_read || ep->want_write)) {
-            l->pfds[nfd] = (struct pollfd){.fd = ep->fd,
-                                           .events = (short)((ep->want_read ? POLLIN : 0) |
-                                                             (ep->want_write ? POLLOUT : 0))};
+            l->pfds[nfd] = (struct pollfd){
+                .fd = ep->fd,
+                .events = (short)((ep->want_read ? POLLIN : 0) | (ep->want_write ? POLLOUT : 0))};
             l->polled[nfd++] = ep;
         }
     }
@@ -147,7 +147,8 @@ bool loop_once(loop_t *l, uint64_t limit_ns, volatile int *stop)
     uint64_t now = loop_now(l);
     for (size_t i = 0; i < l->n; i++) {
         loop_ep_t *ep = l->eps[i];
-        if (ep && ep->on_due && ep->deadline_ns <= now && (l->speed > 0.0 || ep->deadline_ns != VTIME_NEVER))
+        if (ep && ep->on_due && ep->deadline_ns <= now &&
+            (l->speed > 0.0 || ep->deadline_ns != VTIME_NEVER))
             ep->on_due(l, ep, now);
     }
     return true;

@@ -39,8 +39,8 @@ void report_readings(run_t *r, int k)
             x.quadrant[2], x.quadrant_total);
     fprintf(f, ",\"E_total_kWh\":%.6f,\"E_fwd_kWh\":%.6f,\"E_rev_kWh\":%.6f", x.active_total.total,
             x.active_forward.total, x.active_reverse.total);
-    fprintf(f, ",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d", x.reactive_forward.total,
-            x.reactive_reverse.total, x.tariff);
+    fprintf(f, ",\"Eq_fwd_kvarh\":%.6f,\"Eq_rev_kvarh\":%.6f,\"tariff\":%d",
+            x.reactive_forward.total, x.reactive_reverse.total, x.tariff);
     fprintf(f, ",\"power_down_count\":%u,\"error\":%u}\n", (unsigned)x.power_down_count,
             (unsigned)x.error_code);
 }
@@ -77,11 +77,12 @@ static void check_lcd(run_t *r, const scenario_event_t *ev, int k)
     meter_t *m = &r->meters[k];
     char text[128], when[32], name[512];
     text_lcd_line(meter_display(m), text, sizeof text);
-    bool ok = a->kind == SCENARIO_ASSERT_LCD ? strcmp(text, a->text) == 0
-                                             : strstr(text, a->text) != NULL;
+    bool ok =
+        a->kind == SCENARIO_ASSERT_LCD ? strcmp(text, a->text) == 0 : strstr(text, a->text) != NULL;
     runner_format_time(r->tick, when, sizeof when);
     snprintf(name, sizeof name, "%s %s lcd at %s", ev->path, r->sc->meters[k].name, when);
-    fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"assert\",\"path\":\"%s\",\"meter\":\"%s\",\"lcd\":\"",
+    fprintf(r->o->log,
+            "{\"t\":%.3f,\"event\":\"assert\",\"path\":\"%s\",\"meter\":\"%s\",\"lcd\":\"",
             (double)r->tick / VTIME_SAMPLE_RATE, ev->path, r->sc->meters[k].name);
     json_text(r->o->log, text);
     fprintf(r->o->log, "\",\"expected\":\"");
@@ -192,10 +193,12 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
     }
 
     char why[512] = "";
-    bool crc_ok = !modbus || (n >= 4 && crc16_modbus(bytes, n - 2) == (bytes[n - 2] | bytes[n - 1] << 8));
+    bool crc_ok =
+        !modbus || (n >= 4 && crc16_modbus(bytes, n - 2) == (bytes[n - 2] | bytes[n - 1] << 8));
     size_t body = modbus && n >= 2 ? n - 2 : n;
     switch (x->expect) {
-    case SCENARIO_EXPECT_ANY: break;
+    case SCENARIO_EXPECT_ANY:
+        break;
     case SCENARIO_EXPECT_NONE:
         if (n)
             snprintf(why, sizeof why, "a reply came, none was expected");
@@ -204,7 +207,8 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
         if (!n)
             snprintf(why, sizeof why, "no reply");
         else if (line_error || !crc_ok)
-            snprintf(why, sizeof why, "the reply is garbled (%s)", line_error ? "line errors" : "bad CRC");
+            snprintf(why, sizeof why, "the reply is garbled (%s)",
+                     line_error ? "line errors" : "bad CRC");
         else if (body != x->reply_len || memcmp(bytes, x->reply, body))
             snprintf(why, sizeof why, "the reply differs");
         break;
@@ -227,8 +231,8 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
             snprintf(why, sizeof why, "expected exception %02X", x->exception);
         break;
     case SCENARIO_EXPECT_FLOATS:
-        if (!n || line_error || !crc_ok || body < 3 || bytes[1] & 0x80 ||
-            bytes[2] != body - 3 || bytes[2] < 4 * x->n_floats) {
+        if (!n || line_error || !crc_ok || body < 3 || bytes[1] & 0x80 || bytes[2] != body - 3 ||
+            bytes[2] < 4 * x->n_floats) {
             snprintf(why, sizeof why, "expected a reply with %d Float ABCD values", x->n_floats);
         } else {
             for (int i = 0; i < x->n_floats && !why[0]; i++) {
@@ -249,14 +253,16 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
         break;
     }
     }
-    char req[3 * SCENARIO_FRAME_MAX + 1], rep[3 * BUS_FRAME_MAX * 2 + 1], want[3 * SCENARIO_FRAME_MAX + 1];
+    char req[3 * SCENARIO_FRAME_MAX + 1], rep[3 * BUS_FRAME_MAX * 2 + 1],
+        want[3 * SCENARIO_FRAME_MAX + 1];
     hex(req, sizeof req, x->request, x->request_len);
     hex(rep, sizeof rep, bytes, n);
     hex(want, sizeof want, x->reply, x->reply_len);
-    double latency = n ? (double)((int64_t)got[0].t_end_ns - (int64_t)line_char_ns(p->bps,
-                                                                                 p->parity) -
-                                  (int64_t)p->request_end_ns) / 1e6
-                       : 0.0;
+    double latency =
+        n ? (double)((int64_t)got[0].t_end_ns - (int64_t)line_char_ns(p->bps, p->parity) -
+                     (int64_t)p->request_end_ns) /
+                1e6
+          : 0.0;
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"%s\",\"path\":\"%s\",\"request\":\"%s\",\"reply\":\"%s\"",
             (double)p->sent_ns / 1e9, modbus ? "modbus" : "mbus", ev->path, req, rep);
@@ -284,7 +290,6 @@ void report_xfer(run_t *r, const xfer_t *p, bool modbus, const line_byte_t *got,
     r->failures++;
 }
 
-
 void report_stats(const run_t *r)
 {
     struct rusage ru;
@@ -311,6 +316,6 @@ void report_stats(const run_t *r)
             r->sc->n_meters, r->sc->n_buses, (double)r->tick / VTIME_SAMPLE_RATE,
             loop_wall(&r->loop), cpu, (double)r->max_lag_ns / 1e6,
             (unsigned long long)r->loop.wakeups, (unsigned long long)requests,
-            (unsigned long long)replies, (unsigned long long)timeouts,
-            (unsigned long long)clients, (unsigned long long)refused, (unsigned long long)dropped);
+            (unsigned long long)replies, (unsigned long long)timeouts, (unsigned long long)clients,
+            (unsigned long long)refused, (unsigned long long)dropped);
 }

@@ -50,7 +50,7 @@ struct runner {
     meter_t *meters;
     wave_t *waves;
     scenario_load_t *loads;
-    bool *supply;       /* the supply as the scenario or the user set it */
+    bool *supply; /* the supply as the scenario or the user set it */
     run_bus_t *buses;
     scenario_grid_t grid;
     metrology_sample_t buf[800];
@@ -65,7 +65,7 @@ struct runner {
     loop_ep_t sim_ep;
     bool paced;
     size_t next_event;
-    uint64_t end;  /* the tick the run ends at, unless forever */
+    uint64_t end;        /* the tick the run ends at, unless forever */
     uint64_t max_lag_ns; /* paced: the latest the host woke after it planned to */
     bool forever;
 };

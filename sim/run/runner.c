@@ -13,8 +13,9 @@
 #include "run_internal.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
-#define PACED_TICKS 400u /* 50 ms: how far a paced run lets the meters fall behind before it
-                            moves them on (what input may wait for them to catch up) */
+#define PACED_TICKS                                                                                \
+    400u /* 50 ms: how far a paced run lets the meters fall behind before it                       \
+            moves them on (what input may wait for them to catch up) */
 #define FRAME_S (1.0 / 30.0)
 
 static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
@@ -148,8 +149,9 @@ static void desc_of(const run_t *r, int k, bool powered, meter_desc_t *d)
         .settings = &sm->settings,
         .unpowered = !powered,
         .modbus = {.fast = r->o->fast,
-                   .turnaround_ns = sm->turnaround_ns ? sm->turnaround_ns
-                                                      : 10 * VTIME_NS_PER_MS + spread % 1000 * 1000},
+                   .turnaround_ns = sm->turnaround_ns
+                                        ? sm->turnaround_ns
+                                        : 10 * VTIME_NS_PER_MS + spread % 1000 * 1000},
         .mbus = {.reply_delay_bits = (uint16_t)(33 + spread % 8)},
         .save_interval_ns = r->o->state ? r->o->save_interval * VTIME_NS_PER_TICK : 0,
     };
@@ -218,7 +220,8 @@ static void restart_meter(run_t *r, int k, scenario_fault_t fault)
     static const meter_fault_t faults[] = {METER_FAULT_NONE, METER_FAULT_CORRUPT_MAIN,
                                            METER_FAULT_CORRUPT_BACKUP, METER_FAULT_CORRUPT_BOTH};
     nvm_status_t st = (nvm_status_t)meter_restart(m, &md, faults[fault], &error);
-    static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup", "corrupt_both"};
+    static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup",
+                                        "corrupt_both"};
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"fault\",\"meter\":\"%s\",\"fault\":\"%s\","
             "\"memory\":\"%s\",\"error\":%u}\n",
@@ -250,15 +253,19 @@ static void send_xfer(run_t *r, const scenario_event_t *ev)
         finish_xfer(r, b, l); /* a new request ends the wait for the last */
     const scenario_xfer_t *x = &ev->u.xfer;
     uint32_t bps = x->bps ? x->bps : line->n_meters ? bus_meter_bps(line, 0) : 9600;
-    line_parity_t parity = x->parity ? bus_parity_of_code((uint8_t)x->parity)
+    line_parity_t parity = x->parity        ? bus_parity_of_code((uint8_t)x->parity)
                            : line->n_meters ? bus_meter_parity(line, 0)
                                             : LINE_PARITY_EVEN;
     uint64_t now = now_ns(r);
     line->hold++;
     bus_send(line, x->request, x->request_len, now, bps, parity, NULL);
     uint64_t end = now + x->request_len * line_char_ns(bps, parity);
-    b->xfer[l] = (xfer_t){.ev = ev, .bps = bps, .parity = parity, .sent_ns = now,
-                          .request_end_ns = end, .timeout_ns = end + x->timeout_ns};
+    b->xfer[l] = (xfer_t){.ev = ev,
+                          .bps = bps,
+                          .parity = parity,
+                          .sent_ns = now,
+                          .request_end_ns = end,
+                          .timeout_ns = end + x->timeout_ns};
 }
 
 /* Requests whose answer time is over. The timeout is for the first byte: a
@@ -300,34 +307,42 @@ static void apply(run_t *r, const scenario_event_t *ev)
             continue;
         meter_t *m = &r->meters[k];
         switch (ev->kind) {
-        case SCENARIO_EV_GRID: r->grid = ev->u.grid; break;
-        case SCENARIO_EV_LOAD: r->loads[k] = ev->u.load; break;
+        case SCENARIO_EV_GRID:
+            r->grid = ev->u.grid;
+            break;
+        case SCENARIO_EV_LOAD:
+            r->loads[k] = ev->u.load;
+            break;
         case SCENARIO_EV_TARIFF_INPUT:
             meter_set_tariff_input(m, ev->u.on);
-            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"tariff_input\",\"meter\":\"%s\",\"on\":%s}\n",
+            fprintf(r->o->log,
+                    "{\"t\":%.3f,\"event\":\"tariff_input\",\"meter\":\"%s\",\"on\":%s}\n",
                     (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
                     ev->u.on ? "true" : "false");
             break;
         case SCENARIO_EV_SET: {
             settings_err_t e = meter_set(m, ev->u.set.id, ev->u.set.value);
-            fprintf(r->o->log,
-                    "{\"t\":%.3f,\"event\":\"set\",\"meter\":\"%s\",\"setting\":\"%s\",\"value\":%d,"
-                    "\"result\":\"%s\"}\n",
-                    (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
-                    settings_name(ev->u.set.id), (int)ev->u.set.value, settings_strerror(e));
+            fprintf(
+                r->o->log,
+                "{\"t\":%.3f,\"event\":\"set\",\"meter\":\"%s\",\"setting\":\"%s\",\"value\":%d,"
+                "\"result\":\"%s\"}\n",
+                (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
+                settings_name(ev->u.set.id), (int)ev->u.set.value, settings_strerror(e));
             break;
         }
         case SCENARIO_EV_RESET:
             meter_reset(m, ev->u.reset);
-            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"reset\",\"meter\":\"%s\",\"what\":\"%s\"}\n",
+            fprintf(r->o->log,
+                    "{\"t\":%.3f,\"event\":\"reset\",\"meter\":\"%s\",\"what\":\"%s\"}\n",
                     (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
                     ev->u.reset == ACCESS_RESET_DAY_COUNTER ? "day_counter" : "power_down_counter");
             break;
         case SCENARIO_EV_BUTTON: {
             static const char *const names[] = {"left", "middle", "right"};
             meter_button(m, ev->u.button.button, ev->u.button.pressed);
-            fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"button\",\"meter\":\"%s\",\"button\":\"%s\","
-                               "\"pressed\":%s}\n",
+            fprintf(r->o->log,
+                    "{\"t\":%.3f,\"event\":\"button\",\"meter\":\"%s\",\"button\":\"%s\","
+                    "\"pressed\":%s}\n",
                     (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name,
                     names[ev->u.button.button], ev->u.button.pressed ? "true" : "false");
             break;
@@ -335,10 +350,15 @@ static void apply(run_t *r, const scenario_event_t *ev)
         case SCENARIO_EV_SUPPLY:
             runner_set_supply(r, k, ev->u.on);
             break;
-        case SCENARIO_EV_FAULT: restart_meter(r, k, ev->u.fault); break;
-        case SCENARIO_EV_ASSERT: report_check(r, ev, k); break;
+        case SCENARIO_EV_FAULT:
+            restart_meter(r, k, ev->u.fault);
+            break;
+        case SCENARIO_EV_ASSERT:
+            report_check(r, ev, k);
+            break;
         case SCENARIO_EV_MODBUS:
-        case SCENARIO_EV_MBUS: break; /* handled above */
+        case SCENARIO_EV_MBUS:
+            break; /* handled above */
         }
         if (ev->kind == SCENARIO_EV_GRID)
             break; /* shared: once */
@@ -433,7 +453,8 @@ static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns)
 {
     run_t *r = ctx;
     for (int b = 0; b < r->sc->n_buses; b++)
-        if (&r->buses[b].line[METER_LINE_MODBUS] == line || &r->buses[b].line[METER_LINE_MBUS] == line) {
+        if (&r->buses[b].line[METER_LINE_MODBUS] == line ||
+            &r->buses[b].line[METER_LINE_MBUS] == line) {
             sync_bus(r, &r->buses[b], now_ns);
             return;
         }
@@ -566,8 +587,8 @@ static int open_endpoints(run_t *r)
                 .bus_name = sb->name,
                 .line = mb ? METER_LINE_MODBUS : METER_LINE_MBUS,
                 .spec = mb ? sb->modbus[i] : sb->mbus[i - sb->n_modbus],
-                .gateway_timeout_ns = sb->gateway_timeout_ns ? sb->gateway_timeout_ns
-                                                             : o->gateway_timeout_ns};
+                .gateway_timeout_ns =
+                    sb->gateway_timeout_ns ? sb->gateway_timeout_ns : o->gateway_timeout_ns};
         }
     }
     for (int i = 0; i < o->n_endpoints; i++) {
@@ -587,12 +608,15 @@ static int open_endpoints(run_t *r)
         }
         meter_line_t l = e->modbus ? METER_LINE_MODBUS : METER_LINE_MBUS;
         uint64_t gt = sc->buses[b].gateway_timeout_ns ? sc->buses[b].gateway_timeout_ns
-                                                     : o->gateway_timeout_ns;
-        reqs[k++] = (endpoint_req_t){.bus = &r->buses[b].line[l], .bus_name = sc->buses[b].name,
-                                     .line = l, .spec = e->spec, .gateway_timeout_ns = gt};
+                                                      : o->gateway_timeout_ns;
+        reqs[k++] = (endpoint_req_t){.bus = &r->buses[b].line[l],
+                                     .bus_name = sc->buses[b].name,
+                                     .line = l,
+                                     .spec = e->spec,
+                                     .gateway_timeout_ns = gt};
     }
-    endpoint_opts_t eo = {.fast = o->fast, .copper = o->copper, .tcp_idle_ns = o->tcp_idle_ns,
-                          .log = stderr};
+    endpoint_opts_t eo = {
+        .fast = o->fast, .copper = o->copper, .tcp_idle_ns = o->tcp_idle_ns, .log = stderr};
     char err[1024];
     int rc = endpoints_open(&r->ep, &r->loop, reqs, k, &eo, err, sizeof err);
     free(reqs);

@@ -36,30 +36,30 @@ typedef struct {
 
 /* An endpoint named on the command line: --modbus [BUS=]SPEC, --mbus [BUS=]SPEC. */
 typedef struct {
-    char bus[32];     /* a bus's name; "": the first bus */
-    bool modbus;      /* else M-Bus */
+    char bus[32]; /* a bus's name; "": the first bus */
+    bool modbus;  /* else M-Bus */
     endpoint_spec_t spec;
     const char *text; /* as given, for messages */
 } runner_endpoint_t;
 
 typedef struct {
-    uint64_t until;     /* ticks; 0: the scenario's duration, else its last event, else forever */
-    double speed;       /* times real time; 0: as fast as possible */
-    uint64_t every;     /* ticks between periodic readings in the log; 0: none */
-    FILE *log;          /* the JSON-lines log (standard output) */
-    bool progress;      /* a progress line on standard error, when it is a terminal */
-    const char *junit;  /* write JUnit XML here; NULL: none */
-    const runner_ui_t *ui; /* NULL: none */
-    const char *state;     /* the meters' memory on disk (docs/state.md); NULL: none.
-                              With several meters, meter NAME uses "STATE.NAME". */
-    uint64_t save_interval; /* ticks between saves of `state` */
+    uint64_t until;    /* ticks; 0: the scenario's duration, else its last event, else forever */
+    double speed;      /* times real time; 0: as fast as possible */
+    uint64_t every;    /* ticks between periodic readings in the log; 0: none */
+    FILE *log;         /* the JSON-lines log (standard output) */
+    bool progress;     /* a progress line on standard error, when it is a terminal */
+    const char *junit; /* write JUnit XML here; NULL: none */
+    const runner_ui_t *ui;              /* NULL: none */
+    const char *state;                  /* the meters' memory on disk (docs/state.md); NULL: none.
+                                           With several meters, meter NAME uses "STATE.NAME". */
+    uint64_t save_interval;             /* ticks between saves of `state` */
     const runner_endpoint_t *endpoints; /* from the command line, besides the scenario's */
     int n_endpoints;
-    bool copper;        /* a pty behaves as copper: baud-rate mismatches fail */
-    bool fast;          /* wire-time emulation off (docs/cli.md) */
+    bool copper;                 /* a pty behaves as copper: baud-rate mismatches fail */
+    bool fast;                   /* wire-time emulation off (docs/cli.md) */
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
-    bool stats;         /* a line about the run itself on standard error at the end */
+    bool stats;                  /* a line about the run itself on standard error at the end */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one

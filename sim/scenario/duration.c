@@ -32,7 +32,8 @@ bool duration_parse(const char *text, uint64_t *ticks)
         size_t u = 0;
         for (; u < sizeof units / sizeof units[0]; u++) {
             size_t n = strlen(units[u].unit);
-            if (strncmp(p, units[u].unit, n) == 0 && !(p[n] == 's' && units[u].unit[0] == 'm' && n == 1)) {
+            if (strncmp(p, units[u].unit, n) == 0 &&
+                !(p[n] == 's' && units[u].unit[0] == 'm' && n == 1)) {
                 total += x * units[u].seconds;
                 p += n;
                 break;

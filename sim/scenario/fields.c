@@ -9,17 +9,31 @@
 #include "modbus_map.h"
 
 enum {
-    G_VOLTAGE, G_CURRENT, G_FREQUENCY, G_P, G_Q, G_S, G_PF, G_ULL, G_QUADRANT, G_DIRECTION,
-    G_ENERGY,   /* index = kind * 8 + slot: kind 0..5, slot 0 total, 1..4 T1..T4, 5..7 L1..L3 */
-    G_QUAD_E,   /* index = quadrant * 5 + slot: slot 0 total, 1..4 T1..T4 */
-    G_RESETTABLE, G_POWER_DOWN, G_TARIFF, G_TARIFF_INPUT, G_ERROR,
-    G_SETTING,  /* index = setting_id_t */
-    G_PULSES,   /* index = output */
-    G_MODBUS    /* index = register address (A3.2) */
+    G_VOLTAGE,
+    G_CURRENT,
+    G_FREQUENCY,
+    G_P,
+    G_Q,
+    G_S,
+    G_PF,
+    G_ULL,
+    G_QUADRANT,
+    G_DIRECTION,
+    G_ENERGY, /* index = kind * 8 + slot: kind 0..5, slot 0 total, 1..4 T1..T4, 5..7 L1..L3 */
+    G_QUAD_E, /* index = quadrant * 5 + slot: slot 0 total, 1..4 T1..T4 */
+    G_RESETTABLE,
+    G_POWER_DOWN,
+    G_TARIFF,
+    G_TARIFF_INPUT,
+    G_ERROR,
+    G_SETTING, /* index = setting_id_t */
+    G_PULSES,  /* index = output */
+    G_MODBUS   /* index = register address (A3.2) */
 };
 
-static const char *const energy_kinds[6] = {"active_total",   "active_forward",   "active_reverse",
-                                            "reactive_total", "reactive_forward", "reactive_reverse"};
+static const char *const energy_kinds[6] = {"active_total",     "active_forward",
+                                            "active_reverse",   "reactive_total",
+                                            "reactive_forward", "reactive_reverse"};
 
 /* Slots after the dot: total, T1..T4, L1..L3 (and for per-phase groups, the
  * sum or average as "total"/"avg"/"sum"). */
@@ -51,10 +65,10 @@ bool fields_lookup(const char *name, field_t *f)
         int group;
         const char *unit;
     } per_phase[] = {
-        {"voltage", G_VOLTAGE, "V"},       {"current", G_CURRENT, "A"},
-        {"active_power", G_P, "kW"},       {"reactive_power", G_Q, "kvar"},
-        {"apparent_power", G_S, "kVA"},    {"power_factor", G_PF, ""},
-        {"quadrant", G_QUADRANT, ""},      {"direction", G_DIRECTION, ""},
+        {"voltage", G_VOLTAGE, "V"},    {"current", G_CURRENT, "A"},
+        {"active_power", G_P, "kW"},    {"reactive_power", G_Q, "kvar"},
+        {"apparent_power", G_S, "kVA"}, {"power_factor", G_PF, ""},
+        {"quadrant", G_QUADRANT, ""},   {"direction", G_DIRECTION, ""},
     };
     static const struct {
         const char *name;
@@ -153,8 +167,9 @@ static double per_phase(const double v[3], double total, int index)
 
 static const readings_energy_t *energy_of(const readings_t *r, int kind)
 {
-    const readings_energy_t *e[6] = {&r->active_total,   &r->active_forward,   &r->active_reverse,
-                                     &r->reactive_total, &r->reactive_forward, &r->reactive_reverse};
+    const readings_energy_t *e[6] = {&r->active_total,     &r->active_forward,
+                                     &r->active_reverse,   &r->reactive_total,
+                                     &r->reactive_forward, &r->reactive_reverse};
     return e[kind];
 }
 
@@ -166,36 +181,48 @@ static double modbus_value(uint16_t addr, const readings_t *r)
     uint8_t b[8] = {0};
     if (!reg || modbus_map_read(r, addr, reg->words, b) != MODBUS_EX_NONE)
         return NAN;
-    uint32_t u = reg->words == 2 ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
-                                 : (uint32_t)b[0] << 8 | b[1];
+    uint32_t u = reg->words == 2
+                     ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+                     : (uint32_t)b[0] << 8 | b[1];
     switch (reg->type) {
     case MODBUS_TYPE_FLOAT:
         if (r->settings.data_type == 2)
             return (int32_t)u / 1000.0;
         return modbus_get_float_abcd(b);
-    case MODBUS_TYPE_SIGNED: return reg->words == 2 ? (double)(int32_t)u : (double)(int16_t)u;
+    case MODBUS_TYPE_SIGNED:
+        return reg->words == 2 ? (double)(int32_t)u : (double)(int16_t)u;
     case MODBUS_TYPE_BCD: {
         double v = 0;
         for (int shift = reg->words * 16 - 4; shift >= 0; shift -= 4)
             v = v * 10 + ((u >> shift) & 0xF);
         return v;
     }
-    default: return (double)u; /* bits, codes, ASCII (the character's code) */
+    default:
+        return (double)u; /* bits, codes, ASCII (the character's code) */
     }
 }
 
 double fields_value(const field_t *f, const readings_t *r)
 {
     switch (f->group) {
-    case G_VOLTAGE: return per_phase(r->voltage, r->voltage_avg, f->index);
-    case G_CURRENT: return per_phase(r->current, r->current_sum, f->index);
-    case G_FREQUENCY: return r->frequency;
-    case G_P: return per_phase(r->p, r->p_total, f->index);
-    case G_Q: return per_phase(r->q, r->q_total, f->index);
-    case G_S: return per_phase(r->s, r->s_total, f->index);
-    case G_PF: return per_phase(r->pf, r->pf_total, f->index);
-    case G_ULL: return r->voltage_ll[f->index];
-    case G_QUADRANT: return f->index < 3 ? r->quadrant[f->index] : r->quadrant_total;
+    case G_VOLTAGE:
+        return per_phase(r->voltage, r->voltage_avg, f->index);
+    case G_CURRENT:
+        return per_phase(r->current, r->current_sum, f->index);
+    case G_FREQUENCY:
+        return r->frequency;
+    case G_P:
+        return per_phase(r->p, r->p_total, f->index);
+    case G_Q:
+        return per_phase(r->q, r->q_total, f->index);
+    case G_S:
+        return per_phase(r->s, r->s_total, f->index);
+    case G_PF:
+        return per_phase(r->pf, r->pf_total, f->index);
+    case G_ULL:
+        return r->voltage_ll[f->index];
+    case G_QUADRANT:
+        return f->index < 3 ? r->quadrant[f->index] : r->quadrant_total;
     case G_DIRECTION: {
         char d = f->index < 3 ? r->direction[f->index] : r->direction_total;
         return d == 'R' ? -1.0 : 1.0;
@@ -205,17 +232,25 @@ double fields_value(const field_t *f, const readings_t *r)
         int s = f->index % 8;
         return s == 0 ? e->total : s <= 4 ? e->tariff[s - 1] : e->phase[s - 5];
     }
-    case G_QUAD_E: return r->reactive_quadrant[f->index / 5][f->index % 5];
-    case G_RESETTABLE: return f->index == 0 ? r->resettable : r->resettable_phase[f->index - 1];
-    case G_POWER_DOWN: return r->power_down_count;
-    case G_TARIFF: return r->tariff;
-    case G_TARIFF_INPUT: return r->tariff_input;
-    case G_ERROR: return r->error_code;
+    case G_QUAD_E:
+        return r->reactive_quadrant[f->index / 5][f->index % 5];
+    case G_RESETTABLE:
+        return f->index == 0 ? r->resettable : r->resettable_phase[f->index - 1];
+    case G_POWER_DOWN:
+        return r->power_down_count;
+    case G_TARIFF:
+        return r->tariff;
+    case G_TARIFF_INPUT:
+        return r->tariff_input;
+    case G_ERROR:
+        return r->error_code;
     case G_SETTING:
         return f->index == SETTING_COUNT ? r->settings.t34_activated
                                          : settings_get(&r->settings, (setting_id_t)f->index);
-    case G_PULSES: return (double)r->pulses[f->index];
-    case G_MODBUS: return modbus_value((uint16_t)f->index, r);
+    case G_PULSES:
+        return (double)r->pulses[f->index];
+    case G_MODBUS:
+        return modbus_value((uint16_t)f->index, r);
     }
     return 0.0;
 }
@@ -224,7 +259,8 @@ const char *fields_help(void)
 {
     return "voltage.L1..L3|avg, current.L1..L3|sum, frequency, active_power.L1..L3|total, "
            "reactive_power.*, apparent_power.*, power_factor.*, voltage_ll.L1-L2|L1-L3|L2-L3, "
-           "quadrant.*, direction.*, {active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
+           "quadrant.*, direction.*, "
+           "{active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
            "reactive_q1..q4.total|T1..T4, resettable.total|L1..L3, power_down_count, tariff, "
            "tariff_input, error_code, pulses.S0-1|S0-2|LED, 0x6000 (a register of A3.2), "
            "settings.<name> (modbus_id, combination_code, ..., t34_activated)";

@@ -18,7 +18,8 @@
  *   settings.<name>                              every setting of settings.h by its name
  *   pulses.S0-1, pulses.S0-2, pulses.LED         pulses emitted so far
  *   0x6000, 0x5002, ...                          a register of A3.2 by its address: the value a
- *                                                master decodes there (its data type; 0x4012 'F' = 70)
+ *                                                master decodes there (its data type; 0x4012 'F' =
+ * 70)
  *
  * A scenario's starting energy registers are named the same way; the names
  * and their order are the core's (energy_register_find(), energy.h).
@@ -32,8 +33,8 @@
 #include "meter.h"
 
 typedef struct {
-    int group;  /* internal: which part of readings_t */
-    int index;  /* internal: which slot */
+    int group; /* internal: which part of readings_t */
+    int index; /* internal: which slot */
     const char *unit;
 } field_t;
 

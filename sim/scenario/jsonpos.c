@@ -22,8 +22,8 @@ typedef struct {
 
 static void skip_ws(scan_t *c)
 {
-    while (c->i < c->len && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
-                             c->s[c->i] == '\r'))
+    while (c->i < c->len &&
+           (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' || c->s[c->i] == '\r'))
         c->i++;
 }
 
@@ -119,9 +119,15 @@ static void scan_value(scan_t *c, char *path, size_t cap)
     if (++c->depth > 200) /* cJSON's own nesting limit is lower */
         return;
     switch (c->s[c->i]) {
-    case '{': scan_object(c, path, cap); break;
-    case '[': scan_array(c, path, cap); break;
-    case '"': skip_string(c); break;
+    case '{':
+        scan_object(c, path, cap);
+        break;
+    case '[':
+        scan_array(c, path, cap);
+        break;
+    case '"':
+        skip_string(c);
+        break;
     default:
         while (c->i < c->len && !strchr(",]} \t\r\n", c->s[c->i]))
             c->i++;

@@ -27,14 +27,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { PROFILE_CONST, PROFILE_STEPS, PROFILE_RAMP, PROFILE_DAILY, PROFILE_SERIES } profile_kind_t;
+typedef enum {
+    PROFILE_CONST,
+    PROFILE_STEPS,
+    PROFILE_RAMP,
+    PROFILE_DAILY,
+    PROFILE_SERIES
+} profile_kind_t;
 
 typedef struct {
     profile_kind_t kind;
-    double value;          /* PROFILE_CONST */
-    double *t, *v;         /* points: time in seconds, value (heap; shared by copies) */
+    double value;  /* PROFILE_CONST */
+    double *t, *v; /* points: time in seconds, value (heap; shared by copies) */
     size_t n;
-    uint64_t start_tick;   /* when the profile was set (not for DAILY) */
+    uint64_t start_tick; /* when the profile was set (not for DAILY) */
 } profile_t;
 
 /* The value at `tick` (ticks since the scenario began). */

@@ -13,7 +13,6 @@
 #include "duration.h"
 #include "jsonpos.h"
 
-
 /* The default scenario: an office floor on a 3P4W supply, its phases loaded
  * unevenly, with the harmonics of switch-mode power supplies and a little
  * measurement noise. */
@@ -92,8 +91,8 @@ static bool get_per_phase(scn_ctx_t *c, const cJSON *obj, const char *key, doubl
 
 bool scn_parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid)
 {
-    static const char *const keys[] = {"voltage", "frequency", "phase_angles", "harmonics",
-                                       "noise", NULL};
+    static const char *const keys[] = {"voltage",   "frequency", "phase_angles",
+                                       "harmonics", "noise",     NULL};
     const cJSON *pa = cJSON_GetObjectItemCaseSensitive(g, "phase_angles");
     if (!scn_known_keys(c, g, keys) ||
         !get_per_phase(c, g, "voltage", 0, 276, "V (0 to Un + 20 %, manual 4)", grid->voltage) ||
@@ -107,7 +106,8 @@ bool scn_parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid)
             scn_fail(c, "expected three angles in degrees (L1, L2, L3)");
         for (int k = 0; k < 3 && !c->failed; k++) {
             size_t m = scn_push(c, NULL, k);
-            scn_check_number(c, cJSON_GetArrayItem(pa, k), -360, 360, "degrees", &grid->position_deg[k]);
+            scn_check_number(c, cJSON_GetArrayItem(pa, k), -360, 360, "degrees",
+                             &grid->position_deg[k]);
             scn_pop(c, m);
         }
         scn_pop(c, n);
@@ -119,8 +119,8 @@ bool scn_parse_grid(scn_ctx_t *c, const cJSON *g, scenario_grid_t *grid)
  * whole load (`whole`), whose other keys are read by parse_load. */
 static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p, bool whole)
 {
-    static const char *const keys[] = {"current", "pf", "reactive", "direction", "angle",
-                                       "harmonics", NULL};
+    static const char *const keys[] = {"current", "pf",        "reactive", "direction",
+                                       "angle",   "harmonics", NULL};
     static const char *const whole_keys[] = {"current", "pf",        "reactive", "direction",
                                              "angle",   "harmonics", "noise",    "L1",
                                              "L2",      "L3",        NULL};
@@ -144,7 +144,8 @@ static bool parse_phase_load(scn_ctx_t *c, const cJSON *o, scenario_phase_t *p, 
         p->use_angle = false;
     if (c->failed || !scn_get_choice(c, o, "reactive", reactive, &cap) ||
         !scn_get_choice(c, o, "direction", direction, &exp_) ||
-        !scn_get_number(c, o, "angle", -360, 360, "degrees (current lagging voltage)", &p->angle_deg) ||
+        !scn_get_number(c, o, "angle", -360, 360, "degrees (current lagging voltage)",
+                        &p->angle_deg) ||
         !parse_harmonics(c, o, p->ih, &p->n_ih))
         return false;
     if (angle)
@@ -303,9 +304,9 @@ static bool template_id(scn_ctx_t *c, const cJSON *o, const tmpl_t *t, const cha
 static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scenario_load_t *load,
                         tmpl_t *t)
 {
-    static const char *const keys[] = {"name",      "model",           "serial",
-                                       "connection", "settings",       "registers",
-                                       "power_down_count", "turnaround", "load", NULL};
+    static const char *const keys[] = {"name",     "model",     "serial",           "connection",
+                                       "settings", "registers", "power_down_count", "turnaround",
+                                       "load",     NULL};
     static const char *const tkeys[] = {
         "name",       "model", "serial", "connection", "settings", "registers", "power_down_count",
         "turnaround", "load",  "count",  "vary",       NULL};
@@ -383,9 +384,10 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
             if (m->n_registers >= SCENARIO_MAX_REGISTERS)
                 scn_fail(c, "at most %d starting registers", SCENARIO_MAX_REGISTERS);
             else if (reg < 0)
-                scn_fail(c, "\"%s\" is not an energy register (active_forward.total, "
-                        "reactive_q1.T2, resettable.L1, ...)",
-                     it->string);
+                scn_fail(c,
+                         "\"%s\" is not an energy register (active_forward.total, "
+                         "reactive_q1.T2, resettable.L1, ...)",
+                         it->string);
             else if (scn_check_number(c, it, 0, 999999.999, "kWh (6+3 digits, manual 6.2)", &v))
                 m->registers[m->n_registers++] = (scenario_register_t){reg, v};
             scn_pop(c, k);
@@ -597,7 +599,6 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
     }
     return !c->failed;
 }
-
 
 static bool parse_root(scn_ctx_t *c, const cJSON *root)
 {
@@ -814,8 +815,14 @@ bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen)
         return false;
     }
     text[len] = '\0';
-    scn_ctx_t c = {.file = path, .text = text, .len = len, .sc = sc, .err = err, .errlen = errlen,
-               .self_ino = st.st_ino, .self_dev = st.st_dev};
+    scn_ctx_t c = {.file = path,
+                   .text = text,
+                   .len = len,
+                   .sc = sc,
+                   .err = err,
+                   .errlen = errlen,
+                   .self_ino = st.st_ino,
+                   .self_dev = st.st_dev};
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(c.dir, sizeof c.dir, "%.*s/", (int)(slash - path), path);
@@ -831,11 +838,11 @@ bool scenario_default(scenario_t *sc, char *err, size_t errlen)
     memset(sc, 0, sizeof *sc);
     snprintf(sc->file, sizeof sc->file, "(default scenario)");
     scn_ctx_t c = {.file = sc->file,
-               .text = default_json,
-               .len = sizeof default_json - 1,
-               .sc = sc,
-               .err = err,
-               .errlen = errlen};
+                   .text = default_json,
+                   .len = sizeof default_json - 1,
+                   .sc = sc,
+                   .err = err,
+                   .errlen = errlen};
     bool ok = parse_text(&c);
     if (!ok)
         scenario_free(sc);
@@ -873,9 +880,9 @@ void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t 
         p->voltage = profile_at(&g->voltage[k], tick);
         p->position_deg = g->position_deg[k];
         p->current = profile_at(&lp->current, tick);
-        p->lag_deg = lp->use_angle ? lp->angle_deg
-                                   : wave_lag_from_pf(profile_at(&lp->pf, tick), lp->capacitive,
-                                                      lp->export_);
+        p->lag_deg = lp->use_angle
+                         ? lp->angle_deg
+                         : wave_lag_from_pf(profile_at(&lp->pf, tick), lp->capacitive, lp->export_);
         memcpy(p->vh, g->vh, sizeof p->vh);
         p->n_vh = g->n_vh;
         memcpy(p->ih, lp->ih, sizeof p->ih);

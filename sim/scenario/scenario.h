@@ -40,7 +40,7 @@
  * serve many buses (docs/network.md). */
 #define SCENARIO_MAX_METERS 10000
 #define SCENARIO_MAX_BUSES 256
-#define SCENARIO_MAX_ENDPOINTS 8 /* per bus and protocol */
+#define SCENARIO_MAX_ENDPOINTS 8       /* per bus and protocol */
 #define SCENARIO_MAX_BYTES (16u << 20) /* a scenario or CSV file is text, not data */
 #define SCENARIO_MAX_REGISTERS 32
 
@@ -139,9 +139,9 @@ typedef struct {
     double tolerance;
     char record[48];
     uint64_t timeout_ns;
-    uint32_t bps;   /* the master's line; 0: the first meter's settings */
-    int parity;     /* 1 even, 2 none, 3 odd; 0: the first meter's */
-    int bus;        /* index into scenario_t.buses (the event's "bus"; default 0) */
+    uint32_t bps; /* the master's line; 0: the first meter's settings */
+    int parity;   /* 1 even, 2 none, 3 odd; 0: the first meter's */
+    int bus;      /* index into scenario_t.buses (the event's "bus"; default 0) */
 } scenario_xfer_t;
 
 /* Faults: a restart is a power cycle through the memory image; a corrupted
@@ -162,11 +162,11 @@ typedef enum {
 typedef struct {
     scenario_assert_kind_t kind;
     field_t field;
-    char name[48];   /* as written, for messages */
-    bool equals;     /* "equals" +- "tolerance"; else "min"/"max" */
+    char name[48]; /* as written, for messages */
+    bool equals;   /* "equals" +- "tolerance"; else "min"/"max" */
     double expect, tolerance;
-    double lo, hi;   /* the accepted range, either way */
-    char text[64];   /* the LCD assertions' text */
+    double lo, hi; /* the accepted range, either way */
+    char text[64]; /* the LCD assertions' text */
 } scenario_assert_t;
 
 typedef struct {
@@ -176,21 +176,21 @@ typedef struct {
     int meter; /* index, or -1 for every meter */
     char path[160];
     union {
-        scenario_grid_t grid;         /* SCENARIO_EV_GRID: the grid from now on */
-        scenario_load_t load;         /* SCENARIO_EV_LOAD: the meter's load from now on */
-        bool on;                      /* SCENARIO_EV_TARIFF_INPUT, SCENARIO_EV_SUPPLY */
-        scenario_fault_t fault;       /* SCENARIO_EV_FAULT */
-        struct {                      /* SCENARIO_EV_SET */
+        scenario_grid_t grid;   /* SCENARIO_EV_GRID: the grid from now on */
+        scenario_load_t load;   /* SCENARIO_EV_LOAD: the meter's load from now on */
+        bool on;                /* SCENARIO_EV_TARIFF_INPUT, SCENARIO_EV_SUPPLY */
+        scenario_fault_t fault; /* SCENARIO_EV_FAULT */
+        struct {                /* SCENARIO_EV_SET */
             setting_id_t id;
             int32_t value;
         } set;
-        access_reset_t reset;         /* SCENARIO_EV_RESET */
-        struct {                      /* SCENARIO_EV_BUTTON: one edge */
+        access_reset_t reset; /* SCENARIO_EV_RESET */
+        struct {              /* SCENARIO_EV_BUTTON: one edge */
             menu_button_t button;
             bool pressed;
         } button;
-        scenario_xfer_t xfer;         /* SCENARIO_EV_MODBUS, SCENARIO_EV_MBUS */
-        scenario_assert_t check;      /* SCENARIO_EV_ASSERT */
+        scenario_xfer_t xfer;    /* SCENARIO_EV_MODBUS, SCENARIO_EV_MBUS */
+        scenario_assert_t check; /* SCENARIO_EV_ASSERT */
     } u;
 } scenario_event_t;
 
@@ -198,13 +198,13 @@ typedef struct scenario {
     char file[256];
     char name[64];
     uint64_t seed;
-    uint64_t duration; /* ticks; 0: until the last event */
+    uint64_t duration;        /* ticks; 0: until the last event */
     scenario_meter_t *meters; /* n_meters of them, in file order (templates expanded) */
     int n_meters;
-    scenario_bus_t *buses;    /* n_buses >= 1; without "buses" in the file, one named "bus1" */
+    scenario_bus_t *buses; /* n_buses >= 1; without "buses" in the file, one named "bus1" */
     int n_buses;
     scenario_grid_t grid;
-    scenario_load_t *load;    /* each meter's load at the start */
+    scenario_load_t *load; /* each meter's load at the start */
     scenario_event_t *events;
     size_t n_events;
     /* Memory of CSV series and profile points, freed with the scenario. */

@@ -11,7 +11,6 @@
 #include "duration.h"
 #include "jsonpos.h"
 
-
 bool scn_fail(scn_ctx_t *c, const char *fmt, ...)
 {
     if (c->failed)
@@ -90,18 +89,19 @@ bool scn_known_keys(scn_ctx_t *c, const cJSON *obj, const char *const *keys)
 }
 
 bool scn_check_number(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
-                         double *out)
+                      double *out)
 {
     if (!cJSON_IsNumber(v))
         return scn_fail(c, "expected a number (%s)", unit);
     if (!(v->valuedouble >= min && v->valuedouble <= max))
-        return scn_fail(c, "%g is out of range; allowed %g to %g %s", v->valuedouble, min, max, unit);
+        return scn_fail(c, "%g is out of range; allowed %g to %g %s", v->valuedouble, min, max,
+                        unit);
     *out = v->valuedouble;
     return true;
 }
 
 bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
-                       const char *unit, double *out)
+                    const char *unit, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v)
@@ -113,7 +113,7 @@ bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min,
 }
 
 bool scn_get_choice(scn_ctx_t *c, const cJSON *obj, const char *key, const char *const *names,
-                       int *out)
+                    int *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v)
@@ -165,7 +165,7 @@ bool scn_get_duration(scn_ctx_t *c, const cJSON *v, uint64_t *ticks)
     if (cJSON_IsString(v) && duration_parse(v->valuestring, ticks))
         return true;
     return scn_fail(c, "expected a duration such as \"250ms\", \"15m\", \"24h\", \"7d\", \"1h30m\" "
-                   "(at most 100 years)");
+                       "(at most 100 years)");
 }
 
 /* "01 03 50 00" or "01035000": bytes in hexadecimal; false on anything else. */
@@ -200,7 +200,8 @@ bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, si
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     size_t k = scn_push(c, key, 0);
     if (!cJSON_IsString(v) || !scn_parse_hex(v->valuestring, out, cap, n))
-        scn_fail(c, "expected bytes in hexadecimal, e.g. \"01 03 50 00 00 02\" (1 to %zu bytes)", cap);
+        scn_fail(c, "expected bytes in hexadecimal, e.g. \"01 03 50 00 00 02\" (1 to %zu bytes)",
+                 cap);
     scn_pop(c, k);
     return !c->failed;
 }

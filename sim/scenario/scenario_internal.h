@@ -31,7 +31,7 @@ typedef struct {
     size_t errlen;
     char path[256];
     bool failed;
-    uint64_t now; /* the time of the event being parsed */
+    uint64_t now;   /* the time of the event being parsed */
     ino_t self_ino; /* the scenario file, so a CSV cannot be the file itself */
     dev_t self_dev;
     size_t events_cap; /* sc->events grows as the timeline expands */
@@ -73,7 +73,8 @@ bool scn_get_choice(scn_ctx_t *c, const cJSON *obj, const char *key, const char 
                     int *out);
 bool scn_get_object(scn_ctx_t *c, const cJSON *obj, const char *key, const cJSON **out);
 bool scn_get_duration(scn_ctx_t *c, const cJSON *v, uint64_t *ticks);
-bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, size_t cap, size_t *n);
+bool scn_get_hex(scn_ctx_t *c, const cJSON *o, const char *key, uint8_t *out, size_t cap,
+                 size_t *n);
 
 /* A number, or a profile {"steps"|"ramp"|"daily"|"csv"} starting at c->now. */
 bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,

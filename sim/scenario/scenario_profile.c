@@ -23,13 +23,13 @@ static bool scn_time_of_day(const char *s, double *seconds)
 }
 
 static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
-                      profile_t *out);
+                          profile_t *out);
 static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
                              profile_t *out);
 
 /* A number, or {"steps"|"ramp"|"daily"|"csv": ...} (signal.h). */
 bool scn_parse_profile(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
-                         profile_t *out)
+                       profile_t *out)
 {
     for (int i = 0; i < c->n_cache; i++)
         if (c->cache[i].node == v && c->cache[i].now == c->now && c->cache[i].min == min &&
@@ -56,8 +56,8 @@ static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double ma
         return true;
     }
     if (!cJSON_IsObject(v) || !v->child)
-        return scn_fail(c, "expected a number (%s) or a profile {\"steps\"|\"ramp\"|\"daily\"|\"csv\"}",
-                    unit);
+        return scn_fail(
+            c, "expected a number (%s) or a profile {\"steps\"|\"ramp\"|\"daily\"|\"csv\"}", unit);
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(v, "steps");
     const cJSON *ramp = cJSON_GetObjectItemCaseSensitive(v, "ramp");
     const cJSON *daily = cJSON_GetObjectItemCaseSensitive(v, "daily");
@@ -72,10 +72,12 @@ static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double ma
         size_t n = scn_push(c, "ramp", 0);
         double from = NAN, to = NAN;
         uint64_t over = 0;
-        const cJSON *ov = cJSON_IsObject(ramp) ? cJSON_GetObjectItemCaseSensitive(ramp, "over") : NULL;
+        const cJSON *ov =
+            cJSON_IsObject(ramp) ? cJSON_GetObjectItemCaseSensitive(ramp, "over") : NULL;
         if (!cJSON_IsObject(ramp))
             scn_fail(c, "expected {\"from\", \"to\", \"over\"}");
-        else if (scn_known_keys(c, ramp, keys) && scn_get_number(c, ramp, "from", min, max, unit, &from) &&
+        else if (scn_known_keys(c, ramp, keys) &&
+                 scn_get_number(c, ramp, "from", min, max, unit, &from) &&
                  scn_get_number(c, ramp, "to", min, max, unit, &to)) {
             if (isnan(from) || isnan(to) || !ov)
                 scn_fail(c, "a ramp needs \"from\", \"to\" and \"over\"");
@@ -103,7 +105,7 @@ static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double ma
     int count = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
     if (count < 1 || count > 100000) {
         scn_fail(c, steps ? "expected an array of [duration, value] pairs"
-                      : "expected an array of [\"HH:MM\", value] pairs");
+                          : "expected an array of [\"HH:MM\", value] pairs");
         scn_pop(c, n);
         return false;
     }
@@ -141,10 +143,10 @@ static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double ma
     if (c->failed)
         return false;
     *out = (profile_t){.kind = steps ? PROFILE_STEPS : PROFILE_DAILY,
-                      .t = a,
-                      .v = a + count,
-                      .n = (size_t)count,
-                      .start_tick = c->now};
+                       .t = a,
+                       .v = a + count,
+                       .n = (size_t)count,
+                       .start_tick = c->now};
     return true;
 }
 
@@ -152,7 +154,7 @@ static bool scn_read_profile(scn_ctx_t *c, const cJSON *v, double min, double ma
  * file's first line names the columns; a column "time" gives each row's time
  * (a duration or seconds), otherwise rows are `period` apart. */
 static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, const char *unit,
-                      profile_t *out)
+                          profile_t *out)
 {
     static const char *const keys[] = {"csv", "column", "period", NULL};
     if (!scn_known_keys(c, o, keys))
@@ -219,8 +221,9 @@ static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, 
             value_col = (int)col->valuedouble - 1;
         if (value_col < 0)
             scn_fail(c, "%s has no column %s%s%s", path, cJSON_IsString(col) ? "\"" : "",
-                 cJSON_IsString(col) ? col->valuestring : "(give \"column\": a name or a number)",
-                 cJSON_IsString(col) ? "\"" : "");
+                     cJSON_IsString(col) ? col->valuestring
+                                         : "(give \"column\": a name or a number)",
+                     cJSON_IsString(col) ? "\"" : "");
     }
     while (!c->failed && fgets(line, sizeof line, f)) {
         lineno++;
@@ -249,10 +252,11 @@ static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, 
                 char *end;
                 double x = strtod(tok, &end);
                 if (end == tok || (*end && *end != ' '))
-                    scn_fail(c, "%s:%d: column %d: \"%s\" is not a number", path, lineno, k + 1, tok);
+                    scn_fail(c, "%s:%d: column %d: \"%s\" is not a number", path, lineno, k + 1,
+                             tok);
                 else if (!(x >= min && x <= max))
-                    scn_fail(c, "%s:%d: %g is out of range; allowed %g to %g %s", path, lineno, x, min,
-                         max, unit);
+                    scn_fail(c, "%s:%d: %g is out of range; allowed %g to %g %s", path, lineno, x,
+                             min, max, unit);
                 v[rows] = x;
                 got_v = true;
             } else if (k == time_col) {
@@ -265,7 +269,7 @@ static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, 
         }
         if (!c->failed && (!got_v || !got_t))
             scn_fail(c, "%s:%d: the row has no value in column %d", path, lineno,
-                 (got_v ? time_col : value_col) + 1);
+                     (got_v ? time_col : value_col) + 1);
         if (!c->failed && time_col < 0)
             t[rows] = (double)(rows * period) / VTIME_SAMPLE_RATE;
         if (!c->failed && rows > 0 && t[rows] <= t[rows - 1])
@@ -289,7 +293,6 @@ static bool scn_parse_csv(scn_ctx_t *c, const cJSON *o, double min, double max, 
     scn_pop(c, n);
     return !c->failed;
 }
-
 
 bool scn_get_profile(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
                      const char *unit, profile_t *out)

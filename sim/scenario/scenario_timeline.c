@@ -40,11 +40,11 @@ static scenario_event_t *new_event(scn_ctx_t *c, scenario_ev_kind_t kind, int me
 
 static bool parse_assert(scn_ctx_t *c, const cJSON *a, int meter)
 {
-    static const char *const keys[] = {"field", "equals", "tolerance", "min",
+    static const char *const keys[] = {"field", "equals", "tolerance",    "min",
                                        "max",   "lcd",    "lcd_contains", NULL};
     if (!cJSON_IsObject(a))
         return scn_fail(c, "expected {\"field\": name, \"equals\": value, \"tolerance\": t}, "
-                       "{\"field\", \"min\", \"max\"} or {\"lcd\": text}");
+                           "{\"field\", \"min\", \"max\"} or {\"lcd\": text}");
     if (!scn_known_keys(c, a, keys))
         return false;
     const cJSON *lcd = cJSON_GetObjectItemCaseSensitive(a, "lcd");
@@ -58,7 +58,7 @@ static bool parse_assert(scn_ctx_t *c, const cJSON *a, int meter)
             scn_fail(c, "an LCD assertion has no other keys");
         else if (!cJSON_IsString(t) || strlen(t->valuestring) >= 64)
             scn_fail(c, "expected the LCD's text, as the text frontend prints it in one line, "
-                    "e.g. \"1.8.1 000123.456 kWh T1\" (at most 63 characters)");
+                        "e.g. \"1.8.1 000123.456 kWh T1\" (at most 63 characters)");
         scn_pop(c, n);
         if (c->failed)
             return false;
@@ -77,8 +77,8 @@ static bool parse_assert(scn_ctx_t *c, const cJSON *a, int meter)
         scn_fail(c, "missing: which field to check (%s)", fields_help());
     else if (!cJSON_IsString(f) || !fields_lookup(f->valuestring, &as.field))
         scn_fail(c, "no field named %s%s%s (fields: %s)", cJSON_IsString(f) ? "\"" : "",
-             cJSON_IsString(f) ? f->valuestring : "(not a string)", cJSON_IsString(f) ? "\"" : "",
-             fields_help());
+                 cJSON_IsString(f) ? f->valuestring : "(not a string)",
+                 cJSON_IsString(f) ? "\"" : "", fields_help());
     else
         snprintf(as.name, sizeof as.name, "%s", f->valuestring);
     scn_pop(c, n);
@@ -120,7 +120,6 @@ static bool parse_assert(scn_ctx_t *c, const cJSON *a, int meter)
     return true;
 }
 
-
 /* A value some meter state could accept. */
 static bool settings_value_possible(setting_id_t id, int32_t value)
 {
@@ -139,7 +138,8 @@ static int meter_index(scn_ctx_t *c, const cJSON *o)
     size_t n = scn_push(c, "meter", 0);
     int found = cJSON_IsString(m) ? scn_name_find(c, m->valuestring) : -1;
     if (found < 0)
-        scn_fail(c, "no meter named %s in \"meters\"", cJSON_IsString(m) ? m->valuestring : "(not a string)");
+        scn_fail(c, "no meter named %s in \"meters\"",
+                 cJSON_IsString(m) ? m->valuestring : "(not a string)");
     scn_pop(c, n);
     return found < 0 ? -2 : found;
 }
@@ -167,7 +167,7 @@ static int bus_index(scn_ctx_t *c, const cJSON *o)
 }
 
 bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_grid_t *grid,
-                        scenario_load_t *loads)
+                     scenario_load_t *loads)
 {
     static const char *const keys[] = {
         "at",    "meter",  "grid", "load",   "tariff_input", "supply", "fault",  "set",
@@ -199,8 +199,9 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
     if (g) {
         size_t n = scn_push(c, "grid", 0);
         if (meter >= 0)
-            scn_fail(c, "the grid is shared by every meter: remove \"meter\" or move the grid change "
-                    "to its own event");
+            scn_fail(c,
+                     "the grid is shared by every meter: remove \"meter\" or move the grid change "
+                     "to its own event");
         else if (scn_parse_grid(c, g, grid)) {
             scenario_event_t *ev = new_event(c, SCENARIO_EV_GRID, -1);
             if (ev)
@@ -260,12 +261,12 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
                  * width at the S0 rate) is the meter's answer, at run time. */
                 int32_t lo, hi;
                 settings_range((setting_id_t)id, &lo, &hi);
-                scn_fail(c, "%g is not a possible %s (%d to %d%s)", x->valuedouble, x->string, (int)lo,
-                     (int)hi,
-                     id == SETTING_S0_RATE || id == SETTING_MBUS_BAUD ? ", from the manual's list"
-                                                                      : "");
-            }
-            else {
+                scn_fail(c, "%g is not a possible %s (%d to %d%s)", x->valuedouble, x->string,
+                         (int)lo, (int)hi,
+                         id == SETTING_S0_RATE || id == SETTING_MBUS_BAUD
+                             ? ", from the manual's list"
+                             : "");
+            } else {
                 scenario_event_t *ev = new_event(c, SCENARIO_EV_SET, meter);
                 if (ev) {
                     ev->u.set.id = (setting_id_t)id;
@@ -347,7 +348,7 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
         memset(&x, 0, sizeof x);
         if (meter >= 0)
             scn_fail(c, "a request goes to the bus, where every meter hears it: address a meter "
-                    "by its ID, not with \"meter\"");
+                        "by its ID, not with \"meter\"");
         else if (bus ? scn_parse_mbus(c, v, &x) : scn_parse_modbus(c, v, &x)) {
             x.bus = on_bus;
             scenario_event_t *ev = new_event(c, bus ? SCENARIO_EV_MBUS : SCENARIO_EV_MODBUS, -1);

@@ -34,7 +34,7 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
                            baud != 4800 && baud != 9600))) {
         size_t k = scn_push(c, "baud", 0);
         scn_fail(c, "%g is not a baud rate of the meter (%s)", baud,
-             modbus ? "300 to 115200, 4.5 and A3.1" : "300 to 9600, 4.4");
+                 modbus ? "300 to 115200, 4.5 and A3.1" : "300 to 9600, 4.4");
         scn_pop(c, k);
         return false;
     }
@@ -51,8 +51,9 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
     static const struct {
         const char *key, *meaning;
         scenario_expect_t kind;
-    } flags[] = {{"expect_none", "no reply may come", SCENARIO_EXPECT_NONE},
-                 {"expect_garbled", "replies collide: what comes is garbled", SCENARIO_EXPECT_GARBLED}};
+    } flags[] = {
+        {"expect_none", "no reply may come", SCENARIO_EXPECT_NONE},
+        {"expect_garbled", "replies collide: what comes is garbled", SCENARIO_EXPECT_GARBLED}};
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         if (!(e = cJSON_GetObjectItemCaseSensitive(o, flags[f].key)))
             continue;
@@ -72,10 +73,12 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
 
 bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 {
-    static const char *const keys[] = {"request",       "raw",           "expect",
-                                       "expect_exception", "expect_none", "expect_garbled",
-                                       "expect_floats", "tolerance",     "timeout",
-                                       "baud",          "parity",        NULL};
+    static const char *const keys[] = {"request",       "raw",
+                                       "expect",        "expect_exception",
+                                       "expect_none",   "expect_garbled",
+                                       "expect_floats", "tolerance",
+                                       "timeout",       "baud",
+                                       "parity",        NULL};
     if (!cJSON_IsObject(o))
         return scn_fail(c, "expected {\"request\": \"01 03 50 00 00 02\", \"expect\": ...}");
     if (!scn_known_keys(c, o, keys) || !scn_parse_xfer_common(c, o, x, true))
@@ -97,9 +100,11 @@ bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "expect_exception");
     const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "expect_floats");
     if ((ex || fl) && x->expect != SCENARIO_EXPECT_ANY)
-        return scn_fail(c, "give one expectation (\"expect\", \"expect_exception\", ...), not several");
+        return scn_fail(
+            c, "give one expectation (\"expect\", \"expect_exception\", ...), not several");
     if (ex && fl)
-        return scn_fail(c, "give one expectation, not both \"expect_exception\" and \"expect_floats\"");
+        return scn_fail(
+            c, "give one expectation, not both \"expect_exception\" and \"expect_floats\"");
     if (ex) {
         double code = 0;
         if (!scn_get_number(c, o, "expect_exception", 1, 11, "(Modbus exception code)", &code))
@@ -132,10 +137,9 @@ bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 
 bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
 {
-    static const char *const keys[] = {"short",       "long",          "raw",
-                                       "expect",      "expect_none",   "expect_garbled",
-                                       "expect_record", "tolerance",   "timeout",
-                                       "baud",        NULL};
+    static const char *const keys[] = {
+        "short",         "long",      "raw",     "expect", "expect_none", "expect_garbled",
+        "expect_record", "tolerance", "timeout", "baud",   NULL};
     if (!cJSON_IsObject(o))
         return scn_fail(c, "expected {\"short\": \"5B FE\", \"expect_record\": ...}");
     if (!scn_known_keys(c, o, keys) || !scn_parse_xfer_common(c, o, x, false))
@@ -146,8 +150,9 @@ bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
         if (cJSON_GetObjectItemCaseSensitive(o, forms[i]))
             form = form < 0 ? i : 9;
     if (form < 0 || form == 9)
-        return scn_fail(c, "give one of \"short\" (C A), \"long\" (C A CI data) or \"raw\" (a whole "
-                       "frame)");
+        return scn_fail(c,
+                        "give one of \"short\" (C A), \"long\" (C A CI data) or \"raw\" (a whole "
+                        "frame)");
     uint8_t body[SCENARIO_FRAME_MAX];
     size_t n = 0;
     if (!scn_get_hex(c, o, forms[form], body, sizeof body - 6, &n))
@@ -186,19 +191,23 @@ bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
         if (x->expect != SCENARIO_EXPECT_ANY)
             return scn_fail(c, "give one expectation, not several");
         size_t m = scn_push(c, "expect_record", 0);
-        const cJSON *name = cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "name") : NULL;
-        const cJSON *eq = cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "equals") : NULL;
+        const cJSON *name =
+            cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "name") : NULL;
+        const cJSON *eq =
+            cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, "equals") : NULL;
         bool known = false;
         for (size_t i = 0; name && cJSON_IsString(name) && i < MBUS_RECORD_COUNT; i++)
             known = known || strcmp(MBUS_RECORDS[i].name, name->valuestring) == 0;
         if (!cJSON_IsObject(rec))
             scn_fail(c, "expected {\"name\": record, \"equals\": value, \"tolerance\": t}");
         else if (scn_known_keys(c, rec, rkeys) && !known)
-            scn_fail(c, "no record named %s in the telegram (A2.2: \"Total forward active energy\", "
-                    "\"L1 voltage\", \"Grid frequency\", ...)",
-                 cJSON_IsString(name) ? name->valuestring : "(missing)");
+            scn_fail(c,
+                     "no record named %s in the telegram (A2.2: \"Total forward active energy\", "
+                     "\"L1 voltage\", \"Grid frequency\", ...)",
+                     cJSON_IsString(name) ? name->valuestring : "(missing)");
         else if (!c->failed && !eq)
-            scn_fail(c, "missing \"equals\" (the value in the record's unit: Wh, 10 mV, mA, W, ...)");
+            scn_fail(c,
+                     "missing \"equals\" (the value in the record's unit: Wh, 10 mV, mA, W, ...)");
         else if (!c->failed) {
             size_t q = scn_push(c, "equals", 0);
             scn_check_number(c, eq, -1e15, 1e15, "", &x->floats[0]);
@@ -211,4 +220,3 @@ bool scn_parse_mbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
     }
     return !c->failed;
 }
-

@@ -56,8 +56,10 @@ statefile_status_t statefile_load(const char *path, meter_t *m, char *msg, size_
     msg[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-        snprintf(msg, msglen, "state file %s does not exist: starting a new meter; it will be "
-                              "written there", path);
+        snprintf(msg, msglen,
+                 "state file %s does not exist: starting a new meter; it will be "
+                 "written there",
+                 path);
         return STATEFILE_MISSING;
     }
     if (fd < 0) {
@@ -80,42 +82,51 @@ statefile_status_t statefile_load(const char *path, meter_t *m, char *msg, size_
     size_t len = (size_t)n;
     size_t magic_n = len < STATEFILE_MAGIC_LEN ? len : STATEFILE_MAGIC_LEN;
     if (n == -2 || memcmp(buf, STATEFILE_MAGIC, magic_n) != 0 || len == 0) {
-        snprintf(msg, msglen, "%s is not a metersim state file (no \"MeterSimState\" "
-                              "header); refused, and left as it is", path);
+        snprintf(msg, msglen,
+                 "%s is not a metersim state file (no \"MeterSimState\" "
+                 "header); refused, and left as it is",
+                 path);
         return STATEFILE_REFUSED;
     }
     if (len < STATEFILE_HEADER_LEN) {
-        snprintf(msg, msglen, "state file %s is truncated: %zu bytes, less than its %u-byte "
-                              "header; refused, and left as it is", path, len,
-                 STATEFILE_HEADER_LEN);
+        snprintf(msg, msglen,
+                 "state file %s is truncated: %zu bytes, less than its %u-byte "
+                 "header; refused, and left as it is",
+                 path, len, STATEFILE_HEADER_LEN);
         return STATEFILE_REFUSED;
     }
     uint32_t version = get16(buf + 16);
     if (version != STATEFILE_VERSION) {
-        snprintf(msg, msglen, "state file %s has format version %u; this metersim reads "
-                              "version %u only; refused, and left as it is",
+        snprintf(msg, msglen,
+                 "state file %s has format version %u; this metersim reads "
+                 "version %u only; refused, and left as it is",
                  path, version, STATEFILE_VERSION);
         return STATEFILE_REFUSED;
     }
-    if (get32(buf + CRC_AT) != nvm_crc32(buf, CRC_AT) ||
-        get16(buf + 18) != STATEFILE_HEADER_LEN) {
-        snprintf(msg, msglen, "state file %s: its header is damaged (checksum); refused, and "
-                              "left as it is", path);
+    if (get32(buf + CRC_AT) != nvm_crc32(buf, CRC_AT) || get16(buf + 18) != STATEFILE_HEADER_LEN) {
+        snprintf(msg, msglen,
+                 "state file %s: its header is damaged (checksum); refused, and "
+                 "left as it is",
+                 path);
         return STATEFILE_REFUSED;
     }
     char serial[SERIAL_FIELD + 1];
     memcpy(serial, buf + 24, SERIAL_FIELD);
     serial[SERIAL_FIELD] = '\0';
     if (strcmp(serial, m->serial) != 0) {
-        snprintf(msg, msglen, "state file %s belongs to meter %s, not to meter %s; refused, "
-                              "and left as it is", path, serial, m->serial);
+        snprintf(msg, msglen,
+                 "state file %s belongs to meter %s, not to meter %s; refused, "
+                 "and left as it is",
+                 path, serial, m->serial);
         return STATEFILE_REFUSED;
     }
     size_t image_len = get32(buf + 20);
     size_t have = len - STATEFILE_HEADER_LEN;
     if (have > image_len) {
-        snprintf(msg, msglen, "state file %s: %zu bytes after the image it announces; refused, "
-                              "and left as it is", path, have - image_len);
+        snprintf(msg, msglen,
+                 "state file %s: %zu bytes after the image it announces; refused, "
+                 "and left as it is",
+                 path, have - image_len);
         return STATEFILE_REFUSED;
     }
     char cut[128] = "";
@@ -128,28 +139,36 @@ statefile_status_t statefile_load(const char *path, meter_t *m, char *msg, size_
     switch (s) {
     case NVM_OK:
         if (err)
-            snprintf(msg, msglen, "state file %s: main copy used; error byte %02X: %s%s%s",
-                     path, err, err & NVM_ERR_BACKUP_DATA ? "backup copy bad " : "",
+            snprintf(msg, msglen, "state file %s: main copy used; error byte %02X: %s%s%s", path,
+                     err, err & NVM_ERR_BACKUP_DATA ? "backup copy bad " : "",
                      err & NVM_ERR_MANTISSA ? "remainders below 1 uWh lost " : "", cut);
         return STATEFILE_LOADED;
     case NVM_OK_BACKUP:
-        snprintf(msg, msglen, "state file %s: main copy damaged, continuing from the backup "
-                              "copy (error byte %02X, manual 7.1)%s", path, err, cut);
+        snprintf(msg, msglen,
+                 "state file %s: main copy damaged, continuing from the backup "
+                 "copy (error byte %02X, manual 7.1)%s",
+                 path, err, cut);
         return STATEFILE_LOADED_BACKUP;
     case NVM_STOPPED:
-        snprintf(msg, msglen, "state file %s: main and backup copies both damaged: the meter "
-                              "stops and shows error %02X (manual 7.1); the file is kept as it "
-                              "is%s", path, err, cut);
+        snprintf(msg, msglen,
+                 "state file %s: main and backup copies both damaged: the meter "
+                 "stops and shows error %02X (manual 7.1); the file is kept as it "
+                 "is%s",
+                 path, err, cut);
         return STATEFILE_STOPPED;
     case NVM_E_VERSION:
-        snprintf(msg, msglen, "state file %s: memory image of an unknown version %u; refused, "
-                              "and left as it is", path, get16(buf + STATEFILE_HEADER_LEN));
+        snprintf(msg, msglen,
+                 "state file %s: memory image of an unknown version %u; refused, "
+                 "and left as it is",
+                 path, get16(buf + STATEFILE_HEADER_LEN));
         return STATEFILE_REFUSED;
     case NVM_E_FORMAT:
         break;
     }
-    snprintf(msg, msglen, "state file %s: the memory image is not of a known layout%s; "
-                          "refused, and left as it is", path, cut);
+    snprintf(msg, msglen,
+             "state file %s: the memory image is not of a known layout%s; "
+             "refused, and left as it is",
+             path, cut);
     return STATEFILE_REFUSED;
 }
 
@@ -211,8 +230,7 @@ bool statefile_save(const char *path, const meter_t *m, char *err, size_t errlen
         return false;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "state file: cannot move %s to %s: %s", tmp, path,
-                 strerror(errno));
+        snprintf(err, errlen, "state file: cannot move %s to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         return false;
     }

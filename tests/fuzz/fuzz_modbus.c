@@ -22,7 +22,10 @@ typedef struct {
     readings_t r;
 } fuzz_meter_t;
 
-static void f_read(void *ctx, readings_t *out) { *out = ((fuzz_meter_t *)ctx)->r; }
+static void f_read(void *ctx, readings_t *out)
+{
+    *out = ((fuzz_meter_t *)ctx)->r;
+}
 static settings_err_t f_set(void *ctx, setting_id_t id, int32_t v)
 {
     return settings_set(&((fuzz_meter_t *)ctx)->r.settings, id, v);

@@ -46,7 +46,10 @@ static double wall(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int near(double got, double want, double tol) { return fabs(got - want) <= tol; }
+static int near(double got, double want, double tol)
+{
+    return fabs(got - want) <= tol;
+}
 
 /* A raw request (address + PDU; libmodbus adds the CRC); the whole reply,
  * CRC included, in rsp. Returns its length or -1. */
@@ -157,7 +160,8 @@ int main(int argc, char **argv)
         const uint8_t req[] = {0x01, 0x10, 0x40, 0x0D, 0x00, 0x02, 0x04, 0x41, 0x20, 0x00, 0x00};
         const uint8_t want[] = {0x01, 0x10, 0x40, 0x0D, 0x00, 0x02};
         n = raw(ctx, req, sizeof req, rsp);
-        check(reply_is(rsp, n, want, sizeof want), "16 raw 01 10 400D 0002 04 41200000: reply 01 10 400D 0002");
+        check(reply_is(rsp, n, want, sizeof want),
+              "16 raw 01 10 400D 0002 04 41200000: reply 01 10 400D 0002");
         n = modbus_read_registers(ctx, 0x400D, 2, r);
         check(n == 2 && modbus_get_float_abcd(r) == 10.0f, "0x400D reads %g imp/kWh (10)",
               n == 2 ? modbus_get_float_abcd(r) : -1.0);
@@ -175,7 +179,8 @@ int main(int argc, char **argv)
     /* --- Exceptions ------------------------------------------------------- */
     errno = 0;
     n = modbus_read_bits(ctx, 0, 1, (uint8_t *)r); /* 01 read coils: not a function of the meter */
-    check(n == -1 && errno == EMBXILFUN, "01 (read coils): exception 01 (%s)", modbus_strerror(errno));
+    check(n == -1 && errno == EMBXILFUN, "01 (read coils): exception 01 (%s)",
+          modbus_strerror(errno));
     {
         const uint8_t req[] = {0x01, 0x2B, 0x0E, 0x01, 0x00}; /* 43/14 device identification */
         const uint8_t want[] = {0x01, 0xAB, 0x01};
@@ -196,10 +201,12 @@ int main(int argc, char **argv)
     check(n == -1 && errno == EMBXILADD, "06 to 0x5000: exception 02 (%s)", modbus_strerror(errno));
     errno = 0;
     n = modbus_write_register(ctx, 0x4003, 248); /* A3.3: ID 1-247 */
-    check(n == -1 && errno == EMBXILVAL, "06 0x4003 = 248: exception 03 (%s)", modbus_strerror(errno));
+    check(n == -1 && errno == EMBXILVAL, "06 0x4003 = 248: exception 03 (%s)",
+          modbus_strerror(errno));
     errno = 0;
     n = modbus_write_register(ctx, 0x6048, 5); /* tariff 1-4 */
-    check(n == -1 && errno == EMBXILVAL, "06 0x6048 = 5: exception 03 (%s)", modbus_strerror(errno));
+    check(n == -1 && errno == EMBXILVAL, "06 0x6048 = 5: exception 03 (%s)",
+          modbus_strerror(errno));
     {
         const uint8_t req[] = {0x01, 0x03, 0x50, 0x00, 0x00, 0x00}; /* count 0 */
         const uint8_t want[] = {0x01, 0x83, 0x03};
@@ -207,7 +214,8 @@ int main(int argc, char **argv)
         check(reply_is(rsp, n, want, sizeof want), "03 count 0 raw: reply 01 83 03 (exception 03)");
         const uint8_t req2[] = {0x01, 0x03, 0x60, 0x00, 0x00, 0x7E}; /* count 126 */
         n = raw(ctx, req2, sizeof req2, rsp);
-        check(reply_is(rsp, n, want, sizeof want), "03 count 126 raw: reply 01 83 03 (exception 03)");
+        check(reply_is(rsp, n, want, sizeof want),
+              "03 count 126 raw: reply 01 83 03 (exception 03)");
     }
     n = modbus_read_registers(ctx, 0x4010, 1, r);
     check(n == 1 && r[0] == 0x0025, "refused writes changed nothing (0x4010 still 0x0025)");
@@ -220,7 +228,8 @@ int main(int argc, char **argv)
         const uint8_t req[] = {0x00, 0x06, 0x40, 0x10, 0x00, 0x30};
         n = modbus_send_raw_request(ctx, req, sizeof req);
         check(n == 8 && silent(ctx, 200), "broadcast 06 0x4010 = 0x0030: no reply in 200 ms");
-        const uint8_t bad[] = {0x00, 0x10, 0x40, 0x10, 0x00, 0x01, 0x02, 0x00, 0x99}; /* LCD 99 s: 1-30 */
+        const uint8_t bad[] = {0x00, 0x10, 0x40, 0x10, 0x00,
+                               0x01, 0x02, 0x00, 0x99}; /* LCD 99 s: 1-30 */
         n = modbus_send_raw_request(ctx, bad, sizeof bad);
         check(n == 11 && silent(ctx, 200),
               "broadcast 16 with a bad value: no reply, not even an exception");

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
     image[NVM_BACKUP_OFFSET + 5] ^= 0xFF;
     meter_init(&b, &(meter_desc_t){.serial = "13070002"});
     nvm_status_t st = nvm_load(&b, image, n, &err);
-    expect(st == NVM_STOPPED && b.error_code == (NVM_ERR_MAIN_DATA | NVM_ERR_BACKUP_DATA | NVM_ERR_BOTH),
+    expect(st == NVM_STOPPED &&
+               b.error_code == (NVM_ERR_MAIN_DATA | NVM_ERR_BACKUP_DATA | NVM_ERR_BOTH),
            "corrupted image stops the meter with error byte 0x61");
     run(&b, &wave_b, 5ull * VTIME_SAMPLE_RATE);
     expect(meter_display(&b)->error, "error display");

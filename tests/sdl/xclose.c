@@ -64,7 +64,8 @@ int main(int argc, char **argv)
     }
     Atom net_name = XInternAtom(d, "_NET_WM_NAME", False);
     Window w = 0;
-    for (double waited = 0; !(w = find(d, DefaultRootWindow(d), net_name, argv[1])) && waited < timeout;
+    for (double waited = 0;
+         !(w = find(d, DefaultRootWindow(d), net_name, argv[1])) && waited < timeout;
          waited += 0.05)
         nanosleep(&(struct timespec){0, 50000000}, NULL); /* the window is not up yet */
     if (!w) {

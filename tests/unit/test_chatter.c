@@ -46,13 +46,20 @@ static const struct {
     const char *section;
     int setting; /* setting_id_t, or -1 for a reset */
 } ITEMS[] = {
-    {"6.6.1", SETTING_PASSWORD},       {"6.6.2", SETTING_TARIFF},
-    {"6.6.3", SETTING_S0_RATE},        {"6.6.4", SETTING_PULSE_TYPE},
-    {"6.6.5", SETTING_PULSE_WIDTH},    {"6.6.6", SETTING_MODBUS_ID},
-    {"6.6.7", SETTING_MODBUS_BAUD},    {"6.6.8", SETTING_MODBUS_PARITY},
-    {"6.6.9", SETTING_MBUS_ID},        {"6.6.10", SETTING_MBUS_BAUD},
-    {"6.6.11", SETTING_BACKLIGHT},     {"6.6.12", -1},
-    {"6.6.13", -1},                    {"6.6.14", SETTING_OBIS},
+    {"6.6.1", SETTING_PASSWORD},
+    {"6.6.2", SETTING_TARIFF},
+    {"6.6.3", SETTING_S0_RATE},
+    {"6.6.4", SETTING_PULSE_TYPE},
+    {"6.6.5", SETTING_PULSE_WIDTH},
+    {"6.6.6", SETTING_MODBUS_ID},
+    {"6.6.7", SETTING_MODBUS_BAUD},
+    {"6.6.8", SETTING_MODBUS_PARITY},
+    {"6.6.9", SETTING_MBUS_ID},
+    {"6.6.10", SETTING_MBUS_BAUD},
+    {"6.6.11", SETTING_BACKLIGHT},
+    {"6.6.12", -1},
+    {"6.6.13", -1},
+    {"6.6.14", SETTING_OBIS},
     {"6.6.15", SETTING_COMBINATION_CODE},
 };
 #define N_ITEMS ((int)(sizeof ITEMS / sizeof ITEMS[0]))
@@ -137,8 +144,8 @@ static void check_possible(const meter_t *m)
     assert_in_range(mn->top, 0, MENU_TOP_COUNT - 1);
     assert_in_range(mn->item, 0, menu_item_count() - 1);
     /* the cursor means something only while digits are being entered */
-    if (mn->state == MENU_PASSWORD || (mn->state == MENU_EDIT && item_setting(mn->item) >= 0 &&
-                                       !is_choice_item(mn->item)))
+    if (mn->state == MENU_PASSWORD ||
+        (mn->state == MENU_EDIT && item_setting(mn->item) >= 0 && !is_choice_item(mn->item)))
         assert_in_range(mn->cursor, 0, MENU_DIGITS_MAX - 1);
     for (int k = 0; k < MENU_DIGITS_MAX; k++)
         assert_in_range(mn->digits[k], 0, 9);
@@ -164,12 +171,18 @@ static bool allowed(menu_state_t from, menu_state_t to, menu_state_t after_messa
     if (from == to)
         return true;
     switch (from) {
-    case MENU_NORMAL: return false; /* only a 3 s hold opens the menu */
-    case MENU_TOP: return to == MENU_PASSWORD || to == MENU_NORMAL;
-    case MENU_PASSWORD: return to == MENU_LIST || to == MENU_MESSAGE;
-    case MENU_LIST: return to == MENU_EDIT || to == MENU_NORMAL;
-    case MENU_EDIT: return to == MENU_LIST || to == MENU_MESSAGE;
-    case MENU_MESSAGE: return to == after_message;
+    case MENU_NORMAL:
+        return false; /* only a 3 s hold opens the menu */
+    case MENU_TOP:
+        return to == MENU_PASSWORD || to == MENU_NORMAL;
+    case MENU_PASSWORD:
+        return to == MENU_LIST || to == MENU_MESSAGE;
+    case MENU_LIST:
+        return to == MENU_EDIT || to == MENU_NORMAL;
+    case MENU_EDIT:
+        return to == MENU_LIST || to == MENU_MESSAGE;
+    case MENU_MESSAGE:
+        return to == after_message;
     }
     return false;
 }
@@ -338,7 +351,8 @@ static void normal_walk(rig_t *g)
     assert_string_equal(menu_item_section(g->m.menu.item), "6.6.6");
     touch(g, MENU_MIDDLE);
     assert_int_equal(g->m.menu.state, MENU_EDIT);
-    int cur[3] = {id / 100, id / 10 % 10, id % 10}, tgt[3] = {want / 100, want / 10 % 10, want % 10};
+    int cur[3] = {id / 100, id / 10 % 10, id % 10},
+        tgt[3] = {want / 100, want / 10 % 10, want % 10};
     for (int k = 0; k < 3; k++) {
         touches(g, MENU_RIGHT, (tgt[k] - cur[k] + 10) % 10);
         touch(g, MENU_MIDDLE);
@@ -380,9 +394,9 @@ static void test_chatter_normal_display(void **state)
 
 /* Chatter inside the menu: sixty rounds of 1 s; whenever the chatter has
  * left the menu (End), a person opens it again (on the top level, or the
- * settings list behind the password, 4711 at first). Whatever chatter confirms is legitimate; nothing else
- * changes (checked at every edge). Then the walk with the password as it is
- * now (chatter may have confirmed a new one). */
+ * settings list behind the password, 4711 at first). Whatever chatter confirms is legitimate;
+ * nothing else changes (checked at every edge). Then the walk with the password as it is now
+ * (chatter may have confirmed a new one). */
 static void test_chatter_in_menu(void **state)
 {
     (void)state;
@@ -401,7 +415,8 @@ static void test_chatter_in_menu(void **state)
     }
     assert_true(g->presses > 100 * 60);
     assert_true(g->opened_items > 0); /* the chatter did reach the edits */
-    print_message("# presses %ld, settings changes %ld, edits opened %ld, tick %llu\n", g->presses, g->changes, g->opened_items, (unsigned long long)g->m.tick);
+    print_message("# presses %ld, settings changes %ld, edits opened %ld, tick %llu\n", g->presses,
+                  g->changes, g->opened_items, (unsigned long long)g->m.tick);
     normal_walk(g);
 }
 

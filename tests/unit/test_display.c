@@ -52,8 +52,15 @@ static void field_str(const display_field_t *f, int n, char *out)
 static void test_segments(void **state)
 {
     (void)state;
-    enum { A = DISPLAY_SEG_A, B = DISPLAY_SEG_B, C = DISPLAY_SEG_C, D = DISPLAY_SEG_D,
-           E = DISPLAY_SEG_E, F = DISPLAY_SEG_F, G = DISPLAY_SEG_G };
+    enum {
+        A = DISPLAY_SEG_A,
+        B = DISPLAY_SEG_B,
+        C = DISPLAY_SEG_C,
+        D = DISPLAY_SEG_D,
+        E = DISPLAY_SEG_E,
+        F = DISPLAY_SEG_F,
+        G = DISPLAY_SEG_G
+    };
     assert_int_equal(display_segments('8'), A | B | C | D | E | F | G);
     assert_int_equal(display_segments('1'), B | C);
     assert_int_equal(display_segments('0'), A | B | C | D | E | F);
@@ -86,11 +93,11 @@ static void test_scripted_minute(void **state)
         int kind;
         const char *small;
     } expect[] = {
-        {DISPLAY_PAGE_SOFTWARE, "SoFt"},  {DISPLAY_PAGE_SERIAL, "Sn"},
-        {DISPLAY_PAGE_CRC, "CrC"},        {DISPLAY_PAGE_TOTAL, "totAL"},
+        {DISPLAY_PAGE_SOFTWARE, "SoFt"},   {DISPLAY_PAGE_SERIAL, "Sn"},
+        {DISPLAY_PAGE_CRC, "CrC"},         {DISPLAY_PAGE_TOTAL, "totAL"},
         {DISPLAY_PAGE_FWD_TOTAL, "1.8.0"}, {DISPLAY_PAGE_REV_TOTAL, "2.8.0"},
-        {DISPLAY_PAGE_FWD_T1, "1.8.1"},   {DISPLAY_PAGE_FWD_T2, "1.8.2"},
-        {DISPLAY_PAGE_REV_T1, "2.8.1"},   {DISPLAY_PAGE_REV_T2, "2.8.2"},
+        {DISPLAY_PAGE_FWD_T1, "1.8.1"},    {DISPLAY_PAGE_FWD_T2, "1.8.2"},
+        {DISPLAY_PAGE_REV_T1, "2.8.1"},    {DISPLAY_PAGE_REV_T2, "2.8.2"},
         {DISPLAY_PAGE_DIRECTION, "dir"},
     };
     uint64_t start[11];
@@ -287,7 +294,8 @@ static void test_error(void **state)
     display_advance(&d, &r, 0);
     assert_true(d.error);
     assert_string_equal(d.main.text, "   Err 41");
-    assert_int_equal(d.main.seg[3], DISPLAY_SEG_A | DISPLAY_SEG_D | DISPLAY_SEG_E | DISPLAY_SEG_F | DISPLAY_SEG_G);
+    assert_int_equal(d.main.seg[3],
+                     DISPLAY_SEG_A | DISPLAY_SEG_D | DISPLAY_SEG_E | DISPLAY_SEG_F | DISPLAY_SEG_G);
     assert_string_equal(d.obis.text, "      ");
     r.error_code = 0xA0;
     display_advance(&d, &r, 0);
@@ -318,7 +326,7 @@ static void test_backlight(void **state)
     assert_false(d.backlight);
     assert_int_equal(settings_set(&r.settings, SETTING_BACKLIGHT, 2), SETTINGS_OK);
     display_advance(&d, &r, 2 * S);
-    assert_true(d.backlight); /* 1 s after the touch above */
+    assert_true(d.backlight);                      /* 1 s after the touch above */
     const uint64_t touch = 100 * S, hold = 60 * S; /* the documented minute */
     display_advance(&d, &r, touch - 1);
     assert_false(d.backlight);
@@ -394,12 +402,12 @@ static void test_long_gap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segments),  cmocka_unit_test(test_scripted_minute),
+        cmocka_unit_test(test_segments),     cmocka_unit_test(test_scripted_minute),
         cmocka_unit_test(test_part1_values), cmocka_unit_test(test_rollover),
-        cmocka_unit_test(test_t34),       cmocka_unit_test(test_obis),
-        cmocka_unit_test(test_rotated),   cmocka_unit_test(test_error),
-        cmocka_unit_test(test_backlight), cmocka_unit_test(test_icons),
-        cmocka_unit_test(test_step),      cmocka_unit_test(test_long_gap),
+        cmocka_unit_test(test_t34),          cmocka_unit_test(test_obis),
+        cmocka_unit_test(test_rotated),      cmocka_unit_test(test_error),
+        cmocka_unit_test(test_backlight),    cmocka_unit_test(test_icons),
+        cmocka_unit_test(test_step),         cmocka_unit_test(test_long_gap),
     };
     return cmocka_run_group_tests_name("display", tests, NULL, NULL);
 }

@@ -80,7 +80,8 @@ static void test_aligned_collision_is_wired_and(void **state)
     (void)state;
     const uint8_t a[] = {0x01, 0x03, 0x04, 0x43, 0x66, 0x00, 0x00, 0x5A, 0xC3};
     const uint8_t b[] = {0x01, 0x03, 0x04, 0x43, 0x65, 0x80, 0x00, 0x3B, 0x17};
-    line_tx_t tx[2] = {{a, 9, 5000, 0, 9600, LINE_PARITY_EVEN}, {b, 9, 5000, 0, 9600, LINE_PARITY_EVEN}};
+    line_tx_t tx[2] = {{a, 9, 5000, 0, 9600, LINE_PARITY_EVEN},
+                       {b, 9, 5000, 0, 9600, LINE_PARITY_EVEN}};
     assert_true(line_overlap(&tx[0], &tx[1]));
     line_byte_t rx[16];
     assert_int_equal(line_receive(tx, 2, 9600, LINE_PARITY_EVEN, rx, 16), 9);
@@ -94,7 +95,8 @@ static void test_aligned_collision_is_wired_and(void **state)
     }
     assert_true(garbled >= 3); /* bytes 4, 7 and 8 differ */
     /* Identical replies aligned to the nanosecond are indistinguishable from one. */
-    line_tx_t same[2] = {{a, 9, 5000, 0, 9600, LINE_PARITY_EVEN}, {a, 9, 5000, 0, 9600, LINE_PARITY_EVEN}};
+    line_tx_t same[2] = {{a, 9, 5000, 0, 9600, LINE_PARITY_EVEN},
+                         {a, 9, 5000, 0, 9600, LINE_PARITY_EVEN}};
     assert_int_equal(line_receive(same, 2, 9600, LINE_PARITY_EVEN, rx, 16), 9);
     for (int i = 0; i < 9; i++)
         assert_true(rx[i].byte == a[i] && !rx[i].error);
@@ -106,7 +108,8 @@ static void test_shifted_collision_garbles(void **state)
     const uint8_t a[] = {0x01, 0x06, 0x40, 0x03, 0x00, 0x0A, 0xEC, 0x0D};
     uint64_t bit = 1000000000ull / 9600;
     /* The same echo from two meters, the second 3.5 bits later. */
-    line_tx_t tx[2] = {{a, 8, 0, 0, 9600, LINE_PARITY_EVEN}, {a, 8, 7 * bit / 2, 0, 9600, LINE_PARITY_EVEN}};
+    line_tx_t tx[2] = {{a, 8, 0, 0, 9600, LINE_PARITY_EVEN},
+                       {a, 8, 7 * bit / 2, 0, 9600, LINE_PARITY_EVEN}};
     line_byte_t rx[32];
     size_t n = line_receive(tx, 2, 9600, LINE_PARITY_EVEN, rx, 32);
     int ok = n == 8;

@@ -22,8 +22,8 @@ typedef struct {
     int sets;
     access_t acc;
     mbus_t mb;
-    uint64_t t;        /* end of the last byte put on the line */
-    uint64_t t_start;  /* start of the last reply taken */
+    uint64_t t;       /* end of the last byte put on the line */
+    uint64_t t_start; /* start of the last reply taken */
 } fx_t;
 
 static void fake_read(void *ctx, readings_t *out)
@@ -170,7 +170,7 @@ static void test_req_ud2_reads_the_telegram(void **state)
     check_telegram(n, out, 0x00);
     /* identification = secondary address 13070001, man CD 25, ver 01, medium 02 */
     assert_memory_equal(out + 7, ((uint8_t[]){0x01, 0x00, 0x07, 0x13, 0xCD, 0x25, 0x01, 0x02}), 8);
-    assert_int_equal(out[7 + 9], 0x00);                       /* status OK */
+    assert_int_equal(out[7 + 9], 0x00);                        /* status OK */
     assert_memory_equal(out + 7 + 10, ((uint8_t[]){0, 0}), 2); /* signature */
     assert_int_equal(f->mb.frames_ok, 1);
     free(f);
@@ -191,7 +191,10 @@ static void test_reply_timing(void **state)
     free(f);
 
     /* The delay is clamped to EN 13757-2's window: 11 .. 330 bit times. */
-    const struct { uint16_t ask; uint64_t want_bits; } cases[] = {{11, 11}, {5, 11}, {1000, 330}, {100, 100}};
+    const struct {
+        uint16_t ask;
+        uint64_t want_bits;
+    } cases[] = {{11, 11}, {5, 11}, {1000, 330}, {100, 100}};
     for (size_t i = 0; i < 4; i++) {
         f = fx_new(&(mbus_desc_t){.reply_delay_bits = cases[i].ask});
         send(f, b, short_frame(b, 0x40, 0x00));
@@ -224,7 +227,7 @@ static void test_primary_addresses(void **state)
     set(f, SETTING_MBUS_ID, 5);
     assert_int_equal(req_ud2(f, 0x7B, 251, out), 0);
     assert_int_equal(req_ud2(f, 0x7B, 252, out), 0);
-    assert_int_equal(req_ud2(f, 0x7B, 253, out), 0); /* not selected */
+    assert_int_equal(req_ud2(f, 0x7B, 253, out), 0);    /* not selected */
     check_telegram(req_ud2(f, 0x5B, 254, out), out, 5); /* every meter answers */
     assert_int_equal(req_ud2(f, 0x7B, 255, out), 0);    /* never answered */
     free(f);
@@ -242,9 +245,12 @@ static void test_bad_frames_get_silence(void **state)
     const uint8_t short_l[] = {0x68, 0x02, 0x02, 0x68, 0x53, 0x00, 0x53, 0x16};
     const uint8_t bad_long_cs[] = {0x68, 0x03, 0x03, 0x68, 0x53, 0x00, 0xBD, 0x11, 0x16};
     const uint8_t bad_long_stop[] = {0x68, 0x03, 0x03, 0x68, 0x53, 0x00, 0xBD, 0x10, 0x00};
-    const struct { const uint8_t *p; size_t n; } cases[] = {
-        {bad_cs, 5}, {bad_stop, 5}, {bad_l, 9}, {bad_start2, 9}, {short_l, 8},
-        {bad_long_cs, 9}, {bad_long_stop, 9},
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } cases[] = {
+        {bad_cs, 5},  {bad_stop, 5},    {bad_l, 9},         {bad_start2, 9},
+        {short_l, 8}, {bad_long_cs, 9}, {bad_long_stop, 9},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         send(f, cases[i].p, cases[i].n);
@@ -454,7 +460,8 @@ static void test_secondary_selection(void **state)
     assert_true(is_ack(reply(f, out), out));
     /* a selection frame of another length matches nothing and deselects */
     uint8_t odd[32];
-    size_t k = long_frame(odd, 0x53, 0xFD, 0x52, (const uint8_t[]){0x15, 0x01, 0x23, 0x45, 0xCD, 0x25, 0x01}, 7);
+    size_t k = long_frame(odd, 0x53, 0xFD, 0x52,
+                          (const uint8_t[]){0x15, 0x01, 0x23, 0x45, 0xCD, 0x25, 0x01}, 7);
     send(f, odd, k);
     assert_int_equal(reply(f, out), 0);
     assert_int_equal(req_ud2(f, 0x5B, 0xFD, out), 0);
@@ -499,7 +506,11 @@ static void test_baud_rate_write(void **state)
     const uint32_t rates[] = {300, 600, 1200, 2400, 4800, 9600};
     for (int i = 0; i < 6; i++) {
         uint32_t old = mbus_baud(&f->mb);
-        send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x03, 0x03, 0x68, (i & 1) ? 0x53 : 0x73, 0x01, (uint8_t)(0xB8 + i)}, 7));
+        send(f, b,
+             manual_write(b,
+                          (const uint8_t[]){0x68, 0x03, 0x03, 0x68, (i & 1) ? 0x53 : 0x73, 0x01,
+                                            (uint8_t)(0xB8 + i)},
+                          7));
         assert_true(is_ack(reply(f, out), out));
         mbus_advance(&f->mb, f->t_start + bits(old, 11));
         assert_int_equal(mbus_baud(&f->mb), rates[i]);
@@ -526,15 +537,23 @@ static void test_writes_of_a23(void **state)
     set(f, SETTING_MBUS_ID, 1);
 
     /* Primary address: 68 06 06 68 53 01 51 01 7A 01 -> E5 (new id 01); use 02 */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x06, 0x06, 0x68, 0x53, 0x01, 0x51, 0x01, 0x7A, 0x02}, 10));
+    send(f, b,
+         manual_write(
+             b, (const uint8_t[]){0x68, 0x06, 0x06, 0x68, 0x53, 0x01, 0x51, 0x01, 0x7A, 0x02}, 10));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.mbus_id, 2);
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x06, 0x06, 0x68, 0x73, 0x02, 0x51, 0x01, 0x7A, 0x01}, 10));
+    send(f, b,
+         manual_write(
+             b, (const uint8_t[]){0x68, 0x06, 0x06, 0x68, 0x73, 0x02, 0x51, 0x01, 0x7A, 0x01}, 10));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.mbus_id, 1);
 
     /* Secondary address: 68 09 09 68 53 01 51 0C 79 15 01 23 45 */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x09, 0x09, 0x68, 0x53, 0x01, 0x51, 0x0C, 0x79, 0x15, 0x01, 0x23, 0x45}, 13));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x09, 0x09, 0x68, 0x53, 0x01, 0x51, 0x0C, 0x79, 0x15,
+                                        0x01, 0x23, 0x45},
+                      13));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.mbus_secondary, 45230115);
     /* "same as read": the header carries the same four bytes */
@@ -543,39 +562,70 @@ static void test_writes_of_a23(void **state)
     assert_memory_equal(out + 7, ((uint8_t[]){0x15, 0x01, 0x23, 0x45}), 4);
 
     /* Tariff: 68 08 08 68 53 01 51 09 7C 01 54 02 */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x53, 0x01, 0x51, 0x09, 0x7C, 0x01, 0x54, 0x02}, 12));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x53, 0x01, 0x51, 0x09, 0x7C, 0x01,
+                                        0x54, 0x02},
+                      12));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.tariff, 2);
 
     /* S0 rate: 68 0A 0A 68 53 01 51 0C FD 3A 00 00 01 00 -> 100 imp/kWh */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x0A, 0x0A, 0x68, 0x73, 0x01, 0x51, 0x0C, 0xFD, 0x3A, 0x00, 0x00, 0x01, 0x00}, 14));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x0A, 0x0A, 0x68, 0x73, 0x01, 0x51, 0x0C, 0xFD, 0x3A,
+                                        0x00, 0x00, 0x01, 0x00},
+                      14));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.s0_rate_x100, 10000);
 
     /* Resettable kWh: 68 09 09 68 53 01 51 0C 04 00 00 00 00 */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x09, 0x09, 0x68, 0x53, 0x01, 0x51, 0x0C, 0x04, 0x00, 0x00, 0x00, 0x00}, 13));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x09, 0x09, 0x68, 0x53, 0x01, 0x51, 0x0C, 0x04, 0x00,
+                                        0x00, 0x00, 0x00},
+                      13));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->resets[ACCESS_RESET_DAY_COUNTER], 1);
 
     /* Power-down counter: 68 08 08 68 53 01 51 0A FD 60 00 00 */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0x01, 0x51, 0x0A, 0xFD, 0x60, 0x00, 0x00}, 12));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0x01, 0x51, 0x0A, 0xFD, 0x60,
+                                        0x00, 0x00},
+                      12));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->resets[ACCESS_RESET_POWER_DOWN_COUNTER], 1);
 
     /* Combined code: 68 07 07 68 53 01 51 09 FD 3A 05 (C-05 locks it, 6.6.15) */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x07, 0x07, 0x68, 0x53, 0x01, 0x51, 0x09, 0xFD, 0x3A, 0x05}, 11));
+    send(f, b,
+         manual_write(
+             b, (const uint8_t[]){0x68, 0x07, 0x07, 0x68, 0x53, 0x01, 0x51, 0x09, 0xFD, 0x3A, 0x05},
+             11));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.combination_code, 5);
 
     /* to 254: written and answered; to 255: written, not answered */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0xFE, 0x51, 0x09, 0x7C, 0x01, 0x54, 0x03}, 12));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0xFE, 0x51, 0x09, 0x7C, 0x01,
+                                        0x54, 0x03},
+                      12));
     assert_true(is_ack(reply(f, out), out));
     assert_int_equal(f->r.settings.tariff, 3);
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x53, 0xFF, 0x51, 0x09, 0x7C, 0x01, 0x54, 0x04}, 12));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x53, 0xFF, 0x51, 0x09, 0x7C, 0x01,
+                                        0x54, 0x04},
+                      12));
     assert_int_equal(reply(f, out), 0);
     assert_int_equal(f->r.settings.tariff, 4);
     /* to another address: nothing */
-    send(f, b, manual_write(b, (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0x05, 0x51, 0x09, 0x7C, 0x01, 0x54, 0x01}, 12));
+    send(f, b,
+         manual_write(b,
+                      (const uint8_t[]){0x68, 0x08, 0x08, 0x68, 0x73, 0x05, 0x51, 0x09, 0x7C, 0x01,
+                                        0x54, 0x01},
+                      12));
     assert_int_equal(reply(f, out), 0);
     assert_int_equal(f->r.settings.tariff, 4);
     free(f);
@@ -588,7 +638,10 @@ static void test_invalid_writes_get_silence(void **state)
     uint8_t b[32], out[MBUS_FRAME_MAX];
     set(f, SETTING_MBUS_ID, 1);
     settings_t before = f->r.settings;
-    const struct { uint8_t d[8]; size_t n; } bad[] = {
+    const struct {
+        uint8_t d[8];
+        size_t n;
+    } bad[] = {
         {{0x01, 0x7A, 0xFB}, 3},                         /* primary 251 */
         {{0x01, 0x7A, 0xFF}, 3},                         /* primary 255 */
         {{0x0C, 0x79, 0x15, 0x01, 0x23, 0x4A}, 6},       /* secondary: not BCD */

@@ -18,7 +18,7 @@ static void example_readings(readings_t *r)
 {
     memset(r, 0, sizeof *r);
     settings_defaults(&r->settings, 19020246); /* header "46 02 02 19" */
-    r->software_version = 1.04f;              /* version byte "01" */
+    r->software_version = 1.04f;               /* version byte "01" */
     readings_energy_t *e[] = {&r->active_forward, &r->active_reverse};
     for (int k = 0; k < 2; k++) {
         e[k]->total = 123456.789;
@@ -85,7 +85,8 @@ static const struct {
 
 /* A2.2 header: serial, manufacturer, version, medium, access number 04,
  * status 00, signature 00 00. */
-static const uint8_t HEADER[12] = {0x46, 0x02, 0x02, 0x19, 0xCD, 0x25, 0x01, 0x02, 0x04, 0x00, 0x00, 0x00};
+static const uint8_t HEADER[12] = {0x46, 0x02, 0x02, 0x19, 0xCD, 0x25,
+                                   0x01, 0x02, 0x04, 0x00, 0x00, 0x00};
 
 static void test_every_record_gives_the_manuals_bytes(void **state)
 {
@@ -275,7 +276,8 @@ static void test_write_records_refused(void **state)
     const uint8_t unknown[] = {0x01, 0x7B, 0x01};
     assert_int_equal(mbus_records_parse_write(unknown, sizeof unknown, &w), MBUS_WRITE_E_UNKNOWN);
     const uint8_t short_rec[] = {0x0C, 0x79, 0x15, 0x01, 0x23};
-    assert_int_equal(mbus_records_parse_write(short_rec, sizeof short_rec, &w), MBUS_WRITE_E_UNKNOWN);
+    assert_int_equal(mbus_records_parse_write(short_rec, sizeof short_rec, &w),
+                     MBUS_WRITE_E_UNKNOWN);
     const uint8_t two[] = {0x01, 0x7A, 0x01, 0x01, 0x7A, 0x02};
     assert_int_equal(mbus_records_parse_write(two, sizeof two, &w), MBUS_WRITE_E_UNKNOWN);
     const uint8_t bad_bcd[] = {0x09, 0x7C, 0x01, 0x54, 0x0A};

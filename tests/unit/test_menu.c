@@ -307,10 +307,10 @@ static void test_every_setting(void **state)
         setting_id_t id;
         int32_t want;
     } lists[] = {
-        {"6.6.2", SETTING_TARIFF, 2},          {"6.6.3", SETTING_S0_RATE, 10000},
-        {"6.6.4", SETTING_PULSE_TYPE, 2},      {"6.6.7", SETTING_MODBUS_BAUD, 7},
-        {"6.6.8", SETTING_MODBUS_PARITY, 2},   {"6.6.10", SETTING_MBUS_BAUD, 4800},
-        {"6.6.11", SETTING_BACKLIGHT, 0},      {"6.6.14", SETTING_OBIS, 1},
+        {"6.6.2", SETTING_TARIFF, 2},        {"6.6.3", SETTING_S0_RATE, 10000},
+        {"6.6.4", SETTING_PULSE_TYPE, 2},    {"6.6.7", SETTING_MODBUS_BAUD, 7},
+        {"6.6.8", SETTING_MODBUS_PARITY, 2}, {"6.6.10", SETTING_MBUS_BAUD, 4800},
+        {"6.6.11", SETTING_BACKLIGHT, 0},    {"6.6.14", SETTING_OBIS, 1},
     };
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
         while (strcmp(menu_item_section(g->menu.item), lists[k].section))
@@ -384,10 +384,12 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, rig_setup)
     const struct CMUnitTest tests[] = {
-        T(test_hold_opens),     T(test_hold_seen_at_release), T(test_walk_modbus_id),
-        T(test_wrong_password), T(test_c05_lock),             T(test_combination_code_change),
-        T(test_idle_timeout),   T(test_bluetooth),            T(test_resets),
-        T(test_every_setting),  T(test_normal_buttons),       T(test_touch_backlight),
+        T(test_hold_opens),     T(test_hold_seen_at_release),
+        T(test_walk_modbus_id), T(test_wrong_password),
+        T(test_c05_lock),       T(test_combination_code_change),
+        T(test_idle_timeout),   T(test_bluetooth),
+        T(test_resets),         T(test_every_setting),
+        T(test_normal_buttons), T(test_touch_backlight),
     };
     return cmocka_run_group_tests_name("menu", tests, NULL, NULL);
 }

@@ -36,8 +36,8 @@ static void near(double got, double want, double scale, const char *what, const 
 {
     double err = fabs(got - want);
     if (err > TOL * scale + 1e-9) {
-        print_error("%s: %s = %.9g, expected %.9g (error %.3g %% of %.6g)\n", ctx, what, got,
-                    want, 100.0 * err / scale, scale);
+        print_error("%s: %s = %.9g, expected %.9g (error %.3g %% of %.6g)\n", ctx, what, got, want,
+                    100.0 * err / scale, scale);
         fail();
     }
 }
@@ -121,7 +121,8 @@ static void test_harmonics_rms(void **state)
         wave_desc_t d;
         wave_desc_balanced(&d, freqs[a], 230.0, 10.0, 25.0);
         const wave_harmonic_t vh[] = {{3, 8.0, 30.0}, {5, 5.0, 0.0}, {7, 3.0, 120.0}, {11, 1.5, 0}};
-        const wave_harmonic_t ih[] = {{3, 35.0, 10.0}, {5, 20.0, 45.0}, {7, 10.0, 0.0}, {13, 4.0, 0}};
+        const wave_harmonic_t ih[] = {
+            {3, 35.0, 10.0}, {5, 20.0, 45.0}, {7, 10.0, 0.0}, {13, 4.0, 0}};
         double sv = 1.0, si = 1.0;
         for (int n = 0; n < 4; n++) {
             sv += (vh[n].percent / 100) * (vh[n].percent / 100);

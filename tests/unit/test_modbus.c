@@ -337,7 +337,8 @@ static void test_fc04_answers_as_fc03(void **state)
     modbus_t mb;
     init_wire(&mb);
     uint64_t t = 0;
-    uint8_t q3[8] = {0x01, 0x03, 0x50, 0x02, 0x00, 0x02}, q4[8] = {0x01, 0x04, 0x50, 0x02, 0x00, 0x02};
+    uint8_t q3[8] = {0x01, 0x03, 0x50, 0x02, 0x00, 0x02},
+            q4[8] = {0x01, 0x04, 0x50, 0x02, 0x00, 0x02};
     uint8_t r3[MODBUS_ADU_MAX], r4[MODBUS_ADU_MAX];
     assert_int_equal(transact(&mb, q3, with_crc(q3, 6), r3, &t), 9);
     assert_int_equal(transact(&mb, q4, with_crc(q4, 6), r4, &t), 9);
@@ -374,15 +375,15 @@ static void test_manual_id_change_after_reply(void **state)
     uint64_t ts, t = send(&mb, q, n, 0);
     size_t len = reply(&mb, r, &ts, VTIME_NEVER);
     assert_int_equal(len, 8);
-    assert_memory_equal(r, q, 8); /* the echo */
+    assert_memory_equal(r, q, 8);                    /* the echo */
     assert_int_equal(fake.r.settings.modbus_id, 10); /* kept by the meter at once */
     uint64_t t_done = ts + 8 * CHAR_9600;
-    assert_int_equal(modbus_line(&mb)->id, 1);      /* but answering as 1 ... */
+    assert_int_equal(modbus_line(&mb)->id, 1); /* but answering as 1 ... */
     assert_int_equal(modbus_deadline(&mb), t_done);
     modbus_advance(&mb, t_done - 1);
     assert_int_equal(modbus_line(&mb)->id, 1);
     modbus_advance(&mb, t_done);
-    assert_int_equal(modbus_line(&mb)->id, 10);     /* ... until its reply is out */
+    assert_int_equal(modbus_line(&mb)->id, 10); /* ... until its reply is out */
     /* Now 1 is silent and 10 answers. */
     t = t_done;
     uint8_t q1[8] = {0x01, 0x03, 0x40, 0x03, 0x00, 0x01};

@@ -19,7 +19,10 @@ typedef struct {
     access_reset_t last_reset;
 } fake_t;
 
-static void fake_read(void *ctx, readings_t *out) { *out = ((fake_t *)ctx)->r; }
+static void fake_read(void *ctx, readings_t *out)
+{
+    *out = ((fake_t *)ctx)->r;
+}
 static settings_err_t fake_set(void *ctx, setting_id_t id, int32_t v)
 {
     fake_t *f = ctx;
@@ -74,7 +77,10 @@ static uint32_t word32(const uint8_t *b)
 {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
-static uint16_t word16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
+static uint16_t word16(const uint8_t *b)
+{
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
 
 static modbus_ex_t rd(uint16_t start, uint16_t n, uint8_t *out)
 {
@@ -145,31 +151,31 @@ static void test_identity_registers(void **state)
     fake.r.checksum = 0xA1B2C3D4u;
     fake.r.protocol_version = 1.5f;
     assert_int_equal(rd(0x4000, 52, b), MODBUS_EX_NONE); /* the whole first block */
-    assert_int_equal(word32(b + 0), 0x13070001u);           /* serial: last 8 digits */
-    assert_int_equal(word16(b + 2 * 0x02), 0x1111);         /* meter code 4PU */
-    assert_int_equal(word16(b + 2 * 0x03), 1);              /* ID 1 */
-    assert_int_equal(word16(b + 2 * 0x04), 6);              /* 9600 */
+    assert_int_equal(word32(b + 0), 0x13070001u);        /* serial: last 8 digits */
+    assert_int_equal(word16(b + 2 * 0x02), 0x1111);      /* meter code 4PU */
+    assert_int_equal(word16(b + 2 * 0x03), 1);           /* ID 1 */
+    assert_int_equal(word16(b + 2 * 0x04), 6);           /* 9600 */
     assert_int_equal(word32(b + 2 * 0x05), ieee_bits(1.5));
     assert_int_equal(word16(b + 2 * 0x0B), 65);
-    assert_int_equal(word16(b + 2 * 0x0C), 0x0001);         /* CT ratio 5/5 */
+    assert_int_equal(word16(b + 2 * 0x0C), 0x0001);            /* CT ratio 5/5 */
     assert_int_equal(word32(b + 2 * 0x0D), ieee_bits(1000.0)); /* 1000 imp/kWh */
     assert_int_equal(word16(b + 2 * 0x0F), 3);
-    assert_int_equal(word16(b + 2 * 0x10), 0x0010);         /* 10 s as digits */
-    assert_int_equal(word16(b + 2 * 0x11), 1);              /* even */
+    assert_int_equal(word16(b + 2 * 0x10), 0x0010); /* 10 s as digits */
+    assert_int_equal(word16(b + 2 * 0x11), 1);      /* even */
     assert_int_equal(word16(b + 2 * 0x12), 'F');
     assert_int_equal(word16(b + 2 * 0x13), 'R');
-    assert_int_equal(word16(b + 2 * 0x15), 0);              /* unlisted: 0 */
+    assert_int_equal(word16(b + 2 * 0x15), 0); /* unlisted: 0 */
     assert_int_equal(word16(b + 2 * 0x16), 7);
     assert_int_equal(word16(b + 2 * 0x17), 4);
     assert_int_equal(word32(b + 2 * 0x1B), 0xA1B2C3D4u);
-    assert_int_equal(word32(b + 2 * 0x1F), 0x00050005u);    /* CT 5/5 */
-    assert_int_equal(word16(b + 2 * 0x21), 0x0030);         /* 30 ms as digits */
+    assert_int_equal(word32(b + 2 * 0x1F), 0x00050005u); /* CT 5/5 */
+    assert_int_equal(word16(b + 2 * 0x21), 0x0030);      /* 30 ms as digits */
     assert_int_equal(word16(b + 2 * 0x22), 1);
     assert_int_equal(word16(b + 2 * 0x25), 0);
     assert_int_equal(word16(b + 2 * 0x26), 1);
     for (int a = 0x27; a <= 0x31; a++)
         assert_int_equal(word16(b + 2 * a), 0);
-    assert_int_equal(word16(b + 2 * 0x33), 0);              /* OBIS off */
+    assert_int_equal(word16(b + 2 * 0x33), 0); /* OBIS off */
 }
 
 static void test_instantaneous_block(void **state)
@@ -223,7 +229,7 @@ static void test_energy_block_75(void **state)
         assert_int_equal(word32(q + 16), ieee_bits(20.0 * (k + 1)));
         assert_int_equal(word32(q + 20), ieee_bits(30.0 * (k + 1)));
     }
-    assert_int_equal(word16(b + 2 * 0x48), 2);                 /* tariff, Signed */
+    assert_int_equal(word16(b + 2 * 0x48), 2);                /* tariff, Signed */
     assert_int_equal(word32(b + 2 * 0x49), ieee_bits(12.25)); /* day counter */
     /* 125 registers from 0x6000 and the whole block to 0x6090. */
     assert_int_equal(rd(0x6000, 125, b), MODBUS_EX_NONE);

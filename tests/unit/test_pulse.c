@@ -147,8 +147,8 @@ static metrology_sample_t buf[8000];
 
 /* Runs a meter at `rate` and `type` for `seconds`, in chunks of `chunk` ticks,
  * watching every edge; returns the meter for more checks. */
-static void run_meter(meter_t *m, watch_t *w, double rate, int type, int width_ms,
-                      uint64_t seconds, size_t chunk)
+static void run_meter(meter_t *m, watch_t *w, double rate, int type, int width_ms, uint64_t seconds,
+                      size_t chunk)
 {
     settings_t s;
     settings_for(&s, rate, type, width_ms);
@@ -318,8 +318,8 @@ static void check_interpolation(double rate, int width_ms, int64_t e_base, int64
         int64_t energy = e_base + (c % 5) * e_step;
         for (int64_t k = before / w + 1; k * w <= before + energy; k++) {
             assert_true(n_want < 8192);
-            want[n_want++] = start + (uint64_t)floor((double)dur * (double)(k * w - before) /
-                                                     (double)energy);
+            want[n_want++] =
+                start + (uint64_t)floor((double)dur * (double)(k * w - before) / (double)energy);
         }
         energy_delta_t d = {.active_fwd = energy, .led = energy};
         pulse_cycle(&p, &d, start, start + dur, &s);
@@ -531,7 +531,7 @@ static void test_rate_and_type_change(void **state)
     pulse_cycle(&p, &d, VTIME_NS_PER_S, VTIME_NS_PER_S + 20 * ms, &s);
     assert_true(p.out[PULSE_S0_1].acc_uwh == 3000000); /* the 5e5 in hand dropped */
     assert_true(p.out[PULSE_S0_2].acc_uwh == 0);       /* so was S0-2's 7e5 */
-    assert_true(p.out[PULSE_LED].acc_uwh == 0); /* 25 flashes, and it never restarts */
+    assert_true(p.out[PULSE_LED].acc_uwh == 0);        /* 25 flashes, and it never restarts */
     assert_int_equal(pulse_count(&p, PULSE_LED), 25);
     /* 7e6 more: the crossing falls at the end of that cycle, not before. */
     d = (energy_delta_t){.active_fwd = 7000000};

@@ -12,18 +12,18 @@ static void test_defaults_are_the_manuals(void **state)
     (void)state;
     settings_t s;
     settings_defaults(&s, 13070001);
-    assert_int_equal(s.modbus_id, 1);                 /* 6.6.6 */
+    assert_int_equal(s.modbus_id, 1);                                 /* 6.6.6 */
     assert_int_equal(settings_baud_code_to_bps(s.modbus_baud), 9600); /* 6.6.7 */
-    assert_int_equal(s.modbus_parity, 1);             /* even, 6.6.8 */
-    assert_int_equal(s.mbus_id, 0);                   /* 6.6.9 */
-    assert_int_equal(s.mbus_baud, 2400);              /* 6.6.10 */
-    assert_int_equal(s.s0_rate_x100, 100000);         /* 1000 imp/kWh, 6.6.3 */
-    assert_int_equal(s.pulse_width_ms, 30);           /* 6.6.5 */
-    assert_int_equal(s.pulse_type, 1);                /* 6.6.4 */
-    assert_int_equal(s.tariff, 1);                    /* 6.6.2 */
-    assert_int_equal(s.password, 0);                  /* 6.6.1 */
-    assert_int_equal(s.obis, 0);                      /* 6.6.14 */
-    assert_int_equal(s.mbus_secondary, 13070001);     /* A2.1 */
+    assert_int_equal(s.modbus_parity, 1);                             /* even, 6.6.8 */
+    assert_int_equal(s.mbus_id, 0);                                   /* 6.6.9 */
+    assert_int_equal(s.mbus_baud, 2400);                              /* 6.6.10 */
+    assert_int_equal(s.s0_rate_x100, 100000);                         /* 1000 imp/kWh, 6.6.3 */
+    assert_int_equal(s.pulse_width_ms, 30);                           /* 6.6.5 */
+    assert_int_equal(s.pulse_type, 1);                                /* 6.6.4 */
+    assert_int_equal(s.tariff, 1);                                    /* 6.6.2 */
+    assert_int_equal(s.password, 0);                                  /* 6.6.1 */
+    assert_int_equal(s.obis, 0);                                      /* 6.6.14 */
+    assert_int_equal(s.mbus_secondary, 13070001);                     /* A2.1 */
     assert_int_equal(settings_validate(&s, NULL), SETTINGS_OK);
 }
 
