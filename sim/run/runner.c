@@ -13,9 +13,9 @@
 #include "run_internal.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
-#define PACED_TICKS                                                                                \
-    400u /* 50 ms: how far a paced run lets the meters fall behind before it                       \
-            moves them on (what input may wait for them to catch up) */
+/* 50 ms: how far a paced run lets the meters fall behind before it moves
+ * them on (what input may wait for them to catch up). */
+#define PACED_TICKS 400u
 #define FRAME_S (1.0 / 30.0)
 
 static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
