@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "energy.h"
 #include "internal.h"
 #include "vtime.h"
 
@@ -284,7 +285,9 @@ static void page_view(page_view_t *v, display_page_t pg, const readings_t *r)
         double kwh = m[pg.kind].t ? e->tariff[m[pg.kind].t - 1] : e->total;
         obis_energy(v->obis, m[pg.kind].fwd ? 1 : 2, m[pg.kind].t);
         fmt_energy(v->value, kwh);
-        v->negative = kwh < 0; /* C-02 / C-05 show reverse as negative (6.6.15) */
+        /* 6.6.15, "LCD reading": reverse shows negative, except under C-03. */
+        v->negative = m[pg.kind].fwd ? kwh < 0
+                                     : energy_lcd_sign(r->settings.combination_code) * kwh < 0;
         v->tariff = m[pg.kind].t;
         v->icons =
             DISPLAY_ICON_KWH | (m[pg.kind].fwd ? DISPLAY_ICON_ARROW_FWD : DISPLAY_ICON_ARROW_REV);
@@ -456,11 +459,40 @@ static void render_menu(display_t *d, uint64_t now)
             }
 }
 
+void display_set_power(display_t *d, display_power_t p, uint64_t now_ns)
+{
+    if (p == DISPLAY_POWER_ON && d->power != DISPLAY_POWER_ON)
+        display_init(d, now_ns); /* the pages start again, as at power-up */
+    d->power = (uint8_t)p;
+    d->now_ns = now_ns > d->now_ns ? now_ns : d->now_ns;
+}
+
+/* Without supply nothing is lit; while booting everything is. */
+static void power_glass(display_t *d)
+{
+    bool on = d->power == DISPLAY_POWER_BOOT;
+    char all[DISPLAY_MAIN_DIGITS + 1];
+    memset(all, on ? '8' : ' ', DISPLAY_MAIN_DIGITS);
+    all[DISPLAY_MAIN_DIGITS] = '\0';
+    display_field_set(&d->main, DISPLAY_MAIN_DIGITS, on ? all : "");
+    display_field_set(&d->obis, DISPLAY_OBIS_DIGITS, on ? all + DISPLAY_MAIN_DIGITS - DISPLAY_OBIS_DIGITS : "");
+    d->main.dp = on ? (uint16_t)((1u << DISPLAY_MAIN_DIGITS) - 1u) : 0;
+    d->obis.dp = on ? (uint16_t)((1u << DISPLAY_OBIS_DIGITS) - 1u) : 0;
+    d->icons = on ? (1u << DISPLAY_ICON_COUNT) - 1u : 0;
+    d->backlight = on;
+    d->error = false;
+    d->menu = false;
+}
+
 void display_advance(display_t *d, const readings_t *r, uint64_t now_ns)
 {
     if (now_ns < d->now_ns)
         now_ns = d->now_ns; /* time never runs backwards */
     d->now_ns = now_ns;
+    if (d->power != DISPLAY_POWER_ON) {
+        power_glass(d);
+        return;
+    }
     d->backlight_mode = r->settings.backlight;
     d->rotated = r->settings.screen_direction == 1;
     d->backlight = backlight_on(d, now_ns);
@@ -492,6 +524,8 @@ void display_advance(display_t *d, const readings_t *r, uint64_t now_ns)
 
 uint64_t display_deadline(const display_t *d)
 {
+    if (d->power != DISPLAY_POWER_ON)
+        return VTIME_NEVER; /* the meter's boot ends it (meter.c) */
     uint64_t t = VTIME_NEVER;
     if (d->backlight_mode == 2 && d->touched &&
         d->now_ns - d->last_touch_ns < DISPLAY_BACKLIGHT_BUTTON_NS)
@@ -513,13 +547,41 @@ void display_touch(display_t *d, uint64_t now_ns)
     d->last_touch_ns = now_ns;
 }
 
+/* The page a button press leads to from pages[i]. In parts 1 and 2 one page
+ * on or back; in part 3 one group on or back, Total - L1 - L2 - L3 (6.3), to
+ * the same quantity where that group shows it (else the group's first page);
+ * past L3 the sequence goes on at part 1, before Total back to part 2. */
+static int step_index(const display_page_t *pages, int n, int i, int dir)
+{
+    if (pages[i].kind < DISPLAY_PAGE_DIRECTION)
+        return (i + (dir < 0 ? n - 1 : 1)) % n;
+    int g = pages[i].group + (dir < 0 ? -1 : 1);
+    int first3 = 0;
+    while (first3 < n && pages[first3].kind < DISPLAY_PAGE_DIRECTION)
+        first3++;
+    if (g > DISPLAY_GROUP_L3)
+        return 0;
+    if (g < DISPLAY_GROUP_TOTAL)
+        return first3 > 0 ? first3 - 1 : n - 1;
+    int any = -1;
+    for (int k = first3; k < n; k++) {
+        if (pages[k].group != g)
+            continue;
+        if (pages[k].kind == pages[i].kind)
+            return k;
+        if (any < 0)
+            any = k;
+    }
+    return any >= 0 ? any : i;
+}
+
 void display_step(display_t *d, const readings_t *r, int dir, uint64_t now_ns)
 {
     display_advance(d, r, now_ns);
     display_page_t pages[DISPLAY_PAGES_MAX];
     int n = display_pages(r, pages);
     int i = page_index(pages, n, d->page);
-    i = i < 0 ? 0 : (i + (dir < 0 ? n - 1 : 1)) % n;
+    i = i < 0 ? 0 : step_index(pages, n, i, dir);
     d->page = pages[i];
     d->page_since_ns = d->now_ns;
     display_advance(d, r, d->now_ns);

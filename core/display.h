@@ -166,8 +166,14 @@ typedef struct {
 /* Blinking digits: on for the first half of every second. */
 #define DISPLAY_BLINK_NS (500ull * 1000000ull)
 
+/* The glass with and without supply (4: the meter is powered from its
+ * phases): dark while off; every segment and icon lit while it boots (a lamp
+ * test, docs/decisions.md); the pages and the menu once it runs. */
+typedef enum { DISPLAY_POWER_ON = 0, DISPLAY_POWER_OFF, DISPLAY_POWER_BOOT } display_power_t;
+
 typedef struct display {
     /* ---- what is lit; frontends read only these ---- */
+    uint8_t power;        /* display_power_t */
     display_field_t main; /* DISPLAY_MAIN_DIGITS digits */
     display_field_t obis; /* DISPLAY_OBIS_DIGITS digits (the rest stay blank) */
     uint32_t icons;       /* display_icon_t bits */
@@ -189,6 +195,10 @@ typedef struct display {
 
 /* Starts at the first page of part 1 at time `now_ns`. */
 void display_init(display_t *d, uint64_t now_ns);
+
+/* Dark (supply off), lamp test (booting) or running. Back to running, the
+ * sequence starts again at part 1 (display_init). */
+void display_set_power(display_t *d, display_power_t p, uint64_t now_ns);
 
 /* Moves the sequencer to `now_ns` (never backwards) and recomputes every lit
  * segment from `r`. Call it whenever readings may have changed or time has

@@ -141,15 +141,18 @@ static void read_reg(const energy_reg_t *reg, double sign, readings_energy_t *ou
         out->phase[k] = sign * reg->slot[ENERGY_L1 + k] / ENERGY_UWH_PER_KWH;
 }
 
-void energy_read(const energy_t *e, int code, readings_t *r)
+double energy_lcd_sign(int code)
 {
-    METER_ASSERT(e && r && code >= 1 && code <= 5);
-    /* The manual's table shows reverse energy negative, except under C-03
-     * where it is added to forward (6.6.15). */
-    double rev_sign = code == 3 ? 1.0 : -1.0;
+    METER_ASSERT(code >= 1 && code <= 5);
+    return code == 3 ? 1.0 : -1.0;
+}
+
+void energy_read(const energy_t *e, readings_t *r)
+{
+    METER_ASSERT(e && r);
     read_reg(&e->total[0], 1.0, &r->active_total);
     read_reg(&e->forward[0], 1.0, &r->active_forward);
-    read_reg(&e->reverse[0], rev_sign, &r->active_reverse);
+    read_reg(&e->reverse[0], 1.0, &r->active_reverse);
     read_reg(&e->total[1], 1.0, &r->reactive_total);
     read_reg(&e->forward[1], 1.0, &r->reactive_forward);
     read_reg(&e->reverse[1], 1.0, &r->reactive_reverse);

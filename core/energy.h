@@ -23,8 +23,12 @@
  *   C-01 total += fwd           C-02 total -= rev         C-03 total += fwd + rev
  *   C-04 total += fwd - rev     C-05 the phases are netted first: fwd, rev and
  *                               total grow from the net three-phase energy
- * Reverse registers hold magnitudes; readings show them with the sign of the
- * manual's table (negative except in C-03), see energy_read().
+ * Reverse registers hold magnitudes, and every interface reads them so
+ * (Modbus 0x6018.., M-Bus's backward-flow records, the log): a stored register
+ * never changes sign because the code was written. Only the LCD shows them
+ * with the sign of the manual's table, titled "LCD reading" (negative except
+ * in C-03): energy_lcd_sign(). The total is the code's own result and reads
+ * signed everywhere (docs/decisions.md).
  *
  * Rollover: the meter has a 6+3 digit kWh register (6.2); every register is
  * kept modulo 1 000 000 kWh, so 999999.999 kWh is followed by 000000.000.
@@ -81,9 +85,13 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
 /* Resets the resettable day counter (0x6049, M-Bus, 6.6.13). */
 void energy_reset_day_counter(energy_t *e);
 
-/* Fills the energy part of a readings snapshot (kWh), with the signs of the
- * manual's table for `code`; T3/T4 read as they are, shown or not. */
-void energy_read(const energy_t *e, int code, readings_t *r);
+/* Fills the energy part of a readings snapshot (kWh): reverse as magnitudes,
+ * the total as the code made it; T3/T4 read as they are, shown or not. */
+void energy_read(const energy_t *e, readings_t *r);
+
+/* The sign the LCD gives reverse energy under combination code `code`
+ * (6.6.15, "LCD reading"): -1, or +1 under C-03 (forward + reverse). */
+double energy_lcd_sign(int code);
 
 /* Every integer register of energy_t in one enumeration, the one the memory
  * image (nvm.h), the host's field names and presets all use:

@@ -1,6 +1,7 @@
 /* mbus_records: the A2.2 record list, the data encoder, the RSP_UD telegram
  * and the A2.3 write records (EN 13757-3 data coding). */
 #include "mbus_records.h"
+#include "variant.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,38 +25,42 @@
  * VIFE 3C = backward flow; FC 01..03 = at phase L1..L3; 73 = x 10^-3. */
 // clang-format off
 const mbus_record_t MBUS_RECORDS[] = {
-    {"Total forward active energy", {0x04}, 1, {0x03}, 1, D(active_forward.total), WH},
-    {"Forward active energy T1", {0x84, 0x10}, 2, {0x03}, 1, D(active_forward.tariff[0]), WH},
-    {"Forward active energy T2", {0x84, 0x20}, 2, {0x03}, 1, D(active_forward.tariff[1]), WH},
-    {"Forward active energy T3", {0x84, 0x30}, 2, {0x03}, 1, D(active_forward.tariff[2]), WH},
-    {"Forward active energy T4", {0x84, 0x80, 0x10}, 3, {0x03}, 1, D(active_forward.tariff[3]), WH},
-    {"Total reverse active energy", {0x04}, 1, {0x83, 0x3C}, 2, BACK(active_reverse.total), WH},
-    {"Reverse active energy T1", {0x84, 0x10}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[0]), WH},
-    {"Reverse active energy T2", {0x84, 0x20}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[1]), WH},
-    {"Reverse active energy T3", {0x84, 0x30}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[2]), WH},
-    {"Reverse active energy T4", {0x84, 0x80, 0x10}, 3, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[3]), WH},
-    {"Total kWh (resettable)", {0x04}, 1, {0x83, 0xFC, 0x10}, 3, D(resettable), WH},
-    {"Forward reactive energy", {0x04}, 1, {0xFB, 0x82, 0x73}, 3, D(reactive_forward.total), VARH},
-    {"Reverse reactive energy", {0x04}, 1, {0xFB, 0x82, 0xF3, 0x3C}, 4, BACK(reactive_reverse.total), VARH},
-    {"L1 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x01}, 4, D(voltage[0]), CV},
-    {"L2 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x02}, 4, D(voltage[1]), CV},
-    {"L3 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x03}, 4, D(voltage[2]), CV},
-    {"L1 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x01}, 4, D(current[0]), MA},
-    {"L2 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x02}, 4, D(current[1]), MA},
-    {"L3 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x03}, 4, D(current[2]), MA},
-    {"Total active power", {0x03}, 1, {0x2B}, 1, D(p_total), W},
-    {"L1 active power", {0x03}, 1, {0xAB, 0xFC, 0x01}, 3, D(p[0]), W},
-    {"L2 active power", {0x03}, 1, {0xAB, 0xFC, 0x02}, 3, D(p[1]), W},
-    {"L3 active power", {0x03}, 1, {0xAB, 0xFC, 0x03}, 3, D(p[2]), W},
-    {"Total reactive power", {0x03}, 1, {0xFB, 0x14}, 2, D(q_total), W},
-    {"L1 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x01}, 4, D(q[0]), W},
-    {"L2 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x02}, 4, D(q[1]), W},
-    {"L3 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x03}, 4, D(q[2]), W},
-    {"Total apparent power", {0x03}, 1, {0xFB, 0x34}, 2, D(s_total), W},
-    {"Total power factor", {0x0A}, 1, {0xFD, 0x3A}, 2, D(pf_total), PF100},
-    {"Grid frequency", {0x03}, 1, {0xFB, 0x2C}, 2, D(frequency), MHZ},
+    {"Total forward active energy", {0x04}, 1, {0x03}, 1, D(active_forward.total), WH, false},
+    {"Forward active energy T1", {0x84, 0x10}, 2, {0x03}, 1, D(active_forward.tariff[0]), WH, false},
+    {"Forward active energy T2", {0x84, 0x20}, 2, {0x03}, 1, D(active_forward.tariff[1]), WH, false},
+    {"Forward active energy T3", {0x84, 0x30}, 2, {0x03}, 1, D(active_forward.tariff[2]), WH, false},
+    {"Forward active energy T4", {0x84, 0x80, 0x10}, 3, {0x03}, 1, D(active_forward.tariff[3]), WH, false},
+    {"Total reverse active energy", {0x04}, 1, {0x83, 0x3C}, 2, BACK(active_reverse.total), WH, false},
+    {"Reverse active energy T1", {0x84, 0x10}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[0]), WH, false},
+    {"Reverse active energy T2", {0x84, 0x20}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[1]), WH, false},
+    {"Reverse active energy T3", {0x84, 0x30}, 2, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[2]), WH, false},
+    {"Reverse active energy T4", {0x84, 0x80, 0x10}, 3, {0x83, 0x3C}, 2, BACK(active_reverse.tariff[3]), WH, false},
+    {"Total kWh (resettable)", {0x04}, 1, {0x83, 0xFC, 0x10}, 3, D(resettable), WH, false},
+    {"Forward reactive energy", {0x04}, 1, {0xFB, 0x82, 0x73}, 3, D(reactive_forward.total), VARH, false},
+    {"Reverse reactive energy", {0x04}, 1, {0xFB, 0x82, 0xF3, 0x3C}, 4, BACK(reactive_reverse.total), VARH, false},
+    {"L1 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x01}, 4, D(voltage[0]), CV, false},
+    {"L2 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x02}, 4, D(voltage[1]), CV, false},
+    {"L3 voltage", {0x02}, 1, {0xFD, 0xC7, 0xFC, 0x03}, 4, D(voltage[2]), CV, false},
+    {"L1 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x01}, 4, D(current[0]), MA, false},
+    {"L2 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x02}, 4, D(current[1]), MA, false},
+    {"L3 current", {0x03}, 1, {0xFD, 0xD9, 0xFC, 0x03}, 4, D(current[2]), MA, false},
+    {"Total active power", {0x03}, 1, {0x2B}, 1, D(p_total), W, false},
+    {"L1 active power", {0x03}, 1, {0xAB, 0xFC, 0x01}, 3, D(p[0]), W, false},
+    {"L2 active power", {0x03}, 1, {0xAB, 0xFC, 0x02}, 3, D(p[1]), W, false},
+    {"L3 active power", {0x03}, 1, {0xAB, 0xFC, 0x03}, 3, D(p[2]), W, false},
+    {"Total reactive power", {0x03}, 1, {0xFB, 0x14}, 2, D(q_total), W, false},
+    {"L1 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x01}, 4, D(q[0]), W, false},
+    {"L2 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x02}, 4, D(q[1]), W, false},
+    {"L3 reactive power", {0x03}, 1, {0xFB, 0x94, 0xFC, 0x03}, 4, D(q[2]), W, false},
+    {"Total apparent power", {0x03}, 1, {0xFB, 0x34}, 2, D(s_total), W, false},
+    {"Total power factor", {0x0A}, 1, {0xFD, 0x3A}, 2, D(pf_total), PF100, false},
+    {"Grid frequency", {0x03}, 1, {0xFB, 0x2C}, 2, D(frequency), MHZ, false},
     /* VIF 7C: plain-text unit of 1 character, "T" (0x54). */
-    {"Tariff", {0x09}, 1, {0x7C, 0x01, 0x54}, 3, MBUS_SRC_TARIFF, 0, 1.0},
+    {"Tariff", {0x09}, 1, {0x7C, 0x01, 0x54}, 3, MBUS_SRC_TARIFF, 0, 1.0, false},
+    /* "CT rate (only for CT version) 0A FD 3A 05 95 99 9995/5": three data
+     * bytes, LSB first, are the digits 9995 05, which is 6-digit BCD (DIF
+     * 0B); the manual's 0A (4 digits) cannot hold them (docs/mbus.md). */
+    {"CT rate", {0x0B}, 1, {0xFD, 0x3A}, 2, MBUS_SRC_CT, 0, 1.0, true},
 };
 // clang-format on
 
@@ -149,6 +154,8 @@ int64_t mbus_records_value(const mbus_record_t *rec, const readings_t *r)
 {
     if (rec->src == MBUS_SRC_TARIFF)
         return r->tariff;
+    if (rec->src == MBUS_SRC_CT)
+        return (int64_t)r->ct_primary * 100 + variant_of(r->model)->ct_secondary;
     double v;
     memcpy(&v, (const char *)r + rec->offset, sizeof v);
     if (rec->src == MBUS_SRC_MAGNITUDE)
@@ -204,7 +211,10 @@ size_t mbus_records_telegram(const readings_t *r, uint8_t address, uint8_t acces
     buf[n++] = MBUS_CI_RSP_UD;
     mbus_records_header(r, access_no, buf + n);
     n += MBUS_HEADER_LEN;
+    bool ct = variant_of(r->model)->ct;
     for (size_t i = 0; i < MBUS_RECORD_COUNT; i++) {
+        if (MBUS_RECORDS[i].ct_only && !ct)
+            continue;
         size_t k = mbus_records_record(&MBUS_RECORDS[i], r, buf + n, MBUS_FRAME_MAX - 2 - n);
         if (k == 0)
             return 0; /* cannot happen with this table: 238 bytes of L */

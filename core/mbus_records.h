@@ -57,6 +57,7 @@ typedef enum {
                            direction, and readings show reverse energy with the sign of
                            the combination-code table (6.6.15) */
     MBUS_SRC_TARIFF,    /* readings_t.tariff (uint8_t, 1..4) */
+    MBUS_SRC_CT,        /* the CT ratio as digits pppp ss: primary, secondary (A2.2) */
 } mbus_src_t;
 
 typedef struct mbus_record {
@@ -68,6 +69,7 @@ typedef struct mbus_record {
     mbus_src_t src;
     size_t offset; /* offsetof(readings_t, ...) for MBUS_SRC_DOUBLE */
     double scale;  /* readings unit -> record unit */
+    bool ct_only;  /* in the telegram of the CT variant only (variant.h) */
 } mbus_record_t;
 
 extern const mbus_record_t MBUS_RECORDS[];

@@ -13,7 +13,10 @@ typedef struct {
     const char *text;
 } choice_t;
 
-typedef enum { ITEM_DIGITS, ITEM_CHOICE, ITEM_RESET, ITEM_END } item_kind_t;
+/* ITEM_SHOW: shown, not changed with the buttons: the power-down counter
+ * (6.6.12 lists no reset) and the combination code (6.6.15: "adjustable via
+ * Modbus, M-bus & Bluetooth"). */
+typedef enum { ITEM_DIGITS, ITEM_CHOICE, ITEM_RESET, ITEM_SHOW, ITEM_END } item_kind_t;
 
 typedef struct {
     const char *section; /* the manual's section, shown in the small field */
@@ -61,12 +64,11 @@ static const item_t items[] = {
     {"6.6.9", "Id", ITEM_DIGITS, SETTING_MBUS_ID, 3, NULL, 0, 0, 0},
     {"6.6.10", "bd", ITEM_CHOICE, SETTING_MBUS_BAUD, 0, mbus_bauds, N(mbus_bauds), 0, 0},
     {"6.6.11", "bL", ITEM_CHOICE, SETTING_BACKLIGHT, 0, backlights, N(backlights), 0, 0},
-    {"6.6.12", "Pd", ITEM_RESET, SETTING_COUNT, 0, no_yes, N(no_yes),
-     ACCESS_RESET_POWER_DOWN_COUNTER, 0},
+    {"6.6.12", "Pd", ITEM_SHOW, SETTING_COUNT, 0, NULL, 0, ACCESS_RESET_POWER_DOWN_COUNTER, 0},
     {"6.6.13", "triP", ITEM_RESET, SETTING_COUNT, 0, no_yes, N(no_yes), ACCESS_RESET_DAY_COUNTER,
      DISPLAY_ICON_KWH},
     {"6.6.14", "obiS", ITEM_CHOICE, SETTING_OBIS, 0, on_off, N(on_off), 0, 0},
-    {"6.6.15", "CodE", ITEM_CHOICE, SETTING_COMBINATION_CODE, 0, codes, N(codes), 0, 0},
+    {"6.6.15", "CodE", ITEM_SHOW, SETTING_COMBINATION_CODE, 0, codes, N(codes), 0, 0},
     {"", "End", ITEM_END, SETTING_COUNT, 0, NULL, 0, 0, 0},
 };
 #define ITEM_COUNT ((int)(sizeof items / sizeof items[0]))
@@ -165,10 +167,19 @@ static void item_value(const item_t *it, const readings_t *r, char *out)
         return;
     }
     case ITEM_RESET:
-        if (it->reset == ACCESS_RESET_POWER_DOWN_COUNTER)
+        core_fmt_fixed(out, r->resettable, 3, 6, 1000000); /* 6 + 3, as 6.2 */
+        return;
+    case ITEM_SHOW:
+        if (it->choices) {
+            int k = choice_index(it, settings_get(&r->settings, it->setting));
+            if (k >= 0) {
+                memcpy(out, it->choices[k].text, strlen(it->choices[k].text) + 1);
+                return;
+            }
+            core_fmt_u(out, (uint64_t)settings_get(&r->settings, it->setting), 1);
+        } else {
             core_fmt_u(out, r->power_down_count, 1);
-        else
-            core_fmt_fixed(out, r->resettable, 3, 6, 1000000); /* 6 + 3, as 6.2 */
+        }
         return;
     case ITEM_END:
         out[0] = '\0';
@@ -307,6 +318,8 @@ static void open_item(menu_t *m, const readings_t *r)
     case ITEM_RESET:
         m->choice = 0; /* "no" first: a stray touch must not reset */
         break;
+    case ITEM_SHOW:
+        return; /* nothing to edit: the list stays */
     }
     m->state = MENU_EDIT;
 }

@@ -6,18 +6,19 @@
 
 #include "meter_assert.h"
 #include "nvm.h"
+#include "variant.h"
 
 /* Identity of the firmware the twin models (docs/decisions.md). */
 #define METER_PROTOCOL_VERSION 1.0f
 #define METER_SOFTWARE_VERSION 1.0f
 #define METER_HARDWARE_VERSION 1.0f
-#define METER_AMPS 65              /* Imax (4) */
 #define METER_MID_CHECKSUM 0x6A13u /* MID software CRC shown in display part 1 */
 #define METER_CHECKSUM2 0x0000B3C5u
 
 static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value);
 
 static void rearm(meter_t *m);
+static void power_on(meter_t *m);
 
 #define CHECK(m) METER_ASSERT((m) && (m)->init_mark == METER_INIT_MARK)
 
@@ -34,10 +35,12 @@ void meter_init(meter_t *m, const meter_desc_t *d)
         serial += n - (sizeof m->serial - 1);
     memcpy(m->serial, serial, strlen(serial) + 1);
     m->connection = d->connection;
+    METER_ASSERT((unsigned)d->model < METER_MODEL_COUNT);
     if (d->settings)
         m->settings = *d->settings;
     else
         settings_defaults(&m->settings, settings_serial_number(m->serial));
+    m->settings.model = (uint8_t)m->model; /* what the settings accept is the model's */
     /* Every part counts time from the same origin, so that cycle ends,
      * tariff changes, pulse edges and page changes line up after a restart. */
     m->tick = d->start_tick;
@@ -45,7 +48,6 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     m->metrology.tick = d->start_tick;
     energy_init(&m->energy);
     pulse_init(&m->pulse, &m->settings);
-    m->supply = !d->unpowered;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = (double)d->start_tick;
@@ -64,7 +66,69 @@ void meter_init(meter_t *m, const meter_desc_t *d)
     m->save_interval_ns = d->save_interval_ns;
     if (m->save_interval_ns)
         sched_set(&m->sched, SCHED_SAVE, meter_now_ns(m) + m->save_interval_ns);
+    /* A meter starts as it is switched on: it boots first. */
+    display_set_power(&m->display, DISPLAY_POWER_OFF, meter_now_ns(m));
+    if (!d->unpowered)
+        power_on(m);
     rearm(m);
+}
+
+/* ---- supply and boot (4: powered from the measured phases) --------------- */
+
+/* The line machines start afresh: a frame in flight or a reply waiting is
+ * lost, as in a meter whose supply went. */
+static void lines_reset(meter_t *m)
+{
+    modbus_desc_t md = m->modbus.desc;
+    mbus_desc_t bd = {.reply_delay_bits = m->mbus.reply_delay_bits,
+                      .gap_bits = m->mbus.gap_bits,
+                      .strict_fcb = m->mbus.strict_fcb};
+    modbus_init(&m->modbus, &m->protocol_access, &md);
+    mbus_init(&m->mbus, &m->protocol_access, &bd);
+}
+
+static void power_on(meter_t *m)
+{
+    uint64_t now = meter_now_ns(m);
+    m->supply = true;
+    m->booting = true;
+    display_set_power(&m->display, DISPLAY_POWER_BOOT, now);
+    sched_set(&m->sched, SCHED_BOOT, now + METER_BOOT_NS);
+}
+
+/* The boot is over at `t`: measuring starts with a fresh window, the pages
+ * start at part 1, the menu is closed and the lines listen. */
+static void boot_done(meter_t *m, uint64_t t)
+{
+    m->booting = false;
+    metrology_init(&m->metrology, m->connection);
+    m->metrology.tick = m->tick;
+    display_set_power(&m->display, DISPLAY_POWER_ON, t);
+    access_t access = meter_access(m);
+    menu_init(&m->menu, &access, &m->display, t);
+    lines_reset(m);
+    m->n_seg = 1;
+    m->seg_tariff[0] = meter_tariff(m);
+    m->seg_from[0] = (double)m->tick;
+}
+
+static void power_off(meter_t *m)
+{
+    uint64_t now = meter_now_ns(m);
+    m->power_down_count++; /* 0x4016 counts losses of supply (6.6.12) */
+    m->save_due = true;    /* the meter saves as its supply fails */
+    m->supply = false;
+    m->booting = false;
+    sched_set(&m->sched, SCHED_BOOT, VTIME_NEVER);
+    lines_reset(m);
+    pulse_power_off(&m->pulse, now);
+    display_set_power(&m->display, DISPLAY_POWER_OFF, now);
+}
+
+bool meter_running(const meter_t *m)
+{
+    CHECK(m);
+    return m->supply && !m->booting;
 }
 
 /* ---- the event queue ---------------------------------------------------- */
@@ -101,6 +165,11 @@ static void service(meter_t *m, uint64_t now_ns)
             return;
         uint64_t t = m->sched.due[slot], next;
         switch (slot) {
+        case SCHED_BOOT:
+            boot_done(m, t);
+            rearm(m);
+            next = VTIME_NEVER;
+            break;
         case SCHED_PULSE:
             pulse_advance(&m->pulse, t);
             next = pulse_deadline(&m->pulse);
@@ -131,6 +200,14 @@ static void service(meter_t *m, uint64_t now_ns)
     }
 }
 
+/* What the CT variant multiplies what it measures at its terminals by to
+ * show primary values: primary / secondary (1 on a direct meter). */
+static double ct_factor(const meter_t *m)
+{
+    const variant_t *v = variant_of(m->model);
+    return v->ct ? (double)m->settings.ct_primary / v->ct_secondary : 1.0;
+}
+
 /* Notes the tariff in force from now on, if it changed. */
 static void tariff_changed(meter_t *m)
 {
@@ -148,6 +225,7 @@ static void tariff_changed(meter_t *m)
 static void register_cycle(meter_t *m, const metrology_cycle_t *c)
 {
     double start = c->end - c->ticks;
+    double k_ct = ct_factor(m);
     energy_delta_t sum = {0};
     for (int i = 0; i < m->n_seg; i++) {
         double from = m->seg_from[i] > start ? m->seg_from[i] : start;
@@ -159,8 +237,8 @@ static void register_cycle(meter_t *m, const metrology_cycle_t *c)
         metrology_cycle_t part = *c;
         double share = m->n_seg > 1 ? (to - from) / c->ticks : 1.0;
         for (int k = 0; k < 3; k++) {
-            part.p_ws[k] *= share;
-            part.q_vars[k] *= share;
+            part.p_ws[k] *= share * k_ct; /* the registers count primary energy */
+            part.q_vars[k] *= share * k_ct;
         }
         energy_delta_t d = {0};
         energy_add_cycle(&m->energy, &part, m->seg_tariff[i], m->settings.combination_code, &d);
@@ -168,7 +246,9 @@ static void register_cycle(meter_t *m, const metrology_cycle_t *c)
         sum.active_rev += d.active_rev;
         sum.reactive_fwd += d.reactive_fwd;
         sum.reactive_rev += d.reactive_rev;
-        sum.led += d.led;
+        /* The LED tests the meter itself: it flashes for the energy at its
+         * terminals (docs/decisions.md, "The CT variant"). */
+        sum.led += k_ct == 1.0 ? d.led : (int64_t)((double)d.led / k_ct);
     }
     m->last_delta = sum;
     m->seg_tariff[0] = m->seg_tariff[m->n_seg - 1];
@@ -223,11 +303,13 @@ bool meter_tariff_input(const meter_t *m)
 void meter_set_supply(meter_t *m, bool on)
 {
     CHECK(m);
-    if (m->supply && !on) {
-        m->power_down_count++; /* 0x4016 counts losses of supply */
-        m->save_due = true;    /* the meter saves as its supply fails */
-    }
-    m->supply = on;
+    if (m->supply == on)
+        return;
+    if (on)
+        power_on(m);
+    else
+        power_off(m);
+    rearm(m);
 }
 
 bool meter_supply(const meter_t *m)
@@ -247,7 +329,7 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
         if (metrology_step(&m->metrology, &s[t])) {
             /* A meter without supply, or stopped on a memory error (7.1),
              * registers nothing: it must never count on a reset memory. */
-            if (m->supply && m->error_code == 0)
+            if (meter_running(m) && m->error_code == 0)
                 register_cycle(m, &m->metrology.cycle);
             else
                 skip_cycle(m, &m->metrology.cycle);
@@ -268,6 +350,8 @@ void meter_button(meter_t *m, menu_button_t b, bool pressed)
 {
     CHECK(m);
     METER_ASSERT((unsigned)b < MENU_BUTTON_COUNT);
+    if (!meter_running(m))
+        return; /* a dark meter: its buttons do nothing */
     menu_button(&m->menu, b, pressed, meter_now_ns(m));
     rearm(m);
 }
@@ -284,6 +368,8 @@ void meter_line_rx(meter_t *m, meter_line_t line, uint8_t byte, uint64_t t_ns, b
 {
     CHECK(m);
     METER_ASSERT((unsigned)line < METER_LINES);
+    if (!meter_running(m))
+        return; /* no supply, or booting: the UART hears nothing */
     m->lines[line].ops->rx(m->lines[line].self, byte, t_ns, line_error);
     rearm(m); /* a frame handled at once (--fast) may have changed settings */
 }
@@ -353,37 +439,40 @@ void meter_readings(const meter_t *m, readings_t *r)
     memset(r, 0, sizeof *r);
     memcpy(r->serial, m->serial, sizeof r->serial);
     r->model = m->model;
-    r->meter_code = m->model == METER_MODEL_4PS ? 0x1112 : 0x1111;
+    const variant_t *var = variant_of(m->model);
+    double k_ct = ct_factor(m);
+    r->meter_code = var->meter_code;
     r->protocol_version = METER_PROTOCOL_VERSION;
     r->software_version = METER_SOFTWARE_VERSION;
     r->hardware_version = METER_HARDWARE_VERSION;
-    r->meter_amps = METER_AMPS;
+    r->meter_amps = var->imax_a;
+    r->ct_primary = m->settings.ct_primary;
     r->checksum = METER_MID_CHECKSUM;
     r->checksum2 = METER_CHECKSUM2;
     r->connection = m->connection;
 
     for (int k = 0; k < 3; k++) {
         r->voltage[k] = v->u[k];
-        r->current[k] = v->i[k];
-        r->p[k] = kilo(v->p[k]);
-        r->q[k] = kilo(v->q[k]);
-        r->s[k] = kilo(v->s[k]);
+        r->current[k] = v->i[k] * k_ct;
+        r->p[k] = kilo(v->p[k]) * k_ct;
+        r->q[k] = kilo(v->q[k]) * k_ct;
+        r->s[k] = kilo(v->s[k]) * k_ct;
         r->pf[k] = v->pf[k];
         r->voltage_ll[k] = v->u_ll[k];
         r->quadrant[k] = v->quadrant[k];
         r->direction[k] = v->p[k] < 0.0 ? 'R' : 'F';
         r->voltage_avg += v->u[k] / 3.0;
-        r->current_sum += v->i[k];
+        r->current_sum += v->i[k] * k_ct;
     }
     r->frequency = v->frequency;
-    r->p_total = kilo(v->p_total);
-    r->q_total = kilo(v->q_total);
-    r->s_total = kilo(v->s_total);
+    r->p_total = kilo(v->p_total) * k_ct;
+    r->q_total = kilo(v->q_total) * k_ct;
+    r->s_total = kilo(v->s_total) * k_ct;
     r->pf_total = v->pf_total;
     r->quadrant_total = v->quadrant_total;
     r->direction_total = v->p_total < 0.0 ? 'R' : 'F';
 
-    energy_read(&m->energy, m->settings.combination_code, r);
+    energy_read(&m->energy, r);
     r->power_down_count = m->power_down_count;
     r->error_code = m->error_code;
     r->tariff = (uint8_t)meter_tariff(m);
@@ -414,6 +503,7 @@ void meter_load_settings(meter_t *m, const settings_t *s)
     CHECK(m);
     METER_ASSERT(s);
     m->settings = *s;
+    m->settings.model = (uint8_t)m->model;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = (double)m->tick;

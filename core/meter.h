@@ -116,6 +116,7 @@ typedef struct meter {
     METER_FIELD int n_seg;
     METER_FIELD uint32_t power_down_count; /* losses of supply (0x4016), nvm.h saves it */
     METER_FIELD bool supply;               /* powered: energy is registered only then */
+    METER_FIELD bool booting;              /* powered, not running yet (METER_BOOT_NS) */
     /* 7.1 error byte while the meter has stopped because both copies of its
      * memory were bad (nvm.h); 0 in normal operation. Non-zero: no energy
      * is registered, ever, until a sound image is loaded. */
@@ -199,6 +200,17 @@ void meter_button(meter_t *m, menu_button_t b, bool pressed);
  * a save; without supply no energy is registered. */
 void meter_set_supply(meter_t *m, bool on);
 bool meter_supply(const meter_t *m);
+
+/* From the return of the supply (or the start) to the meter running: every
+ * segment of the LCD is lit (a lamp test), the lines are deaf, nothing is
+ * measured; then the pages start at part 1, the lines answer and the first
+ * window of values is published a window (>= 1 s) later. The manual gives no
+ * figure; docs/decisions.md. */
+#define METER_BOOT_NS (500ull * VTIME_NS_PER_MS)
+
+/* Running: powered and booted. Without supply the meter is off: no replies
+ * on either line (a frame in flight is lost), a dark LCD, no pulses, no LED. */
+bool meter_running(const meter_t *m);
 
 /* Below this RMS voltage on every phase a host takes the meter as unpowered:
  * half of Un, well under the operating range 230 V -20 % (4), so every

@@ -1,5 +1,6 @@
 /* modbus_map: the A3.2 register table, its encoders and the A3.3 writes. */
 #include "modbus_map.h"
+#include "variant.h"
 
 #include <math.h>
 #include <string.h>
@@ -237,9 +238,13 @@ static double reg_value(const modbus_reg_t *e, const readings_t *r)
     case MODBUS_SRC_S0_RATE:
         return r->settings.s0_rate_x100 / 100.0;
     case MODBUS_SRC_CT_RATIO:
-        return 1; /* 5 A / 5 A: a direct meter */
+        /* The ratio, primary over the x/5 A secondary: 1 on a direct meter,
+         * 1999 at 9995/5 (variant.h). */
+        return r->ct_primary / variant_of(r->model)->ct_secondary;
     case MODBUS_SRC_CT_PAIR:
-        return 50005; /* digits "0005 0005": 5/5 */
+        /* Digits "pppp ssss": the primary, then the secondary (A3.3 401F,
+         * "9995 0005" = 9995/5). */
+        return (double)r->ct_primary * 10000.0 + variant_of(r->model)->ct_secondary;
     }
     return 0;
 }
@@ -332,9 +337,13 @@ static bool reg_decode(const modbus_reg_t *e, const uint8_t *d, bool integer_mod
         return true;
     case MODBUS_TYPE_BCD: {
         if (e->write == MODBUS_WR_CT) {
-            /* The 4PU/4PS measure directly (65 A): only 5/5 is their ratio. */
-            *out = 1;
-            return u == 0x00050005u;
+            /* Two words of BCD digits, primary then secondary: "9995 0005"
+             * (A3.3 401F). Only x/5 A transformers exist for the meter;
+             * whether the primary is one the meter takes is the settings'
+             * question (SETTING_CT_PRIMARY: 5 only on a direct meter). */
+            int64_t pri = modbus_from_bcd(u >> 16, 1), sec = modbus_from_bcd(u & 0xFFFFu, 1);
+            *out = (int32_t)pri;
+            return pri >= 0 && sec == 5;
         }
         int64_t v = modbus_from_bcd(u, e->words);
         if (v < 0)
@@ -401,6 +410,9 @@ modbus_ex_t modbus_map_write(const access_t *acc, const readings_t *r, uint16_t 
                 return MODBUS_EX_ILLEGAL_VALUE;
             break;
         case MODBUS_WR_CT:
+            if (settings_set(&trial, SETTING_CT_PRIMARY, v) != SETTINGS_OK)
+                return MODBUS_EX_ILLEGAL_VALUE;
+            break;
         case MODBUS_WR_NONE:
             break;
         }
@@ -421,6 +433,9 @@ modbus_ex_t modbus_map_write(const access_t *acc, const readings_t *r, uint16_t 
             acc->reset(acc->ctx, (access_reset_t)e->warg);
             break;
         case MODBUS_WR_CT:
+            if (acc->set(acc->ctx, SETTING_CT_PRIMARY, v) != SETTINGS_OK)
+                return MODBUS_EX_DEVICE_FAILURE;
+            break;
         case MODBUS_WR_NONE:
             break;
         }

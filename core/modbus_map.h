@@ -71,8 +71,8 @@ typedef enum {
     MODBUS_SRC_SETTING,  /* settings_get(&r->settings, arg) */
     MODBUS_SRC_SERIAL,   /* the last eight digits of r->serial */
     MODBUS_SRC_S0_RATE,  /* the S0 rate in imp/kWh */
-    MODBUS_SRC_CT_RATIO, /* 0x400C: 1 (direct meter) */
-    MODBUS_SRC_CT_PAIR,  /* 0x401F: primary 5, secondary 5 */
+    MODBUS_SRC_CT_RATIO, /* 0x400C: primary / secondary (1 on a direct meter) */
+    MODBUS_SRC_CT_PAIR,  /* 0x401F: primary, secondary (5/5 on a direct meter) */
 } modbus_src_t;
 
 /* What a write to a register does (A3.3); MODBUS_WR_NONE: read-only, exception 02. */
@@ -81,7 +81,7 @@ typedef enum {
     MODBUS_WR_SETTING, /* access->set(warg, value) */
     MODBUS_WR_S0_RATE, /* access->set(SETTING_S0_RATE, imp/kWh x 100) */
     MODBUS_WR_RESET,   /* value must be 0; access->reset(warg) */
-    MODBUS_WR_CT,      /* accepted only as 5/5, which changes nothing */
+    MODBUS_WR_CT,      /* the CT ratio pppp/0005: SETTING_CT_PRIMARY (5 on a direct meter) */
 } modbus_write_t;
 
 typedef struct modbus_reg {

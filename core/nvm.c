@@ -84,12 +84,16 @@ static void put_settings(wr_t *w, const settings_t *s)
     put(w, s->data_type, 1);
     put(w, s->screen_direction, 1);
     put(w, s->t34_activated, 1);
+    put(w, s->ct_primary, 2); /* version 2 */
 }
 
-/* Reads settings; false when a byte cannot be a field's value (bool > 1). */
-static bool get_settings(rd_t *r, settings_t *s)
+/* Reads settings of an image of `version` for a meter of `model`; false when
+ * a byte cannot be a field's value (bool > 1) or a value is not one that
+ * meter accepts. */
+static bool get_settings(rd_t *r, settings_t *s, uint32_t version, uint8_t model)
 {
     memset(s, 0, sizeof *s);
+    s->model = model;
     s->bluetooth = (uint8_t)get(r, 1);
     s->password = (uint16_t)get(r, 2);
     s->tariff = (uint8_t)get(r, 1);
@@ -110,6 +114,7 @@ static bool get_settings(rd_t *r, settings_t *s)
     s->screen_direction = (uint8_t)get(r, 1);
     uint8_t t34 = (uint8_t)get(r, 1);
     s->t34_activated = t34 != 0;
+    s->ct_primary = version >= 2 ? (uint16_t)get(r, 2) : 5; /* version 1: 5/5 */
     setting_id_t bad;
     return t34 <= 1 && settings_validate(s, &bad) == SETTINGS_OK;
 }
@@ -163,17 +168,24 @@ static bool area_crc_ok(const uint8_t *buf, size_t len, size_t off, size_t n)
     return (uint32_t)get(&r, 4) == nvm_crc32(buf + off, n);
 }
 
+/* The layout of an image of one version. */
+typedef struct {
+    uint32_t version, int_len;
+    size_t main_off, backup_off, mant_off;
+} layout_t;
+
 /* Reads and checks an integer area: CRC, then every value in range. */
-static bool read_int_area(const uint8_t *buf, size_t len, size_t off, int_area_t *a)
+static bool read_int_area(const uint8_t *buf, size_t len, size_t off, const layout_t *l,
+                          uint8_t model, int_area_t *a)
 {
-    if (!area_crc_ok(buf, len, off, NVM_INT_LEN))
+    if (!area_crc_ok(buf, len, off, l->int_len))
         return false;
     rd_t r = {buf + off, 0};
     a->power_down_count = (uint32_t)get(&r, 4);
     a->flags = (uint8_t)get(&r, 1);
     if (a->flags & ~NVM_FLAG_SUPPLY_ON)
         return false;
-    if (!get_settings(&r, &a->settings))
+    if (!get_settings(&r, &a->settings, l->version, model))
         return false;
     for (unsigned i = 0; i < ENERGY_REGISTERS; i++) {
         a->reg[i] = (int64_t)get(&r, 8);
@@ -208,16 +220,20 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
     (void)get(&h, 2);
     uint32_t int_len = (uint32_t)get(&h, 4);
     uint32_t mant_len = (uint32_t)get(&h, 4);
-    if (version != NVM_VERSION)
+    if (version != 1 && version != NVM_VERSION)
         return NVM_E_VERSION;
-    if (int_len != NVM_INT_LEN || mant_len != NVM_MANT_LEN)
+    layout_t l = {.version = version, .int_len = version == 1 ? NVM_INT_LEN_V1 : NVM_INT_LEN};
+    if (int_len != l.int_len || mant_len != NVM_MANT_LEN)
         return NVM_E_FORMAT;
+    l.main_off = NVM_HEADER_LEN;
+    l.backup_off = l.main_off + l.int_len + 4;
+    l.mant_off = l.backup_off + l.int_len + 4;
 
     int_area_t main_area, backup_area;
-    bool main_ok = read_int_area(buf, len, NVM_MAIN_OFFSET, &main_area);
-    bool backup_ok = read_int_area(buf, len, NVM_BACKUP_OFFSET, &backup_area);
+    bool main_ok = read_int_area(buf, len, l.main_off, &l, (uint8_t)m->model, &main_area);
+    bool backup_ok = read_int_area(buf, len, l.backup_off, &l, (uint8_t)m->model, &backup_area);
     double rem[16];
-    bool mant_ok = read_mant_area(buf, len, NVM_MANT_OFFSET, rem);
+    bool mant_ok = read_mant_area(buf, len, l.mant_off, rem);
 
     uint8_t err = 0;
     if (!main_ok)

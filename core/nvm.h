@@ -54,7 +54,7 @@
 
 #include "meter.h"
 
-#define NVM_VERSION 1u
+#define NVM_VERSION 2u /* 2: the CT ratio in the settings; version 1 images still load */
 
 /* Error byte bits (7.1). */
 #define NVM_ERR_BOTH 0x01u        /* main and backup storage both wrong */
@@ -64,9 +64,11 @@
 
 #define NVM_HEADER_LEN 12u
 /* power-down count (4), flags (1), settings (27), 72 registers x 8 bytes */
-#define NVM_SETTINGS_LEN 27u
+#define NVM_SETTINGS_LEN 29u    /* version 1: 27, without the CT primary */
+#define NVM_SETTINGS_LEN_V1 27u
 #define NVM_REGISTERS ENERGY_REGISTERS
 #define NVM_INT_LEN (4u + 1u + NVM_SETTINGS_LEN + NVM_REGISTERS * 8u)
+#define NVM_INT_LEN_V1 (4u + 1u + NVM_SETTINGS_LEN_V1 + NVM_REGISTERS * 8u)
 /* 16 remainders (12 per phase, 4 netted), IEEE 754 binary64 each */
 #define NVM_MANT_LEN (16u * 8u)
 #define NVM_IMAGE_LEN (NVM_HEADER_LEN + 2u * (NVM_INT_LEN + 4u) + NVM_MANT_LEN + 4u)

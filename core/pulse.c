@@ -190,6 +190,23 @@ void pulse_cycle(pulse_t *p, const energy_delta_t *d, uint64_t start_ns, uint64_
     pulse_advance(p, end_ns);
 }
 
+void pulse_power_off(pulse_t *p, uint64_t now_ns)
+{
+    pulse_advance(p, now_ns);
+    for (int k = 0; k < PULSE_OUTPUTS; k++) {
+        pulse_output_t *o = &p->out[k];
+        if (o->level) { /* the transistor stops conducting with the supply */
+            o->level = false;
+            ring_push(p, now_ns, k, false);
+        }
+        o->due_n = 0;
+        o->due_head = 0;
+        o->pending = 0;
+        o->acc_uwh = 0;
+        o->ready_ns = now_ns;
+    }
+}
+
 uint64_t pulse_deadline(const pulse_t *p)
 {
     uint64_t t = VTIME_NEVER;

@@ -127,6 +127,12 @@ void pulse_init(pulse_t *p, const settings_t *s);
 void pulse_cycle(pulse_t *p, const energy_delta_t *d, uint64_t start_ns, uint64_t end_ns,
                  const settings_t *s);
 
+/* The supply goes (4: the meter is powered from its phases): an output that
+ * conducts stops, crossings not yet started and the fraction of a pulse in
+ * hand are lost (less than one pulse of energy, docs/pulse.md); the counts
+ * stay. */
+void pulse_power_off(pulse_t *p, uint64_t now_ns);
+
 /* The time of the next edge on any output; VTIME_NEVER when none is due. */
 uint64_t pulse_deadline(const pulse_t *p);
 

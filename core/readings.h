@@ -17,7 +17,13 @@
 
 #include "settings.h"
 
-typedef enum { METER_MODEL_4PU = 0, METER_MODEL_4PS = 1 } meter_model_t;
+/* The models (variant.h has what makes each one). */
+typedef enum {
+    METER_MODEL_4PU = 0, /* 879-3000 */
+    METER_MODEL_4PS = 1, /* 879-3020 */
+    METER_MODEL_2PCT,    /* the CT-operated version of the register map (0x4002 1113) */
+    METER_MODEL_COUNT
+} meter_model_t;
 
 /* Connection types of 4.8 / 4.9. */
 typedef enum {
@@ -41,7 +47,8 @@ typedef struct readings {
     float protocol_version; /* 0x4005 */
     float software_version; /* 0x4007; also the M-Bus version byte's major */
     float hardware_version; /* 0x4009 */
-    uint16_t meter_amps;    /* 0x400B: 65 */
+    uint16_t meter_amps;    /* 0x400B: Imax, 65 (variant.h) */
+    uint16_t ct_primary;    /* A: the CT ratio's primary, /5 A (0x400C, 0x401F; 5 direct) */
     uint32_t checksum;      /* 0x401B: the MID software CRC shown in display part 1 */
     uint32_t checksum2;     /* 0x4023 */
     uint32_t status_word;   /* 0x401D */

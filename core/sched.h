@@ -22,11 +22,12 @@
 
 #include "vtime.h"
 
-/* Slots, in priority order for events due at the same instant: edges of the
- * outputs first (they record what already happened), then the lines, the
- * buttons and the LCD, and the save point last, so it keeps everything the
- * instant produced. */
+/* Slots, in priority order for events due at the same instant: the end of a
+ * boot first (the meter runs from that instant on), edges of the outputs
+ * (they record what already happened), then the lines, the buttons and the
+ * LCD, and the save point last, so it keeps everything the instant produced. */
 typedef enum {
+    SCHED_BOOT,
     SCHED_PULSE,
     SCHED_MODBUS,
     SCHED_MBUS,

@@ -1,5 +1,6 @@
 /* settings: valid ranges and defaults of every setting (manual 6.5-6.6.15, A2.3, A3.3). */
 #include "settings.h"
+#include "variant.h"
 #include "meter_assert.h"
 
 #include <string.h>
@@ -35,6 +36,7 @@ static const struct {
     [SETTING_LCD_CYCLE] = {"lcd_cycle", 1, 30},
     [SETTING_DATA_TYPE] = {"data_type", 1, 2},
     [SETTING_SCREEN_DIRECTION] = {"screen_direction", 0, 1},
+    [SETTING_CT_PRIMARY] = {"ct_primary", 1, 65535}, /* and the variant's own range */
 };
 // clang-format on
 
@@ -77,6 +79,8 @@ void settings_defaults(settings_t *s, uint32_t mbus_secondary)
         .data_type = 1,
         .screen_direction = 0,
         .t34_activated = false,
+        .ct_primary = 5, /* 5/5: a direct meter's, and a CT meter's until set (A3.3 401F) */
+        .model = METER_MODEL_4PU,
     };
 }
 
@@ -145,6 +149,17 @@ static settings_err_t settings_check(const settings_t *s, setting_id_t id, int32
     case SETTING_COMBINATION_CODE:
         /* 6.6.15: a meter set to C-05 cannot be set to another mode. */
         return (s->combination_code == 5 && value != 5) ? SETTINGS_E_LOCKED : SETTINGS_OK;
+    case SETTING_CT_PRIMARY: {
+        /* A direct meter's ratio is 5/5 for good; the CT variant takes
+         * multiples of its step up to its maximum (A3.3 401F: 9995/5). */
+        const variant_t *v = variant_of((meter_model_t)s->model);
+        if (!v->ct)
+            return value == v->ct_secondary ? SETTINGS_OK : SETTINGS_E_RANGE;
+        return value >= v->ct_primary_step && value <= v->ct_primary_max &&
+                       value % v->ct_primary_step == 0
+                   ? SETTINGS_OK
+                   : SETTINGS_E_RANGE;
+    }
     default:
         return SETTINGS_OK;
     }
@@ -217,6 +232,9 @@ settings_err_t settings_set(settings_t *s, setting_id_t id, int32_t value)
     case SETTING_SCREEN_DIRECTION:
         s->screen_direction = (uint8_t)value;
         break;
+    case SETTING_CT_PRIMARY:
+        s->ct_primary = (uint16_t)value;
+        break;
     case SETTING_COUNT:
         return SETTINGS_E_UNKNOWN;
     }
@@ -262,6 +280,8 @@ int32_t settings_get(const settings_t *s, setting_id_t id)
         return s->data_type;
     case SETTING_SCREEN_DIRECTION:
         return s->screen_direction;
+    case SETTING_CT_PRIMARY:
+        return s->ct_primary;
     case SETTING_COUNT:
         break;
     }

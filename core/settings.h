@@ -45,6 +45,8 @@ typedef enum {
     SETTING_LCD_CYCLE,        /* seconds, 1..30 (A3.3 0x4010) */
     SETTING_DATA_TYPE,        /* 1 standard (float), 2 integer (A3.3 0x4026) */
     SETTING_SCREEN_DIRECTION, /* 0 standard, 1 turned 180 degrees (A3.3 0x4032) */
+    SETTING_CT_PRIMARY,       /* A, the CT ratio's primary over x/5 A (A3.3 0x401F): the CT
+                                 variant's range (variant.h); 5 (5/5) on a direct meter */
     SETTING_COUNT
 } setting_id_t;
 
@@ -85,6 +87,10 @@ typedef struct settings {
     /* T3/T4 have been selected at least once: their registers are shown for
      * good (A1.2). Set by the tariff setter, never cleared. */
     bool t34_activated;
+    uint16_t ct_primary;
+    /* The meter the settings belong to (not a setting: the meter's own
+     * model, kept here so that one place decides what it accepts). */
+    uint8_t model; /* meter_model_t */
 } settings_t;
 
 /* The last eight characters of a serial number: the M-Bus secondary address

@@ -382,7 +382,8 @@ static void draw_meter(sdl_view_t *v, const display_t *lcd, const sdl_view_panel
         circle(v, 430, 148, 12, (SDL_Color){255, 60, 40, 70});
     text(v, 392, 145, 1.2f, "imp", INK);
 
-    draw_lcd(v, (p && !p->supply_on) ? NULL : lcd);
+    /* The glass is what the meter shows: dark while it has no supply. */
+    draw_lcd(v, (lcd && lcd->power != DISPLAY_POWER_OFF) ? lcd : NULL);
 
     /* the three capacitive buttons, each with its green line (6.4) */
     static const char *sym[] = {"<<", "", ">>"};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nvm.h"
+#include "variant.h"
 #include "run_internal.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
@@ -116,7 +117,8 @@ double runner_current(const runner_t *r, int k, int phase)
 
 void runner_set_current(runner_t *r, int k, int phase, double amps)
 {
-    r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > 65 ? 65 : amps);
+    double imax = variant_of(r->sc->meters[k].model)->imax_a;
+    r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > imax ? imax : amps);
     set_waves(r);
 }
 

@@ -1,5 +1,6 @@
 /* scenario: load and check a scenario file (see scenario.h, docs/scenario.md). */
 #include "scenario_internal.h"
+#include "variant.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -310,7 +311,7 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
     static const char *const tkeys[] = {
         "name",       "model", "serial", "connection", "settings", "registers", "power_down_count",
         "turnaround", "load",  "count",  "vary",       NULL};
-    static const char *const models[] = {"4PU", "4PS", NULL};
+    static const char *const models[] = {"4PU", "4PS", "2PCT", NULL}; /* meter_model_t order */
     static const char *const conns[] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W", NULL};
     int model = (int)m->model, conn = (int)m->connection;
     if (!scn_known_keys(c, o, t ? tkeys : keys) || !scn_get_choice(c, o, "model", models, &model) ||
@@ -353,6 +354,7 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
         return false;
     /* The secondary address follows the serial number (A2.1) unless set. */
     settings_defaults(&m->settings, settings_serial_number(m->serial));
+    m->settings.model = (uint8_t)m->model; /* what its settings accept is its model's */
     const cJSON *sub;
     if (!c->failed && scn_get_object(c, o, "settings", &sub) && sub) {
         size_t n = scn_push(c, "settings", 0);
@@ -415,6 +417,17 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
             scn_pop(c, k);
         }
         scn_pop(c, n);
+    }
+    /* Its terminals take at most its Imax (4; the CT version: variant.h). */
+    const variant_t *var = variant_of(m->model);
+    double hi = t && t->vary.current ? t->vary.hi : 1.0;
+    for (int p = 0; p < 3 && !c->failed; p++) {
+        double top = scn_profile_max(&load->phase[p].current) * hi;
+        if (top > var->imax_a)
+            scn_fail(c, "L%d's current reaches %g A; a %s takes at most %u A at its terminals "
+                        "(Imax%s)",
+                     p + 1, top, var->name, (unsigned)var->imax_a,
+                     var->ct ? ": the CT's secondary; its registers show primary values" : ", manual 4");
     }
     if (t)
         t->load = *load;

@@ -125,7 +125,8 @@ static bool settings_value_possible(setting_id_t id, int32_t value)
 {
     settings_t s;
     settings_defaults(&s, 0);
-    s.s0_rate_x100 = 1; /* the slowest rate allows every pulse width */
+    s.s0_rate_x100 = 1;            /* the slowest rate allows every pulse width */
+    s.model = METER_MODEL_2PCT;    /* and the CT variant every CT ratio */
     settings_err_t e = settings_set(&s, id, value);
     return e != SETTINGS_E_RANGE && e != SETTINGS_E_UNKNOWN;
 }

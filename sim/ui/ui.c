@@ -51,7 +51,7 @@ static bool frame_window(void *ctx, runner_t *r)
         panel.load_a[p] = runner_current(r, 0, p);
         panel.reverse[p] = runner_export(r, 0, p);
     }
-    const display_t *lcd = panel.supply_on ? meter_display(m) : NULL;
+    const display_t *lcd = meter_display(m); /* dark while the meter has no supply */
     if (in.screenshot) {
         if (sdl_view_screenshot(u->view, lcd, &panel, "metersim-screenshot.bmp"))
             fprintf(stderr, "metersim: screenshot written to metersim-screenshot.bmp\n");

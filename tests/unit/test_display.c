@@ -381,6 +381,39 @@ static void test_step(void **state)
     assert_int_equal(d.page.kind, DISPLAY_PAGE_SOFTWARE);
 }
 
+/* 6.3: part 3 is browsed by group, "Total - L1 - L2 - L3": a press moves to
+ * the next group (the same quantity there), not to the next page. */
+static void test_step_part3_by_group(void **state)
+{
+    (void)state;
+    readings_t r;
+    readings_init(&r);
+    display_t d;
+    display_init(&d, 0);
+    show_page(&d, &r, DISPLAY_PAGE_P, DISPLAY_GROUP_TOTAL, S);
+    display_step(&d, &r, +1, 2 * S);
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_P);
+    assert_int_equal(d.page.group, DISPLAY_GROUP_L1);
+    display_step(&d, &r, +1, 3 * S);
+    display_step(&d, &r, +1, 4 * S);
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_P);
+    assert_int_equal(d.page.group, DISPLAY_GROUP_L3);
+    display_step(&d, &r, -1, 5 * S);
+    assert_int_equal(d.page.group, DISPLAY_GROUP_L2);
+    display_step(&d, &r, +1, 6 * S);
+    display_step(&d, &r, +1, 7 * S); /* past L3: on to part 1 */
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_SOFTWARE);
+    /* Frequency is shown in the Total group only: L1's first page instead. */
+    show_page(&d, &r, DISPLAY_PAGE_FREQUENCY, DISPLAY_GROUP_TOTAL, 8 * S);
+    display_step(&d, &r, +1, 9 * S);
+    assert_int_equal(d.page.group, DISPLAY_GROUP_L1);
+    assert_int_equal(d.page.kind, DISPLAY_PAGE_DIRECTION);
+    /* Before Total: back to part 2's last page. */
+    show_page(&d, &r, DISPLAY_PAGE_Q, DISPLAY_GROUP_TOTAL, 10 * S);
+    display_step(&d, &r, -1, 11 * S);
+    assert_true(d.page.kind < DISPLAY_PAGE_DIRECTION && d.page.kind >= DISPLAY_PAGE_TOTAL);
+}
+
 /* A long gap (a day) lands where stepping second by second would. */
 static void test_long_gap(void **state)
 {
@@ -407,7 +440,8 @@ int main(void)
         cmocka_unit_test(test_t34),          cmocka_unit_test(test_obis),
         cmocka_unit_test(test_rotated),      cmocka_unit_test(test_error),
         cmocka_unit_test(test_backlight),    cmocka_unit_test(test_icons),
-        cmocka_unit_test(test_step),         cmocka_unit_test(test_long_gap),
+        cmocka_unit_test(test_step),
+        cmocka_unit_test(test_step_part3_by_group),         cmocka_unit_test(test_long_gap),
     };
     return cmocka_run_group_tests_name("display", tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ static settings_err_t fake_set(void *ctx, setting_id_t id, int32_t v)
         f->sets++;
         if (id == SETTING_TARIFF)
             f->r.tariff = (uint8_t)v;
+        f->r.ct_primary = f->r.settings.ct_primary;
     }
     return e;
 }
@@ -56,6 +57,7 @@ static int setup(void **state)
     strcpy(fake.r.serial, "19013070001");
     fake.r.meter_code = 0x1111;
     fake.r.meter_amps = 65;
+    fake.r.ct_primary = 5; /* a direct meter: 5/5 */
     fake.r.tariff = 1;
     return 0;
 }
@@ -335,9 +337,34 @@ static void test_manual_write_examples(void **state)
     int sets = fake.sets;
     const uint8_t ct9995[] = {0x99, 0x95, 0x00, 0x05};
     assert_int_equal(wr(0x401F, 2, ct9995), MODBUS_EX_ILLEGAL_VALUE);
+    assert_int_equal(fake.sets, sets);
     const uint8_t ct5[] = {0x00, 0x05, 0x00, 0x05};
     assert_int_equal(wr(0x401F, 2, ct5), MODBUS_EX_NONE);
-    assert_int_equal(fake.sets, sets);
+    assert_int_equal(fake.r.settings.ct_primary, 5);
+}
+
+/* The CT variant (0x4002 "2PCT: 1113") takes the manual's own command
+ * 01 10 401F 0002 04 9995 0005 and reads it back at 0x401F and 0x400C. */
+static void test_ct_ratio(void **state)
+{
+    (void)state;
+    fake.r.model = METER_MODEL_2PCT;
+    fake.r.settings.model = METER_MODEL_2PCT;
+    const uint8_t ct9995[] = {0x99, 0x95, 0x00, 0x05};
+    assert_int_equal(wr(0x401F, 2, ct9995), MODBUS_EX_NONE);
+    assert_int_equal(fake.r.settings.ct_primary, 9995);
+    uint8_t b[4];
+    assert_int_equal(rd(0x401F, 2, b), MODBUS_EX_NONE);
+    const uint8_t want[4] = {0x99, 0x95, 0x00, 0x05};
+    assert_memory_equal(b, want, 4);
+    assert_int_equal(rd(0x400C, 1, b), MODBUS_EX_NONE);
+    assert_int_equal(b[0] << 8 | b[1], 0x1999); /* 9995 / 5 as BCD digits */
+    /* Not a multiple of 5, a secondary other than 5, 0, past 9995: refused. */
+    const uint8_t bad[][4] = {{0x99, 0x97, 0x00, 0x05}, {0x01, 0x00, 0x00, 0x01},
+                              {0x00, 0x00, 0x00, 0x05}, {0x12, 0x3A, 0x00, 0x05}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(wr(0x401F, 2, bad[i]), MODBUS_EX_ILLEGAL_VALUE);
+    assert_int_equal(fake.r.settings.ct_primary, 9995);
 }
 
 static void test_bad_writes_change_nothing(void **state)
@@ -417,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup(test_exception_02_edges, setup),
         cmocka_unit_test_setup(test_integer_mode, setup),
         cmocka_unit_test_setup(test_manual_write_examples, setup),
+        cmocka_unit_test_setup(test_ct_ratio, setup),
         cmocka_unit_test_setup(test_bad_writes_change_nothing, setup),
         cmocka_unit_test_setup(test_integer_mode_writes, setup),
     };

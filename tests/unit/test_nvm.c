@@ -252,7 +252,7 @@ static void test_unknown_version_and_format(void **state)
     size_t n = nvm_save(&a, image, sizeof image);
     meter_init(&b, &(meter_desc_t){0});
     uint8_t err;
-    image[0] = 2;
+    image[0] = 3;
     assert_int_equal(nvm_load(&b, image, n, &err), NVM_E_VERSION);
     assert_int_equal(b.power_down_count, 0);
     assert_int_equal(b.error_code, 0);
@@ -262,6 +262,41 @@ static void test_unknown_version_and_format(void **state)
     image[4] ^= 1;
     assert_int_equal(nvm_load(&b, image, NVM_HEADER_LEN - 1, &err), NVM_E_FORMAT);
     assert_true(b.energy.forward[0].slot[0] == 0);
+}
+
+/* A version-1 image (docs/state.md: the settings without the CT primary,
+ * 27 bytes) still loads: everything as saved, the CT ratio 5/5. Built here
+ * from a version-2 image by the documented layouts. */
+static void test_version1_image_loads(void **state)
+{
+    (void)state;
+    static meter_t a, b;
+    static uint8_t v1[NVM_IMAGE_LEN];
+    busy_meter(&a);
+    size_t n = nvm_save(&a, image, sizeof image);
+    assert_int_equal(n, NVM_IMAGE_LEN);
+    const size_t set_end = 4 + 1 + NVM_SETTINGS_LEN_V1; /* where the CT primary sits */
+    size_t o = 0;
+    memcpy(v1, image, NVM_HEADER_LEN);
+    v1[0] = 1;
+    store_le32(v1 + 4, NVM_INT_LEN_V1);
+    o = NVM_HEADER_LEN;
+    for (int copy = 0; copy < 2; copy++) {
+        size_t from = copy ? NVM_BACKUP_OFFSET : NVM_MAIN_OFFSET;
+        memcpy(v1 + o, image + from, set_end);
+        memcpy(v1 + o + set_end, image + from + set_end + 2, NVM_INT_LEN - set_end - 2);
+        store_le32(v1 + o + NVM_INT_LEN_V1, nvm_crc32(v1 + o, NVM_INT_LEN_V1));
+        o += NVM_INT_LEN_V1 + 4;
+    }
+    memcpy(v1 + o, image + NVM_MANT_OFFSET, NVM_MANT_LEN + 4);
+    o += NVM_MANT_LEN + 4;
+    meter_init(&b, &(meter_desc_t){0});
+    uint8_t err = 0xFF;
+    assert_int_equal(nvm_load(&b, v1, o, &err), NVM_OK);
+    assert_int_equal(err, 0);
+    assert_int_equal(b.settings.ct_primary, 5);
+    assert_true(b.energy.forward[0].slot[ENERGY_T1 + 1] == a.energy.forward[0].slot[ENERGY_T1 + 1]);
+    assert_int_equal(b.settings.modbus_id, a.settings.modbus_id);
 }
 
 static void test_truncated_image(void **state)
@@ -339,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_both_bad_meter_stops),
         cmocka_unit_test(test_settings_out_of_range_refused),
         cmocka_unit_test(test_unknown_version_and_format),
+        cmocka_unit_test(test_version1_image_loads),
         cmocka_unit_test(test_truncated_image),
         cmocka_unit_test(test_power_down_counter),
     };
