@@ -169,6 +169,10 @@ int display_pages(const readings_t *r, display_page_t out[DISPLAY_PAGES_MAX])
         if (part12[i] >= DISPLAY_PAGE_FWD_T3 && !r->settings.t34_activated)
             continue; /* A1.2: T3/T4 join the scroll once activated */
         out[n++] = (display_page_t){part12[i], DISPLAY_GROUP_TOTAL};
+        /* 7.1: a fault the meter runs on (a copy replaced by the other, an
+         * area it cannot operate) is shown as its Err code among part 1. */
+        if (part12[i] == DISPLAY_PAGE_CRC && r->error_flags && !r->error_code)
+            out[n++] = (display_page_t){DISPLAY_PAGE_DIAGNOSTICS, DISPLAY_GROUP_TOTAL};
     }
     for (int g = DISPLAY_GROUP_TOTAL; g <= DISPLAY_GROUP_L3; g++)
         for (size_t i = 0; i < sizeof part3; i++) {
@@ -184,7 +188,7 @@ int display_pages(const readings_t *r, display_page_t out[DISPLAY_PAGES_MAX])
 
 uint64_t display_page_dwell_ns(display_page_t p, const readings_t *r)
 {
-    if (p.kind <= DISPLAY_PAGE_CRC)
+    if (p.kind <= DISPLAY_PAGE_CRC || p.kind == DISPLAY_PAGE_DIAGNOSTICS)
         return DISPLAY_PART1_NS; /* 6.1: "scrolling every 10 seconds" */
     uint8_t s = r->settings.lcd_cycle_s;
     if (s < 1)
@@ -286,13 +290,17 @@ static void page_view(page_view_t *v, display_page_t pg, const readings_t *r)
         obis_energy(v->obis, m[pg.kind].fwd ? 1 : 2, m[pg.kind].t);
         fmt_energy(v->value, kwh);
         /* 6.6.15, "LCD reading": reverse shows negative, except under C-03. */
-        v->negative = m[pg.kind].fwd ? kwh < 0
-                                     : energy_lcd_sign(r->settings.combination_code) * kwh < 0;
+        v->negative =
+            m[pg.kind].fwd ? kwh < 0 : energy_lcd_sign(r->settings.combination_code) * kwh < 0;
         v->tariff = m[pg.kind].t;
         v->icons =
             DISPLAY_ICON_KWH | (m[pg.kind].fwd ? DISPLAY_ICON_ARROW_FWD : DISPLAY_ICON_ARROW_REV);
         return;
     }
+    case DISPLAY_PAGE_DIAGNOSTICS:
+        memcpy(v->value, "Err ", 5);
+        fmt_hex(v->value + 4, r->error_flags, 2);
+        return;
     case DISPLAY_PAGE_DIRECTION: {
         char dir = tot ? r->direction_total : r->direction[ph];
         memcpy(v->label, "dir", 4);
@@ -475,7 +483,8 @@ static void power_glass(display_t *d)
     memset(all, on ? '8' : ' ', DISPLAY_MAIN_DIGITS);
     all[DISPLAY_MAIN_DIGITS] = '\0';
     display_field_set(&d->main, DISPLAY_MAIN_DIGITS, on ? all : "");
-    display_field_set(&d->obis, DISPLAY_OBIS_DIGITS, on ? all + DISPLAY_MAIN_DIGITS - DISPLAY_OBIS_DIGITS : "");
+    display_field_set(&d->obis, DISPLAY_OBIS_DIGITS,
+                      on ? all + DISPLAY_MAIN_DIGITS - DISPLAY_OBIS_DIGITS : "");
     d->main.dp = on ? (uint16_t)((1u << DISPLAY_MAIN_DIGITS) - 1u) : 0;
     d->obis.dp = on ? (uint16_t)((1u << DISPLAY_OBIS_DIGITS) - 1u) : 0;
     d->icons = on ? (1u << DISPLAY_ICON_COUNT) - 1u : 0;
@@ -547,17 +556,22 @@ void display_touch(display_t *d, uint64_t now_ns)
     d->last_touch_ns = now_ns;
 }
 
+static bool is_part3(uint8_t kind)
+{
+    return kind >= DISPLAY_PAGE_DIRECTION && kind != DISPLAY_PAGE_DIAGNOSTICS;
+}
+
 /* The page a button press leads to from pages[i]. In parts 1 and 2 one page
  * on or back; in part 3 one group on or back, Total - L1 - L2 - L3 (6.3), to
  * the same quantity where that group shows it (else the group's first page);
  * past L3 the sequence goes on at part 1, before Total back to part 2. */
 static int step_index(const display_page_t *pages, int n, int i, int dir)
 {
-    if (pages[i].kind < DISPLAY_PAGE_DIRECTION)
+    if (!is_part3(pages[i].kind))
         return (i + (dir < 0 ? n - 1 : 1)) % n;
     int g = pages[i].group + (dir < 0 ? -1 : 1);
     int first3 = 0;
-    while (first3 < n && pages[first3].kind < DISPLAY_PAGE_DIRECTION)
+    while (first3 < n && !is_part3(pages[first3].kind))
         first3++;
     if (g > DISPLAY_GROUP_L3)
         return 0;

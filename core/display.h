@@ -17,7 +17,8 @@
  * settings.lcd_cycle_s seconds (A3.3 0x4010) except part 1, whose pages
  * change every 10 s (6.1):
  *
- *   part 1 (MID)     software version, serial number, CRC
+ *   part 1 (MID)     software version, serial number, CRC, and "Err XX" while
+ *                    the last power-up found a 7.1 fault the meter runs on with
  *   part 2 (MID)     total (combination code, 6.6.15), 1.8.0, 2.8.0,
  *                    1.8.1 1.8.2 2.8.1 2.8.2, and once T3/T4 were activated
  *                    (A1.2) 1.8.3 1.8.4 2.8.3 2.8.4
@@ -131,6 +132,7 @@ typedef enum {
     DISPLAY_PAGE_Q,
     DISPLAY_PAGE_VOLTAGE,
     DISPLAY_PAGE_CURRENT,
+    DISPLAY_PAGE_DIAGNOSTICS, /* part 1, after the CRC, while a 7.1 fault was found */
     DISPLAY_PAGE_KIND_COUNT
 } display_page_kind_t;
 

@@ -196,7 +196,9 @@ void mbus_records_header(const readings_t *r, uint8_t access_no, uint8_t out[MBU
     out[6] = (sw >= 0.0 && sw < 256.0) ? (uint8_t)sw : 0;
     out[7] = MBUS_MEDIUM_ELECTRICITY;
     out[8] = access_no;
-    out[9] = r->error_code != 0 ? MBUS_STATUS_ERROR : MBUS_STATUS_OK;
+    /* A2.2: status 02 = error, for any 7.1 fault found (the meter stopped
+     * or running on a replaced copy). */
+    out[9] = (r->error_code || r->error_flags) ? MBUS_STATUS_ERROR : MBUS_STATUS_OK;
     out[10] = 0x00; /* signature: always 00 00 (A2.2) */
     out[11] = 0x00;
 }

@@ -475,6 +475,8 @@ void meter_readings(const meter_t *m, readings_t *r)
     energy_read(&m->energy, r);
     r->power_down_count = m->power_down_count;
     r->error_code = m->error_code;
+    r->error_flags = m->error_flags;
+    r->status_word = m->error_flags; /* 0x401D: the 7.1 byte in its low byte (decisions.md) */
     r->tariff = (uint8_t)meter_tariff(m);
     r->tariff_input = m->tariff_input;
     /* Icon 2 (6.1): lit while this meter has seen a frame of its own on
@@ -559,19 +561,75 @@ void meter_preset_power_down_count(meter_t *m, uint32_t count)
 int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_t *error)
 {
     CHECK(m);
-    METER_ASSERT(d && error && (unsigned)fault <= METER_FAULT_CORRUPT_BOTH);
+    METER_ASSERT(d && error && (unsigned)fault < METER_FAULT_COUNT);
     uint8_t image[NVM_IMAGE_LEN];
     size_t n = nvm_save(m, image, sizeof image);
-    /* One byte of a copy's integer area flipped: its CRC no longer holds. */
-    if (fault == METER_FAULT_CORRUPT_MAIN || fault == METER_FAULT_CORRUPT_BOTH)
+    /* A data error is one flipped byte of an area: its CRC no longer holds.
+     * An area that "cannot be operated" reads as nothing sound either; the
+     * byte then names the hardware fault instead of the data error (7.1). */
+    bool main_bad = fault == METER_FAULT_CORRUPT_MAIN || fault == METER_FAULT_CORRUPT_BOTH ||
+                    fault == METER_FAULT_MAIN_UNUSABLE || fault == METER_FAULT_STORAGE_UNUSABLE;
+    bool backup_bad = fault == METER_FAULT_CORRUPT_BACKUP || fault == METER_FAULT_CORRUPT_BOTH ||
+                      fault == METER_FAULT_BACKUP_UNUSABLE || fault == METER_FAULT_STORAGE_UNUSABLE;
+    bool mant_bad = fault == METER_FAULT_CORRUPT_MANTISSA || fault == METER_FAULT_MANTISSA_UNUSABLE;
+    if (main_bad)
         image[NVM_MAIN_OFFSET + 8] ^= 0xFF;
-    if (fault == METER_FAULT_CORRUPT_BACKUP || fault == METER_FAULT_CORRUPT_BOTH)
+    if (backup_bad)
         image[NVM_BACKUP_OFFSET + 8] ^= 0xFF;
+    if (mant_bad)
+        image[NVM_MANT_OFFSET] ^= 0xFF;
     meter_desc_t again = *d;
     again.start_tick = m->tick; /* the host's clock goes on; the parts start afresh */
     meter_init(m, &again);
     *error = 0;
-    return (int)nvm_load(m, image, n, error);
+    nvm_status_t st = nvm_load(m, image, n, error);
+    uint8_t hw = 0, data = 0;
+    switch (fault) {
+    case METER_FAULT_MANTISSA_UNUSABLE:
+        hw = 0x02, data = NVM_ERR_MANTISSA;
+        break;
+    case METER_FAULT_BACKUP_UNUSABLE:
+        hw = 0x04, data = NVM_ERR_BACKUP_DATA;
+        break;
+    case METER_FAULT_MAIN_UNUSABLE:
+        hw = 0x08, data = NVM_ERR_MAIN_DATA;
+        break;
+    case METER_FAULT_STORAGE_UNUSABLE:
+        hw = 0x0C, data = NVM_ERR_MAIN_DATA | NVM_ERR_BACKUP_DATA;
+        break;
+    case METER_FAULT_EEPROM_INIT:
+        hw = 0x80;
+        break;
+    default:
+        break;
+    }
+    *error = (uint8_t)((*error & ~data) | hw);
+    m->error_flags = *error;
+    if (m->error_code)
+        m->error_code = *error; /* stopped: the byte it shows */
+    if (fault == METER_FAULT_EEPROM_INIT) {
+        /* Nothing of the memory can be trusted: the meter stops (7.1). */
+        m->error_code = *error;
+        st = NVM_STOPPED;
+    }
+    return (int)st;
+}
+
+const char *meter_fault_name(meter_fault_t f)
+{
+    static const char *const names[METER_FAULT_COUNT] = {
+        [METER_FAULT_NONE] = "restart",
+        [METER_FAULT_CORRUPT_MAIN] = "corrupt_main",
+        [METER_FAULT_CORRUPT_BACKUP] = "corrupt_backup",
+        [METER_FAULT_CORRUPT_BOTH] = "corrupt_both",
+        [METER_FAULT_CORRUPT_MANTISSA] = "corrupt_mantissa",
+        [METER_FAULT_MANTISSA_UNUSABLE] = "mantissa_unusable",
+        [METER_FAULT_BACKUP_UNUSABLE] = "backup_unusable",
+        [METER_FAULT_MAIN_UNUSABLE] = "main_unusable",
+        [METER_FAULT_STORAGE_UNUSABLE] = "storage_unusable",
+        [METER_FAULT_EEPROM_INIT] = "eeprom_init",
+    };
+    return (unsigned)f < METER_FAULT_COUNT ? names[f] : NULL;
 }
 
 uint8_t meter_error(const meter_t *m)

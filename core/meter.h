@@ -69,10 +69,17 @@ typedef enum {
 
 /* Faults a host can inject at a power-up (7.1). */
 typedef enum {
-    METER_FAULT_NONE = 0,       /* a plain restart */
-    METER_FAULT_CORRUPT_MAIN,   /* the main copy of the memory is damaged */
-    METER_FAULT_CORRUPT_BACKUP, /* the backup copy */
-    METER_FAULT_CORRUPT_BOTH,   /* both: the meter stops with its error byte */
+    METER_FAULT_NONE = 0,          /* a plain restart */
+    METER_FAULT_CORRUPT_MAIN,      /* the main copy of the memory is damaged */
+    METER_FAULT_CORRUPT_BACKUP,    /* the backup copy */
+    METER_FAULT_CORRUPT_BOTH,      /* both: the meter stops with its error byte */
+    METER_FAULT_CORRUPT_MANTISSA,  /* bit4: the remainders below 1 uWh are lost */
+    METER_FAULT_MANTISSA_UNUSABLE, /* bit1: the mantissa area cannot be operated */
+    METER_FAULT_BACKUP_UNUSABLE,   /* bit2: the backup area cannot be operated */
+    METER_FAULT_MAIN_UNUSABLE,     /* bit3: the main area cannot be operated: backup used */
+    METER_FAULT_STORAGE_UNUSABLE,  /* bits 3+2+0: neither area can be operated: stops */
+    METER_FAULT_EEPROM_INIT,       /* bit7: the EEPROM cannot be fully initialised: stops */
+    METER_FAULT_COUNT
 } meter_fault_t;
 
 typedef struct meter_desc {
@@ -121,6 +128,11 @@ typedef struct meter {
      * memory were bad (nvm.h); 0 in normal operation. Non-zero: no energy
      * is registered, ever, until a sound image is loaded. */
     METER_FIELD uint8_t error_code;
+    /* 7.1 error byte of what the last power-up found, whether or not the
+     * meter stopped on it (a bad copy it replaced from the other, a storage
+     * area it cannot operate): reported over Modbus (0x401D) and M-Bus (the
+     * status byte) and shown as a diagnostics page (docs/decisions.md). */
+    METER_FIELD uint8_t error_flags;
     METER_FIELD uint64_t tick; /* the one clock: samples since the host's time 0 */
     METER_FIELD sched_t sched; /* the one event queue */
     /* A change of settings, a counter reset, a loss of supply or a save point
@@ -242,6 +254,10 @@ void meter_preset_power_down_count(meter_t *m, uint32_t count);
  * present time and loads the image (7.1). Returns what loading found (an
  * nvm_status_t) and the 7.1 error byte in *error. */
 int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_t *error);
+
+/* A fault's name, as scenarios and logs give it ("restart", "corrupt_main",
+ * ..., "eeprom_init"); NULL past METER_FAULT_COUNT. */
+const char *meter_fault_name(meter_fault_t f);
 
 /* The 7.1 error byte while the meter has stopped on a memory error; 0 while
  * it runs. */

@@ -245,6 +245,7 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
     if (!main_ok && !backup_ok)
         err |= NVM_ERR_BOTH;
     *error_byte = err;
+    m->error_flags = err;
 
     if (!main_ok && !backup_ok) {
         /* 7.1: "the meter will stop working and indicate error XX". The

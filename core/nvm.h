@@ -64,7 +64,7 @@
 
 #define NVM_HEADER_LEN 12u
 /* power-down count (4), flags (1), settings (27), 72 registers x 8 bytes */
-#define NVM_SETTINGS_LEN 29u    /* version 1: 27, without the CT primary */
+#define NVM_SETTINGS_LEN 29u /* version 1: 27, without the CT primary */
 #define NVM_SETTINGS_LEN_V1 27u
 #define NVM_REGISTERS ENERGY_REGISTERS
 #define NVM_INT_LEN (4u + 1u + NVM_SETTINGS_LEN + NVM_REGISTERS * 8u)

@@ -52,7 +52,9 @@ typedef struct readings {
     uint32_t checksum;      /* 0x401B: the MID software CRC shown in display part 1 */
     uint32_t checksum2;     /* 0x4023 */
     uint32_t status_word;   /* 0x401D */
-    uint8_t error_code;     /* 7.1 error byte; 0 when the memory is sound */
+    uint8_t error_code;     /* 7.1 error byte while the meter has stopped on it; else 0 */
+    uint8_t error_flags;    /* 7.1 error byte of what the last power-up found, stopped or
+                               not (0x401D, M-Bus status; 0: all sound) */
     connection_t connection;
 
     /* Instantaneous values (0x5000-0x5037, 0x4012-0x401A) */

@@ -27,15 +27,15 @@
 
 typedef struct variant {
     meter_model_t model;
-    const char *name;       /* "4PU", as scenarios name it */
-    const char *article;    /* "879-3000" */
-    uint16_t meter_code;    /* 0x4002, as its HEX digits */
-    uint16_t imax_a;        /* 0x400B "Meter amps": the highest current at its terminals */
-    bool ct;                /* on current transformers: registers show primary values */
-    uint16_t ct_secondary;  /* A: the transformers' rated secondary (x/5 A) */
-    uint16_t ct_primary_max; /* A: the highest primary 0x401F takes (9995, A3.3) */
+    const char *name;         /* "4PU", as scenarios name it */
+    const char *article;      /* "879-3000" */
+    uint16_t meter_code;      /* 0x4002, as its HEX digits */
+    uint16_t imax_a;          /* 0x400B "Meter amps": the highest current at its terminals */
+    bool ct;                  /* on current transformers: registers show primary values */
+    uint16_t ct_secondary;    /* A: the transformers' rated secondary (x/5 A) */
+    uint16_t ct_primary_max;  /* A: the highest primary 0x401F takes (9995, A3.3) */
     uint16_t ct_primary_step; /* A: primaries are multiples of this */
-    uint8_t connections;    /* bit per connection_t it may be wired as */
+    uint8_t connections;      /* bit per connection_t it may be wired as */
 } variant_t;
 
 /* The variant of a model; METER_MODEL_COUNT and above are a programmer's

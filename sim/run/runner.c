@@ -213,21 +213,17 @@ static bool setup_buses(run_t *r)
 
 /* A restart: the meter's memory image survives, everything else starts
  * again; a damaged copy is found at that power-up (7.1). */
-static void restart_meter(run_t *r, int k, scenario_fault_t fault)
+static void restart_meter(run_t *r, int k, meter_fault_t fault)
 {
     meter_t *m = &r->meters[k];
     meter_desc_t md;
     desc_of(r, k, meter_supply(m), &md);
     uint8_t error = 0;
-    static const meter_fault_t faults[] = {METER_FAULT_NONE, METER_FAULT_CORRUPT_MAIN,
-                                           METER_FAULT_CORRUPT_BACKUP, METER_FAULT_CORRUPT_BOTH};
-    nvm_status_t st = (nvm_status_t)meter_restart(m, &md, faults[fault], &error);
-    static const char *const names[] = {"restart", "corrupt_main", "corrupt_backup",
-                                        "corrupt_both"};
+    nvm_status_t st = (nvm_status_t)meter_restart(m, &md, fault, &error);
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"fault\",\"meter\":\"%s\",\"fault\":\"%s\","
             "\"memory\":\"%s\",\"error\":%u}\n",
-            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, names[fault],
+            (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, meter_fault_name(fault),
             nvm_strstatus(st), (unsigned)error);
 }
 

@@ -26,6 +26,7 @@ enum {
     G_TARIFF,
     G_TARIFF_INPUT,
     G_ERROR,
+    G_ERROR_FLAGS,
     G_SETTING, /* index = setting_id_t */
     G_PULSES,  /* index = output */
     G_MODBUS   /* index = register address (A3.2) */
@@ -77,7 +78,7 @@ bool fields_lookup(const char *name, field_t *f)
     } plain[] = {
         {"frequency", G_FREQUENCY, "Hz"}, {"power_down_count", G_POWER_DOWN, ""},
         {"tariff", G_TARIFF, ""},         {"tariff_input", G_TARIFF_INPUT, ""},
-        {"error_code", G_ERROR, ""},
+        {"error_code", G_ERROR, ""},      {"error_flags", G_ERROR_FLAGS, ""},
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         if (strcmp(name, plain[i].name) == 0) {
@@ -244,6 +245,8 @@ double fields_value(const field_t *f, const readings_t *r)
         return r->tariff_input;
     case G_ERROR:
         return r->error_code;
+    case G_ERROR_FLAGS:
+        return r->error_flags;
     case G_SETTING:
         return f->index == SETTING_COUNT ? r->settings.t34_activated
                                          : settings_get(&r->settings, (setting_id_t)f->index);
@@ -262,6 +265,7 @@ const char *fields_help(void)
            "quadrant.*, direction.*, "
            "{active,reactive}_{total,forward,reverse}.total|T1..T4|L1..L3, "
            "reactive_q1..q4.total|T1..T4, resettable.total|L1..L3, power_down_count, tariff, "
-           "tariff_input, error_code, pulses.S0-1|S0-2|LED, 0x6000 (a register of A3.2), "
+           "tariff_input, error_code, error_flags, pulses.S0-1|S0-2|LED, 0x6000 (a register of "
+           "A3.2), "
            "settings.<name> (modbus_id, combination_code, ..., t34_activated)";
 }

@@ -424,10 +424,12 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
     for (int p = 0; p < 3 && !c->failed; p++) {
         double top = scn_profile_max(&load->phase[p].current) * hi;
         if (top > var->imax_a)
-            scn_fail(c, "L%d's current reaches %g A; a %s takes at most %u A at its terminals "
-                        "(Imax%s)",
+            scn_fail(c,
+                     "L%d's current reaches %g A; a %s takes at most %u A at its terminals "
+                     "(Imax%s)",
                      p + 1, top, var->name, (unsigned)var->imax_a,
-                     var->ct ? ": the CT's secondary; its registers show primary values" : ", manual 4");
+                     var->ct ? ": the CT's secondary; its registers show primary values"
+                             : ", manual 4");
     }
     if (t)
         t->load = *load;

@@ -144,15 +144,6 @@ typedef struct {
     int bus;      /* index into scenario_t.buses (the event's "bus"; default 0) */
 } scenario_xfer_t;
 
-/* Faults: a restart is a power cycle through the memory image; a corrupted
- * copy is found at that power-up (7.1). */
-typedef enum {
-    SCENARIO_FAULT_RESTART,
-    SCENARIO_FAULT_CORRUPT_MAIN,
-    SCENARIO_FAULT_CORRUPT_BACKUP,
-    SCENARIO_FAULT_CORRUPT_BOTH,
-} scenario_fault_t;
-
 typedef enum {
     SCENARIO_ASSERT_FIELD,       /* a named value within bounds */
     SCENARIO_ASSERT_LCD,         /* the LCD's one-line text, exactly */
@@ -176,11 +167,11 @@ typedef struct {
     int meter; /* index, or -1 for every meter */
     char path[160];
     union {
-        scenario_grid_t grid;   /* SCENARIO_EV_GRID: the grid from now on */
-        scenario_load_t load;   /* SCENARIO_EV_LOAD: the meter's load from now on */
-        bool on;                /* SCENARIO_EV_TARIFF_INPUT, SCENARIO_EV_SUPPLY */
-        scenario_fault_t fault; /* SCENARIO_EV_FAULT */
-        struct {                /* SCENARIO_EV_SET */
+        scenario_grid_t grid; /* SCENARIO_EV_GRID: the grid from now on */
+        scenario_load_t load; /* SCENARIO_EV_LOAD: the meter's load from now on */
+        bool on;              /* SCENARIO_EV_TARIFF_INPUT, SCENARIO_EV_SUPPLY */
+        meter_fault_t fault;  /* SCENARIO_EV_FAULT: a power cycle and the 7.1 fault it finds */
+        struct {              /* SCENARIO_EV_SET */
             setting_id_t id;
             int32_t value;
         } set;

@@ -125,8 +125,8 @@ static bool settings_value_possible(setting_id_t id, int32_t value)
 {
     settings_t s;
     settings_defaults(&s, 0);
-    s.s0_rate_x100 = 1;            /* the slowest rate allows every pulse width */
-    s.model = METER_MODEL_2PCT;    /* and the CT variant every CT ratio */
+    s.s0_rate_x100 = 1;         /* the slowest rate allows every pulse width */
+    s.model = METER_MODEL_2PCT; /* and the CT variant every CT ratio */
     settings_err_t e = settings_set(&s, id, value);
     return e != SETTINGS_E_RANGE && e != SETTINGS_E_UNKNOWN;
 }
@@ -292,13 +292,14 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
     }
     v = cJSON_GetObjectItemCaseSensitive(it, "fault");
     if (v && !c->failed) {
-        static const char *const faults[] = {"restart", "corrupt_main", "corrupt_backup",
-                                             "corrupt_both", NULL};
+        const char *faults[METER_FAULT_COUNT + 1];
+        for (int k = 0; k <= METER_FAULT_COUNT; k++)
+            faults[k] = meter_fault_name((meter_fault_t)k); /* NULL-terminated */
         int f = -1;
         if (scn_get_choice(c, it, "fault", faults, &f)) {
             scenario_event_t *ev = new_event(c, SCENARIO_EV_FAULT, meter);
             if (ev)
-                ev->u.fault = (scenario_fault_t)f;
+                ev->u.fault = (meter_fault_t)f;
         }
     }
     v = cJSON_GetObjectItemCaseSensitive(it, "reset");

@@ -18,7 +18,7 @@ fi
 
 if ! clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$here/core" "$here/tests/fuzz/fuzz_mbus.c" "$here/core/mbus.c" \
-    "$here/core/mbus_records.c" "$here/core/settings.c" "$here/core/meter_assert.c" -lm -o "$out/fuzz_mbus" >"$out/build_mbus.log" 2>&1; then
+    "$here/core/mbus_records.c" "$here/core/settings.c" "$here/core/variant.c" "$here/core/meter_assert.c" -lm -o "$out/fuzz_mbus" >"$out/build_mbus.log" 2>&1; then
     cat "$out/build_mbus.log"
     echo "not ok 1 - fuzz_mbus: build failed"
     exit 1

@@ -13,7 +13,7 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 mkdir -p "$out/corpus_modbus" || exit 1
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Icore tests/fuzz/fuzz_modbus.c core/crc.c core/modbus.c core/modbus_pdu.c core/modbus_map.c core/meter_assert.c \
+    -Icore tests/fuzz/fuzz_modbus.c core/crc.c core/modbus.c core/modbus_pdu.c core/modbus_map.c core/variant.c core/meter_assert.c \
     core/settings.c -lm -o "$out/fuzz_modbus" >"$out/build.log" 2>&1; then
     cat "$out/build.log"
     echo "not ok 1 - $name # build failed"
