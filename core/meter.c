@@ -68,8 +68,12 @@ void meter_init(meter_t *m, const meter_desc_t *d)
         sched_set(&m->sched, SCHED_SAVE, meter_now_ns(m) + m->save_interval_ns);
     /* A meter starts as it is switched on: it boots first. */
     display_set_power(&m->display, DISPLAY_POWER_OFF, meter_now_ns(m));
-    if (!d->unpowered)
+    if (!d->unpowered && d->in_service) {
+        m->supply = true;
+        display_set_power(&m->display, DISPLAY_POWER_ON, meter_now_ns(m));
+    } else if (!d->unpowered) {
         power_on(m);
+    }
     rearm(m);
 }
 
@@ -580,6 +584,7 @@ int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_
         image[NVM_MANT_OFFSET] ^= 0xFF;
     meter_desc_t again = *d;
     again.start_tick = m->tick; /* the host's clock goes on; the parts start afresh */
+    again.in_service = false;   /* a power cycle: it boots */
     meter_init(m, &again);
     *error = 0;
     nvm_status_t st = nvm_load(m, image, n, error);

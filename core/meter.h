@@ -91,6 +91,10 @@ typedef struct meter_desc {
     modbus_desc_t modbus;       /* Modbus timing (zero: defaults, modbus.h) */
     mbus_desc_t mbus;           /* M-Bus timing (zero: defaults, mbus.h) */
     bool unpowered;             /* starts without supply (default: powered) */
+    /* Powered and running already at start_tick (a meter in service when a
+     * host's run begins): no boot then. Default: it is switched on at
+     * start_tick and boots (METER_BOOT_NS). */
+    bool in_service;
     /* A save point every this many ns of meter time (meter_save_due());
      * 0: none, only changes of settings and losses of supply ask for one. */
     uint64_t save_interval_ns;

@@ -150,6 +150,7 @@ static void desc_of(const run_t *r, int k, bool powered, meter_desc_t *d)
         .connection = sm->connection,
         .settings = &sm->settings,
         .unpowered = !powered,
+        .in_service = true, /* the meter was running before the scenario's time 0 */
         .modbus = {.fast = r->o->fast,
                    .turnaround_ns = sm->turnaround_ns
                                         ? sm->turnaround_ns

@@ -50,8 +50,7 @@ if /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert rows[10]["tariff"] == 1 and rows[40]["tariff"] == 2
-boot = 0.5  # the meter measures from the end of its boot (METER_BOOT_NS, docs/decisions.md)
-assert abs(rows[-1]["E_total_kWh"] - 6.9 * (60 - boot) / 3600) < 2e-5, rows[-1]["E_total_kWh"]
+assert abs(rows[-1]["E_total_kWh"] - 6.9 * 60 / 3600) < 2e-5, rows[-1]["E_total_kWh"]
 assert rows[-1]["P_total_kW"] == 0.0
 ' "$tmp/tl"; then ok "timeline: tariff input and load step"; else notok "timeline scenario"; fi
 

@@ -36,7 +36,7 @@ assert struct.unpack_from("<I", b, 44)[0] == zlib.crc32(b[:44]), "header crc"
 img = b[48:]
 assert len(img) == ilen, "length"
 iver, _, L, M = struct.unpack_from("<HHII", img, 0)
-assert iver == 1
+assert iver == 2  # the nvm image version (core/nvm.h: 2 holds the CT ratio)
 for off, size in ((12, L), (16 + L, L), (20 + 2 * L, M)):
     assert struct.unpack_from("<I", img, off + size)[0] == zlib.crc32(img[off:off + size]), off
 PY

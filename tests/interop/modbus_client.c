@@ -134,9 +134,7 @@ int main(int argc, char **argv)
     check(n == 75, "03 reads 0x6000 x75 (%d)", n);
     if (n == 75) {
         double pk = 3 * P, cyc = pk * 0.02 / 3600;
-        /* The meter measures from the end of its 0.5 s boot (docs/decisions.md). */
-        double lo = pk * (tb - tl - 0.05 - 0.5) / 3600 - cyc,
-               hi = pk * (ta - t0 + 0.005) / 3600 + cyc;
+        double lo = pk * (tb - tl - 0.05) / 3600 - cyc, hi = pk * (ta - t0 + 0.005) / 3600 + cyc;
         double e = modbus_get_float_abcd(&r[0]), t1 = modbus_get_float_abcd(&r[2]);
         double sum = modbus_get_float_abcd(&r[6]) + modbus_get_float_abcd(&r[8]) +
                      modbus_get_float_abcd(&r[10]);

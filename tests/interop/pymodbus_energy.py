@@ -17,8 +17,6 @@ from pymodbus.client import ModbusSerialClient
 from pymodbus.constants import Endian
 from pymodbus.payload import BinaryPayloadDecoder
 
-BOOT = 0.5  # s from power-up to the meter measuring (METER_BOOT_NS)
-
 logging.disable(logging.CRITICAL)  # pymodbus logs retries on stderr
 port, T0, TL = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 P = 3 * 230.0 * 10.0 / 1000.0  # kW, PF 1
@@ -53,8 +51,7 @@ if ok:
                                                  byteorder=Endian.Big, wordorder=Endian.Big)
         return dec.decode_32bit_float()
 
-    # The meter measures from the end of its 0.5 s boot (docs/decisions.md).
-    lo = P * (tb - TL - 0.05 - BOOT) / 3600 - CYCLE
+    lo = P * (tb - TL - 0.05) / 3600 - CYCLE
     hi = P * (ta - T0 + 0.005) / 3600 + CYCLE
     e = {a: flt(a) for a in range(0x6000, 0x6048, 2)}
     total = e[0x6000]

@@ -35,8 +35,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcptest import SCENARIO_10A, Tap, Twin, python_check  # noqa: E402
 
-BOOT = 0.5  # s from power-up to the meter measuring (METER_BOOT_NS)
-
 MODBUS_RW = sys.argv[1]
 P_KW = 3 * 230.0 * 10.0 / 1000.0  # 6.9 kW at PF 1
 BLOCKS = [(0x4000, 52), (0x5000, 56), (0x6000, 75), (0x604B, 70)]
@@ -217,8 +215,7 @@ def physics(client, blocks, t_before, t_after, twin):
     # Total active energy: 6.9 kW over the time the twin has run (its
     # start-up bounded by the wall clock), +- one mains cycle.
     cyc = P_KW * 0.02 / 3600
-    # The meter measures from the end of its 0.5 s boot (docs/decisions.md).
-    lo = P_KW * max(t_before - twin.t_up - 0.05 - BOOT, 0) / 3600 - cyc
+    lo = P_KW * max(t_before - twin.t_up - 0.05, 0) / 3600 - cyc
     hi = P_KW * (t_after - twin.t_spawn + 0.005) / 3600 + cyc
     e = flt(b6, 0)
     if not lo <= e <= hi:

@@ -90,8 +90,7 @@ def energy_bounds(name, nregs):
     p = 3 * 230.0 * 10.0 / 1000.0  # kW
     cyc = p * 0.02 / 3600
     reply = (5 + 2 * nregs) * 11 / 9600
-    # The meter measures from the end of its 0.5 s boot (docs/decisions.md).
-    return p * max(tb - TL - 0.05 - 0.5, 0) / 3600 - cyc, p * (ta - reply - T0 + 0.005) / 3600 + cyc
+    return p * max(tb - TL - 0.05, 0) / 3600 - cyc, p * (ta - reply - T0 + 0.005) / 3600 + cyc
 
 def in_bounds(label, got, lo, hi):
     if "-v" in sys.argv:

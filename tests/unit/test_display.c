@@ -440,8 +440,8 @@ int main(void)
         cmocka_unit_test(test_t34),          cmocka_unit_test(test_obis),
         cmocka_unit_test(test_rotated),      cmocka_unit_test(test_error),
         cmocka_unit_test(test_backlight),    cmocka_unit_test(test_icons),
-        cmocka_unit_test(test_step),
-        cmocka_unit_test(test_step_part3_by_group),         cmocka_unit_test(test_long_gap),
+        cmocka_unit_test(test_step),         cmocka_unit_test(test_step_part3_by_group),
+        cmocka_unit_test(test_long_gap),
     };
     return cmocka_run_group_tests_name("display", tests, NULL, NULL);
 }

@@ -360,8 +360,10 @@ static void test_ct_ratio(void **state)
     assert_int_equal(rd(0x400C, 1, b), MODBUS_EX_NONE);
     assert_int_equal(b[0] << 8 | b[1], 0x1999); /* 9995 / 5 as BCD digits */
     /* Not a multiple of 5, a secondary other than 5, 0, past 9995: refused. */
-    const uint8_t bad[][4] = {{0x99, 0x97, 0x00, 0x05}, {0x01, 0x00, 0x00, 0x01},
-                              {0x00, 0x00, 0x00, 0x05}, {0x12, 0x3A, 0x00, 0x05}};
+    const uint8_t bad[][4] = {{0x99, 0x97, 0x00, 0x05},
+                              {0x01, 0x00, 0x00, 0x01},
+                              {0x00, 0x00, 0x00, 0x05},
+                              {0x12, 0x3A, 0x00, 0x05}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(wr(0x401F, 2, bad[i]), MODBUS_EX_ILLEGAL_VALUE);
     assert_int_equal(fake.r.settings.ct_primary, 9995);
