@@ -94,6 +94,7 @@ static void lines_reset(meter_t *m)
 static void power_on(meter_t *m)
 {
     uint64_t now = meter_now_ns(m);
+    m->memory_gen++; /* the supply flag of the image */
     m->supply = true;
     m->booting = true;
     display_set_power(&m->display, DISPLAY_POWER_BOOT, now);
@@ -121,6 +122,7 @@ static void power_off(meter_t *m)
     uint64_t now = meter_now_ns(m);
     m->power_down_count++; /* 0x4016 counts losses of supply (6.6.12) */
     m->save_due = true;    /* the meter saves as its supply fails */
+    m->memory_gen++;
     m->supply = false;
     m->booting = false;
     sched_set(&m->sched, SCHED_BOOT, VTIME_NEVER);
@@ -254,6 +256,7 @@ static void register_cycle(meter_t *m, const metrology_cycle_t *c)
          * terminals (docs/decisions.md, "The CT variant"). */
         sum.led += k_ct == 1.0 ? d.led : (int64_t)((double)d.led / k_ct);
     }
+    m->memory_gen++; /* registers and remainders moved */
     m->last_delta = sum;
     m->seg_tariff[0] = m->seg_tariff[m->n_seg - 1];
     m->seg_from[0] = c->end;
@@ -510,6 +513,7 @@ void meter_load_settings(meter_t *m, const settings_t *s)
     METER_ASSERT(s);
     m->settings = *s;
     m->settings.model = (uint8_t)m->model;
+    m->memory_gen++;
     m->n_seg = 1;
     m->seg_tariff[0] = meter_tariff(m);
     m->seg_from[0] = (double)m->tick;
@@ -522,6 +526,7 @@ settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value)
     CHECK(m);
     settings_err_t err = settings_set(&m->settings, id, value);
     m->save_due |= err == SETTINGS_OK;
+    m->memory_gen += err == SETTINGS_OK;
     tariff_changed(m);
     resync_lines(m);
     rearm(m);
@@ -532,6 +537,7 @@ void meter_reset(meter_t *m, access_reset_t what)
 {
     CHECK(m);
     m->save_due = true;
+    m->memory_gen++;
     switch (what) {
     case ACCESS_RESET_POWER_DOWN_COUNTER:
         m->power_down_count = 0;
@@ -552,6 +558,7 @@ bool meter_preset_register(meter_t *m, unsigned reg, int64_t micro)
         return false; /* the 6+3 digit register (6.2) */
     *energy_register(&m->energy, reg) = micro;
     m->save_due = true;
+    m->memory_gen++;
     return true;
 }
 
@@ -560,6 +567,7 @@ void meter_preset_power_down_count(meter_t *m, uint32_t count)
     CHECK(m);
     m->power_down_count = count;
     m->save_due = true;
+    m->memory_gen++;
 }
 
 int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_t *error)
@@ -585,7 +593,9 @@ int meter_restart(meter_t *m, const meter_desc_t *d, meter_fault_t fault, uint8_
     meter_desc_t again = *d;
     again.start_tick = m->tick; /* the host's clock goes on; the parts start afresh */
     again.in_service = false;   /* a power cycle: it boots */
+    uint32_t gen = m->memory_gen;
     meter_init(m, &again);
+    m->memory_gen = gen + 1; /* what was loaded is a change for the host */
     *error = 0;
     nvm_status_t st = nvm_load(m, image, n, error);
     uint8_t hw = 0, data = 0;
@@ -655,6 +665,12 @@ void meter_saved(meter_t *m)
     m->save_due = false;
 }
 
+uint32_t meter_memory_generation(const meter_t *m)
+{
+    CHECK(m);
+    return m->memory_gen;
+}
+
 static void access_read(void *ctx, readings_t *out)
 {
     meter_readings(ctx, out);
@@ -672,6 +688,7 @@ static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);
     m->save_due |= err == SETTINGS_OK;
+    m->memory_gen += err == SETTINGS_OK;
     tariff_changed(m);
     return err;
 }

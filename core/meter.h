@@ -144,6 +144,10 @@ typedef struct meter {
      * host keeping the memory on disk saves now (meter_save_due()). */
     METER_FIELD bool save_due;
     METER_FIELD uint64_t save_interval_ns;
+    /* Moves on at every change of what the memory image holds (energy,
+     * counters, settings, the supply flag): a host that mirrors the image
+     * copies it only when this moved (meter_memory_generation()). */
+    METER_FIELD uint32_t memory_gen;
     METER_FIELD display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     METER_FIELD menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
@@ -272,6 +276,11 @@ uint8_t meter_error(const meter_t *m);
  * after writing it. */
 bool meter_save_due(const meter_t *m);
 void meter_saved(meter_t *m);
+
+/* A number that changes whenever the memory image (nvm_save) would: a host
+ * that keeps the image compares it with the last one it copied, and copies
+ * only when it moved (docs/state.md). Kept across meter_restart(). */
+uint32_t meter_memory_generation(const meter_t *m);
 
 /* ---- what it shows ------------------------------------------------------ */
 

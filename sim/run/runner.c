@@ -55,6 +55,21 @@ static bool powers_meter(const wave_desc_t *d)
     return false;
 }
 
+/* The meters' memory into their state files, as it changed, before anything
+ * they did can be seen outside (docs/state.md): at every step of a paced run
+ * or one with ports; at full speed without ports only the log shows them, so
+ * at its lines (the whole seconds and --every). A save that failed past its
+ * grace stops the run (status 3). */
+static void mirror(run_t *r)
+{
+    if (!r->state.n)
+        return;
+    bool copy = r->paced || r->ep.n_serial || r->ep.n_tcp || r->tick % VTIME_SAMPLE_RATE == 0 ||
+                (r->o->every && r->tick % r->o->every == 0) || r->tick >= r->end;
+    if (!state_step(&r->state, r->sc, r->meters, copy))
+        *r->stop = 1;
+}
+
 /* Follows the supply the grid gives; a loss of supply is saved at once. */
 static void follow_supply(run_t *r, int k, const wave_desc_t *d)
 {
@@ -445,6 +460,7 @@ static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns)
     for (int l = 0; l < METER_LINES; l++)
         if (bus_deadline(&b->line[l]) <= target * VTIME_NS_PER_TICK)
             bus_collect(&b->line[l]);
+    mirror(r); /* before a reply leaves */
 }
 
 /* bus.h's hook: a master is about to send on the line. */
@@ -467,7 +483,7 @@ static void advance_to(run_t *r, uint64_t target)
     for (;;) {
         while (r->next_event < sc->n_events && sc->events[r->next_event].at_tick <= r->tick)
             apply(r, &sc->events[r->next_event++]);
-        state_save_due(&r->state, sc, r->meters);
+        mirror(r);
         if (r->tick >= target || *r->stop)
             return;
         uint64_t stop_at = next_stop(r);
@@ -478,6 +494,7 @@ static void advance_to(run_t *r, uint64_t target)
         r->tick = stop_at;
         collect(r);
         check_xfers(r, false);
+        mirror(r); /* before anything the meters did can be seen */
         serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
         if (r->tick % VTIME_SAMPLE_RATE == 0)
             set_waves(r);
@@ -628,6 +645,7 @@ static int open_endpoints(run_t *r)
 
 static void run_free(run_t *r)
 {
+    state_close(&r->state);
     endpoints_close(&r->ep);
     loop_free(&r->loop);
     if (r->buses)
@@ -670,11 +688,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         run_free(r);
         return 3;
     }
-    if (!state_load_all(&r->state, sc, r->meters)) {
-        run_free(r);
-        return 2;
-    }
-    int rc = open_endpoints(r);
+    int rc = state_load_all(&r->state, sc, r->meters);
+    if (!rc)
+        rc = open_endpoints(r);
+    if (!rc && !state_start(&r->state, sc, r->meters))
+        rc = 3;
     if (rc) {
         run_free(r);
         return rc;
@@ -740,10 +758,9 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         report_stats(r);
 
     /* The host stops: for the meters, their supply goes, and they save. */
-    for (int k = 0; k < sc->n_meters; k++) {
+    for (int k = 0; k < sc->n_meters; k++)
         meter_set_supply(&r->meters[k], false);
-        state_save(&r->state, sc, r->meters, k);
-    }
+    state_finish(&r->state, sc, r->meters);
     int status = r->failures ? 1 : (r->state.failed || r->ep.failed) ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
