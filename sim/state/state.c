@@ -93,24 +93,28 @@ static void give_up(state_t *s, state_meter_t *sm, const meter_t *m)
     char since[32];
     fmt_time(sm->durable_ns, since, sizeof since);
     fprintf(stderr,
-            "metersim: %s; stopping. Not saved: the meter's memory since %s of simulated time "
-            "(the last save that reached the disk, at %.6f kWh of total active energy; %.6f "
-            "kWh now), with every setting and counter changed since then\n",
-            sm->why, since, sm->durable_kwh, total_kwh(m));
+            "metersim: %s; stopping after %d tries in %.0f s. Not saved: the meter's memory "
+            "since %s of simulated time (the last save that reached the disk, at %.6f kWh of "
+            "total active energy; %.6f kWh now), with every setting and counter changed since "
+            "then\n",
+            sm->why, sm->tries, STATE_GRACE_S, since, sm->durable_kwh, total_kwh(m));
     s->failed = true;
 }
 
-/* Makes meter k's file durable; a failure starts the retries. */
+/* Makes meter k's file durable; a file gone from its path is put back. */
 static bool sync_now(state_meter_t *sm, const meter_t *m)
 {
-    if (statefile_sync(&sm->file, sm->why, sizeof sm->why) ||
-        (sm->file.gone && statefile_restore(&sm->file, m, sm->why, sizeof sm->why) &&
-         statefile_sync(&sm->file, sm->why, sizeof sm->why))) {
+    bool ok = statefile_sync(&sm->file, sm->why, sizeof sm->why);
+    if (!ok && sm->file.gone && statefile_restore(&sm->file, m, sm->why, sizeof sm->why) &&
+        statefile_sync(&sm->file, sm->why, sizeof sm->why)) {
+        fprintf(stderr, "metersim: state file %s was gone: put back, whole\n", sm->file.path);
+        ok = true;
+    }
+    if (ok) {
         sm->durable_ns = meter_now_ns(m);
         sm->durable_kwh = total_kwh(m);
-        return true;
     }
-    return false;
+    return ok;
 }
 
 static void copy_if_changed(state_meter_t *sm, const meter_t *m)
@@ -130,6 +134,7 @@ static bool durable(state_t *s, state_meter_t *sm, const meter_t *m)
         if (now - sm->last_try < STATE_RETRY_S)
             goto grace;
         sm->last_try = now;
+        sm->tries++;
         if (sync_now(sm, m)) {
             sm->failing = false;
             fprintf(stderr, "metersim: state file %s: saved again\n", sm->file.path);
@@ -140,6 +145,7 @@ static bool durable(state_t *s, state_meter_t *sm, const meter_t *m)
     if (sync_now(sm, m))
         return true;
     sm->failing = true;
+    sm->tries = 1;
     sm->failing_since = sm->last_try = now;
     fprintf(stderr, "metersim: %s; retrying for %.0f s\n", sm->why, STATE_GRACE_S);
 grace:

@@ -30,14 +30,15 @@
 
 typedef struct state_meter {
     statefile_t file;
-    bool mapped;           /* written from this run on */
-    uint32_t gen;          /* meter_memory_generation() last copied */
-    bool failing;          /* the last save failed: retrying */
-    double failing_since;  /* wall seconds (CLOCK_MONOTONIC) */
+    bool mapped;          /* written from this run on */
+    uint32_t gen;         /* meter_memory_generation() last copied */
+    bool failing;         /* the last save failed: retrying */
+    double failing_since; /* wall seconds (CLOCK_MONOTONIC) */
     double last_try;
-    char why[2048];         /* why it failed */
-    uint64_t durable_ns;   /* meter time of the last save that reached the disk */
-    double durable_kwh;    /* its total active energy then */
+    int tries;           /* saves tried since it began to fail */
+    char why[2048];      /* why it failed */
+    uint64_t durable_ns; /* meter time of the last save that reached the disk */
+    double durable_kwh;  /* its total active energy then */
 } state_meter_t;
 
 typedef struct state {

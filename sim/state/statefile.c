@@ -25,8 +25,7 @@
 #define SLOT_LEN (SLOT_IMAGE_AT + NVM_IMAGE_LEN + 4u)
 #define FILE_LEN (STATEFILE_HEADER_LEN + 2u * SLOT_LEN)
 
-static const char *const conn_names[CONNECTION_COUNT] = {"3P4W", "3P3W-aron", "3P3W-delta",
-                                                         "1P2W"};
+static const char *const conn_names[CONNECTION_COUNT] = {"3P4W", "3P3W-aron", "3P3W-delta", "1P2W"};
 
 static void put16(uint8_t *p, uint32_t v)
 {
@@ -113,8 +112,8 @@ static int rank(nvm_status_t s)
 }
 
 /* Loads an image with the meter's rules and says what it found. */
-static statefile_status_t load_image(const char *path, meter_t *m, const uint8_t *img,
-                                     size_t have, size_t image_len, char *msg, size_t msglen)
+static statefile_status_t load_image(const char *path, meter_t *m, const uint8_t *img, size_t have,
+                                     size_t image_len, char *msg, size_t msglen)
 {
     char cut[128] = "";
     if (have < image_len)
@@ -172,8 +171,9 @@ static statefile_status_t load_v1(statefile_t *f, meter_t *m, const uint8_t *buf
     }
     if (get32(buf + V1_CRC_AT) != nvm_crc32(buf, V1_CRC_AT) ||
         get16(buf + 18) != STATEFILE_V1_HEADER_LEN) {
-        snprintf(msg, msglen, "state file %s: its header is damaged (checksum); refused, and "
-                              "left as it is",
+        snprintf(msg, msglen,
+                 "state file %s: its header is damaged (checksum); refused, and "
+                 "left as it is",
                  path);
         return STATEFILE_REFUSED;
     }
@@ -361,8 +361,9 @@ statefile_status_t statefile_open(statefile_t *f, const char *path, meter_t *m, 
                 continue;
         }
         if (fd < 0) {
-            snprintf(msg, msglen, "state file %s: cannot open it for reading and writing: %s; "
-                                  "refused",
+            snprintf(msg, msglen,
+                     "state file %s: cannot open it for reading and writing: %s; "
+                     "refused",
                      path, strerror(errno));
             return STATEFILE_REFUSED;
         }
@@ -495,8 +496,7 @@ static void fill_slot(uint8_t *slot, const meter_t *m, uint64_t seq)
 /* The whole file, written to PATH.tmp, synced, locked, then put at the path
  * (over what is there, or only where nothing is: `noreplace`) and the
  * directory synced; the new descriptor replaces f->fd. */
-static bool write_whole(statefile_t *f, const meter_t *m, bool noreplace, char *err,
-                        size_t errlen)
+static bool write_whole(statefile_t *f, const meter_t *m, bool noreplace, char *err, size_t errlen)
 {
     uint8_t buf[FILE_LEN];
     memset(buf, 0, sizeof buf);
@@ -631,8 +631,7 @@ bool statefile_restore(statefile_t *f, const meter_t *m, char *err, size_t errle
     size_t old_len = f->len;
     char e[1600];
     if (!write_whole(f, m, true, e, sizeof e)) {
-        snprintf(err, errlen, "state file %s is gone, and cannot be written again: %s", f->path,
-                 e);
+        snprintf(err, errlen, "state file %s is gone, and cannot be written again: %s", f->path, e);
         return false;
     }
     munmap(old, old_len);

@@ -60,15 +60,15 @@ typedef enum {
 
 typedef struct statefile {
     char path[600];
-    int fd;          /* open and locked; -1 when closed */
-    bool created;    /* this process created the (empty) file */
-    bool rewrite;    /* no file, or an older version: written whole at statefile_map */
-    uint8_t *map;    /* the file, mapped; NULL until statefile_map */
-    size_t len;      /* bytes mapped */
-    uint64_t seq;    /* sequence number of the newest slot */
-    int next;        /* the slot written next (0 A, 1 B): the older one */
-    bool gone;       /* the last statefile_sync found no file at the path */
-    dev_t dev;       /* the file the path named when it was mapped */
+    int fd;       /* open and locked; -1 when closed */
+    bool created; /* this process created the (empty) file */
+    bool rewrite; /* no file, or an older version: written whole at statefile_map */
+    uint8_t *map; /* the file, mapped; NULL until statefile_map */
+    size_t len;   /* bytes mapped */
+    uint64_t seq; /* sequence number of the newest slot */
+    int next;     /* the slot written next (0 A, 1 B): the older one */
+    bool gone;    /* the last statefile_sync found no file at the path */
+    dev_t dev;    /* the file the path named when it was mapped */
     ino_t ino;
 } statefile_t;
 
