@@ -121,7 +121,8 @@ run_and_break() {
 failed_run() { # description, name, expected reason
     e=$tmp/$2.err
     if [ "$st" -eq 3 ] && grep -qF "$3; retrying for 5 s" "$e" && [ "$(grep -cF "$3" "$e")" -eq 2 ] &&
-        grep -qE "$3; stopping after ([2-9]|[1-9][0-9]+) tries in 5 s. Not saved: the meter's memory since" "$e" &&
+        grep -qF "$3; stopping after" "$e" &&
+        grep -qE "stopping after ([2-9]|[1-9][0-9]+) tries in 5 s. Not saved: the meter's memory since" "$e" &&
         grep -q 'kWh of total active energy' "$e"; then
         ok "$1: retried, then status 3 and what was not saved"
     else
