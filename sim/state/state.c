@@ -72,6 +72,14 @@ bool state_start(state_t *s, const scenario_t *sc, meter_t *meters)
             fprintf(stderr, "metersim: %s; nothing ran\n", err);
             return false;
         }
+        /* Loading was a power-up: a kill before it counts as a power-down
+         * (nvm_load), and that count must be on the disk before anything
+         * else happens, or the next kill would count it again. */
+        statefile_write(&sm->file, &meters[k]);
+        if (!statefile_sync(&sm->file, err, sizeof err)) {
+            fprintf(stderr, "metersim: %s; nothing ran\n", err);
+            return false;
+        }
         sm->mapped = true;
         sm->gen = meter_memory_generation(&meters[k]);
     }

@@ -148,11 +148,67 @@ static void test_modbus_tariff_write(void **state)
     assert_true(g.m.settings.t34_activated);
 }
 
+/* The host copies the memory image only when meter_memory_generation()
+ * moved (docs/state.md): so every change of the image must move it. Each
+ * step below is one way the image changes (or does not); after each, an
+ * image that differs from the last one has a new generation. */
+static uint8_t last_img[NVM_IMAGE_LEN];
+static uint32_t last_gen;
+
+static void expect_tracked(rig_t *g, const char *what)
+{
+    uint8_t img[NVM_IMAGE_LEN];
+    assert_int_equal(nvm_save(&g->m, img, sizeof img), NVM_IMAGE_LEN);
+    uint32_t gen = meter_memory_generation(&g->m);
+    if (memcmp(img, last_img, sizeof img) != 0 && gen == last_gen)
+        fail_msg("the image changed without a new generation: %s", what);
+    memcpy(last_img, img, sizeof img);
+    last_gen = gen;
+}
+
+static void test_memory_generation(void **state)
+{
+    (void)state;
+    static rig_t g;
+    setup_rig(&g);
+    expect_tracked(&g, "start");
+    for (int i = 0; i < 50; i++) {
+        run_ms(&g, 20); /* one mains cycle: energy and remainders */
+        expect_tracked(&g, "a cycle under load");
+    }
+    assert_int_equal(meter_set(&g.m, SETTING_COMBINATION_CODE, 5), SETTINGS_OK);
+    expect_tracked(&g, "meter_set");
+    meter_reset(&g.m, ACCESS_RESET_DAY_COUNTER);
+    expect_tracked(&g, "day counter reset");
+    meter_set_supply(&g.m, false);
+    expect_tracked(&g, "supply off (power-down counter)");
+    run_ms(&g, 200);
+    expect_tracked(&g, "no supply");
+    uint32_t gen = meter_memory_generation(&g.m);
+    run_ms(&g, 200);
+    assert_int_equal(meter_memory_generation(&g.m), gen); /* nothing changes, no copy */
+    meter_set_supply(&g.m, true);
+    expect_tracked(&g, "supply on");
+    run_ms(&g, 1500);
+    expect_tracked(&g, "boot and cycles");
+    /* A Modbus write of the ID (06 to 0x4003), the protocol's own path. */
+    uint8_t rsp[64];
+    const uint8_t req[] = {0x01, 0x06, 0x40, 0x03, 0x00, 0x09};
+    assert_int_not_equal(transact(&g, req, sizeof req, rsp, sizeof rsp), 0);
+    expect_tracked(&g, "Modbus write of the ID");
+    meter_preset_power_down_count(&g.m, 42);
+    expect_tracked(&g, "power-down count preset");
+    uint8_t err = 0;
+    meter_restart(&g.m, &(meter_desc_t){.serial = "13070001"}, METER_FAULT_NONE, &err);
+    expect_tracked(&g, "restart");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_menu_modbus_id_then_modbus_and_restart),
         cmocka_unit_test(test_modbus_tariff_write),
+        cmocka_unit_test(test_memory_generation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
