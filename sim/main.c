@@ -2,7 +2,8 @@
  * what the meter measures (docs/cli.md).
  *
  * Exit status: 0 the run ended as asked; 1 an assertion failed; 2 the command
- * line or the scenario is invalid (nothing ran); 3 an I/O error while running.
+ * line, the scenario or the state file is invalid, or the state file is in
+ * use (nothing ran); 3 an I/O error while running (docs/state.md).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -38,12 +39,16 @@ static const char usage[] =
     "  --quiet             no periodic readings; events and assertions only\n"
     "  --junit FILE        write the assertions' results as JUnit XML to FILE\n"
     "  --state FILE        keep the meter's memory (energy, settings, counters) in\n"
-    "                      FILE: loaded at start, written atomically every\n"
-    "                      --save-interval of simulated time, at each power-down\n"
-    "                      and on exit. A file that is not a metersim state file,\n"
-    "                      or of an unknown version, is refused and left alone\n"
-    "  --save-interval D   how often --state is written, in simulated time\n"
-    "                      (default 60s; docs/state.md)\n"
+    "                      FILE: loaded at start, then mapped, so every change is\n"
+    "                      in the file at once and a killed twin loses nothing;\n"
+    "                      locked for the run (a second metersim on it is refused,\n"
+    "                      status 2). A file that is not a metersim state file, of\n"
+    "                      an unknown version, of another meter, variant or\n"
+    "                      connection, is refused and left alone. A save that\n"
+    "                      fails is retried for 5 s, then the run stops (status 3)\n"
+    "  --save-interval D   how often --state is made durable (msync), in simulated\n"
+    "                      time: what a machine crash can lose (default 60s;\n"
+    "                      docs/state.md)\n"
     "  --progress          a progress line on standard error (when it is a terminal)\n"
     "  --stats             at the end, one JSON line on standard error about the\n"
     "                      run itself: simulated and wall time, CPU, how far the\n"
@@ -77,8 +82,9 @@ static const char usage[] =
     "Output: a log of JSON lines on standard output: the readings every\n"
     "simulated second, every event and every assertion (docs/cli.md).\n"
     "\n"
-    "Exit status: 0 done; 1 an assertion failed; 2 invalid command line or\n"
-    "scenario (nothing ran); 3 an I/O error while running.\n";
+    "Exit status: 0 done; 1 an assertion failed; 2 invalid command line,\n"
+    "scenario or state file, or a state file in use (nothing ran); 3 an I/O\n"
+    "error while running (a state file not saved).\n";
 
 static volatile int stop_requested;
 
