@@ -315,7 +315,12 @@ static statefile_status_t load_v2(statefile_t *f, meter_t *m, const uint8_t *buf
         free(scratch);
         use = r[1] < r[0] || (r[1] == r[0] && s[1].seq > s[0].seq);
     }
-    f->seq = s[0].seq > s[1].seq ? s[0].seq : s[1].seq;
+    /* Writes go on above every sequence number that can be trusted (a
+     * damaged slot's may be anything). */
+    bool any_ok = s[0].ok || s[1].ok;
+    for (int i = 0; i < 2; i++)
+        if ((s[i].ok || !any_ok) && s[i].seq > f->seq)
+            f->seq = s[i].seq;
     f->next = !use;
     return load_image(path, m, s[use].img, s[use].have, s[use].image_len, msg, msglen);
 }
