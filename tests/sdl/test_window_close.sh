@@ -63,7 +63,8 @@ DISPLAY=":$(head -n 1 "$tmp/dpy")"
 export DISPLAY
 
 # The default scenario, forever (no --until), 20 times real time; no periodic
-# save within the run (--save-interval 1h), so only the exit can save.
+# msync within the run (--save-interval 1h): the exit makes the file durable
+# (the mapped file holds every change anyway, docs/state.md).
 state=$tmp/meter.state
 "$BIN" --state "$state" --save-interval 1h --speed 20 >"$tmp/log" 2>"$tmp/err" &
 mpid=$!
