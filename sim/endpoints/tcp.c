@@ -173,7 +173,7 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
     tcp_conn_t *c = ep->ctx;
     uint64_t now = loop_now(l);
     if (c->raw) {
-        long n = link_receive(&c->link, now, c->srv->log);
+        long n = link_receive(&c->link, loop_woke(l), c->srv->log);
         if (n < 0) {
             conn_close(c, NULL, &c->srv->stats.closed_by_client);
             return;
