@@ -19,7 +19,7 @@ static void serial_readable(loop_t *l, loop_ep_t *ep)
 static void serial_writable(loop_t *l, loop_ep_t *ep)
 {
     serial_ep_t *s = ep->ctx;
-    link_transmit(&s->link, loop_now(l));
+    link_writable(&s->link, loop_now(l));
     ep->want_write = link_blocked(&s->link);
 }
 

@@ -203,6 +203,7 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
         l->generation = b->generation;
         l->streamed = 0;
     }
+    l->out_len = l->out_done = 0;
     if (b->n_replies) {
         line_byte_t got[LINK_OUT_MAX];
         uint32_t bps = l->master_bps;
@@ -210,45 +211,38 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
         if (!bps)
             meter_line(l, &bps, &parity);
         size_t n = bus_peek(b, bps, parity, got, LINK_OUT_MAX);
-        if (l->out_done > 0) { /* what was written leaves room */
-            memmove(l->out, l->out + l->out_done, l->out_len - l->out_done);
-            l->out_len -= l->out_done;
-            l->out_done = 0;
-        }
-        /* Queue every character whose stop bit has ended (all of them at
-         * once without wire time); a client that does not read loses what
-         * does not fit, as a UART's FIFO would. */
+        /* Every character whose stop bit has ended (all of them at once
+         * without wire time). */
         while (l->streamed < n && (l->fast || got[l->streamed].t_end_ns <= now_ns)) {
-            if (l->out_len < LINK_OUT_MAX)
-                l->out[l->out_len++] = got[l->streamed].byte;
-            else
-                l->overflow++;
+            l->out[l->out_len++] = got[l->streamed].byte;
             l->streamed++;
         }
         if (l->streamed < n)
             next = got[l->streamed].t_end_ns;
     }
-    if (l->out_done < l->out_len) {
-        long w = serial_port_write(&l->port, l->out + l->out_done, l->out_len - l->out_done);
-        if (w > 0)
-            l->out_done += (size_t)w;
-    }
-    if (l->out_done < l->out_len) {
-        /* The client does not take what it was sent: no wake per character
-         * into a full pipe. POLLOUT, or the end of the reply (the host wakes
-         * then to clear the line), queues the rest. */
-        next = VTIME_NEVER;
-        if (!l->stalled && l->overflow > l->stall_from) {
-            l->stalled = true;
-            if (l->log)
+    if (l->out_len && l->stalled) {
+        l->overflow += l->out_len; /* still full: not even tried until POLLOUT */
+    } else if (l->out_len) {
+        long w = serial_port_write(&l->port, l->out, l->out_len);
+        l->out_done = w > 0 ? (size_t)w : 0;
+        if (l->out_done < l->out_len) {
+            /* The client's side is full: it does not read. What it does not
+             * take is lost, as in a master's UART that overruns. */
+            l->overflow += l->out_len - l->out_done;
+            if (!l->stalled && l->log)
                 fprintf(l->log,
-                        "metersim: %s %s: the client does not read its replies: past %u "
-                        "waiting bytes they are dropped\n",
-                        l->name, serial_port_path(&l->port), (unsigned)LINK_OUT_MAX);
+                        "metersim: %s %s: the client does not read its replies: what its "
+                        "side of the port does not take is dropped\n",
+                        l->name, serial_port_path(&l->port));
+            l->stalled = true;
         }
-    } else {
-        stall_end(l);
     }
+    l->out_len = l->out_done = 0;
+    /* Stalled: no wake per character into a full pipe. POLLOUT ends the
+     * stall (link_writable()); the end of a reply (the host wakes then to
+     * clear the line) drops the rest. */
+    if (l->stalled)
+        next = VTIME_NEVER;
     /* A client that overran and has paused: the burst is over. */
     if (l->overrun) {
         uint64_t quiet = l->rx_in_ns + l->rx_quiet_ns;
@@ -262,8 +256,7 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
     uint32_t bps;
     line_parity_t parity;
     meter_line(l, &bps, &parity);
-    if ((bps != l->cfg_bps || parity != l->cfg_parity) && l->out_done == l->out_len &&
-        !b->n_replies) {
+    if ((bps != l->cfg_bps || parity != l->cfg_parity) && !b->n_replies) {
         char err[256];
         if (serial_port_configure(&l->port, bps, serial_parity(parity), err, sizeof err) == 0) {
             l->cfg_bps = bps;
@@ -273,9 +266,15 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
     return next;
 }
 
+uint64_t link_writable(link_t *l, uint64_t now_ns)
+{
+    stall_end(l);
+    return link_transmit(l, now_ns);
+}
+
 bool link_blocked(const link_t *l)
 {
-    return l->out_done < l->out_len;
+    return l->stalled;
 }
 
 void link_close(link_t *l)

@@ -28,10 +28,11 @@
  * that much silence on the line, as a new frame. The line never lags the
  * client by more than LINK_RX_BURST characters, whatever it sends.
  *
- * A client that does not read: what the kernel will not take waits in out[]
- * (LINK_OUT_MAX bytes); what does not fit there is dropped and counted
- * (logged once per stall). While the port is blocked the link sleeps until
- * it is writable again or a reply ends: it never wakes per character to
+ * A client that does not read: its side of the port (the kernel's pty or
+ * socket buffer, the master's UART) fills; a character it does not take
+ * when the character ends on the line is lost, as in a UART that overruns,
+ * counted in `overflow` and told once per stall. While stalled the link
+ * waits for POLLOUT (link_writable()) and never wakes per character to
  * write into a full pipe.
  */
 #ifndef METERSIM_LINK_H
@@ -61,14 +62,14 @@ typedef struct link {
     uint64_t rx_end_ns;  /* the end of the last character received */
     uint32_t master_bps; /* the line settings the client uses */
     line_parity_t master_parity;
-    uint32_t warned_bps; /* the mismatch last told about */
-    uint8_t out[LINK_OUT_MAX];
+    uint32_t warned_bps;       /* the mismatch last told about */
+    uint8_t out[LINK_OUT_MAX]; /* what one call writes */
     size_t out_len, out_done;
     size_t streamed;     /* bytes of the bus's present replies already queued */
     uint32_t generation; /* ... of this generation of them */
     uint32_t cfg_bps;    /* the device's present settings */
     line_parity_t cfg_parity;
-    uint64_t overflow; /* bytes the client did not take in time (dropped) */
+    uint64_t overflow; /* reply bytes the client's side did not take (dropped) */
     FILE *log;         /* where overruns and stalls are told (stderr) */
     /* Receiver overrun: */
     uint64_t rx_in_ns;      /* when the client's last bytes came (VTIME_NEVER: never) */
@@ -102,7 +103,10 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log);
  * client has paused after; returns when it has work next (VTIME_NEVER: none). */
 uint64_t link_transmit(link_t *l, uint64_t now_ns);
 
-/* True while bytes wait for the client to take them. */
+/* The port is writable again (POLLOUT): a stall is over; then link_transmit(). */
+uint64_t link_writable(link_t *l, uint64_t now_ns);
+
+/* True while the client does not take what it is sent: wait for POLLOUT. */
 bool link_blocked(const link_t *l);
 
 /* Tells an overrun burst still running (a closing link, the end of a run). */

@@ -213,7 +213,7 @@ static void conn_writable(loop_t *l, loop_ep_t *ep)
     tcp_conn_t *c = ep->ctx;
     (void)l;
     if (c->raw) {
-        link_transmit(&c->link, loop_now(l));
+        link_writable(&c->link, loop_now(l));
         c->ep.want_write = link_blocked(&c->link);
         return;
     }
