@@ -155,6 +155,8 @@ static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter)
         fprintf(srv->log, "metersim: %s: client %s: closed: %s\n", srv->name, c->peer, why);
     loop_remove(srv->loop, &c->ep);
     if (c->raw) {
+        srv->stats.overruns += c->link.overruns;
+        srv->stats.unread_dropped += c->link.overflow;
         link_close(&c->link);
     } else {
         gateway_detach(srv->gw, &c->gc);

@@ -313,6 +313,16 @@ void report_stats(const run_t *r)
         overruns += r->ep.serial[i]->link.overruns;
         unread += r->ep.serial[i]->link.overflow;
     }
+    for (int i = 0; i < r->ep.n_tcp; i++) { /* raw TCP streams are lines too */
+        const tcp_server_t *s = r->ep.tcp[i];
+        overruns += s->stats.overruns;
+        unread += s->stats.unread_dropped;
+        for (int k = 0; k < s->n_conns; k++)
+            if (s->conns[k]->raw) {
+                overruns += s->conns[k]->link.overruns;
+                unread += s->conns[k]->link.overflow;
+            }
+    }
     fprintf(stderr,
             "{\"stats\":{\"meters\":%d,\"buses\":%d,\"simulated_s\":%.3f,\"wall_s\":%.3f,"
             "\"cpu_s\":%.3f,\"max_lag_ms\":%.3f,\"wakeups\":%llu,\"gateway_requests\":%llu,"
