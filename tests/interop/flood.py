@@ -1,11 +1,13 @@
 """A flood, then a valid request (docs/decisions.md, receiver overrun).
 
-    flood.py PORT modbus|mbus SECONDS BAUD
+    flood.py PORT modbus|mbus SECONDS BAUD TWIN_STDERR
 
 Writes random bytes to PORT as fast as the pty takes them for SECONDS, then
-keeps the silence a master keeps between frames (100 ms, far more than
-Modbus's t3.5 or M-Bus's 33 bit times), sends one valid request and times
-its answer:
+keeps the silence a master keeps between frames (at least 100 ms, far more
+than Modbus's t3.5 or M-Bus's 33 bit times, and until the twin has told the
+burst's end in TWIN_STDERR: then it has read what the pty still held, which a
+starved machine may take long to do), sends one valid request and times its
+answer:
 
   modbus  01 03 5002 0002 + CRC (U L1): a 9-byte reply, function 03, CRC
           right, the float 230 V of the scenario's grid (manual A3.2)
@@ -26,6 +28,13 @@ import termios
 import time
 
 port, kind, secs, baud = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+twin_err = sys.argv[5]
+told = f"metersim: {kind} {os.path.realpath(port)}: receiver overrun:"
+
+
+def bursts_told():
+    with open(twin_err, errors="replace") as f:
+        return sum(1 for line in f if line.startswith(told))
 SERIAL = 13070001  # the scenario's meter
 
 
@@ -64,7 +73,11 @@ while time.monotonic() < end:
         written += os.write(fd, chunk[o:o + 4096])
 print(f"# {kind}: {written} random bytes in {secs:g} s ({written / secs / 1e6:.1f} MB/s)")
 
+before = bursts_told()
 time.sleep(0.1)
+t_wait = time.monotonic()
+while bursts_told() == before and time.monotonic() - t_wait < 5:  # told already: go on after 5 s
+    time.sleep(0.02)
 termios.tcflush(fd, termios.TCIFLUSH)
 if kind == "modbus":
     body = bytes([1, 0x03, 0x50, 0x02, 0x00, 0x02])

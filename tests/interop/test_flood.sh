@@ -27,9 +27,9 @@ while [ ! -L "$PORT" ] || [ ! -L "$MB" ]; do
 done
 
 # Both floods at once, each client stopped by its PID.
-$PY "$(dirname "$0")/flood.py" "$PORT" modbus "$SECS" 9600 >"$tmp/modbus.out" 2>&1 &
+$PY "$(dirname "$0")/flood.py" "$PORT" modbus "$SECS" 9600 "$tmp/twin.err" >"$tmp/modbus.out" 2>&1 &
 p1=$!
-$PY "$(dirname "$0")/flood.py" "$MB" mbus "$SECS" 2400 >"$tmp/mbus.out" 2>&1 &
+$PY "$(dirname "$0")/flood.py" "$MB" mbus "$SECS" 2400 "$tmp/twin.err" >"$tmp/mbus.out" 2>&1 &
 p2=$!
 wait $p1
 wait $p2
