@@ -539,7 +539,8 @@ static uint64_t idle_ticks(const run_t *r)
  * time, the log's next reading, or the fleet's idle step. */
 static uint64_t sim_deadline(run_t *r, uint64_t io_next)
 {
-    uint64_t d = (r->tick + idle_ticks(r)) * VTIME_NS_PER_TICK;
+    uint64_t idle = idle_ticks(r); /* on its grid: with the log's readings, one wake */
+    uint64_t d = (r->tick / idle + 1) * idle * VTIME_NS_PER_TICK;
     if (io_next < d)
         d = io_next;
     if (r->o->every) {
