@@ -73,6 +73,15 @@ void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uin
     update_due(b);
 }
 
+void bus_overrun(bus_t *b, uint64_t t_end_ns)
+{
+    if (b->sync)
+        b->sync(b->sync_ctx, b, t_end_ns);
+    for (int k = 0; k < b->n_meters; k++)
+        meter_line_rx(b->meters[k], b->line, 0, t_end_ns, true);
+    update_due(b);
+}
+
 uint64_t bus_deadline(const bus_t *b)
 {
     return b->next_due;

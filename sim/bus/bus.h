@@ -70,6 +70,11 @@ line_parity_t bus_meter_parity(const bus_t *b, int k);
 void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uint32_t bps,
               line_parity_t parity, const uint64_t *t_end);
 
+/* A character the master sent, lost to a receiver overrun, would have ended
+ * at t_end_ns: every meter's UART flags it as an error there (the frame it
+ * belongs to is lost). */
+void bus_overrun(bus_t *b, uint64_t t_end_ns);
+
 /* The earliest instant a meter's line machine has work (its reply becomes
  * due): the host runs the meters to it, then collects. */
 uint64_t bus_deadline(const bus_t *b);

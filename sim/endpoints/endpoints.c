@@ -7,7 +7,8 @@
 static void serial_readable(loop_t *l, loop_ep_t *ep)
 {
     serial_ep_t *s = ep->ctx;
-    if (link_receive(&s->link, loop_now(l), s->owner->o.log) < 0) {
+    /* Stamped with the instant the loop woke, not after the meters' catch-up. */
+    if (link_receive(&s->link, loop_woke(l), s->owner->o.log) < 0) {
         fprintf(stderr, "metersim: %s %s: the port failed; it is no longer served\n", s->link.name,
                 serial_port_path(&s->link.port));
         s->owner->failed = true;
@@ -18,7 +19,7 @@ static void serial_readable(loop_t *l, loop_ep_t *ep)
 static void serial_writable(loop_t *l, loop_ep_t *ep)
 {
     serial_ep_t *s = ep->ctx;
-    link_transmit(&s->link, loop_now(l));
+    link_writable(&s->link, loop_now(l));
     ep->want_write = link_blocked(&s->link);
 }
 

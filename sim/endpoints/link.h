@@ -14,6 +14,26 @@
  * last one a frame time later, as on copper (masters time out on the first
  * byte: libmbus waits 0.2 s, while a 244-byte telegram takes 280 ms at 9600);
  * with wire time off (--fast) a reply is written at once.
+ *
+ * Receiver overrun (docs/decisions.md): a pty or a socket hands over bytes
+ * faster than any UART could receive them, so the virtual line may run ahead
+ * of the wall clock, but only by LINK_RX_BURST characters: one longest frame
+ * (a client writes a frame at once) and the UART's 16-byte FIFO. What would
+ * go further is dropped as a receiver overrun: the meters' UARTs get one
+ * character flagged as an error where the first lost one would have been
+ * (the frame it hits is lost), and everything the client sends until it
+ * pauses is dropped and counted. A pause of the client (LINK_QUIET_CHARS
+ * character times, at least LINK_QUIET_MIN_NS, without input) ends the
+ * burst: it is logged once with its count, and what comes next starts after
+ * that much silence on the line, as a new frame. The line never lags the
+ * client by more than LINK_RX_BURST characters, whatever it sends.
+ *
+ * A client that does not read: its side of the port (the kernel's pty or
+ * socket buffer, the master's UART) fills; a character it does not take
+ * when the character ends on the line is lost, as in a UART that overruns,
+ * counted in `overflow` and told once per stall. While stalled the link
+ * waits for POLLOUT (link_writable()) and never wakes per character to
+ * write into a full pipe.
  */
 #ifndef METERSIM_LINK_H
 #define METERSIM_LINK_H
@@ -28,6 +48,11 @@
 #include "serial_port.h"
 
 #define LINK_OUT_MAX 4096
+#define LINK_RX_FIFO 16u    /* a 16550-type UART's receive FIFO */
+#define LINK_FRAME_MAX 261u /* the longest frame: M-Bus 68 L L 68 + 255 + CS 16 (RTU: 256) */
+#define LINK_RX_BURST (LINK_FRAME_MAX + LINK_RX_FIFO)
+#define LINK_QUIET_CHARS 4u /* a client pause: more than t3.5 (Modbus) and 33 bits (M-Bus) */
+#define LINK_QUIET_MIN_NS 1750000ull /* ... and at least Modbus's fixed t3.5 above 19200 bit/s */
 
 typedef struct link {
     serial_port_t port;
@@ -37,14 +62,25 @@ typedef struct link {
     uint64_t rx_end_ns;  /* the end of the last character received */
     uint32_t master_bps; /* the line settings the client uses */
     line_parity_t master_parity;
-    uint32_t warned_bps; /* the mismatch last told about */
-    uint8_t out[LINK_OUT_MAX];
+    uint32_t warned_bps;       /* the mismatch last told about */
+    uint8_t out[LINK_OUT_MAX]; /* what one call writes */
     size_t out_len, out_done;
     size_t streamed;     /* bytes of the bus's present replies already queued */
     uint32_t generation; /* ... of this generation of them */
     uint32_t cfg_bps;    /* the device's present settings */
     line_parity_t cfg_parity;
-    uint64_t overflow; /* bytes the client did not take in time (dropped) */
+    uint64_t overflow; /* reply bytes the client's side did not take (dropped) */
+    FILE *log;         /* where overruns and stalls are told (stderr) */
+    /* Receiver overrun: */
+    uint64_t rx_in_ns;      /* when the client's last bytes came (VTIME_NEVER: never) */
+    uint64_t rx_quiet_ns;   /* the pause that ends a burst, at the client's rate */
+    bool overrun;           /* in a burst that overran: dropping until the client pauses */
+    uint64_t overrun_burst; /* bytes dropped in this burst */
+    uint64_t overrun_start_ns;
+    uint64_t overruns;       /* bytes dropped, in all */
+    uint64_t overrun_bursts; /* bursts that overran */
+    bool stalled;            /* the client stopped reading and bytes were dropped (told) */
+    uint64_t stall_from;     /* `overflow` when that stall began */
 } link_t;
 
 /* Opens a pty or a device for `bus`; on a pty, `copper` makes a baud-rate
@@ -63,13 +99,20 @@ int link_fd(const link_t *l);
  * client closed a socket. */
 long link_receive(link_t *l, uint64_t now_ns, FILE *log);
 
-/* Writes the reply bytes that are due by `now_ns`; returns when the next one
- * is due (VTIME_NEVER: none waiting). */
+/* Writes the reply bytes that are due by `now_ns`, ends an overrun burst the
+ * client has paused after; returns when it has work next (VTIME_NEVER: none). */
 uint64_t link_transmit(link_t *l, uint64_t now_ns);
 
-/* True while bytes wait for the client to take them. */
+/* The port is writable again (POLLOUT): a stall is over; then link_transmit(). */
+uint64_t link_writable(link_t *l, uint64_t now_ns);
+
+/* True while the client does not take what it is sent: wait for POLLOUT. */
 bool link_blocked(const link_t *l);
 
+/* Tells an overrun burst still running (a closing link, the end of a run). */
+void link_report(link_t *l);
+
+/* Closes the port, after link_report(). */
 void link_close(link_t *l);
 
 #endif

@@ -155,6 +155,8 @@ static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter)
         fprintf(srv->log, "metersim: %s: client %s: closed: %s\n", srv->name, c->peer, why);
     loop_remove(srv->loop, &c->ep);
     if (c->raw) {
+        srv->stats.overruns += c->link.overruns;
+        srv->stats.unread_dropped += c->link.overflow;
         link_close(&c->link);
     } else {
         gateway_detach(srv->gw, &c->gc);
@@ -173,7 +175,7 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
     tcp_conn_t *c = ep->ctx;
     uint64_t now = loop_now(l);
     if (c->raw) {
-        long n = link_receive(&c->link, now, c->srv->log);
+        long n = link_receive(&c->link, loop_woke(l), c->srv->log);
         if (n < 0) {
             conn_close(c, NULL, &c->srv->stats.closed_by_client);
             return;
@@ -213,7 +215,7 @@ static void conn_writable(loop_t *l, loop_ep_t *ep)
     tcp_conn_t *c = ep->ctx;
     (void)l;
     if (c->raw) {
-        link_transmit(&c->link, loop_now(l));
+        link_writable(&c->link, loop_now(l));
         c->ep.want_write = link_blocked(&c->link);
         return;
     }

@@ -56,6 +56,7 @@ typedef struct tcp_conn {
 typedef struct tcp_stats {
     uint64_t accepted, refused, closed_by_client, dropped_protocol, dropped_idle, dropped_stalled,
         dropped_slow;
+    uint64_t overruns, unread_dropped; /* raw connections closed: link.h's counts */
 } tcp_stats_t;
 
 struct tcp_server {

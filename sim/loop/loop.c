@@ -85,6 +85,11 @@ uint64_t loop_now(const loop_t *l)
     return v > 0 ? (uint64_t)v : 0;
 }
 
+uint64_t loop_woke(const loop_t *l)
+{
+    return l->woke_ns;
+}
+
 bool loop_once(loop_t *l, uint64_t limit_ns, volatile int *stop)
 {
     compact(l);
@@ -127,6 +132,7 @@ bool loop_once(loop_t *l, uint64_t limit_ns, volatile int *stop)
     }
     int r = ppoll(l->pfds, (nfds_t)nfd, top, NULL);
     l->wakeups++;
+    l->woke_ns = loop_now(l);
     if (r < 0 && errno != EINTR)
         return false;
     if (r < 0 && stop && *stop)

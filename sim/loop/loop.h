@@ -55,6 +55,7 @@ struct loop {
     void (*after_sleep)(loop_t *l, void *ctx);
     void *hook_ctx;
     uint64_t wakeups; /* for tests and measurements */
+    uint64_t woke_ns; /* loop_now() when the last sleep ended */
 };
 
 /* An empty loop paced at `speed` (0: not paced). */
@@ -68,6 +69,10 @@ void loop_remove(loop_t *l, loop_ep_t *ep);
 
 /* Virtual time now, by the wall clock and the pace. */
 uint64_t loop_now(const loop_t *l);
+
+/* Virtual time when the last sleep ended: input that woke the loop arrived
+ * then, however long the host took to catch its meters up before reading it. */
+uint64_t loop_woke(const loop_t *l);
 
 /* The wall-clock seconds since loop_init(). */
 double loop_wall(const loop_t *l);

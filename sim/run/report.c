@@ -308,14 +308,31 @@ void report_stats(const run_t *r)
         refused += t->refused;
         dropped += t->dropped_protocol + t->dropped_idle + t->dropped_stalled + t->dropped_slow;
     }
+    uint64_t overruns = 0, unread = 0;
+    for (int i = 0; i < r->ep.n_serial; i++) {
+        overruns += r->ep.serial[i]->link.overruns;
+        unread += r->ep.serial[i]->link.overflow;
+    }
+    for (int i = 0; i < r->ep.n_tcp; i++) { /* raw TCP streams are lines too */
+        const tcp_server_t *s = r->ep.tcp[i];
+        overruns += s->stats.overruns;
+        unread += s->stats.unread_dropped;
+        for (int k = 0; k < s->n_conns; k++)
+            if (s->conns[k]->raw) {
+                overruns += s->conns[k]->link.overruns;
+                unread += s->conns[k]->link.overflow;
+            }
+    }
     fprintf(stderr,
             "{\"stats\":{\"meters\":%d,\"buses\":%d,\"simulated_s\":%.3f,\"wall_s\":%.3f,"
             "\"cpu_s\":%.3f,\"max_lag_ms\":%.3f,\"wakeups\":%llu,\"gateway_requests\":%llu,"
             "\"gateway_replies\":%llu,\"gateway_timeouts\":%llu,\"tcp_clients\":%llu,"
-            "\"tcp_refused\":%llu,\"tcp_dropped\":%llu}}\n",
+            "\"tcp_refused\":%llu,\"tcp_dropped\":%llu,\"serial_overruns\":%llu,"
+            "\"serial_unread_dropped\":%llu}}\n",
             r->sc->n_meters, r->sc->n_buses, (double)r->tick / VTIME_SAMPLE_RATE,
             loop_wall(&r->loop), cpu, (double)r->max_lag_ns / 1e6,
             (unsigned long long)r->loop.wakeups, (unsigned long long)requests,
             (unsigned long long)replies, (unsigned long long)timeouts, (unsigned long long)clients,
-            (unsigned long long)refused, (unsigned long long)dropped);
+            (unsigned long long)refused, (unsigned long long)dropped, (unsigned long long)overruns,
+            (unsigned long long)unread);
 }

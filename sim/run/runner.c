@@ -18,6 +18,13 @@
  * them on (what input may wait for them to catch up). */
 #define PACED_TICKS 400u
 #define FRAME_S (1.0 / 30.0)
+/* A paced run with nothing due sleeps (docs/decisions.md, an idle host): it
+ * wakes for what is due (an event, a line's work, a byte to stream, a
+ * reading for the log, a client's timeout) and otherwise only to move the
+ * fleet on, about one meter-second of samples at a time, so that the
+ * catch-up any input waits for stays small: every second for one meter,
+ * every 1/n s for n, never more often than PACED_TICKS. */
+#define IDLE_METER_TICKS VTIME_SAMPLE_RATE
 
 static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
 
@@ -514,7 +521,7 @@ static void advance_to(run_t *r, uint64_t target)
 static void catch_up(loop_t *l, void *ctx)
 {
     run_t *r = ctx;
-    uint64_t now = loop_now(l);
+    uint64_t now = loop_woke(l); /* what input that woke the loop is stamped with */
     /* How late the host woke for what it planned: a host that keeps real
      * time wakes on time; one that cannot falls further behind at every
      * wake (--stats, bench_fleet). */
@@ -537,14 +544,27 @@ static void catch_up(loop_t *l, void *ctx)
             }
 }
 
+/* How far the fleet may fall behind while nothing is due (IDLE_METER_TICKS). */
+static uint64_t idle_ticks(const run_t *r)
+{
+    uint64_t t = IDLE_METER_TICKS / (uint64_t)(r->sc->n_meters > 0 ? r->sc->n_meters : 1);
+    return t < PACED_TICKS ? PACED_TICKS : t;
+}
+
 /* The next instant the simulation has something to do, for the loop to
  * sleep on: the next event, a line's reply, a byte to stream, an answer
- * time, or at most a chunk from now. */
+ * time, the log's next reading, or the fleet's idle step. */
 static uint64_t sim_deadline(run_t *r, uint64_t io_next)
 {
-    uint64_t d = (r->tick + PACED_TICKS) * VTIME_NS_PER_TICK;
+    uint64_t idle = idle_ticks(r); /* on its grid: with the log's readings, one wake */
+    uint64_t d = (r->tick / idle + 1) * idle * VTIME_NS_PER_TICK;
     if (io_next < d)
         d = io_next;
+    if (r->o->every) {
+        uint64_t t = (r->tick / r->o->every + 1) * r->o->every * VTIME_NS_PER_TICK;
+        if (t < d)
+            d = t;
+    }
     if (r->next_event < r->sc->n_events) {
         uint64_t t = r->sc->events[r->next_event].at_tick * VTIME_NS_PER_TICK;
         if (t < d)

@@ -9,7 +9,8 @@
  *                deadline: the simulation itself is one of its endpoints
  *
  * The meters never run ahead of the wall clock by more than a tick in a paced
- * run; with nothing to do the host wakes ten times a second to move them on.
+ * run; with nothing due the host sleeps, waking about once a second per
+ * meter-second of samples to move them on (docs/decisions.md).
  *
  * Everything the run shows goes to one log (JSON lines): periodic readings,
  * every event and every assertion with its outcome, so two runs of the same
