@@ -61,6 +61,30 @@ int main(int argc, char **argv)
     modbus_set_response_timeout(ctx, 0, 500000);
     uint16_t w[64];
     if (strcmp(op, "write") == 0) {
+        /* Bad input first (docs/modbus.md decision 6): ratios the 2PCT does
+         * not take are exception 03, ILLEGAL DATA VALUE, and change nothing. */
+        static const uint16_t bad[][2] = {
+            {0x9996, 5}, /* above 9995 */
+            {0x0000, 5}, /* 0/5 */
+            {0x0007, 5}, /* not a multiple of 5 */
+            {0x0100, 1}, /* a secondary other than 5 */
+            {0x03E8, 5}, /* 1000 in binary, not BCD digits */
+        };
+        int refused = 0;
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            errno = 0;
+            int rc = modbus_write_registers(ctx, 0x401F, 2, bad[k]);
+            if (rc < 0 && errno == EMBXILVAL)
+                refused++;
+            else
+                printf("# 0x401F = %04X %04X: %s\n", bad[k][0], bad[k][1],
+                       rc < 0 ? modbus_strerror(errno) : "accepted");
+        }
+        int same = modbus_read_registers(ctx, 0x401F, 2, w) == 2 && w[0] == 5 && w[1] == 5;
+        check(refused == 5 && same,
+              "9996/5, 0/5, 7/5, 100/1 and 03E8/5 refused with exception 03 (%d of 5); "
+              "0x401F still reads %04X %04X (5/5)",
+              refused, w[0], w[1]);
         const uint16_t ratio[2] = {bcd(primary), 5};
         int rc = modbus_write_registers(ctx, 0x401F, 2, ratio);
         check(rc == 2,

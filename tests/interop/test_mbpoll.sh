@@ -231,6 +231,19 @@ for _ in 1 2 3 4 5; do
 done
 check "after the write, T2 energy grows and T1 stands still" chk t2
 
+# Bad input (issue 12): the manual's CT command to this direct meter (4PU,
+# 65 A, no transformer) is exception 03 (docs/modbus.md decision 6); the
+# ratio still reads 0005 0005.
+mbpoll -m rtu -a 10 -b 9600 -P even -0 -B -1 -o 1 -t 4:hex -r 0x401F "$PORT" 0x9995 0x0005 >"$tmp/ct4pu.out" 2>&1
+st=$?
+mb 10 -t 4:hex -r 0x401F -c 2 >"$tmp/ct4pu_r.out" 2>&1
+if [ $st -ne 0 ] && grep -qi "illegal data value" "$tmp/ct4pu.out" &&
+    grep -qE '^\[16415\]:[[:space:]]+0x0005' "$tmp/ct4pu_r.out" && grep -qE '^\[16416\]:[[:space:]]+0x0005' "$tmp/ct4pu_r.out"; then
+    ok "4PU: mbpoll's 0x401F = 9995 0005 is refused (illegal data value), 0x401F still 0005 0005"
+else
+    notok "4PU CT write: $(tr '\n' ' ' <"$tmp/ct4pu.out") / $(tr '\n' ' ' <"$tmp/ct4pu_r.out")"
+fi
+
 stop_twin
 
 # Issue 12: the CT variant, an outage, the boot (lib.sh, SCENARIO_CT).

@@ -26,6 +26,9 @@ while IFS= read -r line; do
     esac
 done <"$tmp/py.out"
 [ $st -eq 0 ] && ok "the pymodbus client ran to its end" || notok "the pymodbus client exited with status $st"
+# Bad input (issue 12): a CT write to this direct meter, a code write after C-05.
+$PY "$(dirname "$0")/pymodbus_bad.py" "$PORT" >"$tmp/bad.out" 2>&1
+number "$tmp/bad.out"
 
 stop_twin
 
