@@ -443,6 +443,20 @@ static double kilo(double x)
 void meter_readings(const meter_t *m, readings_t *r)
 {
     const metrology_values_t *v = &m->metrology.values;
+    metrology_values_t idle;
+    if (!meter_running(m)) {
+        /* Off or booting, the meter measures nothing (4: powered from the
+         * phases; docs/decisions.md): no window of a dead meter is shown, its
+         * values read as nothing flowing, as after metrology_init(). */
+        memset(&idle, 0, sizeof idle);
+        for (int k = 0; k < 3; k++) {
+            idle.pf[k] = 1.0;
+            idle.quadrant[k] = 1;
+        }
+        idle.pf_total = 1.0;
+        idle.quadrant_total = 1;
+        v = &idle;
+    }
     memset(r, 0, sizeof *r);
     memcpy(r->serial, m->serial, sizeof r->serial);
     r->model = m->model;

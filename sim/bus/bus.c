@@ -102,6 +102,7 @@ void bus_collect(bus_t *b)
         }
         rep.bps = s.bps;
         rep.parity = bus_parity_of_code(s.parity);
+        rep.meter = k;
         b->replies[b->n_replies++] = rep;
         uint64_t end = rep.t_start_ns + rep.len * line_char_ns(rep.bps, rep.parity);
         if (end > b->busy_until_ns)
@@ -130,6 +131,29 @@ size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t 
                             .bps = b->replies[i].bps,
                             .parity = b->replies[i].parity};
     return b->n_replies ? line_receive(tx, (size_t)b->n_replies, bps, parity, out, cap) : 0;
+}
+
+void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns)
+{
+    int kept = 0;
+    uint64_t busy = 0;
+    bool cut = false;
+    for (int i = 0; i < b->n_replies; i++) {
+        bus_reply_t *r = &b->replies[i];
+        uint64_t ch = line_char_ns(r->bps, r->parity);
+        if (b->meters[r->meter] == m && r->t_start_ns + r->len * ch > t_ns) {
+            r->len = t_ns > r->t_start_ns ? (size_t)((t_ns - r->t_start_ns) / ch) : 0;
+            cut = true;
+        }
+        if (r->len == 0)
+            continue; /* nothing of it went out */
+        uint64_t end = r->t_start_ns + r->len * ch;
+        busy = end > busy ? end : busy;
+        b->replies[kept++] = *r;
+    }
+    b->n_replies = kept;
+    if (cut) /* the line is quiet from the cut on, unless another reply goes on */
+        b->busy_until_ns = busy > t_ns ? busy : t_ns;
 }
 
 void bus_clear(bus_t *b)

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t t_start_ns;
     uint32_t bps;
     line_parity_t parity;
+    int meter; /* its sender: an index into bus_t.meters */
 } bus_reply_t;
 
 typedef struct bus {
@@ -82,6 +83,12 @@ uint64_t bus_deadline(const bus_t *b);
 /* Collects the replies the meters have ready (after meter_exec() has covered
  * their time). */
 void bus_collect(bus_t *b);
+
+/* Meter m lost its supply (or restarts) at t_ns: what it was sending ends
+ * there. Characters whose stop bit had ended stay on the line; the one under
+ * way and the rest are never sent (manual 4: the meter is powered from its
+ * phases; docs/decisions.md "Supply and boot"). */
+void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns);
 
 /* What a master's UART at bps/parity receives of the replies collected so
  * far, each byte with the end of its stop bit. A reply that starts later can

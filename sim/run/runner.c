@@ -77,6 +77,14 @@ static void mirror(run_t *r)
         *r->stop = 1;
 }
 
+/* Meter k stops sending now: a reply under way on its lines ends here. */
+static void cut_replies(run_t *r, int k)
+{
+    run_bus_t *b = &r->buses[r->sc->meters[k].bus];
+    for (int l = 0; l < METER_LINES; l++)
+        bus_cut(&b->line[l], &r->meters[k], r->tick * VTIME_NS_PER_TICK);
+}
+
 /* Follows the supply the grid gives; a loss of supply is saved at once. */
 static void follow_supply(run_t *r, int k, const wave_desc_t *d)
 {
@@ -85,6 +93,8 @@ static void follow_supply(run_t *r, int k, const wave_desc_t *d)
     if (meter_supply(m) == on)
         return;
     meter_set_supply(m, on);
+    if (!on)
+        cut_replies(r, k);
     fprintf(r->o->log, "{\"t\":%.3f,\"event\":\"supply\",\"meter\":\"%s\",\"on\":%s}\n",
             (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, on ? "true" : "false");
     if (!on)
@@ -242,6 +252,7 @@ static void restart_meter(run_t *r, int k, meter_fault_t fault)
     meter_desc_t md;
     desc_of(r, k, meter_supply(m), &md);
     uint8_t error = 0;
+    cut_replies(r, k); /* a restart is a power cycle */
     nvm_status_t st = (nvm_status_t)meter_restart(m, &md, fault, &error);
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"fault\",\"meter\":\"%s\",\"fault\":\"%s\","

@@ -419,20 +419,26 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
         scn_pop(c, n);
     }
     /* Its terminals take at most its Imax (4; the CT version: variant.h). */
-    const variant_t *var = variant_of(m->model);
-    double hi = t && t->vary.current ? t->vary.hi : 1.0;
+    scn_check_imax(c, m->model, load, t && t->vary.current ? t->vary.hi : 1.0, "");
+    if (t)
+        t->load = *load;
+    return !c->failed;
+}
+
+bool scn_check_imax(scn_ctx_t *c, meter_model_t model, const scenario_load_t *load, double hi,
+                    const char *who)
+{
+    const variant_t *var = variant_of(model);
     for (int p = 0; p < 3 && !c->failed; p++) {
         double top = scn_profile_max(&load->phase[p].current) * hi;
         if (top > var->imax_a)
             scn_fail(c,
-                     "L%d's current reaches %g A; a %s takes at most %u A at its terminals "
+                     "%sL%d's current reaches %g A; a %s takes at most %u A at its terminals "
                      "(Imax%s)",
-                     p + 1, top, var->name, (unsigned)var->imax_a,
+                     who, p + 1, top, var->name, (unsigned)var->imax_a,
                      var->ct ? ": the CT's secondary; its registers show primary values"
                              : ", manual 4");
     }
-    if (t)
-        t->load = *load;
     return !c->failed;
 }
 

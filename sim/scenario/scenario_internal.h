@@ -96,6 +96,11 @@ bool scn_parse_vary(scn_ctx_t *c, const cJSON *v, scn_vary_t *out);
  * `who` and the phase): a fleet's validity never depends on the seed. */
 bool scn_check_scaled(scn_ctx_t *c, const profile_t *current, int phase, double hi,
                       const char *who);
+/* Every current of `load` times `hi` within the Imax of `model` (variant.h):
+ * a 2PCT takes 6 A at its terminals, a direct meter 65 A. `who` starts the
+ * message (a meter's name in a timeline event, or ""). */
+bool scn_check_imax(scn_ctx_t *c, meter_model_t model, const scenario_load_t *load, double hi,
+                    const char *who);
 /* Meter k (its load `base` before "vary") gets its factor and pf. */
 bool scn_apply_vary(scn_ctx_t *c, const scn_vary_t *v, const scenario_load_t *base, int k);
 /* A load change `change` read into meter k's `load`: the currents it sets

@@ -465,6 +465,13 @@ bool scn_vary_load_change(scn_ctx_t *c, const cJSON *change, int k, scenario_loa
         if ((mask & 1u << p) &&
             !scn_check_scaled(c, &load->phase[p].current, p, c->vary_hi[k], who))
             return false;
+    /* ... and within the variant's own Imax (a 2PCT: 6 A), the phases it changes. */
+    scenario_load_t changed = *load;
+    for (int p = 0; p < 3; p++)
+        if (!(mask & 1u << p))
+            changed.phase[p].current = profile_const(0);
+    if (!scn_check_imax(c, c->sc->meters[k].model, &changed, c->vary_hi[k], who))
+        return false;
     scenario_load_t orig = *load;
     return scale_currents(c, load, &orig, mask, c->sc->meters[k].vary_current);
 }

@@ -226,6 +226,11 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
                 break;
             if (c->vary_hi[k] > 0)
                 scn_vary_load_change(c, l, k, &loads[k]);
+            else {
+                char who[48];
+                snprintf(who, sizeof who, "meter \"%.31s\": ", c->sc->meters[k].name);
+                scn_check_imax(c, c->sc->meters[k].model, &loads[k], 1.0, who);
+            }
             scenario_event_t *ev = c->failed ? NULL : new_event(c, SCENARIO_EV_LOAD, k);
             if (ev)
                 ev->u.load = loads[k];

@@ -467,6 +467,47 @@ inv "a load change past vary's Imax" 4:46 '$.timeline[0].load' 'meter "bus1-1": 
   ]
 }
 J
+# Imax by variant (core/variant.h): a 2PCT takes 6 A at its terminals (the
+# CT's secondary, 5(6) A), a direct meter 65 A (manual 4), in the meter's own
+# load and in every later load change, a template's "vary" factor included.
+inv "a 2PCT's own load past its 6 A" 2:12 '$.meter' 'L1'"'"'s current reaches 8 A; a 2PCT takes at most 6 A at its terminals' <<'J'
+{
+  "meter": { "name": "ct", "model": "2PCT", "load": { "current": { "ramp": { "from": 1, "to": 8, "over": "1h" } } } }
+}
+J
+inv "a load change past a 2PCT's 6 A" 4:27 '$.timeline[0].load' 'meter "ct": L1'"'"'s current reaches 10 A; a 2PCT takes at most 6 A at its terminals (Imax' <<'J'
+{
+  "meter": { "name": "ct", "model": "2PCT" },
+  "timeline": [
+    { "at": "1s", "load": { "L1": { "current": 10 } } }
+  ]
+}
+J
+inv "a load change past a 2PCT's 6 A, one meter named" 5:42 '$.timeline[0].load' 'meter "ct": L3'"'"'s current reaches 6.5 A; a 2PCT takes at most 6 A' <<'J'
+{
+  "meters": [ { "name": "direct", "model": "4PU" },
+              { "name": "ct", "model": "2PCT", "load": { "current": 5 } } ],
+  "timeline": [
+    { "at": "1s", "meter": "ct", "load": { "L3": { "current": 6.5 } } }
+  ]
+}
+J
+inv "a load change on 2PCTs past 6 A with vary's factor" 4:27 '$.timeline[0].load' 'meter "ct1": L2'"'"'s current reaches 7.5 A; a 2PCT takes at most 6 A' <<'J'
+{
+  "meters": [ { "name": "ct{n}", "model": "2PCT", "count": 3, "vary": { "current": [0.5, 1.5] } } ],
+  "timeline": [
+    { "at": "1s", "load": { "L2": { "current": 5 } } }
+  ]
+}
+J
+inv "70 A on a 4PU (Imax 65 A)" 4:48 '$.timeline[0].load.L1.current' '70 is out of range; allowed 0 to 65 A' <<'J'
+{
+  "meter": { "name": "m", "model": "4PU" },
+  "timeline": [
+    { "at": "1s", "load": { "L1": { "current": 70 } } }
+  ]
+}
+J
 {
     printf '{\n  "buses": [\n'
     for i in $(seq 1 50); do printf '    { "meters": [ { "count": 200 } ] }%s\n' "$([ "$i" -lt 50 ] && echo ,)"; done

@@ -36,4 +36,24 @@ done <"$tmp/client.out"
 [ $st -eq 0 ] && ok "the client ran to its end" || notok "the client exited with status $st"
 
 stop_twin
+
+# Issue 12: the CT variant, an outage, the boot (lib.sh, SCENARIO_CT;
+# tests/interop/modbus_ct.c, one stage per run).
+CT=$BUILD/interop/modbus_ct
+# shellcheck disable=SC2046
+if cc -std=c11 -O2 -Wall -Wextra -Werror tests/interop/modbus_ct.c -o "$CT" \
+    $(pkg-config --cflags --libs libmodbus) -lm >"$tmp/cc.out" 2>&1; then
+    ok "modbus_ct.c builds against libmodbus"
+else
+    notok "modbus_ct.c builds against libmodbus"
+    sed 's/^/# /' "$tmp/cc.out"
+fi
+if [ -x "$CT" ] && start_twin "$SCENARIO_CT"; then
+    ok "the twin serves a 2PCT on a pty"
+    ct_stage() { "$CT" "$PORT" "$1" "$CT_SECONDARY" "$CT_PRIMARY" "$CT_U"; }
+    ct_outage_stages ct_stage
+else
+    notok "the twin serves a 2PCT on a pty"
+fi
+stop_twin
 echo "1..$n"

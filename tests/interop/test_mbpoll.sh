@@ -231,5 +231,83 @@ for _ in 1 2 3 4 5; do
 done
 check "after the write, T2 energy grows and T1 stands still" chk t2
 
+# Bad input (issue 12): the manual's CT command to this direct meter (4PU,
+# 65 A, no transformer) is exception 03 (docs/modbus.md decision 6); the
+# ratio still reads 0005 0005.
+mbpoll -m rtu -a 10 -b 9600 -P even -0 -B -1 -o 1 -t 4:hex -r 0x401F "$PORT" 0x9995 0x0005 >"$tmp/ct4pu.out" 2>&1
+st=$?
+mb 10 -t 4:hex -r 0x401F -c 2 >"$tmp/ct4pu_r.out" 2>&1
+if [ $st -ne 0 ] && grep -qi "illegal data value" "$tmp/ct4pu.out" &&
+    grep -qE '^\[16415\]:[[:space:]]+0x0005' "$tmp/ct4pu_r.out" && grep -qE '^\[16416\]:[[:space:]]+0x0005' "$tmp/ct4pu_r.out"; then
+    ok "4PU: mbpoll's 0x401F = 9995 0005 is refused (illegal data value), 0x401F still 0005 0005"
+else
+    notok "4PU CT write: $(tr '\n' ' ' <"$tmp/ct4pu.out") / $(tr '\n' ' ' <"$tmp/ct4pu_r.out")"
+fi
+
+stop_twin
+
+# Issue 12: the CT variant, an outage, the boot (lib.sh, SCENARIO_CT).
+# mbpoll writes the ratio with FC 16 (two values after the port), reads it
+# back, and reads the primary values; the values are checked against the
+# scenario's numbers: I = CT_SECONDARY x CT_PRIMARY / 5, P = S = U x I.
+mb_ct() { # OP
+    case $1 in
+    write)
+        mbpoll -m rtu -a 1 -b 9600 -P even -0 -B -1 -o 1 -t 4:hex -r 0x401F "$PORT" 0x9995 0x0005 \
+            >"$tmp/ctw.out" 2>&1 && grep -q "Written 2 references" "$tmp/ctw.out" &&
+            echo "ok - mbpoll writes 0x401F = 9995 0005 (A3.3: 01 10 401F 0002 04 9995 0005)" ||
+            echo "not ok - mbpoll writes the CT ratio: $(tail -2 "$tmp/ctw.out")"
+        mb 1 -t 4:hex -r 0x400B -c 2 >"$tmp/ctr.out" 2>&1
+        mb 1 -t 4:hex -r 0x401F -c 2 >>"$tmp/ctr.out" 2>&1
+        mb 1 -t 4:hex -r 0x4002 -c 1 >>"$tmp/ctr.out" 2>&1
+        for want in '\[16386\]:[[:space:]]+0x1113' '\[16395\]:[[:space:]]+0x0006' '\[16396\]:[[:space:]]+0x1999' \
+            '\[16415\]:[[:space:]]+0x9995' '\[16416\]:[[:space:]]+0x0005'; do
+            grep -qE "$want" "$tmp/ctr.out" || { echo "not ok - read-back: no $want in $(tr '\n' ' ' <"$tmp/ctr.out")"; return; }
+        done
+        echo "ok - 0x4002 = 1113 (2PCT), 0x400B = 6 A, 0x400C = 1999 (9995/5), 0x401F = 9995 0005"
+        ;;
+    values)
+        mb 1 -t 4:float -r 0x5000 -c 28 >"$tmp/ctv.out" 2>&1
+        $PY - "$tmp/ctv.out" "$CT_SECONDARY" "$CT_PRIMARY" "$CT_U" <<'PYEOF'
+import re, sys
+f = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\[(\d+)\]:\s+(\S+)", line)
+    if m:
+        f[int(m.group(1))] = float(m.group(2))
+i2, prim, u = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+I = i2 * prim / 5
+P = u * I / 1000  # kW per phase at PF 1
+want = {0x5002: (u, .01), 0x5008: (50, .001), 0x500C: (I, I * 1e-5), 0x5012: (3 * P, 3 * P * 1e-5),
+        0x5014: (P, P * 1e-5), 0x5022: (3 * P, 3 * P * 1e-5), 0x502A: (1, .001)}
+bad = [f"0x{a:04X} {f.get(a)} vs {v}" for a, (v, t) in want.items() if f.get(a) is None or abs(f[a] - v) > t]
+print(("not ok - " if bad else "ok - ") +
+      f"mbpoll reads primary values: U {u:g} V, I {I:g} A, P {P:.2f} kW per phase, {3 * P:.2f} kW, S = P, PF 1" +
+      (" (" + "; ".join(bad) + ")" if bad else ""))
+PYEOF
+        ;;
+    down)
+        if mb 1 -r 0x4016 -o 0.5 >"$tmp/ctd.out" 2>&1 || ! grep -qi "timed out" "$tmp/ctd.out"; then
+            echo "not ok - a read during the outage: $(tail -2 "$tmp/ctd.out")"
+        else
+            echo "ok - a read during the outage times out ($(grep -i -m1 "timed out" "$tmp/ctd.out"))"
+        fi
+        ;;
+    up)
+        if mb 1 -r 0x4016 >"$tmp/ctu.out" 2>&1 && grep -qE '^\[16406\]:[[:space:]]+1$' "$tmp/ctu.out" &&
+            mb 1 -t 4:hex -r 0x401F -c 2 >>"$tmp/ctu.out" 2>&1 && grep -qE '^\[16415\]:[[:space:]]+0x9995' "$tmp/ctu.out"; then
+            echo "ok - the first read after the boot answers: 0x4016 = 1 power-down, 0x401F still 9995 0005"
+        else
+            echo "not ok - the first read after the boot: $(tr '\n' ' ' <"$tmp/ctu.out")"
+        fi
+        ;;
+    esac
+}
+if start_twin "$SCENARIO_CT"; then
+    ok "the twin serves a 2PCT on a pty"
+    ct_outage_stages mb_ct
+else
+    notok "the twin serves a 2PCT on a pty"
+fi
 stop_twin
 echo "1..$n"

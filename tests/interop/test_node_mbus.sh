@@ -83,4 +83,45 @@ st=$?
 pid=""
 if [ $st -eq 0 ]; then ok "the twin stops on SIGTERM with status 0"; else notok "the twin exited with status $st: $(cat "$tmp/err")"; fi
 
+
+# Issue 12: the CT variant, an outage, the boot (tests/interop/lib.sh's
+# SCENARIO_CT with the ratio 9995/5 as a scenario setting: A2.3 has no CT
+# write; tests/interop/mbus/node_mbus_ct.js, one stage per run). The log is
+# the clock: the stages run when it reaches t = 0, 2, 5 (the outage, 4-7 s)
+# and 8 s (after the 0.5 s boot). A node-mbus read sends its REQ_UD2 about
+# 0.8 s after it starts (its SND_NKE first, then a wait) and takes 1.1 s in
+# all, so the values are read at 2 s: at 3 s the outage cut the reply.
+CT_SECONDARY=4 CT_PRIMARY=9995 CT_U=230
+cat >"$tmp/ct.json" <<'EOF2'
+{"meter": {"model": "2PCT", "serial": "13070001",
+           "settings": {"mbus_id": 1, "mbus_baud": 9600, "ct_primary": 9995}},
+ "grid": {"voltage": 230, "frequency": 50},
+ "load": {"current": 4, "pf": 1},
+ "timeline": [{"at": "4s", "grid": {"voltage": 0}}, {"at": "7s", "grid": {"voltage": 230}}]}
+EOF2
+"$BIN" --headless --mbus "pty:$tmp/ctbus" --scenario "$tmp/ct.json" --until 300s \
+    >"$tmp/ct.log" 2>"$tmp/ct.err" &
+pid=$!
+i=0
+while [ ! -e "$tmp/ctbus" ] && [ $i -lt 250 ] && kill -0 "$pid" 2>/dev/null; do
+    sleep 0.02
+    i=$((i + 1))
+done
+[ -e "$tmp/ctbus" ] && ok "the twin serves a 2PCT on an M-Bus pty" ||
+    notok "the twin serves a 2PCT on an M-Bus pty: $(cat "$tmp/ct.err")"
+for stage in write:0 values:2 down:5 up:8; do
+    op=${stage%:*} at=${stage#*:}
+    i=0
+    while [ "$at" -gt 0 ] && ! grep -q "\"t\":$at[,}]" "$tmp/ct.log" && [ $i -lt 1000 ]; do
+        sleep 0.02
+        i=$((i + 1))
+    done
+    node "$DIR/node_mbus_ct.js" "$tmp/ctbus" "$op" "$CT_SECONDARY" "$CT_PRIMARY" "$CT_U" \
+        >"$tmp/ct.out" 2>&1
+    number "$tmp/ct.out"
+done
+kill "$pid"
+wait "$pid"
+pid=""
+
 echo "1..$n"

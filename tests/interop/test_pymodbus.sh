@@ -26,6 +26,20 @@ while IFS= read -r line; do
     esac
 done <"$tmp/py.out"
 [ $st -eq 0 ] && ok "the pymodbus client ran to its end" || notok "the pymodbus client exited with status $st"
+# Bad input (issue 12): a CT write to this direct meter, a code write after C-05.
+$PY "$(dirname "$0")/pymodbus_bad.py" "$PORT" >"$tmp/bad.out" 2>&1
+number "$tmp/bad.out"
 
+stop_twin
+
+# Issue 12: the CT variant, an outage, the boot (lib.sh, SCENARIO_CT;
+# tests/interop/pymodbus_ct.py, one stage per run).
+if start_twin "$SCENARIO_CT"; then
+    ok "the twin serves a 2PCT on a pty"
+    ct_stage() { $PY "$(dirname "$0")/pymodbus_ct.py" "$PORT" "$1" "$CT_SECONDARY" "$CT_PRIMARY" "$CT_U"; }
+    ct_outage_stages ct_stage
+else
+    notok "the twin serves a 2PCT on a pty"
+fi
 stop_twin
 echo "1..$n"
