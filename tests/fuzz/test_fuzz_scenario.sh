@@ -42,7 +42,7 @@ grep -ohE '"[a-z_0-9.]+"' "$here"/scenarios/*.json "$here"/tests/scenarios/*/*.j
     awk '{ gsub(/"/, "\\\""); print "\"" $0 "\"" }' >"$out/scenario.dict"
 
 log="$out/fuzz_scenario.log"
-timeout $((SECS + 120)) "$out/fuzz_scenario" -max_total_time="$SECS" -max_len=16384 -timeout=10 \
+timeout $((SECS + 120)) "$out/fuzz_scenario" -max_total_time="$SECS" -max_len=16384 -timeout=60 \
     -rss_limit_mb=2048 -dict="$out/scenario.dict" -artifact_prefix="$out/scenario-" \
     "$corpus" >"$log" 2>&1
 status=$?
