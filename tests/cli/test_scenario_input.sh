@@ -198,6 +198,12 @@ refused "a NUL byte in a string" "$sc/nul.json:2:13: a NUL byte" -- --scenario "
 printf '{\n  "seed": 7\n}\n\000\n' >"$sc/nul-after.json"
 refused "a NUL byte after the object" "$sc/nul-after.json:4:1: a NUL byte" -- \
     --scenario "$sc/nul-after.json"
+# Control bytes are white space to cJSON: the place of a mistake after one is
+# still found (the position scanner once stalled on a NUL byte: the fuzzer's
+# first finding).
+printf '{\n  "name":\001\002"x",\n  "seed":\001\037 2.5\n}\n' >"$sc/ctl.json"
+refused "seed 2.5 after control bytes" "$sc/ctl.json:3:13: \$.seed: expected an integer" -- \
+    --scenario "$sc/ctl.json"
 scen escaped-nul <<'J'
 {
   "meter": { "name": "main\u0000hidden" }

@@ -34,13 +34,15 @@ sub() { # name, command...
     shift
     n=$((n + 1))
     rm -f "$reports"/*
+    t0=$(date +%s)
     BUILD=$SAN_BUILD timeout 900 "$@" >"$log" 2>&1
     status=$?
+    secs=$(($(date +%s) - t0))
     p=$(grep -cE '^ok [0-9]+' "$log")
     f=$(grep -cE '^not ok [0-9]+' "$log")
     found=$(ls "$reports" | wc -l)
     if [ "$found" -eq 0 ] && [ "$f" -eq 0 ] && [ "$status" -eq 0 ]; then
-        echo "ok $n - sanitize: $name ($p passed under ASan + UBSan)"
+        echo "ok $n - sanitize: $name ($p passed under ASan + UBSan, ${secs} s)"
         return
     fi
     echo "not ok $n - sanitize: $name ($p passed, $f failed, status $status, $found sanitizer reports)"
