@@ -77,7 +77,7 @@ static bool add_inexact(walk_t *w, const cJSON *node)
 static void walk_value(walk_t *w, const cJSON *node);
 
 typedef struct {
-    const char *key; /* in the text, without its quotes */
+    const char *key; /* as cJSON decoded it */
     size_t n, at;    /* its length; the offset of its opening quote */
 } jkey_t;
 
@@ -125,7 +125,9 @@ static void walk_object(walk_t *w, const cJSON *node)
             }
             keys = k;
         }
-        keys[n++] = (jkey_t){w->s + from, to - from, at};
+        /* The key as cJSON decoded it: "se\u0065d" and "seed" are one key. */
+        const char *name = child->string ? child->string : "";
+        keys[n++] = (jkey_t){name, strlen(name), at};
         snprintf(w->path + base, w->cap - base, ".%.*s", (int)(to - from), w->s + from);
         skip_ws(w);
         if (w->i < w->len && w->s[w->i] == ':')

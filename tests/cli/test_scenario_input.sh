@@ -193,6 +193,15 @@ J
 refused "a key twice in a meter's settings" \
     "$sc/dup-deep.json:4:19: \$.meter.settings.modbus_id: the key \"modbus_id\" is given twice" \
     -- --scenario "$sc/dup-deep.json"
+scen dup-escaped <<'J'
+{
+  "seed": 7,
+  "se\u0065d": 8
+}
+J
+refused "a key twice, once written with an escape" \
+    "$sc/dup-escaped.json:3:3: \$.seed: the key \"seed\" is given twice" -- \
+    --scenario "$sc/dup-escaped.json"
 printf '{\n  "name": "a\000b",\n  "seed": 7\n}\n' >"$sc/nul.json"
 refused "a NUL byte in a string" "$sc/nul.json:2:13: a NUL byte" -- --scenario "$sc/nul.json"
 printf '{\n  "seed": 7\n}\n\000\n' >"$sc/nul-after.json"
