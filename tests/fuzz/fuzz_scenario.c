@@ -22,14 +22,24 @@
 static char dir[64];
 static char file[96];
 
+static char csv[96];
+
+/* The folder goes when the fuzzer ends (libFuzzer exits through exit()). */
+static void cleanup(void)
+{
+    unlink(file);
+    unlink(csv);
+    rmdir(dir);
+}
+
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "%s", "/tmp/fuzz_scenario.XXXXXX");
     if (!mkdtemp(dir))
         abort();
     snprintf(file, sizeof file, "%s/s.json", dir);
-    char csv[96];
     snprintf(csv, sizeof csv, "%s/p.csv", dir);
+    atexit(cleanup);
     FILE *f = fopen(csv, "w");
     if (!f)
         abort();

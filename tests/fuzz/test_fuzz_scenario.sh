@@ -3,7 +3,7 @@
 # $BUILD/fuzz/ and runs it for FUZZ_SECONDS (20) on a seed corpus of the
 # library's and the tests' scenarios, with a dictionary of the format's keys.
 # The loader is linked from its sources (sim/scenario/, the endpoint spec, the
-# waveform, core/) and the system cJSON. Long runs: docs/scenario.md.
+# waveform, core/) and the system cJSON. Long runs: docs/fuzzing.md.
 # Prints TAP; exits 0 when the build and the run found nothing.
 set -u
 BUILD=${BUILD:-build}
