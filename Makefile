@@ -3,6 +3,8 @@
 #   make run     install what is missing, build, start the twin on its demo scenario
 #   make test    install what is missing, build, run every suite; ends "N passed, N failed"
 #   make bench   the benchmarks, with their baselines measured in the same run
+#   make test-sanitize  the unit, CLI and scenario suites against an ASan +
+#                UBSan build of the twin in build-san/ (make test runs it too)
 #   make deps    only install what is missing (Debian packages)
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -39,7 +41,8 @@ SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install clean check-core check-facade check-format
+.PHONY: all run test bench deps deps-build install clean check-core check-facade check-format \
+	test-bins sanitize-build test-sanitize
 .DEFAULT_GOAL := all
 
 all: $(BIN) check-core
@@ -106,6 +109,21 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
+# The twin and its unit tests with AddressSanitizer (and LeakSanitizer) and
+# UndefinedBehaviorSanitizer, every finding fatal, in a build folder of their
+# own (tests/sanitize/test_sanitize.sh builds it and runs the suites on it).
+SAN_BUILD ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+test-bins: $(TEST_BIN)
+
+sanitize-build:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="-O2 -g" CFLAGS="$(SAN_FLAGS)" \
+		LDFLAGS="$(SAN_FLAGS)" $(SAN_BUILD)/metersim test-bins
+
+test-sanitize: deps
+	@SAN_BUILD=$(SAN_BUILD) sh tests/sanitize/test_sanitize.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
@@ -116,6 +134,6 @@ install: $(BIN)
 	install -m 644 scenarios/*.json $(DESTDIR)$(PREFIX)/share/metersim/scenarios/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -26,6 +26,9 @@ static const char usage[] =
     "\n"
     "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md);\n"
     "                      without it, a built-in office load on a 3P4W supply\n"
+    "  --allow-outside-paths  a scenario's CSV files may lie outside its folder\n"
+    "                      (by default they must lie under it, symlinks and ..\n"
+    "                      resolved; docs/scenario.md, Files)\n"
     "  --until DURATION    stop after this much simulated time (\"250ms\", \"90s\",\n"
     "                      \"15m\", \"24h\", \"7d\", \"1h30m\"; a bare number is seconds);\n"
     "                      without it, the scenario's \"duration\", else its last\n"
@@ -108,6 +111,7 @@ typedef struct {
     int n_endpoints;
     uint64_t tcp_idle, gateway_timeout; /* ticks; 0: defaults */
     int copper, fast;
+    int allow_outside_paths;
     uint64_t save_interval; /* ticks */
     int speed_given;
     double speed; /* 0: as fast as possible */
@@ -173,6 +177,8 @@ static int parse_args(int argc, char **argv, options_t *o)
             o->copper = 1;
         } else if (strcmp(a, "--fast") == 0) {
             o->fast = 1;
+        } else if (strcmp(a, "--allow-outside-paths") == 0) {
+            o->allow_outside_paths = 1;
         } else if (strcmp(a, "--text") == 0) {
             o->text = 1;
         } else if (strcmp(a, "--progress") == 0) {
@@ -269,7 +275,8 @@ int main(int argc, char **argv)
 
     scenario_t sc;
     char err[1024];
-    bool ok = o.scenario ? scenario_load(o.scenario, &sc, err, sizeof err)
+    scenario_opts_t so = {.allow_outside_paths = o.allow_outside_paths};
+    bool ok = o.scenario ? scenario_load_opts(o.scenario, &so, &sc, err, sizeof err)
                          : scenario_default(&sc, err, sizeof err);
     if (!ok) {
         fprintf(stderr, "metersim: %s\n", err);

@@ -5,7 +5,17 @@
 # (tests/*/test_*.sh). Each speaks TAP ("ok N - name" / "not ok N - name");
 # a suite that exits non-zero without reporting a failure (a crash, a missing
 # tool) counts as one failed test, so nothing fails silently.
+#
+# SUITES="unit cli scenarios" runs only those: "unit" is the cmocka
+# executables, any other word a folder of tests/ (the sanitizer suite runs
+# the twin's own suites this way against its ASan + UBSan build).
 set -u
+SUITES=${SUITES:-}
+wanted() { # unit | a folder of tests/
+    [ -z "$SUITES" ] && return 0
+    case " $SUITES " in *" $1 "*) return 0 ;; esac
+    return 1
+}
 BUILD=${BUILD:-build}
 export BUILD
 export CMOCKA_MESSAGE_OUTPUT=TAP
@@ -33,10 +43,14 @@ run_suite() { # name, command...
     [ "$f" -gt 0 ] && failed_suites="$failed_suites $name"
 }
 
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] && run_suite "$(basename "$t")" "$t"
-done
+if wanted unit; then
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] && run_suite "$(basename "$t")" "$t"
+    done
+fi
 for t in tests/*/test_*.sh; do
+    dir=$(basename "$(dirname "$t")")
+    wanted "$dir" || continue
     [ -f "$t" ] && run_suite "$(basename "$t" .sh)" sh "$t"
 done
 

@@ -20,10 +20,11 @@ typedef struct {
     int depth;
 } scan_t;
 
+/* As cJSON: every byte up to the space, NUL and control characters included,
+ * is white space between values. */
 static void skip_ws(scan_t *c)
 {
-    while (c->i < c->len &&
-           (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' || c->s[c->i] == '\r'))
+    while (c->i < c->len && (unsigned char)c->s[c->i] <= ' ')
         c->i++;
 }
 
@@ -78,9 +79,12 @@ static void scan_object(scan_t *c, char *path, size_t cap)
         skip_ws(c);
         if (c->i < c->len && c->s[c->i] == ':')
             c->i++;
+        size_t before = c->i;
         scan_value(c, path, cap);
         if (c->found)
             return;
+        if (c->i == before)
+            c->i++; /* never stand still, whatever the text holds */
         path[base] = '\0';
     }
 }
@@ -101,9 +105,12 @@ static void scan_array(scan_t *c, char *path, size_t cap)
             continue;
         }
         snprintf(path + base, cap - base, "[%d]", index++);
+        size_t before = c->i;
         scan_value(c, path, cap);
         if (c->found)
             return;
+        if (c->i == before)
+            c->i++; /* never stand still, whatever the text holds */
         path[base] = '\0';
     }
 }
@@ -129,7 +136,9 @@ static void scan_value(scan_t *c, char *path, size_t cap)
         skip_string(c);
         break;
     default:
-        while (c->i < c->len && !strchr(",]} \t\r\n", c->s[c->i]))
+        /* A number or a literal: up to a delimiter or white space (a NUL
+         * byte would match strchr's terminator, so it is tested apart). */
+        while (c->i < c->len && (unsigned char)c->s[c->i] > ' ' && !strchr(",]}", c->s[c->i]))
             c->i++;
         break;
     }

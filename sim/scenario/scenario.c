@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,13 +49,11 @@ static bool parse_harmonics(scn_ctx_t *c, const cJSON *obj, wave_harmonic_t *h, 
         if (!cJSON_IsObject(it))
             scn_fail(c, "expected an object {\"order\", \"percent\", \"phase\"}");
         else if (scn_known_keys(c, it, keys) &&
-                 scn_get_number(c, it, "order", 2, WAVE_MAX_ORDER, "(harmonic order)", &order) &&
+                 scn_get_int(c, it, "order", 2, WAVE_MAX_ORDER, "(harmonic order)", &order) &&
                  scn_get_number(c, it, "percent", 0, 100, "% of the fundamental", &percent) &&
                  scn_get_number(c, it, "phase", -360, 360, "degrees", &phase)) {
             if (!cJSON_GetObjectItemCaseSensitive(it, "order"))
                 scn_fail(c, "missing \"order\"");
-            else if (order != floor(order))
-                scn_fail(c, "order %g is not a whole number", order);
             h[i] = (wave_harmonic_t){(int)order, percent, phase};
         }
         scn_pop(c, m);
@@ -194,9 +193,7 @@ static bool parse_settings(scn_ctx_t *c, const cJSON *o, settings_t *s)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
                          settings_name((setting_id_t)k));
             scn_fail(c, "unknown setting \"%s\" (settings: %s)", it->string, list);
-        } else if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble)) {
-            scn_fail(c, "expected a whole number");
-        } else {
+        } else if (scn_check_int(c, it, -1e9, 1e9, "(the setting's value)", &(double){0})) {
             settings_err_t e = settings_set(s, (setting_id_t)id, (int32_t)it->valuedouble);
             if (e != SETTINGS_OK)
                 scn_fail(c, "%g refused: %s", it->valuedouble, settings_strerror(e));
@@ -366,7 +363,7 @@ static bool parse_meter(scn_ctx_t *c, const cJSON *o, scenario_meter_t *m, scena
          !template_id(c, o, t, "mbus_id", &m->settings, SETTING_MBUS_ID, 1, "M-Bus addresses")))
         return false;
     double pdc = 0;
-    if (!c->failed && scn_get_number(c, o, "power_down_count", 0, 65535, "(counter)", &pdc))
+    if (!c->failed && scn_get_int(c, o, "power_down_count", 0, 65535, "(counter)", &pdc))
         m->power_down_count = (uint32_t)pdc;
     const cJSON *ta = cJSON_GetObjectItemCaseSensitive(o, "turnaround");
     if (ta && !c->failed) {
@@ -478,8 +475,7 @@ static bool add_meters(scn_ctx_t *c, const cJSON *o, int b, const scenario_load_
     if (cnt) {
         size_t n = scn_push(c, "count", 0);
         double x = 0;
-        if (scn_check_number(c, cnt, 1, SCENARIO_MAX_METERS, "meters", &x) && x != floor(x))
-            scn_fail(c, "%g is not a whole number of meters", x);
+        scn_check_int(c, cnt, 1, SCENARIO_MAX_METERS, "meters", &x);
         count = (int)x;
         if (!c->failed && sc->n_meters + count > SCENARIO_MAX_METERS)
             scn_fail(c, "%d more meters make %d; a scenario holds at most %d", count,
@@ -654,7 +650,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
     if (cJSON_IsString(name))
         snprintf(sc->name, sizeof sc->name, "%s", name->valuestring);
     double seed = 1;
-    if (!scn_get_number(c, root, "seed", 0, 9007199254740991.0, "(a whole number)", &seed))
+    if (!scn_get_int(c, root, "seed", 0, 9007199254740991.0, "(0 to 2^53 - 1)", &seed))
         return false;
     sc->seed = (uint64_t)seed;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "duration");
@@ -781,18 +777,40 @@ static bool unclosed(const char *t, size_t len)
 
 static bool parse_text(scn_ctx_t *c)
 {
+    int line, col;
+    /* cJSON takes a NUL byte for white space; in a string it would cut it
+     * short. A scenario is text: refused where it is. */
+    const char *nul = memchr(c->text, '\0', c->len);
+    if (nul) {
+        jsonpos_line_col(c->text, (size_t)(nul - c->text), &line, &col);
+        snprintf(c->err, c->errlen, "%s:%d:%d: a NUL byte; a scenario is a text file (JSON)",
+                 c->file, line, col);
+        return false;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(c->text, c->len + 1, &end, 1);
     if (!root) {
-        int line, col;
         size_t off = end ? (size_t)(end - c->text) : 0;
         jsonpos_line_col(c->text, off, &line, &col);
         snprintf(c->err, c->errlen, "%s:%d:%d: not valid JSON%s", c->file, line, col,
                  unclosed(c->text, c->len) ? " (the file ends too early)" : "");
         return false;
     }
+    /* What cJSON lets pass: a key twice, \\u0000, how numbers are written. */
+    size_t off = 0;
+    char msg[256];
+    if (!jsontext_check(c->text, c->len, root, &c->jt, &off, c->path, sizeof c->path, msg,
+                        sizeof msg)) {
+        jsonpos_line_col(c->text, off, &line, &col);
+        snprintf(c->err, c->errlen, "%s:%d:%d: %s: %s", c->file, line, col, c->path, msg);
+        cJSON_Delete(root);
+        jsontext_free(&c->jt);
+        return false;
+    }
+    c->path[0] = '\0';
     bool ok = parse_root(c, root);
     cJSON_Delete(root);
+    jsontext_free(&c->jt);
     free(c->names);
     free(c->vary_hi);
     c->names = NULL;
@@ -802,23 +820,19 @@ static bool parse_text(scn_ctx_t *c)
 
 bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen)
 {
+    return scenario_load_opts(path, NULL, sc, err, errlen);
+}
+
+bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_t *sc, char *err,
+                        size_t errlen)
+{
     memset(sc, 0, sizeof *sc);
     snprintf(sc->file, sizeof sc->file, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return false;
-    }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        snprintf(err, errlen, "%s: not a regular file", path);
-        return false;
-    }
-    if (st.st_size > (off_t)SCENARIO_MAX_BYTES) {
-        fclose(f);
-        snprintf(err, errlen, "%s: %lld bytes; a scenario is a small text file (at most 16 MiB)",
-                 path, (long long)st.st_size);
+    char why[512];
+    FILE *f = scn_open_file(path, &st, why, sizeof why);
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, why);
         return false;
     }
     char *text = malloc((size_t)st.st_size + 1);
@@ -847,6 +861,10 @@ bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen)
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(c.dir, sizeof c.dir, "%.*s/", (int)(slash - path), path);
+    c.allow_outside = opts && opts->allow_outside_paths;
+    char root[PATH_MAX];
+    if (realpath(c.dir[0] ? c.dir : ".", root))
+        snprintf(c.root, sizeof c.root, "%s", root);
     bool ok = parse_text(&c);
     free(text);
     if (!ok)

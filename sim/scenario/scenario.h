@@ -207,6 +207,16 @@ typedef struct scenario {
  * file, line and column, and the JSON path in `err`. */
 bool scenario_load(const char *path, scenario_t *sc, char *err, size_t errlen);
 
+typedef struct {
+    /* CSV files may lie outside the scenario's folder (--allow-outside-paths;
+     * by default they must lie under it, docs/scenario.md "Files"). */
+    bool allow_outside_paths;
+} scenario_opts_t;
+
+/* scenario_load() with options; `opts` NULL: the defaults. */
+bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_t *sc, char *err,
+                        size_t errlen);
+
 /* The built-in default: a realistic three-phase office load. */
 bool scenario_default(scenario_t *sc, char *err, size_t errlen);
 

@@ -100,6 +100,28 @@ bool scn_check_number(scn_ctx_t *c, const cJSON *v, double min, double max, cons
     return true;
 }
 
+bool scn_check_int(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                   double *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        jsontext_inexact(&c->jt, v))
+        return scn_fail(c, "expected an integer, written as digits alone (2.5, 1.0 and 1e3 are "
+                           "refused)");
+    return scn_check_number(c, v, min, max, unit, out);
+}
+
+bool scn_get_int(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                 const char *unit, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    size_t n = scn_push(c, key, 0);
+    bool ok = scn_check_int(c, v, min, max, unit, out);
+    scn_pop(c, n);
+    return ok;
+}
+
 bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
                     const char *unit, double *out)
 {

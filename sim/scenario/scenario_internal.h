@@ -17,15 +17,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include "jsontext.h"
 #include "scenario.h"
 
 typedef struct {
     const char *file;
     const char *text;
     size_t len;
-    char dir[256]; /* the scenario's folder, for relative CSV paths */
+    char dir[256];      /* the scenario's folder, for relative CSV paths */
+    char root[4096];    /* ... resolved (realpath): CSV files must lie under it */
+    bool allow_outside; /* --allow-outside-paths */
     scenario_t *sc;
     char *err;
     size_t errlen;
@@ -48,12 +53,22 @@ typedef struct {
         profile_t p;
     } cache[16];
     int n_cache;
+    jsontext_t jt; /* how each number was written, for the integer fields */
 } scn_ctx_t;
 
 /* The table of meter names is sized for every meter a scenario may hold. */
 #define SCN_NAMES_CAP 32768
 /* At most this many profile values copied to scale currents per meter. */
 #define SCN_MAX_SCALED (1u << 25)
+
+/* Opens a scenario or CSV file without blocking; refuses anything but a
+ * regular file of at most SCENARIO_MAX_BYTES, saying why in `why` (never
+ * with the file's content). scenario_open.c */
+FILE *scn_open_file(const char *path, struct stat *st, char *why, size_t whylen);
+/* Resolves `path` (realpath) into `real`; false, saying why, when it cannot
+ * be resolved or lies outside c->root (unless c->allow_outside). */
+bool scn_resolve_inside(const scn_ctx_t *c, const char *path, char *real, size_t cap, char *why,
+                        size_t whylen);
 
 /* Sets the error (the first one only) with file:line:col and the path. */
 bool scn_fail(scn_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -66,6 +81,12 @@ double *scn_keep(scn_ctx_t *c, size_t n);
 bool scn_known_keys(scn_ctx_t *c, const cJSON *obj, const char *const *keys);
 bool scn_check_number(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
                       double *out);
+/* A number meant as an integer: written as one (digits, no fraction, no
+ * exponent: 2.5, 1.0 and 1e3 are refused; docs/decisions.md), within range. */
+bool scn_check_int(scn_ctx_t *c, const cJSON *v, double min, double max, const char *unit,
+                   double *out);
+bool scn_get_int(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
+                 const char *unit, double *out);
 /* Each get_ leaves *out alone when the key is absent, and is false on an error. */
 bool scn_get_number(scn_ctx_t *c, const cJSON *obj, const char *key, double min, double max,
                     const char *unit, double *out);

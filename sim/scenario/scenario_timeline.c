@@ -258,9 +258,8 @@ bool scn_parse_event(scn_ctx_t *c, const cJSON *it, uint64_t *last, scenario_gri
                 id++;
             if (id == SETTING_COUNT)
                 scn_fail(c, "unknown setting \"%s\"", x->string);
-            else if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) ||
-                     fabs(x->valuedouble) > 1e9)
-                scn_fail(c, "expected a whole number");
+            else if (!scn_check_int(c, x, -1e9, 1e9, "(the setting's value)", &(double){0}))
+                ;
             else if (!settings_value_possible((setting_id_t)id, (int32_t)x->valuedouble)) {
                 /* Out of range for any meter: a mistake in the file. A refusal
                  * that depends on the meter's state (the C-05 lock, a pulse

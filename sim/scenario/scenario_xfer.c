@@ -26,7 +26,7 @@ static bool scn_parse_xfer_common(scn_ctx_t *c, const cJSON *o, scenario_xfer_t 
         if (c->failed)
             return false;
     }
-    if (!scn_get_number(c, o, "baud", 300, 115200, "bit/s", &baud) ||
+    if (!scn_get_int(c, o, "baud", 300, 115200, "bit/s", &baud) ||
         (modbus && !scn_get_choice(c, o, "parity", parities, &parity)))
         return false;
     if (baud && (modbus ? settings_bps_to_baud_code((uint32_t)baud) == 0
@@ -107,7 +107,7 @@ bool scn_parse_modbus(scn_ctx_t *c, const cJSON *o, scenario_xfer_t *x)
             c, "give one expectation, not both \"expect_exception\" and \"expect_floats\"");
     if (ex) {
         double code = 0;
-        if (!scn_get_number(c, o, "expect_exception", 1, 11, "(Modbus exception code)", &code))
+        if (!scn_get_int(c, o, "expect_exception", 1, 11, "(Modbus exception code)", &code))
             return false;
         x->expect = SCENARIO_EXPECT_EXCEPTION;
         x->exception = (int)code;

@@ -82,7 +82,7 @@ run_bad "a 100 MB file" "huge.json: 104857600 bytes" "at most 16 MiB" -- --scena
 run_bad "a missing scenario file" "$tmp/nothere.json: cannot open" -- --scenario "$tmp/nothere.json"
 
 # --- CSV profiles ------------------------------------------------------------
-inv "a CSV that is missing" 3:24 '$.load.current.csv' "missing.csv: No such file" <<'J'
+inv "a CSV that is missing" 3:24 '$.load.current.csv' "missing.csv: cannot open: No such file" <<'J'
 {
   "load": {
     "current": {"csv": "missing.csv", "column": "L1"}
@@ -98,7 +98,7 @@ inv "a CSV that is the scenario itself" 3:24 '$.load.current.csv' "is this scena
 }
 J
 printf 'time,L1\n0,5\n60,abc\n120,7\n' >"$tmp/nan.csv"
-inv "a CSV with a non-number" 3:24 '$.load.current.csv' 'nan.csv:3: column 2: "abc" is not a number' <<'J'
+inv "a CSV with a non-number" 3:24 '$.load.current.csv' 'nan.csv:3: column 2 is not a number' <<'J'
 {
   "load": {
     "current": {"csv": "nan.csv", "column": "L1"}
@@ -106,7 +106,7 @@ inv "a CSV with a non-number" 3:24 '$.load.current.csv' 'nan.csv:3: column 2: "a
 }
 J
 printf 'time,L1\n0,5\n60,80\n' >"$tmp/big.csv"
-inv "a CSV value out of range" 2:31 '$.load.current.csv' 'big.csv:3: 80 is out of range; allowed 0 to 65' <<'J'
+inv "a CSV value out of range" 2:31 '$.load.current.csv' 'big.csv:3: column 2 is out of range; allowed 0 to 65' <<'J'
 {
   "load": {"current": {"csv": "big.csv", "column": "L1"}}
 }
@@ -179,7 +179,7 @@ inv "unknown key in an assertion" 5:70 '$.timeline[0].assert[1].tolerence' 'unkn
 J
 
 # --- wrong types -------------------------------------------------------------
-inv "seed is a string" 1:10 '$.seed' "expected a number" <<'J'
+inv "seed is a string" 1:10 '$.seed' "expected an integer" <<'J'
 {"seed": "seven"}
 J
 inv "timeline is an object" 2:15 '$.timeline' "expected an array" <<'J'
@@ -192,7 +192,7 @@ inv "tariff input is a string" 2:47 '$.timeline[0].tariff_input' "expected true"
   "timeline": [ { "at": "1s", "tariff_input": "on" } ]
 }
 J
-inv "a setting is not a whole number" 2:41 '$.meter.settings.modbus_id' "expected a whole number" <<'J'
+inv "a setting is not a whole number" 2:41 '$.meter.settings.modbus_id' "expected an integer" <<'J'
 {
   "meter": { "settings": { "modbus_id": 1.5 } }
 }

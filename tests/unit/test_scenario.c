@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonpos.h"
 #include "scenario.h"
 
 static char dir[] = "/tmp/metersim-test-scenario-XXXXXX";
@@ -338,6 +339,28 @@ static int teardown(void **state)
     return rmdir(dir);
 }
 
+/* The position scanner on text with NUL and control bytes (cJSON takes them
+ * for white space): it ends, and finds what follows them. Its first version
+ * stood still on a NUL byte for ever: the scenario fuzzer's first finding
+ * (tests/fuzz/fuzz_scenario.c). */
+static void test_jsonpos_nul_and_control_bytes(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"a\": 1,\n \"b\": [\001 2,\0\0 3, \0374], \"c\":\0 5}";
+    int line = 0, col = 0;
+    assert_true(jsonpos_find(text, sizeof text - 1, "$.a", &line, &col));
+    assert_int_equal(line, 1);
+    assert_int_equal(col, 7);
+    assert_true(jsonpos_find(text, sizeof text - 1, "$.b[0]", &line, &col));
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 10); /* after the \001, white space to cJSON */
+    /* Past the NUL bytes: found (line and column count up to a NUL only). */
+    assert_true(jsonpos_find(text, sizeof text - 1, "$.b[1]", &line, &col));
+    assert_true(jsonpos_find(text, sizeof text - 1, "$.b[2]", &line, &col));
+    assert_true(jsonpos_find(text, sizeof text - 1, "$.c", &line, &col));
+    assert_false(jsonpos_find(text, sizeof text - 1, "$.d", &line, &col));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_one_id_twice_allowed),
         cmocka_unit_test(test_ten_thousand_meters),
         cmocka_unit_test(test_mistakes_refused),
+        cmocka_unit_test(test_jsonpos_nul_and_control_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
