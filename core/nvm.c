@@ -6,11 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-uint32_t nvm_crc32(const uint8_t *p, size_t n)
-{
-    return crc32_ieee(p, n);
-}
-
 /* A little-endian writer and reader over a fixed buffer. */
 typedef struct {
     uint8_t *p;
@@ -138,14 +133,14 @@ size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap)
      * and copied (the host writes the image at every step, docs/state.md). */
     size_t main_at = w.n;
     put_int_area(&w, m);
-    put(&w, nvm_crc32(buf + main_at, NVM_INT_LEN), 4);
+    put(&w, crc32_ieee(buf + main_at, NVM_INT_LEN), 4);
     memcpy(buf + w.n, buf + main_at, NVM_INT_LEN + 4u);
     w.n += NVM_INT_LEN + 4u;
     size_t from = w.n;
     energy_t e = m->energy;
     for (unsigned i = 0; i < 16; i++)
         put(&w, double_bits(*rem_at(&e, i)), 8);
-    put(&w, nvm_crc32(buf + from, NVM_MANT_LEN), 4);
+    put(&w, crc32_ieee(buf + from, NVM_MANT_LEN), 4);
     return w.n;
 }
 
@@ -162,7 +157,7 @@ static bool area_crc_ok(const uint8_t *buf, size_t len, size_t off, size_t n)
     if (off + n + 4 > len)
         return false; /* missing: a truncated image */
     rd_t r = {buf + off + n, 0};
-    return (uint32_t)get(&r, 4) == nvm_crc32(buf + off, n);
+    return (uint32_t)get(&r, 4) == crc32_ieee(buf + off, n);
 }
 
 /* The layout of an image of one version. */

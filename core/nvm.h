@@ -104,9 +104,6 @@ size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap);
  * (never reset to anything from the image) and the meter stops. */
 nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error_byte);
 
-/* CRC-32 (IEEE 802.3) of n bytes. */
-uint32_t nvm_crc32(const uint8_t *p, size_t n);
-
 /* A sentence for a status, for messages. */
 const char *nvm_strstatus(nvm_status_t s);
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "nvm.h"
 #include "variant.h"
 
@@ -169,7 +170,7 @@ static statefile_status_t load_v1(statefile_t *f, meter_t *m, const uint8_t *buf
                  path, len, STATEFILE_V1_HEADER_LEN);
         return STATEFILE_REFUSED;
     }
-    if (get32(buf + V1_CRC_AT) != nvm_crc32(buf, V1_CRC_AT) ||
+    if (get32(buf + V1_CRC_AT) != crc32_ieee(buf, V1_CRC_AT) ||
         get16(buf + 18) != STATEFILE_V1_HEADER_LEN) {
         snprintf(msg, msglen,
                  "state file %s: its header is damaged (checksum); refused, and "
@@ -229,7 +230,7 @@ static void read_slot(const uint8_t *buf, size_t len, size_t off, size_t slot_le
     if (s->have > s->image_len)
         s->have = s->image_len;
     size_t end = SLOT_IMAGE_AT + s->image_len;
-    s->ok = have >= end + 4 && get32(p + end) == nvm_crc32(p, end);
+    s->ok = have >= end + 4 && get32(p + end) == crc32_ieee(p, end);
 }
 
 static statefile_status_t load_v2(statefile_t *f, meter_t *m, const uint8_t *buf, size_t len,
@@ -244,7 +245,7 @@ static statefile_status_t load_v2(statefile_t *f, meter_t *m, const uint8_t *buf
         return STATEFILE_REFUSED;
     }
     size_t slot_len = get32(buf + 20);
-    if (get32(buf + CRC_AT) != nvm_crc32(buf, CRC_AT) || get16(buf + 18) != STATEFILE_HEADER_LEN ||
+    if (get32(buf + CRC_AT) != crc32_ieee(buf, CRC_AT) || get16(buf + 18) != STATEFILE_HEADER_LEN ||
         slot_len < SLOT_IMAGE_AT + 4 + NVM_HEADER_LEN || slot_len > STATEFILE_MAX_BYTES / 2) {
         snprintf(msg, msglen,
                  "state file %s: its header is damaged (checksum); refused, and "
@@ -495,7 +496,7 @@ static void fill_slot(uint8_t *slot, const meter_t *m, uint64_t seq)
     size_t n = nvm_save(m, slot + SLOT_IMAGE_AT, NVM_IMAGE_LEN);
     put64(slot, seq);
     put32(slot + 8, (uint32_t)n);
-    put32(slot + SLOT_IMAGE_AT + n, nvm_crc32(slot, SLOT_IMAGE_AT + n));
+    put32(slot + SLOT_IMAGE_AT + n, crc32_ieee(slot, SLOT_IMAGE_AT + n));
 }
 
 /* The whole file, written to PATH.tmp, synced, locked, then put at the path
@@ -513,7 +514,7 @@ static bool write_whole(statefile_t *f, const meter_t *m, bool noreplace, char *
     memcpy(buf + SERIAL_AT, m->serial, sl < SERIAL_FIELD ? sl : SERIAL_FIELD);
     put16(buf + CODE_AT, variant_of(m->model)->meter_code);
     buf[CONN_AT] = (uint8_t)m->connection;
-    put32(buf + CRC_AT, nvm_crc32(buf, CRC_AT));
+    put32(buf + CRC_AT, crc32_ieee(buf, CRC_AT));
     fill_slot(buf + STATEFILE_HEADER_LEN, m, f->seq + 1);
     fill_slot(buf + STATEFILE_HEADER_LEN + SLOT_LEN, m, f->seq + 2);
     char tmp[sizeof f->path + 8];
