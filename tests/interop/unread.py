@@ -24,13 +24,7 @@ mb_port, mbus_port, secs, baud = sys.argv[1], sys.argv[2], float(sys.argv[3]), i
 SERIAL = 13070001
 
 
-def crc16(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+from tcptest import crc16  # beside this file
 
 
 def with_crc(body):
