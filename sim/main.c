@@ -13,7 +13,11 @@
 #include <string.h>
 
 #include "meter.h"
+#include "recfile.h"
+#include "record.h"
+#include "replay.h"
 #include "runner.h"
+#include "to_scenario.h"
 #include "duration.h"
 #include "scenario.h"
 #include "ui.h"
@@ -79,15 +83,31 @@ static const char usage[] =
     "                      is not understood, as on copper (and it is logged)\n"
     "  --fast              wire-time emulation off: a request is answered the moment\n"
     "                      it is complete (for benchmarks; docs/cli.md)\n"
+    "  --record FILE       write every input the twin receives (a master's bytes\n"
+    "                      on each serial endpoint, the window's actions) with its\n"
+    "                      virtual time, the replies, the scenario and the flags,\n"
+    "                      to FILE (JSON lines, docs/record.md); not with --state\n"
+    "                      or TCP endpoints (status 2); FILE not writable: status 3\n"
+    "  --replay FILE       run a recording again, headless, at full speed, without\n"
+    "                      ports, and compare the replies with the recorded ones:\n"
+    "                      status 1 and the record number where they differ; a\n"
+    "                      recording truncated, of another version or out of\n"
+    "                      order is refused with status 2\n"
+    "  --record-to-scenario FILE OUT.json\n"
+    "                      turn a recording into a scenario whose Modbus/M-Bus\n"
+    "                      steps send the recorded requests at their times and\n"
+    "                      expect the recorded replies (a CI test); status 2 for\n"
+    "                      a refused recording, 3 if OUT.json cannot be written\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
     "\n"
     "Output: a log of JSON lines on standard output: the readings every\n"
     "simulated second, every event and every assertion (docs/cli.md).\n"
     "\n"
-    "Exit status: 0 done; 1 an assertion failed; 2 invalid command line,\n"
-    "scenario or state file, or a state file in use (nothing ran); 3 an I/O\n"
-    "error while running (a state file not saved).\n";
+    "Exit status: 0 done; 1 an assertion failed (--replay: a reply differs); 2\n"
+    "invalid command line, scenario, state file or recording, or a state file\n"
+    "in use (nothing ran); 3 an I/O error while running (a state file not\n"
+    "saved, a recording not written).\n";
 
 static volatile int stop_requested;
 
@@ -114,7 +134,9 @@ typedef struct {
     int allow_outside_paths;
     uint64_t save_interval; /* ticks */
     int speed_given;
-    double speed; /* 0: as fast as possible */
+    double speed;       /* 0: as fast as possible */
+    const char *record; /* --record FILE */
+    const char *replay; /* --replay FILE */
 } options_t;
 
 /* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
@@ -171,6 +193,13 @@ static int parse_args(int argc, char **argv, options_t *o)
         } else if (strcmp(a, "--version") == 0) {
             puts("metersim 0.1");
             exit(0);
+        } else if (strcmp(a, "--record-to-scenario") == 0) {
+            if (i + 2 >= argc || argc != 4) {
+                fprintf(stderr, "metersim: --record-to-scenario FILE OUT.json takes two files "
+                                "and no other option (see --help)\n");
+                exit(EXIT_INVALID);
+            }
+            exit(to_scenario(argv[i + 1], argv[i + 2]));
         } else if (strcmp(a, "--headless") == 0) {
             o->headless = 1;
         } else if (strcmp(a, "--copper") == 0) {
@@ -192,7 +221,8 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
-                   strcmp(a, "--gateway-timeout") == 0) {
+                   strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--record") == 0 ||
+                   strcmp(a, "--replay") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -200,6 +230,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             i++;
             if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
+            } else if (strcmp(a, "--record") == 0) {
+                o->record = val;
+            } else if (strcmp(a, "--replay") == 0) {
+                o->replay = val;
             } else if (strcmp(a, "--junit") == 0) {
                 o->junit = val;
             } else if (strcmp(a, "--state") == 0) {
@@ -266,11 +300,97 @@ static int parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
+/* --replay: the recording's scenario, flags and end; the file itself when
+ * it still holds the recorded text, else that text in a temporary file. */
+static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
+{
+    char err[1024];
+    if (o->scenario || o->n_endpoints || o->state || o->record || o->until || o->speed_given ||
+        o->fast || o->copper || o->allow_outside_paths) {
+        fprintf(stderr, "metersim: --replay %s: the scenario, the endpoints and the flags are the "
+                        "recording's: no --scenario, --modbus, --mbus, --state, --record, "
+                        "--until, --speed, --fast, --copper or --allow-outside-paths with it\n",
+                o->replay);
+        return EXIT_INVALID;
+    }
+    if (!recfile_load(o->replay, rf, err, sizeof err)) {
+        fprintf(stderr, "metersim: --replay: %s\n", err);
+        return EXIT_INVALID;
+    }
+    o->headless = 1;
+    o->speed = 1.0; /* the paced path, on the recording's clock (replay.h) */
+    o->fast = rf->flags.fast;
+    o->copper = rf->flags.copper;
+    o->allow_outside_paths = rf->flags.allow_outside_paths;
+    o->tcp_idle = rf->flags.tcp_idle_ns / VTIME_NS_PER_TICK;
+    o->gateway_timeout = rf->flags.gateway_timeout_ns / VTIME_NS_PER_TICK;
+    uint64_t t_end = rf->e[rf->n - 1].t_ns;
+    o->until = (t_end + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+    if (o->until == 0)
+        o->until = 1;
+    if (!rf->scenario_path)
+        return 0;
+    size_t len = 0;
+    char *now = record_slurp(rf->scenario_path, &len);
+    char crc_now[9] = "", crc_then[9];
+    if (now)
+        record_crc_text(now, len, crc_now);
+    free(now);
+    record_crc_text(rf->scenario_text, strlen(rf->scenario_text), crc_then);
+    if (strcmp(crc_now, crc_then) == 0) {
+        o->scenario = rf->scenario_path;
+        return 0;
+    }
+    /* The file is gone or changed: the text the recording keeps is used. */
+    snprintf(tmp, tmpcap, "/tmp/metersim-replay-XXXXXX.json");
+    int fd = mkstemps(tmp, 5);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || fputs(rf->scenario_text, f) == EOF || fclose(f) != 0) {
+        fprintf(stderr, "metersim: --replay: cannot write the recorded scenario to %s\n", tmp);
+        return 3;
+    }
+    fprintf(stderr,
+            "metersim: --replay: %s has changed since the recording: its recorded text is "
+            "used\n",
+            rf->scenario_path);
+    o->scenario = tmp;
+    return 0;
+}
+
+/* --record: what a recording cannot hold yet is refused before the run. */
+static bool record_allowed(const options_t *o, const scenario_t *sc)
+{
+    bool tcp = false;
+    for (int k = 0; k < o->n_endpoints; k++)
+        tcp = tcp || endpoint_spec_is_tcp(&o->endpoints[k].spec);
+    for (int b = 0; b < sc->n_buses; b++)
+        for (int i = 0; i < sc->buses[b].n_modbus; i++)
+            tcp = tcp || endpoint_spec_is_tcp(&sc->buses[b].modbus[i]);
+    for (int b = 0; b < sc->n_buses; b++)
+        for (int i = 0; i < sc->buses[b].n_mbus; i++)
+            tcp = tcp || endpoint_spec_is_tcp(&sc->buses[b].mbus[i]);
+    if (tcp)
+        fprintf(stderr, "metersim: --record %s: TCP endpoints are not recorded yet (issue 15): "
+                        "record a session on a pty or a serial port\n",
+                o->record);
+    else if (o->state)
+        fprintf(stderr,
+                "metersim: --record %s: not with --state: the meters' memory at the start "
+                "would not be in the recording, so it could not be replayed\n",
+                o->record);
+    return !tcp && !o->state;
+}
+
 int main(int argc, char **argv)
 {
     options_t o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
+        return rc;
+    recfile_t rf;
+    replay_t *replay = NULL;
+    char tmp[64] = "";
+    if (o.replay && (rc = replay_setup(&o, &rf, tmp, sizeof tmp)) != 0)
         return rc;
 
     scenario_t sc;
@@ -278,8 +398,14 @@ int main(int argc, char **argv)
     scenario_opts_t so = {.allow_outside_paths = o.allow_outside_paths};
     bool ok = o.scenario ? scenario_load_opts(o.scenario, &so, &sc, err, sizeof err)
                          : scenario_default(&sc, err, sizeof err);
+    if (tmp[0])
+        remove(tmp);
     if (!ok) {
         fprintf(stderr, "metersim: %s\n", err);
+        return EXIT_INVALID;
+    }
+    if (o.record && !record_allowed(&o, &sc)) {
+        scenario_free(&sc);
         return EXIT_INVALID;
     }
     /* One master per line: the scenario's requests or a client's. */
@@ -307,7 +433,7 @@ int main(int argc, char **argv)
     bool endpoints = o.n_endpoints > 0;
     for (int b = 0; b < sc.n_buses; b++)
         endpoints = endpoints || sc.buses[b].n_modbus || sc.buses[b].n_mbus;
-    if (endpoints && o.speed != 1.0) {
+    if (endpoints && o.speed != 1.0 && !o.replay) {
         /* A client lives in real time (A3, EN 13757-2 timeouts, TCP clients). */
         if (o.speed_given)
             fprintf(stderr,
@@ -315,6 +441,26 @@ int main(int argc, char **argv)
                     "--speed %g\n",
                     o.speed);
         o.speed = 1.0;
+    }
+    record_t *rec = NULL;
+    if (o.record) {
+        record_flags_t fl = {.fast = o.fast,
+                             .copper = o.copper,
+                             .allow_outside_paths = o.allow_outside_paths,
+                             .until_ns = o.until * VTIME_NS_PER_TICK,
+                             .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
+                             .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
+        rec = record_open(o.record, o.scenario, &fl, err, sizeof err);
+        if (!rec) {
+            fprintf(stderr, "metersim: %s\n", err);
+            scenario_free(&sc);
+            return 3; /* before the run starts */
+        }
+    }
+    if (o.replay && !(replay = replay_new(&rf, err, sizeof err))) {
+        fprintf(stderr, "metersim: %s\n", err);
+        scenario_free(&sc);
+        return 3;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -345,8 +491,16 @@ int main(int argc, char **argv)
                         .copper = o.copper,
                         .fast = o.fast,
                         .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
-                        .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
+                        .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK,
+                        .rec = rec,
+                        .replay = replay};
     rc = runner_run(&sc, &ro, &stop_requested);
+    if (replay && rc <= 1) {
+        int d = replay_finish(replay);
+        rc = rc ? rc : d;
+    }
+    if (o.replay)
+        recfile_free(&rf);
     if (have_ui)
         ui_close(&ui);
     scenario_free(&sc);

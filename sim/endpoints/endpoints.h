@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "link.h"
 #include "loop.h"
+#include "record.h"
 #include "tcp.h"
 
 /* One endpoint to open: which bus (by its bus_t of the right line), which spec. */
@@ -30,18 +31,24 @@ typedef struct endpoint_req {
     meter_line_t line;
     endpoint_spec_t spec;
     uint64_t gateway_timeout_ns; /* 0: the default */
+    /* --replay: a socket that stands for the recorded port (spec ignored),
+       and whether its line was copper; -1: open the spec */
+    int replay_fd;
+    bool replay_copper;
 } endpoint_req_t;
 
 typedef struct endpoint_opts {
     bool fast, copper;
     uint64_t tcp_idle_ns; /* 0: the default */
     FILE *log;
+    struct record *rec; /* --record FILE (NULL: none) */
 } endpoint_opts_t;
 
 typedef struct serial_ep {
     loop_ep_t ep;
     link_t link;
     struct endpoints *owner;
+    record_port_t rec; /* --record */
 } serial_ep_t;
 
 typedef struct endpoints {

@@ -11,6 +11,8 @@
 
 #include "nvm.h"
 #include "variant.h"
+#include "record.h"
+#include "replay.h"
 #include "run_internal.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
@@ -136,10 +138,30 @@ bool runner_supply(const runner_t *r, int k)
     return r->supply[k];
 }
 
-void runner_set_supply(runner_t *r, int k, bool on)
+static void set_supply(runner_t *r, int k, bool on)
 {
     r->supply[k] = on;
     set_waves(r);
+}
+
+/* A person's actions (sim/ui) are inputs too: recorded at the wake they
+ * follow (--record, issue 15). */
+void runner_set_supply(runner_t *r, int k, bool on)
+{
+    record_ui(r->o->rec, loop_woke(&r->loop), k, "supply", 0, on);
+    set_supply(r, k, on);
+}
+
+void runner_button(runner_t *r, int k, menu_button_t b, bool pressed)
+{
+    record_ui(r->o->rec, loop_woke(&r->loop), k, "button", (int)b, pressed);
+    meter_button(&r->meters[k], b, pressed);
+}
+
+void runner_set_tariff_input(runner_t *r, int k, bool on)
+{
+    record_ui(r->o->rec, loop_woke(&r->loop), k, "tariff_input", 0, on);
+    meter_set_tariff_input(&r->meters[k], on);
 }
 
 double runner_current(const runner_t *r, int k, int phase)
@@ -150,6 +172,7 @@ double runner_current(const runner_t *r, int k, int phase)
 void runner_set_current(runner_t *r, int k, int phase, double amps)
 {
     double imax = variant_of(r->sc->meters[k].model)->imax_a;
+    record_ui(r->o->rec, loop_woke(&r->loop), k, "current", phase, amps);
     r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > imax ? imax : amps);
     set_waves(r);
 }
@@ -161,6 +184,7 @@ bool runner_export(const runner_t *r, int k, int phase)
 
 void runner_set_export(runner_t *r, int k, int phase, bool export_)
 {
+    record_ui(r->o->rec, loop_woke(&r->loop), k, "export", phase, export_);
     r->loads[k].phase[phase].export_ = export_;
     set_waves(r);
 }
@@ -380,7 +404,7 @@ static void apply(run_t *r, const scenario_event_t *ev)
             break;
         }
         case SCENARIO_EV_SUPPLY:
-            runner_set_supply(r, k, ev->u.on);
+            set_supply(r, k, ev->u.on);
             break;
         case SCENARIO_EV_FAULT:
             restart_meter(r, k, ev->u.fault);
@@ -625,7 +649,34 @@ static int open_endpoints(run_t *r)
     if (!reqs)
         return 3;
     int k = 0;
-    for (int b = 0; b < sc->n_buses; b++) {
+    const recfile_t *rf = o->replay ? replay_file(o->replay) : NULL;
+    if (rf) { /* the recording's endpoints, each a socket, instead */
+        free(reqs);
+        reqs = calloc((size_t)(rf->n_eps ? rf->n_eps : 1), sizeof *reqs);
+        if (!reqs)
+            return 3;
+    }
+    for (int i = 0; rf && i < rf->n_eps; i++) {
+        const rec_endpoint_t *re = &rf->eps[i];
+        int b = 0;
+        while (b < sc->n_buses && strcmp(sc->buses[b].name, re->bus) != 0)
+            b++;
+        if (b == sc->n_buses) {
+            fprintf(stderr,
+                    "metersim: --replay: endpoint %d is on bus \"%s\", which the scenario does "
+                    "not have\n",
+                    i, re->bus);
+            free(reqs);
+            return 2;
+        }
+        meter_line_t l = re->modbus ? METER_LINE_MODBUS : METER_LINE_MBUS;
+        reqs[k++] = (endpoint_req_t){.bus = &r->buses[b].line[l],
+                                     .bus_name = sc->buses[b].name,
+                                     .line = l,
+                                     .replay_fd = replay_fd(o->replay, i),
+                                     .replay_copper = re->copper};
+    }
+    for (int b = 0; b < sc->n_buses && !o->replay; b++) {
         const scenario_bus_t *sb = &sc->buses[b];
         for (int i = 0; i < sb->n_modbus + sb->n_mbus; i++) {
             bool mb = i < sb->n_modbus;
@@ -634,11 +685,12 @@ static int open_endpoints(run_t *r)
                 .bus_name = sb->name,
                 .line = mb ? METER_LINE_MODBUS : METER_LINE_MBUS,
                 .spec = mb ? sb->modbus[i] : sb->mbus[i - sb->n_modbus],
+                .replay_fd = -1,
                 .gateway_timeout_ns =
                     sb->gateway_timeout_ns ? sb->gateway_timeout_ns : o->gateway_timeout_ns};
         }
     }
-    for (int i = 0; i < o->n_endpoints; i++) {
+    for (int i = 0; i < o->n_endpoints && !o->replay; i++) {
         const runner_endpoint_t *e = &o->endpoints[i];
         int b = 0;
         if (e->bus[0]) {
@@ -660,10 +712,14 @@ static int open_endpoints(run_t *r)
                                      .bus_name = sc->buses[b].name,
                                      .line = l,
                                      .spec = e->spec,
+                                     .replay_fd = -1,
                                      .gateway_timeout_ns = gt};
     }
-    endpoint_opts_t eo = {
-        .fast = o->fast, .copper = o->copper, .tcp_idle_ns = o->tcp_idle_ns, .log = stderr};
+    endpoint_opts_t eo = {.fast = o->fast,
+                          .copper = o->copper,
+                          .tcp_idle_ns = o->tcp_idle_ns,
+                          .log = stderr,
+                          .rec = o->rec};
     char err[1024];
     int rc = endpoints_open(&r->ep, &r->loop, reqs, k, &eo, err, sizeof err);
     free(reqs);
@@ -741,6 +797,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     loop_add(&r->loop, &r->sim_ep);
     r->loop.after_sleep = catch_up;
     r->loop.hook_ctx = r;
+    if (o->replay)
+        replay_attach(o->replay, &r->loop, &r->ep);
 
     if (r->paced)
         catch_up(&r->loop, r);
@@ -774,6 +832,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
                 r->ep.failed = true;
                 break;
             }
+            if (o->replay)
+                replay_round(o->replay, r, stop);
         }
         if (progress && loop_wall(&r->loop) - last_progress > 0.25) {
             last_progress = loop_wall(&r->loop);
@@ -792,7 +852,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     for (int k = 0; k < sc->n_meters; k++)
         meter_set_supply(&r->meters[k], false);
     state_finish(&r->state, sc, r->meters);
-    int status = r->failures ? 1 : (r->state.failed || r->ep.failed) ? 3 : 0;
+    bool recorded = record_close(o->rec, r->paced ? loop_now(&r->loop) : now_ns(r));
+    int status = r->failures ? 1 : (r->state.failed || r->ep.failed || !recorded) ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
         status = 3;

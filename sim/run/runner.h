@@ -27,6 +27,8 @@
 #include "scenario.h"
 
 typedef struct runner runner_t;
+struct record;
+struct replay;
 
 /* A frontend, called between steps of a paced run (about 30 times a second of
  * wall time): it draws and turns a person's input into changes of the run. */
@@ -61,6 +63,9 @@ typedef struct {
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
     bool stats;                  /* a line about the run itself on standard error at the end */
+    struct record *rec;          /* --record FILE: every input, every reply (NULL: none) */
+    struct replay *replay;       /* --replay FILE: the endpoints and the clock are the
+                                    recording's (sim/record/replay.h); NULL: none */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
@@ -74,6 +79,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
 meter_t *runner_meter(runner_t *r, int k);
 const scenario_t *runner_scenario(const runner_t *r);
 bool runner_supply(const runner_t *r, int k);
+void runner_button(runner_t *r, int k, menu_button_t b, bool pressed);
+void runner_set_tariff_input(runner_t *r, int k, bool on);
 void runner_set_supply(runner_t *r, int k, bool on);
 double runner_current(const runner_t *r, int k, int phase); /* A, as set now */
 void runner_set_current(runner_t *r, int k, int phase, double amps);

@@ -1,0 +1,252 @@
+/* to_scenario: a recording as a scenario of master steps (see to_scenario.h). */
+#include "to_scenario.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc.h"
+#include "duration.h"
+#include "mbus_records.h"
+#include "recfile.h"
+#include "scenario.h"
+#include "vtime.h"
+
+typedef struct {
+    uint64_t t_ns, last_in_ns, n; /* n: the record of its first byte */
+    int ep;
+    uint8_t *req, *rep;
+    size_t req_len, rep_len;
+} step_t;
+
+static bool append(uint8_t **buf, size_t *len, const uint8_t *b, size_t n)
+{
+    uint8_t *nb = realloc(*buf, *len + n);
+    if (!nb)
+        return false;
+    memcpy(nb + *len, b, n);
+    *buf = nb;
+    *len += n;
+    return true;
+}
+
+/* "01 03 00 00": the scenario's hex form. */
+static char *hex(const uint8_t *b, size_t n)
+{
+    char *s = malloc(3 * n + 1);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        sprintf(s + 3 * i, i + 1 < n ? "%02X " : "%02X", b[i]);
+    return s;
+}
+
+/* A tick as exact seconds ("12.345625"): a bare number is seconds. */
+static void at_text(uint64_t tick, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%llu.%06llu", (unsigned long long)(tick / VTIME_SAMPLE_RATE),
+             (unsigned long long)(tick % VTIME_SAMPLE_RATE * (1000000 / VTIME_SAMPLE_RATE)));
+}
+
+/* An event's "at" in ticks (the scenario loaded when it was recorded). */
+static bool event_tick(const cJSON *ev, uint64_t *tick)
+{
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(ev, "at");
+    if (cJSON_IsString(at))
+        return duration_parse(at->valuestring, tick);
+    if (cJSON_IsNumber(at) && at->valuedouble >= 0) {
+        *tick = (uint64_t)llround(at->valuedouble * VTIME_SAMPLE_RATE);
+        return true;
+    }
+    return false;
+}
+
+/* The step's master event: the request as received, the reply as seen. */
+static cJSON *step_event(const step_t *s, const rec_endpoint_t *ep, bool named_buses)
+{
+    cJSON *ev = cJSON_CreateObject();
+    char at[48];
+    at_text((s->t_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK, at, sizeof at);
+    cJSON_AddStringToObject(ev, "at", at);
+    if (named_buses)
+        cJSON_AddStringToObject(ev, "bus", ep->bus);
+    cJSON *x = cJSON_AddObjectToObject(ev, ep->modbus ? "modbus" : "mbus");
+    char *req = hex(s->req, s->req_len);
+    if (ep->modbus) {
+        cJSON_AddStringToObject(x, "request", req ? req : "");
+        cJSON_AddBoolToObject(x, "raw", true);
+    } else {
+        cJSON_AddStringToObject(x, "raw", req ? req : "");
+    }
+    free(req);
+    const uint8_t *r = s->rep;
+    size_t n = s->rep_len;
+    bool sound = ep->modbus ? n >= 4 && crc16_modbus(r, n - 2) == (uint16_t)(r[n - 2] | r[n - 1] << 8)
+                            : (n == 1 && r[0] == 0xE5) ||
+                                  (n >= 6 && r[0] == 0x68 && (size_t)r[1] + 6 == n &&
+                                   mbus_checksum(r + 4, n - 6) == r[n - 2]);
+    if (n == 0) {
+        cJSON_AddBoolToObject(x, "expect_none", true);
+    } else if (!sound) {
+        cJSON_AddBoolToObject(x, "expect_garbled", true);
+    } else {
+        char *rep = hex(r, ep->modbus ? n - 2 : n); /* Modbus: the CRC is checked */
+        cJSON_AddStringToObject(x, "expect", rep ? rep : "");
+        free(rep);
+    }
+    return ev;
+}
+
+/* The requests of the recording, each with the reply its line carried. */
+static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
+{
+    step_t *st = NULL;
+    size_t n = 0;
+    int *last = malloc((size_t)(rf->n_eps ? rf->n_eps : 1) * sizeof *last); /* per endpoint */
+    if (!last)
+        return NULL;
+    for (int k = 0; k < rf->n_eps; k++)
+        last[k] = -1;
+    bool ok = true;
+    for (size_t i = 0; i < rf->n && ok; i++) {
+        const rec_entry_t *e = &rf->e[i];
+        if (e->type == REC_IN) {
+            step_t *s = last[e->ep] >= 0 ? &st[last[e->ep]] : NULL;
+            if (s && !s->rep_len && e->t_ns - s->last_in_ns < TO_SCENARIO_GAP_NS) {
+                ok = append(&s->req, &s->req_len, e->bytes, e->len);
+                s->last_in_ns = e->t_ns;
+                continue;
+            }
+            step_t *ns = realloc(st, (n + 1) * sizeof *ns);
+            if (!ns) {
+                ok = false;
+                break;
+            }
+            st = ns;
+            st[n] = (step_t){.t_ns = e->t_ns, .last_in_ns = e->t_ns, .n = e->n, .ep = e->ep};
+            ok = append(&st[n].req, &st[n].req_len, e->bytes, e->len);
+            last[e->ep] = (int)n++;
+        } else if (e->type == REC_OUT && last[e->ep] >= 0) {
+            /* Every master on a line hears every reply: it is this step's
+             * only if this step is the latest request on that line. */
+            const rec_endpoint_t *me = &rf->eps[e->ep];
+            bool latest = true;
+            for (int k = 0; k < rf->n_eps; k++)
+                if (k != e->ep && last[k] > last[e->ep] && rf->eps[k].modbus == me->modbus &&
+                    strcmp(rf->eps[k].bus, me->bus) == 0)
+                    latest = false;
+            if (latest)
+                ok = append(&st[last[e->ep]].rep, &st[last[e->ep]].rep_len, e->bytes, e->len);
+        } else if (e->type == REC_UI) {
+            fprintf(stderr,
+                    "metersim: --record-to-scenario: record %llu: a window action (%s) is not "
+                    "made a step of the scenario; its replies may differ from then on\n",
+                    (unsigned long long)e->n, e->action);
+        }
+    }
+    free(last);
+    if (!ok) {
+        for (size_t i = 0; i < n; i++) {
+            free(st[i].req);
+            free(st[i].rep);
+        }
+        free(st);
+        return NULL;
+    }
+    *n_steps = n;
+    return st ? st : calloc(1, sizeof *st);
+}
+
+int to_scenario(const char *recording, const char *out)
+{
+    recfile_t rf;
+    char err[1024];
+    if (!recfile_load(recording, &rf, err, sizeof err)) {
+        fprintf(stderr, "metersim: --record-to-scenario: %s\n", err);
+        return 2;
+    }
+    const char *text = rf.scenario_text ? rf.scenario_text : scenario_default_text();
+    cJSON *root = cJSON_Parse(text);
+    size_t n_steps = 0;
+    step_t *st = collect_steps(&rf, &n_steps);
+    if (!cJSON_IsObject(root) || !st) {
+        fprintf(stderr, "metersim: --record-to-scenario: %s: %s\n", recording,
+                st ? "the recorded scenario is not a JSON object" : "out of memory");
+        cJSON_Delete(root);
+        recfile_free(&rf);
+        return 2;
+    }
+    /* The scenario is the master now: no endpoints of its own. */
+    cJSON *buses = cJSON_GetObjectItemCaseSensitive(root, "buses");
+    cJSON *b;
+    cJSON_ArrayForEach(b, buses)
+    {
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "modbus");
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "mbus");
+    }
+    /* Its own events, then each step after those at or before its time. */
+    cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(root, "timeline");
+    cJSON *tl = cJSON_AddArrayToObject(root, "timeline");
+    cJSON *ev = old ? old->child : NULL;
+    int status = 0;
+    for (size_t i = 0; i <= n_steps && !status; i++) {
+        uint64_t tick = i < n_steps
+                            ? (st[i].t_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK
+                            : UINT64_MAX;
+        uint64_t et;
+        while (ev && event_tick(ev, &et) && et <= tick) {
+            cJSON *next = ev->next;
+            cJSON_AddItemToArray(tl, cJSON_DetachItemViaPointer(old, ev));
+            ev = next;
+        }
+        if (ev && !event_tick(ev, &et)) {
+            fprintf(stderr, "metersim: --record-to-scenario: %s: an event of the recorded "
+                            "scenario has no \"at\" that can be read\n",
+                    recording);
+            status = 2;
+        }
+        if (i < n_steps)
+            cJSON_AddItemToArray(tl, step_event(&st[i], &rf.eps[st[i].ep], buses != NULL));
+    }
+    cJSON_Delete(old);
+    uint64_t end_tick = (rf.e[rf.n - 1].t_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+    char dur[48];
+    at_text(end_tick, dur, sizeof dur);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "duration");
+    cJSON_AddStringToObject(root, "duration", dur);
+    char desc[512];
+    snprintf(desc, sizeof desc,
+             "Made by metersim --record-to-scenario from %s: %zu requests of a recorded "
+             "session, each expecting the reply it got then.",
+             recording, n_steps);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "description");
+    cJSON_AddStringToObject(root, "description", desc);
+    char *json = status ? NULL : cJSON_Print(root);
+    FILE *f = json ? fopen(out, "w") : NULL;
+    if (!status && (!f || fputs(json, f) == EOF || fputc('\n', f) == EOF)) {
+        fprintf(stderr, "metersim: --record-to-scenario: %s cannot be written: %s\n", out,
+                strerror(errno));
+        status = 3;
+    }
+    if (f && fclose(f) != 0 && !status) {
+        fprintf(stderr, "metersim: --record-to-scenario: %s cannot be written: %s\n", out,
+                strerror(errno));
+        status = 3;
+    }
+    if (!status)
+        fprintf(stderr, "metersim: --record-to-scenario: %zu steps written to %s\n", n_steps,
+                out);
+    free(json);
+    for (size_t i = 0; i < n_steps; i++) {
+        free(st[i].req);
+        free(st[i].rep);
+    }
+    free(st);
+    cJSON_Delete(root);
+    recfile_free(&rf);
+    return status;
+}
