@@ -29,6 +29,7 @@ struct replay {
     endpoints_t *eps;
     loop_ep_t ep; /* a time endpoint: the next input's instant */
     uint64_t t_end;
+    uint64_t written_ns; /* the instant of the round whose replies are read next */
     uint64_t extra; /* bytes sent after the recording's end (not compared) */
     bool differ;
     char msg[600];
@@ -129,10 +130,17 @@ static void set_deadline(replay_t *p)
 
 /* loop.h's before_poll: the inputs of this instant go into their sockets,
  * to be read in this round and stamped with it, as live. */
+static void compare(replay_t *p, int k);
+
 static void before_poll(loop_t *l, void *ctx)
 {
     replay_t *p = ctx;
     const recfile_t *rf = p->rf;
+    /* The runner writes replies after a round (serve(), at that round's
+     * instant): they are read here, before the clock moves on. */
+    for (int k = 0; k < p->n; k++)
+        compare(p, k);
+    p->written_ns = l->manual_ns;
     set_deadline(p);
     while (p->next_in < rf->n && rf->e[p->next_in].t_ns <= l->manual_ns) {
         const rec_entry_t *e = &rf->e[p->next_in++];
@@ -168,7 +176,7 @@ static void compare(replay_t *p, int k)
     ssize_t n;
     while ((n = recv(p->fd_peer[k], buf, sizeof buf, MSG_DONTWAIT)) > 0) {
         for (ssize_t i = 0; i < n; i++) {
-            if (p->loop->manual_ns > p->t_end) {
+            if (p->written_ns > p->t_end) {
                 p->extra++; /* the live run had stopped: not compared */
                 continue;
             }
@@ -179,7 +187,7 @@ static void compare(replay_t *p, int k)
                 snprintf(p->msg, sizeof p->msg,
                          "endpoint %d: the replay sent 0x%02x at t_ns %llu after the last reply "
                          "byte of the recording (record %llu): expected nothing more",
-                         k, buf[i], (unsigned long long)p->loop->manual_ns,
+                         k, buf[i], (unsigned long long)p->written_ns,
                          (unsigned long long)record_of(w, w->len ? w->len - 1 : 0));
             } else if (w->bytes[w->got] != buf[i]) {
                 uint64_t rn = record_of(w, w->got);
@@ -201,8 +209,6 @@ static void compare(replay_t *p, int k)
 void replay_round(replay_t *p, runner_t *r, volatile int *stop)
 {
     const recfile_t *rf = p->rf;
-    for (int k = 0; k < p->n; k++)
-        compare(p, k);
     /* A person's action of this instant, after its round's input (live, the
      * window is looked at after the round that woke the loop). */
     while (p->next_ui < rf->n && rf->e[p->next_ui].t_ns <= p->loop->manual_ns) {
