@@ -307,9 +307,10 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
     char err[1024];
     if (o->scenario || o->n_endpoints || o->state || o->record || o->until || o->speed_given ||
         o->fast || o->copper || o->allow_outside_paths) {
-        fprintf(stderr, "metersim: --replay %s: the scenario, the endpoints and the flags are the "
-                        "recording's: no --scenario, --modbus, --mbus, --state, --record, "
-                        "--until, --speed, --fast, --copper or --allow-outside-paths with it\n",
+        fprintf(stderr,
+                "metersim: --replay %s: the scenario, the endpoints and the flags are the "
+                "recording's: no --scenario, --modbus, --mbus, --state, --record, "
+                "--until, --speed, --fast, --copper or --allow-outside-paths with it\n",
                 o->replay);
         return EXIT_INVALID;
     }
@@ -370,8 +371,9 @@ static bool record_allowed(const options_t *o, const scenario_t *sc)
         for (int i = 0; i < sc->buses[b].n_mbus; i++)
             tcp = tcp || endpoint_spec_is_tcp(&sc->buses[b].mbus[i]);
     if (tcp)
-        fprintf(stderr, "metersim: --record %s: TCP endpoints are not recorded yet (issue 15): "
-                        "record a session on a pty or a serial port\n",
+        fprintf(stderr,
+                "metersim: --record %s: TCP endpoints are not recorded yet (issue 15): "
+                "record a session on a pty or a serial port\n",
                 o->record);
     else if (o->state)
         fprintf(stderr,

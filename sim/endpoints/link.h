@@ -79,10 +79,10 @@ typedef struct link {
     bool overrun;           /* in a burst that overran: dropping until the client pauses */
     uint64_t overrun_burst; /* bytes dropped in this burst */
     uint64_t overrun_start_ns;
-    uint64_t overruns;       /* bytes dropped, in all */
-    uint64_t overrun_bursts; /* bursts that overran */
-    bool stalled;            /* the client stopped reading and bytes were dropped (told) */
-    uint64_t stall_from;     /* `overflow` when that stall began */
+    uint64_t overruns;             /* bytes dropped, in all */
+    uint64_t overrun_bursts;       /* bursts that overran */
+    bool stalled;                  /* the client stopped reading and bytes were dropped (told) */
+    uint64_t stall_from;           /* `overflow` when that stall began */
     const struct record_port *rec; /* --record: where its input and replies go (NULL: none) */
 } link_t;
 

@@ -71,8 +71,9 @@ static bool header(const cJSON *h, recfile_t *rf, const char *path, char *err, s
 {
     const char *fmt = get_str(h, "format");
     if (!fmt || strcmp(fmt, RECORD_FORMAT) != 0)
-        return fail(err, errlen, path, 0, "format %s%s%s, expected \"%s\" (not a metersim recording)",
-                    fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "", RECORD_FORMAT);
+        return fail(err, errlen, path, 0,
+                    "format %s%s%s, expected \"%s\" (not a metersim recording)", fmt ? "\"" : "",
+                    fmt ? fmt : "missing", fmt ? "\"" : "", RECORD_FORMAT);
     uint64_t v;
     if (!get_uint(h, "version", &v))
         return fail(err, errlen, path, 0, "no version, expected \"version\": %d", RECORD_VERSION);
@@ -93,8 +94,8 @@ static bool header(const cJSON *h, recfile_t *rf, const char *path, char *err, s
         record_crc_text(text, strlen(text), want);
         if (strcmp(want, crc) != 0)
             return fail(err, errlen, path, 0,
-                        "the scenario's text has CRC-32 %s, expected %s as recorded (edited)",
-                        want, crc);
+                        "the scenario's text has CRC-32 %s, expected %s as recorded (edited)", want,
+                        crc);
         rf->scenario_path = strdup(sp);
         rf->scenario_text = strdup(text);
     }
@@ -112,8 +113,8 @@ static bool header(const cJSON *h, recfile_t *rf, const char *path, char *err, s
 }
 
 /* One record after the header, checked against what came before. */
-static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_t,
-                  const char *path, char *err, size_t errlen)
+static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_t, const char *path,
+                  char *err, size_t errlen)
 {
     rec_entry_t *e = &rf->e[rf->n];
     memset(e, 0, sizeof *e);
@@ -143,8 +144,7 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
                     (unsigned long long)e->t_ns, (unsigned long long)last_t);
     uint64_t ep = 0;
     if (e->type == REC_ENDPOINT) {
-        const char *line = get_str(o, "line"), *spec = get_str(o, "spec"),
-                   *bus = get_str(o, "bus");
+        const char *line = get_str(o, "line"), *spec = get_str(o, "spec"), *bus = get_str(o, "bus");
         if (rf->n && rf->e[rf->n - 1].type != REC_ENDPOINT)
             return fail(err, errlen, path, want_n,
                         "an endpoint after the run began, expected every endpoint first");
@@ -161,10 +161,9 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         snprintf(d->bus, sizeof d->bus, "%s", bus);
     } else if (e->type == REC_IN || e->type == REC_OUT) {
         if (!get_uint(o, "ep", &ep) || ep >= (uint64_t)rf->n_eps)
-            return fail(err, errlen, path, want_n,
-                        "endpoint %s, expected one declared before (0 to %d)",
-                        cJSON_GetObjectItemCaseSensitive(o, "ep") ? "unknown" : "missing",
-                        rf->n_eps - 1);
+            return fail(
+                err, errlen, path, want_n, "endpoint %s, expected one declared before (0 to %d)",
+                cJSON_GetObjectItemCaseSensitive(o, "ep") ? "unknown" : "missing", rf->n_eps - 1);
         e->ep = (int)ep;
         if (!get_hex(o, e))
             return fail(err, errlen, path, want_n,

@@ -22,13 +22,13 @@ typedef enum { REC_ENDPOINT, REC_IN, REC_OUT, REC_UI, REC_END } rec_type_t;
 typedef struct rec_entry {
     uint64_t n, t_ns;
     rec_type_t type;
-    int ep;          /* in, out, endpoint */
-    uint8_t *bytes;  /* in, out */
-    size_t len;      /* in, out */
+    int ep;            /* in, out, endpoint */
+    uint8_t *bytes;    /* in, out */
+    size_t len;        /* in, out */
     uint32_t peer_bps; /* in */
-    int meter, arg;  /* ui */
-    double value;    /* ui */
-    char action[16]; /* ui */
+    int meter, arg;    /* ui */
+    double value;      /* ui */
+    char action[16];   /* ui */
 } rec_entry_t;
 
 typedef struct rec_endpoint {

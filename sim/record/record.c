@@ -11,7 +11,7 @@
 
 struct record {
     FILE *f;
-    uint64_t n;      /* records written after the header */
+    uint64_t n; /* records written after the header */
     int n_ep;
     bool failed;
 };
@@ -154,8 +154,7 @@ void record_endpoint(record_t *r, record_port_t *port, bool modbus, const char *
     emit(r, o);
 }
 
-void record_rx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n,
-               uint32_t peer_bps)
+void record_rx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n, uint32_t peer_bps)
 {
     if (!p || !p->rec || !n)
         return;
@@ -197,8 +196,7 @@ bool record_close(record_t *r, uint64_t t_end_ns)
     bool ok = !r->failed && !ferror(r->f);
     ok = fclose(r->f) == 0 && ok;
     if (!ok)
-        fprintf(stderr, "metersim: --record: writing the recording failed: %s\n",
-                strerror(errno));
+        fprintf(stderr, "metersim: --record: writing the recording failed: %s\n", strerror(errno));
     free(r);
     return ok;
 }

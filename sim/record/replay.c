@@ -30,7 +30,7 @@ struct replay {
     loop_ep_t ep; /* a time endpoint: the next input's instant */
     uint64_t t_end;
     uint64_t written_ns; /* the instant of the round whose replies are read next */
-    uint64_t extra; /* bytes sent after the recording's end (not compared) */
+    uint64_t extra;      /* bytes sent after the recording's end (not compared) */
     bool differ;
     char msg[600];
 };

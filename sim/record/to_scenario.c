@@ -85,10 +85,10 @@ static cJSON *step_event(const step_t *s, const rec_endpoint_t *ep, bool named_b
     free(req);
     const uint8_t *r = s->rep;
     size_t n = s->rep_len;
-    bool sound = ep->modbus ? n >= 4 && crc16_modbus(r, n - 2) == (uint16_t)(r[n - 2] | r[n - 1] << 8)
-                            : (n == 1 && r[0] == 0xE5) ||
-                                  (n >= 6 && r[0] == 0x68 && (size_t)r[1] + 6 == n &&
-                                   mbus_checksum(r + 4, n - 6) == r[n - 2]);
+    bool sound =
+        ep->modbus ? n >= 4 && crc16_modbus(r, n - 2) == (uint16_t)(r[n - 2] | r[n - 1] << 8)
+                   : (n == 1 && r[0] == 0xE5) || (n >= 6 && r[0] == 0x68 && (size_t)r[1] + 6 == n &&
+                                                  mbus_checksum(r + 4, n - 6) == r[n - 2]);
     if (n == 0) {
         cJSON_AddBoolToObject(x, "expect_none", true);
     } else if (!sound) {
@@ -194,9 +194,8 @@ int to_scenario(const char *recording, const char *out)
     cJSON *ev = old ? old->child : NULL;
     int status = 0;
     for (size_t i = 0; i <= n_steps && !status; i++) {
-        uint64_t tick = i < n_steps
-                            ? (st[i].t_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK
-                            : UINT64_MAX;
+        uint64_t tick =
+            i < n_steps ? (st[i].t_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK : UINT64_MAX;
         uint64_t et;
         while (ev && event_tick(ev, &et) && et <= tick) {
             cJSON *next = ev->next;
@@ -204,8 +203,9 @@ int to_scenario(const char *recording, const char *out)
             ev = next;
         }
         if (ev && !event_tick(ev, &et)) {
-            fprintf(stderr, "metersim: --record-to-scenario: %s: an event of the recorded "
-                            "scenario has no \"at\" that can be read\n",
+            fprintf(stderr,
+                    "metersim: --record-to-scenario: %s: an event of the recorded "
+                    "scenario has no \"at\" that can be read\n",
                     recording);
             status = 2;
         }
@@ -238,8 +238,7 @@ int to_scenario(const char *recording, const char *out)
         status = 3;
     }
     if (!status)
-        fprintf(stderr, "metersim: --record-to-scenario: %zu steps written to %s\n", n_steps,
-                out);
+        fprintf(stderr, "metersim: --record-to-scenario: %zu steps written to %s\n", n_steps, out);
     free(json);
     for (size_t i = 0; i < n_steps; i++) {
         free(st[i].req);
