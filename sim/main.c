@@ -25,10 +25,11 @@
 #define EXIT_INVALID 2
 
 static const char usage[] =
-    "Usage: metersim [OPTIONS]\n"
+    "Usage: metersim [OPTIONS] [SCENARIO.json]\n"
     "A digital twin of the WAGO 879-3000 (4PU) / 879-3020 (4PS) energy meter.\n"
     "\n"
-    "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md);\n"
+    "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md; a\n"
+    "                      last argument that is not an option says the same);\n"
     "                      without it, a built-in office load on a 3P4W supply\n"
     "  --allow-outside-paths  a scenario's CSV files may lie outside its folder\n"
     "                      (by default they must lie under it, symlinks and ..\n"
@@ -289,6 +290,8 @@ static int parse_args(int argc, char **argv, options_t *o)
                     o->speed = s;
                 }
             }
+        } else if (a[0] != '-' && !o->scenario && i == argc - 1) {
+            o->scenario = a; /* metersim --headless OUT.json (issue 15) */
         } else {
             fprintf(stderr, "metersim: unknown option %s (see --help)\n", a);
             return EXIT_INVALID;

@@ -117,7 +117,7 @@ st=$?
     notok "edited reply (status $st, record $edited): $(cat "$tmp/edited.err")"
 
 # The recording as a scenario: the requests at their times, the replies as
-# expectations; it passes headless.
+# expectations; it passes headless (`metersim --headless OUT.json`).
 OUT=$tmp/session.json
 "$BIN" --record-to-scenario "$REC" "$OUT" 2>"$tmp/conv.err"
 st=$?
@@ -128,7 +128,7 @@ print(sum(1 for e in t if 'expect' in e.get('modbus', {})), sum(1 for e in t if 
 [ $st -eq 0 ] && [ "${steps% *}" -ge 2 ] && [ "${steps#* }" -ge 1 ] &&
     ok "--record-to-scenario writes a scenario with Modbus and M-Bus steps expecting replies ($steps)" ||
     notok "--record-to-scenario (status $st, steps $steps): $(cat "$tmp/conv.err")"
-"$BIN" --headless --quiet --scenario "$OUT" >"$tmp/scen.log" 2>"$tmp/scen.err"
+"$BIN" --headless --quiet "$OUT" >"$tmp/scen.log" 2>"$tmp/scen.err"
 st=$?
 [ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 3 ] &&
     ok "the generated scenario passes (status 0, $(grep -c '"ok":true' "$tmp/scen.log") exchanges as recorded)" ||
@@ -148,7 +148,7 @@ for e in s["timeline"]:
         break
 json.dump(s, open(sys.argv[2], "w"), indent=1)
 PYEOF
-"$BIN" --headless --quiet --scenario "$tmp/wrong.json" >/dev/null 2>"$tmp/wrong.err"
+"$BIN" --headless --quiet "$tmp/wrong.json" >/dev/null 2>"$tmp/wrong.err"
 st=$?
 [ $st -eq 1 ] && grep -q 'the reply differs' "$tmp/wrong.err" &&
     ok "edited to expect a wrong value, the scenario fails (status 1: the reply differs)" ||
