@@ -50,6 +50,14 @@ else
     notok "mbpoll reads U and f (status $st1 $st2): $(cat "$tmp/u.out" "$tmp/f.out")"
 fi
 
+# A3.3: 01 06 6048 0002 selects T2; the read-back depends on the write, so
+# the replay and the scenario must apply it at its time too.
+mbpoll -m rtu -a 1 -b 9600 -P even -0 -B -1 -o 1 -t 4 -r 0x6048 "$PORT" 2 >"$tmp/w.out" 2>&1
+mb -t 4 -r 0x6048 -c 1 >"$tmp/t.out" 2>&1
+grep -q "Written 1 references" "$tmp/w.out" && grep -qE '^\[24648\]:[[:space:]]+2$' "$tmp/t.out" &&
+    ok "mbpoll writes the tariff (0x6048 = 2) and reads it back" ||
+    notok "tariff write: $(cat "$tmp/w.out" "$tmp/t.out")"
+
 # node-mbus: a REQ_UD2 to primary address 1: the header names the meter
 # (serial 13070001) and the voltage records read 230 V (A2.2, in 10 mV: 23000).
 cat >"$tmp/mbus.js" <<'JSEOF'
@@ -125,12 +133,12 @@ steps=$($PY -c "
 import json, sys
 t = json.load(open(sys.argv[1]))['timeline']
 print(sum(1 for e in t if 'expect' in e.get('modbus', {})), sum(1 for e in t if 'expect' in e.get('mbus', {})))" "$OUT" 2>&1)
-[ $st -eq 0 ] && [ "${steps% *}" -ge 2 ] && [ "${steps#* }" -ge 1 ] &&
+[ $st -eq 0 ] && [ "${steps% *}" -ge 4 ] && [ "${steps#* }" -ge 1 ] &&
     ok "--record-to-scenario writes a scenario with Modbus and M-Bus steps expecting replies ($steps)" ||
     notok "--record-to-scenario (status $st, steps $steps): $(cat "$tmp/conv.err")"
 "$BIN" --headless --quiet "$OUT" >"$tmp/scen.log" 2>"$tmp/scen.err"
 st=$?
-[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 3 ] &&
+[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 5 ] &&
     ok "the generated scenario passes (status 0, $(grep -c '"ok":true' "$tmp/scen.log") exchanges as recorded)" ||
     notok "the generated scenario (status $st): $(cat "$tmp/scen.err")"
 
