@@ -364,19 +364,17 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
 /* --record: what a recording cannot hold yet is refused before the run. */
 static bool record_allowed(const options_t *o, const scenario_t *sc)
 {
-    bool tcp = false;
+    bool tcp = false; /* Modbus TCP: its gateway times requests by the host's wakes */
     for (int k = 0; k < o->n_endpoints; k++)
-        tcp = tcp || endpoint_spec_is_tcp(&o->endpoints[k].spec);
+        tcp = tcp || o->endpoints[k].spec.kind == ENDPOINT_MODBUS_TCP;
     for (int b = 0; b < sc->n_buses; b++)
         for (int i = 0; i < sc->buses[b].n_modbus; i++)
-            tcp = tcp || endpoint_spec_is_tcp(&sc->buses[b].modbus[i]);
-    for (int b = 0; b < sc->n_buses; b++)
-        for (int i = 0; i < sc->buses[b].n_mbus; i++)
-            tcp = tcp || endpoint_spec_is_tcp(&sc->buses[b].mbus[i]);
+            tcp = tcp || sc->buses[b].modbus[i].kind == ENDPOINT_MODBUS_TCP;
     if (tcp)
         fprintf(stderr,
-                "metersim: --record %s: TCP endpoints are not recorded yet (issue 15): "
-                "record a session on a pty or a serial port\n",
+                "metersim: --record %s: Modbus TCP endpoints (tcp:) are not recorded yet "
+                "(docs/record.md): record the session on a pty, a serial port or "
+                "rtu-over-tcp:\n",
                 o->record);
     else if (o->state)
         fprintf(stderr,

@@ -31,8 +31,10 @@ typedef struct endpoint_req {
     meter_line_t line;
     endpoint_spec_t spec;
     uint64_t gateway_timeout_ns; /* 0: the default */
-    /* --replay: a socket that stands for the recorded port (spec ignored),
-       and whether its line was copper; -1: open the spec */
+    /* --replay: nothing is opened. A serial endpoint is replay_fd, a socket
+       standing for the recorded port, its line copper or not as recorded; a
+       TCP endpoint has no listener (its connections come from the recording). */
+    bool replay;
     int replay_fd;
     bool replay_copper;
 } endpoint_req_t;

@@ -128,13 +128,14 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
     if (!get_uint(o, "t_ns", &e->t_ns))
         return fail(err, errlen, path, want_n, "no time, expected \"t_ns\" in whole ns");
     const char *type = get_str(o, "type");
-    static const char *const names[] = {"endpoint", "in", "out", "ui", "end"};
+    static const char *const names[] = {"endpoint", "in", "out", "ui", "end", "connect", "close"};
     int k = 0;
-    while (type && k < 5 && strcmp(type, names[k]) != 0)
+    while (type && k < 7 && strcmp(type, names[k]) != 0)
         k++;
-    if (!type || k == 5)
+    if (!type || k == 7)
         return fail(err, errlen, path, want_n,
-                    "type %s, expected \"endpoint\", \"in\", \"out\", \"ui\" or \"end\"",
+                    "type %s, expected \"endpoint\", \"in\", \"out\", \"connect\", "
+                    "\"close\", \"ui\" or \"end\"",
                     type ? type : "missing");
     e->type = (rec_type_t)k;
     if (e->t_ns < last_t && e->type != REC_OUT)
@@ -154,17 +155,60 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
             strlen(spec) >= sizeof rf->eps[0].spec || strlen(bus) >= sizeof rf->eps[0].bus)
             return fail(err, errlen, path, want_n,
                         "expected \"line\" (\"modbus\" or \"mbus\"), \"spec\" and \"bus\"");
-        rec_endpoint_t *d = &rf->eps[rf->n_eps++];
+        rec_endpoint_t *d = &rf->eps[rf->n_eps];
+        memset(d, 0, sizeof *d);
         d->modbus = strcmp(line, "modbus") == 0;
+        endpoint_spec_t sp;
+        char why[256];
+        if (!endpoint_spec_parse(spec, d->modbus, &sp, why, sizeof why))
+            return fail(err, errlen, path, want_n, "spec \"%s\": %s", spec, why);
+        if (sp.kind == ENDPOINT_MODBUS_TCP)
+            return fail(err, errlen, path, want_n,
+                        "spec \"%s\": Modbus TCP, expected a serial or raw TCP endpoint "
+                        "(docs/record.md)",
+                        spec);
+        d->tcp = endpoint_spec_is_tcp(&sp);
+        rf->n_eps++;
         d->copper = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "copper"));
         snprintf(d->spec, sizeof d->spec, "%s", spec);
         snprintf(d->bus, sizeof d->bus, "%s", bus);
-    } else if (e->type == REC_IN || e->type == REC_OUT) {
+    } else if (e->type == REC_IN || e->type == REC_OUT || e->type == REC_CONNECT ||
+               e->type == REC_CLOSE) {
         if (!get_uint(o, "ep", &ep) || ep >= (uint64_t)rf->n_eps)
             return fail(
                 err, errlen, path, want_n, "endpoint %s, expected one declared before (0 to %d)",
                 cJSON_GetObjectItemCaseSensitive(o, "ep") ? "unknown" : "missing", rf->n_eps - 1);
         e->ep = (int)ep;
+        rec_endpoint_t *d = &rf->eps[ep];
+        uint64_t conn = 0;
+        bool has = cJSON_GetObjectItemCaseSensitive(o, "conn") != NULL;
+        if (!d->tcp && (has || e->type == REC_CONNECT || e->type == REC_CLOSE))
+            return fail(err, errlen, path, want_n,
+                        "a connection on endpoint %d, a serial one: expected no \"conn\"", e->ep);
+        bool connect = e->type == REC_CONNECT;
+        if (d->tcp && !get_uint(o, "conn", &conn))
+            return fail(err, errlen, path, want_n,
+                        "no connection on TCP endpoint %d, expected \"conn\"", e->ep);
+        if (d->tcp && connect && conn != (uint64_t)d->n_conns)
+            return fail(err, errlen, path, want_n, "connection %llu, expected %d (the next)",
+                        (unsigned long long)conn, d->n_conns);
+        if (d->tcp && !connect && conn >= (uint64_t)d->n_conns) {
+            if (d->n_conns == 0)
+                return fail(err, errlen, path, want_n,
+                            "connection %llu of TCP endpoint %d, expected a \"connect\" first",
+                            (unsigned long long)conn, e->ep);
+            return fail(err, errlen, path, want_n,
+                        "connection %llu of TCP endpoint %d, expected one connected before "
+                        "(0 to %d)",
+                        (unsigned long long)conn, e->ep, d->n_conns - 1);
+        }
+        e->conn = d->tcp ? (int)conn : -1;
+        if (connect)
+            d->n_conns++;
+        if (connect || e->type == REC_CLOSE) {
+            rf->n++;
+            return true;
+        }
         if (!get_hex(o, e))
             return fail(err, errlen, path, want_n,
                         "expected \"hex\": the bytes, two hex digits each");

@@ -15,14 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "endpoint_spec.h"
 #include "record.h"
 
-typedef enum { REC_ENDPOINT, REC_IN, REC_OUT, REC_UI, REC_END } rec_type_t;
+typedef enum { REC_ENDPOINT, REC_IN, REC_OUT, REC_UI, REC_END, REC_CONNECT, REC_CLOSE } rec_type_t;
 
 typedef struct rec_entry {
     uint64_t n, t_ns;
     rec_type_t type;
-    int ep;            /* in, out, endpoint */
+    int ep;            /* in, out, endpoint, connect, close */
+    int conn;          /* a TCP connection of ep; -1: the endpoint itself (serial) */
     uint8_t *bytes;    /* in, out */
     size_t len;        /* in, out */
     uint32_t peer_bps; /* in */
@@ -33,6 +35,8 @@ typedef struct rec_entry {
 
 typedef struct rec_endpoint {
     bool modbus, copper;
+    bool tcp;    /* a raw TCP endpoint: its input comes by connections */
+    int n_conns; /* connections declared ("connect") */
     char spec[300];
     char bus[32];
 } rec_endpoint_t;

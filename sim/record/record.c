@@ -143,6 +143,8 @@ void record_endpoint(record_t *r, record_port_t *port, bool modbus, const char *
 {
     port->rec = r;
     port->ep = r ? r->n_ep++ : -1;
+    port->conn = -1;
+    port->next_conn = 0;
     if (!r)
         return;
     cJSON *o = begin(r, 0, "endpoint");
@@ -154,12 +156,39 @@ void record_endpoint(record_t *r, record_port_t *port, bool modbus, const char *
     emit(r, o);
 }
 
+/* "ep", and "conn" for a connection. */
+static void add_port(cJSON *o, const record_port_t *p)
+{
+    cJSON_AddNumberToObject(o, "ep", p->ep);
+    if (p->conn >= 0)
+        cJSON_AddNumberToObject(o, "conn", p->conn);
+}
+
+void record_connect(record_port_t *srv, record_port_t *conn, uint64_t t_ns)
+{
+    *conn = (record_port_t){.rec = srv->rec, .ep = srv->ep, .conn = srv->next_conn++};
+    if (!srv->rec)
+        return;
+    cJSON *o = begin(srv->rec, t_ns, "connect");
+    add_port(o, conn);
+    emit(srv->rec, o);
+}
+
+void record_disconnect(const record_port_t *conn, uint64_t t_ns)
+{
+    if (!conn->rec)
+        return;
+    cJSON *o = begin(conn->rec, t_ns, "close");
+    add_port(o, conn);
+    emit(conn->rec, o);
+}
+
 void record_rx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n, uint32_t peer_bps)
 {
     if (!p || !p->rec || !n)
         return;
     cJSON *o = begin(p->rec, t_ns, "in");
-    cJSON_AddNumberToObject(o, "ep", p->ep);
+    add_port(o, p);
     add_hex(o, b, n);
     if (peer_bps)
         cJSON_AddNumberToObject(o, "peer_bps", peer_bps);
@@ -171,7 +200,7 @@ void record_tx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n
     if (!p || !p->rec || !n)
         return;
     cJSON *o = begin(p->rec, t_ns, "out");
-    cJSON_AddNumberToObject(o, "ep", p->ep);
+    add_port(o, p);
     add_hex(o, b, n);
     emit(p->rec, o);
 }

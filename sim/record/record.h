@@ -4,6 +4,7 @@
  *
  *   header   {format, version, metersim, scenario {path, crc32, text}, flags}
  *   endpoint one per way in, before the run: its line, spec, bus, copper
+ *   connect  a client of a raw TCP endpoint connected; close: it closed
  *   in       bytes a master wrote, as one read got them, stamped with the
  *            loop's wake (loop_woke(): what link_receive() stamps them with)
  *   out      reply bytes as written to the master (for checking, not fed)
@@ -35,6 +36,8 @@ typedef struct record record_t;
 typedef struct record_port {
     record_t *rec; /* NULL: not recording */
     int ep;        /* its number in the recording */
+    int conn;      /* a TCP connection's number on its endpoint; -1: the endpoint itself */
+    int next_conn; /* an endpoint: the number its next connection gets */
 } record_port_t;
 
 /* What changes results besides the inputs: the flags of the run. */
@@ -52,6 +55,14 @@ record_t *record_open(const char *path, const char *scenario_path, const record_
 /* Declares an endpoint before the run; fills `port`. */
 void record_endpoint(record_t *r, record_port_t *port, bool modbus, const char *spec,
                      const char *bus, bool copper);
+
+/* A client connected to TCP endpoint `srv` (raw: rtu-over-tcp, M-Bus over
+ * TCP) at t_ns; fills `conn`, numbered 0, 1, ... on that endpoint. */
+void record_connect(record_port_t *srv, record_port_t *conn, uint64_t t_ns);
+
+/* The client of `conn` closed its connection at t_ns (an input: the server's
+ * own closes, idle or refused, follow from the run and are not recorded). */
+void record_disconnect(const record_port_t *conn, uint64_t t_ns);
 
 /* A master's bytes, read at t_ns (the loop's wake); peer_bps: the baud rate
  * its side of a pty was set to (0: unknown), which --copper depends on. */

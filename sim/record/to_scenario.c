@@ -17,7 +17,7 @@
 
 typedef struct {
     uint64_t t_ns, last_in_ns, n; /* n: the record of its first byte */
-    int ep;
+    int ep, conn;
     uint8_t *req, *rep;
     size_t req_len, rep_len;
 } step_t;
@@ -101,21 +101,31 @@ static cJSON *step_event(const step_t *s, const rec_endpoint_t *ep, bool named_b
     return ev;
 }
 
+/* The latest step of endpoint ep's connection conn, or of any master on
+ * the line of endpoint ep when conn is -2; -1: none. */
+static long latest(const recfile_t *rf, const step_t *st, size_t n, int ep, int conn)
+{
+    const rec_endpoint_t *me = &rf->eps[ep];
+    for (size_t i = n; i-- > 0;) {
+        const rec_endpoint_t *d = &rf->eps[st[i].ep];
+        if (conn == -2 ? d->modbus == me->modbus && strcmp(d->bus, me->bus) == 0
+                       : st[i].ep == ep && st[i].conn == conn)
+            return (long)i;
+    }
+    return -1;
+}
+
 /* The requests of the recording, each with the reply its line carried. */
 static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
 {
     step_t *st = NULL;
     size_t n = 0;
-    int *last = malloc((size_t)(rf->n_eps ? rf->n_eps : 1) * sizeof *last); /* per endpoint */
-    if (!last)
-        return NULL;
-    for (int k = 0; k < rf->n_eps; k++)
-        last[k] = -1;
     bool ok = true;
     for (size_t i = 0; i < rf->n && ok; i++) {
         const rec_entry_t *e = &rf->e[i];
         if (e->type == REC_IN) {
-            step_t *s = last[e->ep] >= 0 ? &st[last[e->ep]] : NULL;
+            long k = latest(rf, st, n, e->ep, e->conn);
+            step_t *s = k >= 0 ? &st[k] : NULL;
             if (s && !s->rep_len && e->t_ns - s->last_in_ns < TO_SCENARIO_GAP_NS) {
                 ok = append(&s->req, &s->req_len, e->bytes, e->len);
                 s->last_in_ns = e->t_ns;
@@ -127,20 +137,16 @@ static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
                 break;
             }
             st = ns;
-            st[n] = (step_t){.t_ns = e->t_ns, .last_in_ns = e->t_ns, .n = e->n, .ep = e->ep};
+            st[n] = (step_t){
+                .t_ns = e->t_ns, .last_in_ns = e->t_ns, .n = e->n, .ep = e->ep, .conn = e->conn};
             ok = append(&st[n].req, &st[n].req_len, e->bytes, e->len);
-            last[e->ep] = (int)n++;
-        } else if (e->type == REC_OUT && last[e->ep] >= 0) {
-            /* Every master on a line hears every reply: it is this step's
-             * only if this step is the latest request on that line. */
-            const rec_endpoint_t *me = &rf->eps[e->ep];
-            bool latest = true;
-            for (int k = 0; k < rf->n_eps; k++)
-                if (k != e->ep && last[k] > last[e->ep] && rf->eps[k].modbus == me->modbus &&
-                    strcmp(rf->eps[k].bus, me->bus) == 0)
-                    latest = false;
-            if (latest)
-                ok = append(&st[last[e->ep]].rep, &st[last[e->ep]].rep_len, e->bytes, e->len);
+            n++;
+        } else if (e->type == REC_OUT) {
+            /* Every master on a line hears every reply: it is a step's only
+             * if that step is the latest request on the line. */
+            long k = latest(rf, st, n, e->ep, -2);
+            if (k >= 0 && st[k].ep == e->ep && st[k].conn == e->conn)
+                ok = append(&st[k].rep, &st[k].rep_len, e->bytes, e->len);
         } else if (e->type == REC_UI) {
             fprintf(stderr,
                     "metersim: --record-to-scenario: record %llu: a window action (%s) is not "
@@ -148,7 +154,6 @@ static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
                     (unsigned long long)e->n, e->action);
         }
     }
-    free(last);
     if (!ok) {
         for (size_t i = 0; i < n; i++) {
             free(st[i].req);

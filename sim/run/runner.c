@@ -670,11 +670,17 @@ static int open_endpoints(run_t *r)
             return 2;
         }
         meter_line_t l = re->modbus ? METER_LINE_MODBUS : METER_LINE_MBUS;
-        reqs[k++] = (endpoint_req_t){.bus = &r->buses[b].line[l],
-                                     .bus_name = sc->buses[b].name,
-                                     .line = l,
-                                     .replay_fd = replay_fd(o->replay, i),
-                                     .replay_copper = re->copper};
+        reqs[k] = (endpoint_req_t){.bus = &r->buses[b].line[l],
+                                   .bus_name = sc->buses[b].name,
+                                   .line = l,
+                                   .gateway_timeout_ns = sc->buses[b].gateway_timeout_ns
+                                                             ? sc->buses[b].gateway_timeout_ns
+                                                             : o->gateway_timeout_ns,
+                                   .replay = true,
+                                   .replay_fd = replay_fd(o->replay, i),
+                                   .replay_copper = re->copper};
+        char why[256]; /* checked when the recording was read */
+        endpoint_spec_parse(re->spec, re->modbus, &reqs[k++].spec, why, sizeof why);
     }
     for (int b = 0; b < sc->n_buses && !o->replay; b++) {
         const scenario_bus_t *sb = &sc->buses[b];

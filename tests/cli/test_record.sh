@@ -105,6 +105,12 @@ sed '4s/"ep":0/"ep":3/' "$tmp/id7.jsonl" >"$tmp/ep.jsonl"
 expect "an input on an endpoint never declared: refused, status 2" 2 \
     'record 3: endpoint unknown, expected one declared before \(0 to 0\)' \
     "$BIN" --replay "$tmp/ep.jsonl"
+# A raw TCP endpoint: bytes on a connection that never connected.
+sed -e '2s/"spec":"pty"/"spec":"rtu-over-tcp:127.0.0.1:41101"/' \
+    -e '3s/"ep":0,/"ep":0,"conn":0,/' "$tmp/id7.jsonl" >"$tmp/conn.jsonl"
+expect "bytes on a TCP connection never connected: refused, status 2" 2 \
+    'record 2: connection 0 of TCP endpoint 0, expected a "connect" first' \
+    "$BIN" --replay "$tmp/conn.jsonl"
 sed '1s/current\\": 5/current\\": 6/' "$tmp/id7.jsonl" >"$tmp/scen.jsonl"
 expect "the recorded scenario edited (its CRC-32 no longer matches): refused, status 2" 2 \
     'record 0 \(the header\): the scenario.s text has CRC-32 [0-9a-f]{8}, expected [0-9a-f]{8}' \
@@ -114,7 +120,7 @@ expect "the recorded scenario edited (its CRC-32 no longer matches): refused, st
 # write stops the run before it starts (status 3).
 expect "--record with --state: refused, status 2" 2 'not with --state' \
     "$BIN" --headless --scenario "$tmp/s.json" --until 1s --record "$tmp/r.jsonl" --state "$tmp/st"
-expect "--record with a TCP endpoint: refused, status 2" 2 'TCP endpoints are not recorded' \
+expect "--record with a Modbus TCP endpoint: refused, status 2" 2 "Modbus TCP endpoints \\(tcp:\\) are not recorded" \
     "$BIN" --headless --scenario "$tmp/s.json" --until 1s --record "$tmp/r.jsonl" --modbus tcp:0
 expect "--record to a file that cannot be written: status 3 before the run" 3 \
     '--record /nonexistent/r.jsonl: cannot be written' \

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Record and replay (issue 15, point 4): mbpoll and node-mbus (libmbus) read
-# the twin on two ptys while it records (--record); the recording then
+# the twin on two ptys, and node-mbus again over M-Bus/TCP (a raw TCP
+# endpoint on 127.0.0.1:41100), while it records (--record); the recording then
 # replays headless, at full speed, without ports, to the very bytes the
 # clients got (--replay compares every reply byte and exits 0 only if all
 # are identical); --record-to-scenario turns it into a scenario that passes,
@@ -22,7 +23,9 @@ REC=$tmp/session.jsonl
 SCEN='{"meter": {"model": "4PU", "serial": "13070001", "settings": {"mbus_id": 1, "mbus_baud": 9600}},
  "grid": {"voltage": 230, "frequency": 50},
  "load": {"current": 10, "pf": 1}}'
-if ! start_twin "$SCEN" --mbus "pty:$MBUS" --record "$REC" || ! wait_published; then
+TCP_PORT=41100 # this test's port (tests/interop: each test its own)
+if ! start_twin "$SCEN" --mbus "pty:$MBUS" --mbus "tcp:127.0.0.1:$TCP_PORT" --record "$REC" ||
+    ! wait_published; then
     notok "the twin serves Modbus and M-Bus on ptys, recording: $(cat "$tmp/twin.err")"
     echo "1..$n"
     exit 1
@@ -63,7 +66,10 @@ grep -q "Written 1 references" "$tmp/w.out" && grep -qE '^\[24648\]:[[:space:]]+
 cat >"$tmp/mbus.js" <<'JSEOF'
 const path = require('path');
 const MbusMaster = require(path.join(process.argv[2], 'node_modules', 'node-mbus'));
-const master = new MbusMaster({serialPort: process.argv[3], serialBaudRate: 9600, autoConnect: true});
+const where = process.argv[3];
+const master = new MbusMaster(where.startsWith('tcp:')
+    ? {host: '127.0.0.1', port: Number(where.slice(4)), timeout: 300, autoConnect: true}
+    : {serialPort: where, serialBaudRate: 9600, autoConnect: true});
 master.getData(1, (err, data) => {
     let ok = false;
     if (!err) {
@@ -71,13 +77,16 @@ master.getData(1, (err, data) => {
         const info = data.SlaveInformation || {};
         ok = info.Id === 13070001 && recs.some((r) => Math.abs(Number(r.Value) - 23000) <= 50);
     }
-    console.log((ok ? 'ok' : 'not ok') + ' - node-mbus reads meter 1 by primary address: id 13070001, 230 V' + (err ? ' (' + err + ')' : ''));
+    console.log((ok ? 'ok' : 'not ok') + ' - node-mbus reads meter 1 by primary address on ' + where + ': id 13070001, 230 V' + (err ? ' (' + err + ')' : ''));
     master.close();
 });
 JSEOF
 node "$tmp/mbus.js" "$(cd "$DIR" && pwd)" "$MBUS" >"$tmp/js.out" 2>&1
 grep -q '^ok - ' "$tmp/js.out" && ok "$(sed -n 's/^ok - //p' "$tmp/js.out")" ||
     notok "node-mbus: $(cat "$tmp/js.out")"
+node "$tmp/mbus.js" "$(cd "$DIR" && pwd)" "tcp:$TCP_PORT" >"$tmp/js2.out" 2>&1
+grep -q '^ok - ' "$tmp/js2.out" && ok "$(sed -n 's/^ok - //p' "$tmp/js2.out")" ||
+    notok "node-mbus over TCP: $(cat "$tmp/js2.out")"
 stop_twin
 
 # The recording: both endpoints, their requests and the replies.
@@ -89,12 +98,15 @@ assert h["format"] == "metersim-record" and h["version"] == 1, h
 eps = {r["ep"]: r["line"] for r in lines if r.get("type") == "endpoint"}
 ins = {e: sum(1 for r in lines if r.get("type") == "in" and r["ep"] == e) for e in eps}
 outs = {e: sum(len(r["hex"]) // 2 for r in lines if r.get("type") == "out" and r["ep"] == e) for e in eps}
-assert sorted(eps.values()) == ["mbus", "modbus"], eps
+assert sorted(eps.values()) == ["mbus", "mbus", "modbus"], eps
 assert all(ins[e] >= 1 and outs[e] > 0 for e in eps), (ins, outs)
+conns = [(r["type"], r["ep"], r["conn"]) for r in lines if r.get("type") in ("connect", "close")]
+assert conns == [("connect", 2, 0), ("close", 2, 0)], conns
+assert all(r.get("conn") == 0 for r in lines if r.get("type") == "in" and r["ep"] == 2)
 assert lines[-1]["type"] == "end"
 print(f"{len(lines)} records; requests {ins}; reply bytes {outs}")
 PYEOF
-    ok "the recording holds both endpoints' requests and replies ($(cat "$tmp/count.out"))"
+    ok "the recording holds every endpoint's requests and replies, the TCP client's connect and close ($(cat "$tmp/count.out"))"
 else
     notok "the recording: $(cat "$tmp/count.out")"
 fi
@@ -133,12 +145,12 @@ steps=$($PY -c "
 import json, sys
 t = json.load(open(sys.argv[1]))['timeline']
 print(sum(1 for e in t if 'expect' in e.get('modbus', {})), sum(1 for e in t if 'expect' in e.get('mbus', {})))" "$OUT" 2>&1)
-[ $st -eq 0 ] && [ "${steps% *}" -ge 4 ] && [ "${steps#* }" -ge 1 ] &&
+[ $st -eq 0 ] && [ "${steps% *}" -ge 4 ] && [ "${steps#* }" -ge 2 ] &&
     ok "--record-to-scenario writes a scenario with Modbus and M-Bus steps expecting replies ($steps)" ||
     notok "--record-to-scenario (status $st, steps $steps): $(cat "$tmp/conv.err")"
 "$BIN" --headless --quiet "$OUT" >"$tmp/scen.log" 2>"$tmp/scen.err"
 st=$?
-[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 5 ] &&
+[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 7 ] &&
     ok "the generated scenario passes (status 0, $(grep -c '"ok":true' "$tmp/scen.log") exchanges as recorded)" ||
     notok "the generated scenario (status $st): $(cat "$tmp/scen.err")"
 
