@@ -244,6 +244,12 @@ int to_scenario(const char *recording, const char *out)
     }
     if (!status)
         fprintf(stderr, "metersim: --record-to-scenario: %zu steps written to %s\n", n_steps, out);
+    if (!status && rf.flags.fast)
+        fprintf(stderr,
+                "metersim: --record-to-scenario: %s was recorded with --fast (a reply at once); "
+                "a scenario's master keeps wire time, so its replies come later and may differ "
+                "(docs/record.md)\n",
+                recording);
     free(json);
     for (size_t i = 0; i < n_steps; i++) {
         free(st[i].req);
