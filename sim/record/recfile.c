@@ -248,7 +248,7 @@ bool recfile_load(const char *path, recfile_t *rf, char *err, size_t errlen)
     bool ok = true, ended = false;
     while (ok && (len = getline(&line, &cap, f)) != -1) {
         if (ended) {
-            ok = fail(err, errlen, path, n + 1, "after the \"end\" record, expected nothing");
+            ok = fail(err, errlen, path, n, "after the \"end\" record, expected nothing");
             break;
         }
         if (len == 0 || line[len - 1] != '\n') {

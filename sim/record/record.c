@@ -54,6 +54,17 @@ char *record_slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* A whole number written as digits: cJSON prints a double with 15
+ * significant digits when that reads back within its tolerance, which
+ * loses nanoseconds past 1e15 ns (11.6 days). Exact up to 2^53, where the
+ * reader (a double again) stops (docs/record.md). */
+static void add_uint(cJSON *o, const char *key, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
 /* One line of JSON; the object is freed. */
 static void emit(record_t *r, cJSON *o)
 {
@@ -68,8 +79,8 @@ static void emit(record_t *r, cJSON *o)
 static cJSON *begin(record_t *r, uint64_t t_ns, const char *type)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n", (double)++r->n);
-    cJSON_AddNumberToObject(o, "t_ns", (double)t_ns);
+    add_uint(o, "n", ++r->n);
+    add_uint(o, "t_ns", t_ns);
     cJSON_AddStringToObject(o, "type", type);
     return o;
 }
@@ -124,9 +135,9 @@ record_t *record_open(const char *path, const char *scenario_path, const record_
     cJSON_AddBoolToObject(f, "fast", fl->fast);
     cJSON_AddBoolToObject(f, "copper", fl->copper);
     cJSON_AddBoolToObject(f, "allow_outside_paths", fl->allow_outside_paths);
-    cJSON_AddNumberToObject(f, "until_ns", (double)fl->until_ns);
-    cJSON_AddNumberToObject(f, "tcp_idle_ns", (double)fl->tcp_idle_ns);
-    cJSON_AddNumberToObject(f, "gateway_timeout_ns", (double)fl->gateway_timeout_ns);
+    add_uint(f, "until_ns", fl->until_ns);
+    add_uint(f, "tcp_idle_ns", fl->tcp_idle_ns);
+    add_uint(f, "gateway_timeout_ns", fl->gateway_timeout_ns);
     emit(r, h);
     free(text);
     if (r->failed || fflush(r->f) != 0) {
