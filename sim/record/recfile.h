@@ -30,6 +30,7 @@ typedef struct rec_entry {
     uint32_t peer_bps; /* in */
     int meter, arg;    /* ui */
     double value;      /* ui */
+    uint64_t at_ns;    /* ui: the meter's own time when it took effect */
     char action[16];   /* ui */
 } rec_entry_t;
 

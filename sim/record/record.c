@@ -216,11 +216,13 @@ void record_tx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n
     emit(p->rec, o);
 }
 
-void record_ui(record_t *r, uint64_t t_ns, int meter, const char *action, int arg, double value)
+void record_ui(record_t *r, uint64_t t_ns, uint64_t at_ns, int meter, const char *action, int arg,
+               double value)
 {
     if (!r)
         return;
     cJSON *o = begin(r, t_ns, "ui");
+    add_uint(o, "at_ns", at_ns);
     cJSON_AddNumberToObject(o, "meter", meter);
     cJSON_AddStringToObject(o, "action", action);
     cJSON_AddNumberToObject(o, "arg", arg);

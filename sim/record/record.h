@@ -72,11 +72,13 @@ void record_rx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n
 /* Reply bytes written to the master at t_ns. */
 void record_tx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n);
 
-/* A person's action in the window (sim/ui): "button" (arg: 0 left, 1 middle,
+/* A person's action in the window (sim/ui), after the wake at t_ns, taking
+ * effect at at_ns, the meter's own time then: "button" (arg: 0 left, 1 middle,
  * 2 right; value: 1 pressed, 0 released), "supply" (value 1 on),
  * "tariff_input" (value 1: 230 V on 10/11), "current"
  * (arg: phase; value: A), "export" (arg: phase; value: 1 export). */
-void record_ui(record_t *r, uint64_t t_ns, int meter, const char *action, int arg, double value);
+void record_ui(record_t *r, uint64_t t_ns, uint64_t at_ns, int meter, const char *action, int arg,
+               double value);
 
 /* Writes the end record and closes. False when anything could not be
  * written (the run's status is then 3). NULL is fine. */

@@ -38,6 +38,7 @@ struct replay {
     uint64_t t_end;
     uint64_t written_ns; /* the instant of the round whose replies are read next */
     uint64_t extra;      /* bytes sent after the recording's end (not compared) */
+    unsigned late;       /* actions a meter got after its recorded time (told once) */
     bool differ;
     char msg[600];
 };
@@ -145,6 +146,13 @@ static bool is_input(rec_type_t t)
     return t == REC_IN || t == REC_CONNECT || t == REC_CLOSE;
 }
 
+/* When an action is applied: at its meter's time, or at the wake it
+ * followed if that came first (the meter was up to a tick ahead). */
+static uint64_t ui_ns(const rec_entry_t *e)
+{
+    return e->at_ns < e->t_ns ? e->at_ns : e->t_ns;
+}
+
 /* The next instant the recording has an input or an action. */
 static void set_deadline(replay_t *p)
 {
@@ -156,8 +164,8 @@ static void set_deadline(replay_t *p)
     uint64_t d = VTIME_NEVER;
     if (p->next_in < rf->n)
         d = rf->e[p->next_in].t_ns;
-    if (p->next_ui < rf->n && rf->e[p->next_ui].t_ns < d)
-        d = rf->e[p->next_ui].t_ns;
+    if (p->next_ui < rf->n && ui_ns(&rf->e[p->next_ui]) < d)
+        d = ui_ns(&rf->e[p->next_ui]);
     p->ep.deadline_ns = d;
 }
 
@@ -283,8 +291,20 @@ void replay_round(replay_t *p, runner_t *r, volatile int *stop)
     const recfile_t *rf = p->rf;
     /* A person's action of this instant, after its round's input (live, the
      * window is looked at after the round that woke the loop). */
-    while (p->next_ui < rf->n && rf->e[p->next_ui].t_ns <= p->loop->manual_ns) {
+    while (p->next_ui < rf->n && ui_ns(&rf->e[p->next_ui]) <= p->loop->manual_ns) {
         const rec_entry_t *e = &rf->e[p->next_ui++];
+        if (e->meter < runner_scenario(r)->n_meters) {
+            /* At the meter's own time, as live; a meter already past it
+             * (moved on by its bus's traffic) takes it late. */
+            runner_align_meter(r, e->meter, e->at_ns);
+            if (meter_now_ns(runner_meter(r, e->meter)) != e->at_ns && !p->late++)
+                fprintf(stderr,
+                        "metersim: --replay: record %llu: the window's action reaches meter %d "
+                        "at %llu ns, recorded at %llu ns\n",
+                        (unsigned long long)e->n, e->meter,
+                        (unsigned long long)meter_now_ns(runner_meter(r, e->meter)),
+                        (unsigned long long)e->at_ns);
+        }
         if (e->meter >= runner_scenario(r)->n_meters) {
             fail_at(p, e, "a window action on a meter the scenario does not have");
         } else if (strcmp(e->action, "button") == 0) {

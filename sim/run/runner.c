@@ -29,6 +29,7 @@
 #define IDLE_METER_TICKS VTIME_SAMPLE_RATE
 
 static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
+static void advance_meter(run_t *r, int k, uint64_t target);
 
 static uint64_t now_ns(const run_t *r)
 {
@@ -123,6 +124,11 @@ static void set_waves(run_t *r)
     }
 }
 
+void runner_align_meter(runner_t *r, int k, uint64_t at_ns)
+{
+    advance_meter(r, k, at_ns / VTIME_NS_PER_TICK);
+}
+
 meter_t *runner_meter(runner_t *r, int k)
 {
     return &r->meters[k];
@@ -138,6 +144,26 @@ bool runner_supply(const runner_t *r, int k)
     return r->supply[k];
 }
 
+/* Meter k's waveform alone: a person's action changes one meter, from that
+ * meter's own time, and leaves the others' waveforms as they were (a
+ * replay applies it at that same instant of that meter, docs/record.md). */
+static void set_wave(run_t *r, int k)
+{
+    wave_desc_t d;
+    wave_of(r, k, &d);
+    wave_set(&r->waves[k], &d);
+    follow_supply(r, k, &d);
+}
+
+/* --record: a person's action on meter k, at the wake it follows and at
+ * meter k's own time, where it takes effect. */
+static void record_action(run_t *r, int k, const char *action, int arg, double value)
+{
+    if (r->o->rec)
+        record_ui(r->o->rec, loop_woke(&r->loop), meter_now_ns(&r->meters[k]), k, action, arg,
+                  value);
+}
+
 static void set_supply(runner_t *r, int k, bool on)
 {
     r->supply[k] = on;
@@ -148,19 +174,20 @@ static void set_supply(runner_t *r, int k, bool on)
  * follow (--record, issue 15). */
 void runner_set_supply(runner_t *r, int k, bool on)
 {
-    record_ui(r->o->rec, loop_woke(&r->loop), k, "supply", 0, on);
-    set_supply(r, k, on);
+    record_action(r, k, "supply", 0, on);
+    r->supply[k] = on;
+    set_wave(r, k);
 }
 
 void runner_button(runner_t *r, int k, menu_button_t b, bool pressed)
 {
-    record_ui(r->o->rec, loop_woke(&r->loop), k, "button", (int)b, pressed);
+    record_action(r, k, "button", (int)b, pressed);
     meter_button(&r->meters[k], b, pressed);
 }
 
 void runner_set_tariff_input(runner_t *r, int k, bool on)
 {
-    record_ui(r->o->rec, loop_woke(&r->loop), k, "tariff_input", 0, on);
+    record_action(r, k, "tariff_input", 0, on);
     meter_set_tariff_input(&r->meters[k], on);
 }
 
@@ -172,9 +199,9 @@ double runner_current(const runner_t *r, int k, int phase)
 void runner_set_current(runner_t *r, int k, int phase, double amps)
 {
     double imax = variant_of(r->sc->meters[k].model)->imax_a;
-    record_ui(r->o->rec, loop_woke(&r->loop), k, "current", phase, amps);
+    record_action(r, k, "current", phase, amps);
     r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > imax ? imax : amps);
-    set_waves(r);
+    set_wave(r, k);
 }
 
 bool runner_export(const runner_t *r, int k, int phase)
@@ -184,9 +211,9 @@ bool runner_export(const runner_t *r, int k, int phase)
 
 void runner_set_export(runner_t *r, int k, int phase, bool export_)
 {
-    record_ui(r->o->rec, loop_woke(&r->loop), k, "export", phase, export_);
+    record_action(r, k, "export", phase, export_);
     r->loads[k].phase[phase].export_ = export_;
-    set_waves(r);
+    set_wave(r, k);
 }
 
 /* What meter k is, as the scenario describes it. */

@@ -81,6 +81,8 @@ const scenario_t *runner_scenario(const runner_t *r);
 bool runner_supply(const runner_t *r, int k);
 void runner_button(runner_t *r, int k, menu_button_t b, bool pressed);
 void runner_set_tariff_input(runner_t *r, int k, bool on);
+/* --replay: meter k's samples up to at_ns (no further if it is there). */
+void runner_align_meter(runner_t *r, int k, uint64_t at_ns);
 void runner_set_supply(runner_t *r, int k, bool on);
 double runner_current(const runner_t *r, int k, int phase); /* A, as set now */
 void runner_set_current(runner_t *r, int k, int phase, double amps);

@@ -71,7 +71,7 @@ static void test_round_trip(void **state)
     record_tx(&serial, 1234567999, all + 250, 6);
     record_connect(&tcp, &conn, 2000000000);
     record_rx(&conn, 2000000001, (const uint8_t *)"\x10\x5b\x01\x5c\x16", 5, 0);
-    record_ui(r, 3000000000, 0, "current", 2, 12.5);
+    record_ui(r, 3000000000, 2999875000, 0, "current", 2, 12.5);
     record_disconnect(&conn, 4000000000);
     record_rx(&serial, big - 1, all, 1, 0);
     assert_true(record_close(r, big));
@@ -114,6 +114,7 @@ static void test_round_trip(void **state)
     assert_string_equal(e[6].action, "current");
     assert_int_equal(e[6].arg, 2);
     assert_true(e[6].value == 12.5);
+    assert_int_equal(e[6].at_ns, 2999875000);
     assert_int_equal(e[7].type, REC_CLOSE);
     assert_int_equal(e[8].t_ns, big - 1);
     assert_int_equal(e[9].type, REC_END);
