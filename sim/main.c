@@ -85,12 +85,11 @@ static const char usage[] =
     "  --fast              wire-time emulation off: a request is answered the moment\n"
     "                      it is complete (for benchmarks; docs/cli.md)\n"
     "  --record FILE       write every input the twin receives (a master's bytes\n"
-    "                      on each serial or raw TCP endpoint, the window's\n"
+    "                      on each serial port and TCP connection, the window's\n"
     "                      actions) with its virtual time, the replies, the\n"
     "                      scenario and the flags to FILE (JSON lines,\n"
-    "                      docs/record.md); not with --state or Modbus TCP\n"
-    "                      (tcp:) endpoints (status 2); FILE not writable:\n"
-    "                      status 3\n"
+    "                      docs/record.md); not with --state (status 2);\n"
+    "                      FILE not writable: status 3\n"
     "  --replay FILE       run a recording again, headless, at full speed, without\n"
     "                      ports, and compare the replies with the recorded ones:\n"
     "                      status 1 and the record number where they differ; a\n"
@@ -364,26 +363,14 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
 }
 
 /* --record: what a recording cannot hold yet is refused before the run. */
-static bool record_allowed(const options_t *o, const scenario_t *sc)
+static bool record_allowed(const options_t *o)
 {
-    bool tcp = false; /* Modbus TCP: its gateway times requests by the host's wakes */
-    for (int k = 0; k < o->n_endpoints; k++)
-        tcp = tcp || o->endpoints[k].spec.kind == ENDPOINT_MODBUS_TCP;
-    for (int b = 0; b < sc->n_buses; b++)
-        for (int i = 0; i < sc->buses[b].n_modbus; i++)
-            tcp = tcp || sc->buses[b].modbus[i].kind == ENDPOINT_MODBUS_TCP;
-    if (tcp)
-        fprintf(stderr,
-                "metersim: --record %s: Modbus TCP endpoints (tcp:) are not recorded yet "
-                "(docs/record.md): record the session on a pty, a serial port or "
-                "rtu-over-tcp:\n",
-                o->record);
-    else if (o->state)
+    if (o->state)
         fprintf(stderr,
                 "metersim: --record %s: not with --state: the meters' memory at the start "
                 "would not be in the recording, so it could not be replayed\n",
                 o->record);
-    return !tcp && !o->state;
+    return !o->state;
 }
 
 int main(int argc, char **argv)
@@ -409,7 +396,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "metersim: %s\n", err);
         return EXIT_INVALID;
     }
-    if (o.record && !record_allowed(&o, &sc)) {
+    if (o.record && !record_allowed(&o)) {
         scenario_free(&sc);
         return EXIT_INVALID;
     }

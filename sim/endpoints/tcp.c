@@ -123,6 +123,7 @@ static bool mbap_flush(tcp_conn_t *c)
                 break;
             return false;
         }
+        record_tx(&c->rec, loop_now(c->srv->loop), c->out + c->out_off, (size_t)w); /* --record */
         c->out_off += (size_t)w;
     }
     c->ep.want_write = c->out_off < c->out_len;
@@ -205,6 +206,9 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
         conn_deadline(c);
         return;
     }
+    /* A request is stamped with the wake, as a link's bytes are (not after
+     * the catch-up): its time on the line is then the same in a replay. */
+    uint64_t woke = loop_woke(l);
     if (c->in_len == 0) {
         ssize_t n = recv(ep->fd, c->in, sizeof c->in, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -214,15 +218,16 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
         if (n > 0) {
             c->in_len = (size_t)n;
             c->last_ns = now;
+            record_rx(&c->rec, woke, c->in, (size_t)n, 0); /* --record */
         }
     }
-    mbap_feed(c, now);
+    mbap_feed(c, woke);
     modbus_tcp_error_t e = modbus_tcp_error(&c->gc.framer);
     if (e != MODBUS_TCP_OK) {
         conn_close(c, modbus_tcp_strerror(e), &c->srv->stats.dropped_protocol);
         return;
     }
-    gateway_poll(c->srv->gw, now); /* with wire time off, the answer is there now */
+    gateway_poll(c->srv->gw, woke); /* with wire time off, the answer is there now */
     if (c->gc.overflow) {
         conn_close(c, "stopped reading its responses", &c->srv->stats.dropped_slow);
         return;
@@ -323,9 +328,9 @@ bool tcp_server_adopt(tcp_server_t *srv, int fd, const char *peer)
                         .on_readable = conn_readable,
                         .on_writable = conn_writable,
                         .on_due = conn_due};
+    record_connect(&srv->rec, &c->rec, loop_woke(l)); /* --record */
     if (c->raw) {
         link_attach_socket(&c->link, srv->line, fd, c->peer, srv->bus, srv->fast);
-        record_connect(&srv->rec, &c->rec, loop_woke(l)); /* --record */
         c->link.rec = &c->rec;
     } else {
         modbus_tcp_init(&c->gc.framer, NULL);

@@ -162,12 +162,8 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         char why[256];
         if (!endpoint_spec_parse(spec, d->modbus, &sp, why, sizeof why))
             return fail(err, errlen, path, want_n, "spec \"%s\": %s", spec, why);
-        if (sp.kind == ENDPOINT_MODBUS_TCP)
-            return fail(err, errlen, path, want_n,
-                        "spec \"%s\": Modbus TCP, expected a serial or raw TCP endpoint "
-                        "(docs/record.md)",
-                        spec);
         d->tcp = endpoint_spec_is_tcp(&sp);
+        d->mbap = sp.kind == ENDPOINT_MODBUS_TCP;
         rf->n_eps++;
         d->copper = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "copper"));
         snprintf(d->spec, sizeof d->spec, "%s", spec);

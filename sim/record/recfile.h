@@ -36,7 +36,8 @@ typedef struct rec_entry {
 
 typedef struct rec_endpoint {
     bool modbus, copper;
-    bool tcp;    /* a raw TCP endpoint: its input comes by connections */
+    bool tcp;    /* a TCP endpoint: its input comes by connections */
+    bool mbap;   /* ... of Modbus TCP (MBAP frames through a gateway) */
     int n_conns; /* connections declared ("connect") */
     char spec[300];
     char bus[32];

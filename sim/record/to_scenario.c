@@ -18,6 +18,8 @@
 typedef struct {
     uint64_t t_ns, last_in_ns, n; /* n: the record of its first byte */
     int ep, conn;
+    int tid; /* Modbus TCP: the request's transaction id (-1: a serial line's) */
+    bool answered;
     uint8_t *req, *rep;
     size_t req_len, rep_len;
 } step_t;
@@ -101,6 +103,69 @@ static cJSON *step_event(const step_t *s, const rec_endpoint_t *ep, bool named_b
     return ev;
 }
 
+/* An RTU frame: unit, PDU and its CRC (what the gateway puts on the line). */
+static bool rtu_frame(uint8_t **buf, size_t *len, const uint8_t *unit_pdu, size_t n)
+{
+    uint16_t crc = crc16_modbus(unit_pdu, n);
+    uint8_t c[2] = {(uint8_t)(crc & 0xFF), (uint8_t)(crc >> 8)};
+    return append(buf, len, unit_pdu, n) && append(buf, len, c, 2);
+}
+
+/* Modbus TCP: each whole MBAP request of a read (Modbus Messaging on TCP/IP
+ * 1.0b, 3.1.3: transaction id, protocol 0, length, unit, PDU) is a step
+ * with the RTU frame the gateway made of it. */
+static bool mbap_requests(const rec_entry_t *e, step_t **st, size_t *n)
+{
+    const uint8_t *b = e->bytes;
+    size_t len = e->len;
+    while (len >= 8) {
+        size_t l = (size_t)(b[4] << 8 | b[5]);
+        if (l < 2 || 6 + l > len)
+            break; /* split across reads: not made a step (docs/record.md) */
+        step_t *ns = realloc(*st, (*n + 1) * sizeof *ns);
+        if (!ns)
+            return false;
+        *st = ns;
+        step_t *s = &ns[(*n)++];
+        *s = (step_t){.t_ns = e->t_ns,
+                      .last_in_ns = e->t_ns,
+                      .n = e->n,
+                      .ep = e->ep,
+                      .conn = e->conn,
+                      .tid = b[0] << 8 | b[1]};
+        if (!rtu_frame(&s->req, &s->req_len, b + 6, l))
+            return false;
+        b += 6 + l;
+        len -= 6 + l;
+    }
+    return true;
+}
+
+/* Modbus TCP: a response goes to the request of its connection with its
+ * transaction id; the gateway's own exceptions (0x0A: no path, 0x0B: no
+ * answer) mean the line carried no reply. */
+static void mbap_responses(const rec_entry_t *e, step_t *st, size_t n)
+{
+    const uint8_t *b = e->bytes;
+    size_t len = e->len;
+    while (len >= 8) {
+        size_t l = (size_t)(b[4] << 8 | b[5]);
+        if (l < 2 || 6 + l > len)
+            return;
+        int tid = b[0] << 8 | b[1];
+        for (size_t i = n; i-- > 0;)
+            if (st[i].ep == e->ep && st[i].conn == e->conn && st[i].tid == tid && !st[i].answered) {
+                st[i].answered = true;
+                bool gateway = l == 3 && (b[7] & 0x80) && (b[8] == 0x0A || b[8] == 0x0B);
+                if (!gateway)
+                    rtu_frame(&st[i].rep, &st[i].rep_len, b + 6, l);
+                break;
+            }
+        b += 6 + l;
+        len -= 6 + l;
+    }
+}
+
 /* The latest step of endpoint ep's connection conn, or of any master on
  * the line of endpoint ep when conn is -2; -1: none. */
 static long latest(const recfile_t *rf, const step_t *st, size_t n, int ep, int conn)
@@ -123,7 +188,11 @@ static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
     bool ok = true;
     for (size_t i = 0; i < rf->n && ok; i++) {
         const rec_entry_t *e = &rf->e[i];
-        if (e->type == REC_IN) {
+        if (e->type == REC_IN && rf->eps[e->ep].mbap) {
+            ok = mbap_requests(e, &st, &n);
+        } else if (e->type == REC_OUT && rf->eps[e->ep].mbap) {
+            mbap_responses(e, st, n);
+        } else if (e->type == REC_IN) {
             long k = latest(rf, st, n, e->ep, e->conn);
             step_t *s = k >= 0 ? &st[k] : NULL;
             if (s && !s->rep_len && e->t_ns - s->last_in_ns < TO_SCENARIO_GAP_NS) {
@@ -137,8 +206,12 @@ static step_t *collect_steps(const recfile_t *rf, size_t *n_steps)
                 break;
             }
             st = ns;
-            st[n] = (step_t){
-                .t_ns = e->t_ns, .last_in_ns = e->t_ns, .n = e->n, .ep = e->ep, .conn = e->conn};
+            st[n] = (step_t){.t_ns = e->t_ns,
+                             .last_in_ns = e->t_ns,
+                             .n = e->n,
+                             .ep = e->ep,
+                             .conn = e->conn,
+                             .tid = -1};
             ok = append(&st[n].req, &st[n].req_len, e->bytes, e->len);
             n++;
         } else if (e->type == REC_OUT) {

@@ -116,12 +116,10 @@ expect "the recorded scenario edited (its CRC-32 no longer matches): refused, st
     'record 0 \(the header\): the scenario.s text has CRC-32 [0-9a-f]{8}, expected [0-9a-f]{8}' \
     "$BIN" --replay "$tmp/scen.jsonl"
 
-# --record: what it cannot hold is refused before the run; a file it cannot
-# write stops the run before it starts (status 3).
+# --record: what it cannot hold (the state file's memory) is refused before
+# the run; a file it cannot write stops the run before it starts (status 3).
 expect "--record with --state: refused, status 2" 2 'not with --state' \
     "$BIN" --headless --scenario "$tmp/s.json" --until 1s --record "$tmp/r.jsonl" --state "$tmp/st"
-expect "--record with a Modbus TCP endpoint: refused, status 2" 2 "Modbus TCP endpoints \\(tcp:\\) are not recorded" \
-    "$BIN" --headless --scenario "$tmp/s.json" --until 1s --record "$tmp/r.jsonl" --modbus tcp:0
 expect "--record to a file that cannot be written: status 3 before the run" 3 \
     '--record /nonexistent/r.jsonl: cannot be written' \
     "$BIN" --headless --scenario "$tmp/s.json" --until 1s --record /nonexistent/r.jsonl

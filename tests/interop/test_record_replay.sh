@@ -1,7 +1,8 @@
 #!/bin/sh
 # Record and replay (issue 15, point 4): mbpoll and node-mbus (libmbus) read
-# the twin on two ptys, and node-mbus again over M-Bus/TCP (a raw TCP
-# endpoint on 127.0.0.1:41100), while it records (--record); the recording then
+# the twin on two ptys, node-mbus again over M-Bus/TCP (127.0.0.1:41100) and
+# mbpoll over Modbus TCP (127.0.0.1:41102, through the twin's gateway), while
+# it records (--record); the recording then
 # replays headless, at full speed, without ports, to the very bytes the
 # clients got (--replay compares every reply byte and exits 0 only if all
 # are identical); --record-to-scenario turns it into a scenario that passes,
@@ -23,8 +24,10 @@ REC=$tmp/session.jsonl
 SCEN='{"meter": {"model": "4PU", "serial": "13070001", "settings": {"mbus_id": 1, "mbus_baud": 9600}},
  "grid": {"voltage": 230, "frequency": 50},
  "load": {"current": 10, "pf": 1}}'
-TCP_PORT=41100 # this test's port (tests/interop: each test its own)
-if ! start_twin "$SCEN" --mbus "pty:$MBUS" --mbus "tcp:127.0.0.1:$TCP_PORT" --record "$REC" ||
+TCP_PORT=41100 # this test's ports (tests/interop: each test its own)
+MBAP_PORT=41102
+if ! start_twin "$SCEN" --mbus "pty:$MBUS" --mbus "tcp:127.0.0.1:$TCP_PORT" \
+    --modbus "tcp:127.0.0.1:$MBAP_PORT" --record "$REC" ||
     ! wait_published; then
     notok "the twin serves Modbus and M-Bus on ptys, recording: $(cat "$tmp/twin.err")"
     echo "1..$n"
@@ -60,6 +63,13 @@ mb -t 4 -r 0x6048 -c 1 >"$tmp/t.out" 2>&1
 grep -q "Written 1 references" "$tmp/w.out" && grep -qE '^\[24648\]:[[:space:]]+2$' "$tmp/t.out" &&
     ok "mbpoll writes the tariff (0x6048 = 2) and reads it back" ||
     notok "tariff write: $(cat "$tmp/w.out" "$tmp/t.out")"
+
+# mbpoll over Modbus TCP: the same U L1 and f through the gateway (unit 1).
+mbpoll -m tcp -p $MBAP_PORT -a 1 -0 -B -1 -o 1 -t 4:float -r 0x5002 -c 1 127.0.0.1 >"$tmp/tu.out" 2>&1
+mbpoll -m tcp -p $MBAP_PORT -a 1 -0 -B -1 -o 1 -t 4:float -r 0x5008 -c 1 127.0.0.1 >"$tmp/tf.out" 2>&1
+grep -qE '^\[20482\]:[[:space:]]+230$' "$tmp/tu.out" && grep -qE '^\[20488\]:[[:space:]]+50$' "$tmp/tf.out" &&
+    ok "mbpoll reads U L1 = 230 V and f = 50 Hz over Modbus TCP" ||
+    notok "mbpoll over Modbus TCP: $(cat "$tmp/tu.out" "$tmp/tf.out")"
 
 # node-mbus: a REQ_UD2 to primary address 1: the header names the meter
 # (serial 13070001) and the voltage records read 230 V (A2.2, in 10 mV: 23000).
@@ -98,11 +108,12 @@ assert h["format"] == "metersim-record" and h["version"] == 1, h
 eps = {r["ep"]: r["line"] for r in lines if r.get("type") == "endpoint"}
 ins = {e: sum(1 for r in lines if r.get("type") == "in" and r["ep"] == e) for e in eps}
 outs = {e: sum(len(r["hex"]) // 2 for r in lines if r.get("type") == "out" and r["ep"] == e) for e in eps}
-assert sorted(eps.values()) == ["mbus", "mbus", "modbus"], eps
+assert [eps[e] for e in sorted(eps)] == ["modbus", "mbus", "mbus", "modbus"], eps
 assert all(ins[e] >= 1 and outs[e] > 0 for e in eps), (ins, outs)
 conns = [(r["type"], r["ep"], r["conn"]) for r in lines if r.get("type") in ("connect", "close")]
-assert conns == [("connect", 2, 0), ("close", 2, 0)], conns
-assert all(r.get("conn") == 0 for r in lines if r.get("type") == "in" and r["ep"] == 2)
+assert [c for c in conns if c[1] == 2] == [("connect", 2, 0), ("close", 2, 0)], conns
+assert [c for c in conns if c[1] == 3] == [("connect", 3, 0), ("close", 3, 0), ("connect", 3, 1), ("close", 3, 1)], conns
+assert all("conn" in r for r in lines if r.get("type") in ("in", "out") and r["ep"] >= 2)
 assert lines[-1]["type"] == "end"
 print(f"{len(lines)} records; requests {ins}; reply bytes {outs}")
 PYEOF
@@ -145,12 +156,12 @@ steps=$($PY -c "
 import json, sys
 t = json.load(open(sys.argv[1]))['timeline']
 print(sum(1 for e in t if 'expect' in e.get('modbus', {})), sum(1 for e in t if 'expect' in e.get('mbus', {})))" "$OUT" 2>&1)
-[ $st -eq 0 ] && [ "${steps% *}" -ge 4 ] && [ "${steps#* }" -ge 2 ] &&
+[ $st -eq 0 ] && [ "${steps% *}" -ge 6 ] && [ "${steps#* }" -ge 2 ] &&
     ok "--record-to-scenario writes a scenario with Modbus and M-Bus steps expecting replies ($steps)" ||
     notok "--record-to-scenario (status $st, steps $steps): $(cat "$tmp/conv.err")"
 "$BIN" --headless --quiet "$OUT" >"$tmp/scen.log" 2>"$tmp/scen.err"
 st=$?
-[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 7 ] &&
+[ $st -eq 0 ] && [ "$(grep -c '"ok":true' "$tmp/scen.log")" -ge 9 ] &&
     ok "the generated scenario passes (status 0, $(grep -c '"ok":true' "$tmp/scen.log") exchanges as recorded)" ||
     notok "the generated scenario (status $st): $(cat "$tmp/scen.err")"
 
