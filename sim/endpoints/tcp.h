@@ -52,7 +52,7 @@ typedef struct tcp_conn {
     size_t in_len, in_off;
     uint8_t out[TCP_OUT_MAX];
     size_t out_len, out_off;
-    record_port_t rec; /* --record (raw) */
+    record_port_t rec; /* --record: its connect, bytes, replies, close */
 } tcp_conn_t;
 
 typedef struct tcp_stats {

@@ -4,7 +4,7 @@
  *
  *   header   {format, version, metersim, scenario {path, crc32, text}, flags}
  *   endpoint one per way in, before the run: its line, spec, bus, copper
- *   connect  a client of a raw TCP endpoint connected; close: it closed
+ *   connect  a client of a TCP endpoint connected; close: it closed
  *   in       bytes a master wrote, as one read got them, stamped with the
  *            loop's wake (loop_woke(): what link_receive() stamps them with)
  *   out      reply bytes as written to the master (for checking, not fed)
@@ -56,7 +56,7 @@ record_t *record_open(const char *path, const char *scenario_path, const record_
 void record_endpoint(record_t *r, record_port_t *port, bool modbus, const char *spec,
                      const char *bus, bool copper);
 
-/* A client connected to TCP endpoint `srv` (raw: rtu-over-tcp, M-Bus over
+/* A client connected to TCP endpoint `srv` (Modbus TCP, RTU or M-Bus over
  * TCP) at t_ns; fills `conn`, numbered 0, 1, ... on that endpoint. */
 void record_connect(record_port_t *srv, record_port_t *conn, uint64_t t_ns);
 
