@@ -16,9 +16,10 @@
  *
  * Known inaccuracies: the run's own wake-ups (deadlines) fall exactly on
  * time where live they fell a little late; the results do not depend on it
- * (pace never changes the results), which the test of a live session checks.
- * A person's action in the window is applied at the wake it was recorded at,
- * after that wake's input.
+ * (pace never changes the results), which the tests of live sessions check.
+ * Two things do depend on it: a Modbus TCP request queued behind another
+ * starts when the host next looks, and a window action reaches a meter that
+ * bus traffic had moved past its recorded time late (told once).
  */
 #ifndef METERSIM_REPLAY_H
 #define METERSIM_REPLAY_H
