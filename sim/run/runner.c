@@ -342,6 +342,8 @@ static void send_xfer(run_t *r, const scenario_event_t *ev)
     uint64_t now = now_ns(r);
     line->hold++;
     bus_send(line, x->request, x->request_len, now, bps, parity, NULL);
+    if (r->o->fast)
+        bus_collect(line); /* --fast: the reply is ready at the request's end, due at once */
     uint64_t end = now + x->request_len * line_char_ns(bps, parity);
     b->xfer[l] = (xfer_t){.ev = ev,
                           .bps = bps,
