@@ -333,7 +333,7 @@ static void history_store(metrology_t *m, const hist_t *h, size_t n)
  * and its order are those of one tick at a time, so the result does not
  * depend on how the caller splits the samples (tests/unit/test_metrology.c,
  * test_any_pace). */
-size_t metrology_exec(metrology_t *m, const metrology_sample_t *s, size_t n)
+__attribute__((target_clones("avx2", "default"))) size_t metrology_exec(metrology_t *m, const metrology_sample_t *s, size_t n)
 {
     m->cycle_ready = false;
     if (n == 0)

@@ -151,7 +151,7 @@ static inline v2d load2(const double *p)
  * caller stops at the grid of BLOCK ticks. Per tick: the rotor's powers
  * p = r^h by successive products, every component Im(A * p) added in order
  * of h, the noise, then the rotor turns by one step. */
-static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
+__attribute__((target_clones("avx2", "default"))) static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
 {
     const int max_order = w->max_order;
     const double(*amp)[2][6] = (const double(*)[2][6])w->amp;
