@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
 #include "vtime.h"
 
 #define RING_MASK (METROLOGY_DELAY_RING - 1u)
@@ -153,15 +154,11 @@ static void close_cycle(metrology_t *m, bool ends_at_crossing, double end)
         publish(m);
 }
 
-/* The hot loop (docs/performance.md) works on the elements in pairs: the
- * lanes of a 2-wide vector (GCC's generic vectors: one SSE2 register on any
- * x86-64, NEON on ARM) hold elements 1 and 2, and element 3's own pairs
- * (u^2, i^2) and (u*i, u(t - T/4)*i). Every lane does the operations of the
- * scalar formula, in its order, so the results are the same bits as one
+/* The hot loop (docs/performance.md) works on the elements in pairs (v2d,
+ * simd.h): elements 1 and 2 in the lanes of one vector, and element 3's own
+ * pairs (u^2, i^2) and (u*i, u(t - T/4)*i). Every lane does the operations of
+ * the scalar formula, in its order, so the results are the same bits as one
  * element at a time. */
-typedef double v2d __attribute__((vector_size(16)));
-typedef int64_t v2i __attribute__((vector_size(16)));
-
 /* Ticks handled per call at most: bounds the history buffer on the stack. */
 #define EXEC_MAX 512u
 /* History kept before the first tick of a call: the delay reads d + 2 back. */
@@ -333,7 +330,7 @@ static void history_store(metrology_t *m, const hist_t *h, size_t n)
  * and its order are those of one tick at a time, so the result does not
  * depend on how the caller splits the samples (tests/unit/test_metrology.c,
  * test_any_pace). */
-__attribute__((target_clones("avx2", "default"))) size_t metrology_exec(metrology_t *m, const metrology_sample_t *s, size_t n)
+SIMD_CLONES size_t metrology_exec(metrology_t *m, const metrology_sample_t *s, size_t n)
 {
     m->cycle_ready = false;
     if (n == 0)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
 #include "vtime.h"
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -130,11 +131,9 @@ static double gauss(uint64_t *s)
     return (sum - 4 * 32767.5) / sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
 }
 
-/* Pairs of doubles: one SSE2 register on any x86-64 (NEON on ARM). Each
- * lane does the operations of the scalar formula, in its order, so the
- * samples are the same bits as one value at a time. */
-typedef double v2d __attribute__((vector_size(16)));
-
+/* Pairs of doubles (v2d, simd.h): each lane does the operations of the
+ * scalar formula, in its order, so the samples are the same bits as one value
+ * at a time. */
 static inline v2d pair(double a, double b)
 {
     return (v2d){a, b};
@@ -151,7 +150,7 @@ static inline v2d load2(const double *p)
  * caller stops at the grid of BLOCK ticks. Per tick: the rotor's powers
  * p = r^h by successive products, every component Im(A * p) added in order
  * of h, the noise, then the rotor turns by one step. */
-__attribute__((target_clones("avx2", "default"))) static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
+SIMD_CLONES static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
 {
     const int max_order = w->max_order;
     const double(*amp)[2][6] = (const double(*)[2][6])w->amp;
