@@ -110,7 +110,7 @@ void wave_init(wave_t *w, const wave_desc_t *d)
 }
 
 /* splitmix64: small, fast, and the same sequence everywhere. */
-static uint64_t next_u64(uint64_t *s)
+static inline uint64_t next_u64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -122,7 +122,7 @@ static uint64_t next_u64(uint64_t *s)
  * one 64-bit draw, centred and scaled to unit variance. Bounded at 3.46
  * sigma, which noise on a meter's input never exceeds anyway, and about ten
  * times cheaper than Box-Muller. */
-static double gauss(uint64_t *s)
+static inline double gauss(uint64_t *s)
 {
     uint64_t r = next_u64(s);
     double sum = (double)(r & 0xFFFF) + (double)((r >> 16) & 0xFFFF) +
@@ -179,7 +179,8 @@ SIMD_CLONES static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
                 o[j] += load2(&amp[h][0][2 * j]) * pim + load2(&amp[h][1][2 * j]) * pre;
         }
         metrology_sample_t *s = &out[t];
-        memcpy(s, o, sizeof *s);
+        for (int j = 0; j < 3; j++) /* v1 v2 | v3 i1 | i2 i3 */
+            memcpy((unsigned char *)s + j * sizeof o[j], &o[j], sizeof o[j]);
         if (noisy) {
             for (int k = 0; k < 3; k++) {
                 s->v[k] += w->desc.noise_v * gauss(&w->rng);
