@@ -25,6 +25,7 @@
 
 #include "endpoint_spec.h"
 #include "scenario.h"
+#include "trace.h"
 
 typedef struct runner runner_t;
 
@@ -61,12 +62,14 @@ typedef struct {
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
     bool stats;                  /* a line about the run itself on standard error at the end */
+    trace_opts_t trace;          /* --trace-vcd/-pcap/-jsonl (docs/trace.md) */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
  * what was found), 2 a state file was refused or an endpoint could not be
- * opened (nothing ran), 3 an I/O error.
+ * opened (nothing ran), 3 an I/O error (or a trace file that cannot be
+ * written: nothing ran).
  * `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
 
