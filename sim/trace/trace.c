@@ -217,7 +217,8 @@ void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave)
     s->seq = v->seq;
     char lcd[sizeof s->lcd];
     text_lcd_line(meter_display(m), lcd, sizeof lcd);
-    if ((!s->seen || strcmp(lcd, s->lcd) != 0) && in_window(t, now))
+    /* Before its first samples a meter has drawn nothing yet: no change. */
+    if ((s->seen ? strcmp(lcd, s->lcd) != 0 : now > 0) && in_window(t, now))
         jsonl_lcd(t->jsonl, meter_name(t, k), lcd, now);
     memcpy(s->lcd, lcd, sizeof lcd);
     s->seen = true;
