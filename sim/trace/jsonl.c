@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +17,34 @@ struct jsonl {
     FILE *f;
     char path[512];
     bool failed;
+    /* The pulse edge is by far the most frequent record (the LED flashes at
+     * 10 000 imp/kWh): printing a cJSON tree for each cost more than the
+     * meter's own work (bench_trace). So each meter, signal and level has
+     * its line printed once by cJSON with a marker where the time goes; an
+     * edge writes the text before the marker, the time's digits, the text
+     * after it. Every byte but the digits is cJSON's. */
+    char **edge_tpl; /* [meter][signal][level], NULL until first used */
+    int n_meters;
+    char line[4096];
 };
 
-jsonl_t *jsonl_open(const char *path, char *err, size_t errlen)
+jsonl_t *jsonl_open(const char *path, int n_meters, char *err, size_t errlen)
 {
     jsonl_t *j = calloc(1, sizeof *j);
-    if (!j) {
+    if (j)
+        j->edge_tpl = calloc((size_t)(n_meters > 0 ? n_meters : 1) * TRACE_METER_SIGS * 2,
+                             sizeof *j->edge_tpl);
+    if (!j || !j->edge_tpl) {
         snprintf(err, errlen, "--trace-jsonl %s: out of memory", path);
+        free(j);
         return NULL;
     }
+    j->n_meters = n_meters;
     snprintf(j->path, sizeof j->path, "%s", path);
     j->f = fopen(path, "w");
     if (!j->f) {
         snprintf(err, errlen, "--trace-jsonl %s: cannot write it: %s", path, strerror(errno));
+        free(j->edge_tpl);
         free(j);
         return NULL;
     }
@@ -58,6 +74,24 @@ static cJSON *start(const char *type, uint64_t t_ns)
     return o;
 }
 
+/* Writes the object as one line. */
+static void put(jsonl_t *j, cJSON *o)
+{
+    /* Into a buffer of our own first (no allocation); a longer object (an
+     * M-Bus RSP_UD's bytes) gets one from the library. */
+    if (cJSON_PrintPreallocated(o, j->line, (int)sizeof j->line - 1, 0)) {
+        size_t n = strlen(j->line);
+        j->line[n] = '\n';
+        if (fwrite(j->line, 1, n + 1, j->f) != n + 1)
+            j->failed = true;
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    if (!s || fputs(s, j->f) == EOF || fputc('\n', j->f) == EOF)
+        j->failed = true;
+    free(s);
+}
+
 /* Writes the object as one line and frees it. */
 static void emit(jsonl_t *j, cJSON *o)
 {
@@ -65,11 +99,8 @@ static void emit(jsonl_t *j, cJSON *o)
         j->failed = true;
         return;
     }
-    char *s = cJSON_PrintUnformatted(o);
+    put(j, o);
     cJSON_Delete(o);
-    if (!s || fputs(s, j->f) == EOF || fputc('\n', j->f) == EOF)
-        j->failed = true;
-    free(s);
 }
 
 static void add_hex(cJSON *o, const char *key, const uint8_t *bytes, size_t n)
@@ -142,15 +173,46 @@ void jsonl_mbtcp(jsonl_t *j, const char *bus, int client, bool to_gateway, const
     emit(j, o);
 }
 
-void jsonl_edge(jsonl_t *j, const char *meter, const char *signal, bool level, uint64_t t_ns)
+/* The marker where an edge's time goes: a raw value cJSON prints as it is,
+ * and a byte it never prints otherwise (it escapes control characters in
+ * strings). */
+#define TIME_MARK "\x01"
+
+/* The line of an edge of meter k's signal at a level, printed by cJSON. */
+static const char *edge_template(jsonl_t *j, int k, const char *meter, int sig, bool level)
 {
-    cJSON *o = start("edge", t_ns);
+    char **slot = &j->edge_tpl[((size_t)k * TRACE_METER_SIGS + (size_t)sig) * 2 + level];
+    if (*slot)
+        return *slot;
+    cJSON *o = cJSON_CreateObject();
     if (o) {
+        cJSON_AddStringToObject(o, "type", "edge");
+        cJSON_AddRawToObject(o, "t_ns", TIME_MARK);
         cJSON_AddStringToObject(o, "meter", meter ? meter : "");
-        cJSON_AddStringToObject(o, "signal", signal);
+        cJSON_AddStringToObject(o, "signal", trace_sig_name(sig));
         cJSON_AddNumberToObject(o, "level", level ? 1 : 0);
+        *slot = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
     }
-    emit(j, o);
+    return *slot;
+}
+
+void jsonl_edge(jsonl_t *j, int k, const char *meter, int sig, bool level, uint64_t t_ns)
+{
+    const char *tpl = k >= 0 && k < j->n_meters && sig >= 0 && sig < TRACE_METER_SIGS
+                          ? edge_template(j, k, meter, sig, level)
+                          : NULL;
+    const char *mark = tpl ? strchr(tpl, TIME_MARK[0]) : NULL;
+    if (!mark) {
+        j->failed = true;
+        return;
+    }
+    char digits[24];
+    int nd = snprintf(digits, sizeof digits, "%" PRIu64, t_ns);
+    size_t head = (size_t)(mark - tpl);
+    if (fwrite(tpl, 1, head, j->f) != head || fwrite(digits, 1, (size_t)nd, j->f) != (size_t)nd ||
+        fputs(mark + 1, j->f) == EOF || fputc('\n', j->f) == EOF)
+        j->failed = true;
 }
 
 void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns)
@@ -163,11 +225,37 @@ void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns)
     emit(j, o);
 }
 
+/* A measured value, to 9 significant digits (more than any reading has):
+ * cJSON's own printing of a double tries 15 and 17 digits and reads each
+ * back, which cost more than the whole rest of the trace (bench_trace). A
+ * number needs no escaping; a value that is not finite is null. */
+static cJSON *value(double x)
+{
+    char buf[32];
+    if (!isfinite(x))
+        return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, "%.9g", x);
+    return cJSON_CreateRaw(buf);
+}
+
+static void add_value(cJSON *o, const char *key, double x)
+{
+    cJSON *v = value(x);
+    if (v)
+        cJSON_AddItemToObject(o, key, v);
+}
+
 static void add_triple(cJSON *o, const char *key, const double v[3])
 {
-    cJSON *a = cJSON_CreateDoubleArray(v, 3);
-    if (a)
-        cJSON_AddItemToObject(o, key, a);
+    cJSON *a = cJSON_CreateArray();
+    if (!a)
+        return;
+    for (int k = 0; k < 3; k++) {
+        cJSON *x = value(v[k]);
+        if (x)
+            cJSON_AddItemToArray(a, x);
+    }
+    cJSON_AddItemToObject(o, key, a);
 }
 
 void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, uint64_t t_ns)
@@ -180,17 +268,20 @@ void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, ui
         add_triple(o, "i", v->i);
         add_triple(o, "p", v->p);
         add_triple(o, "q", v->q);
-        cJSON_AddNumberToObject(o, "p_total", v->p_total);
-        cJSON_AddNumberToObject(o, "q_total", v->q_total);
-        cJSON_AddNumberToObject(o, "s_total", v->s_total);
-        cJSON_AddNumberToObject(o, "pf_total", v->pf_total);
-        cJSON_AddNumberToObject(o, "frequency", v->frequency);
+        add_value(o, "p_total", v->p_total);
+        add_value(o, "q_total", v->q_total);
+        add_value(o, "s_total", v->s_total);
+        add_value(o, "pf_total", v->pf_total);
+        add_value(o, "frequency", v->frequency);
     }
     emit(j, o);
 }
 
 bool jsonl_close(jsonl_t *j)
 {
+    for (size_t i = 0; i < (size_t)(j->n_meters > 0 ? j->n_meters : 1) * TRACE_METER_SIGS * 2; i++)
+        cJSON_free(j->edge_tpl[i]);
+    free(j->edge_tpl);
     bool ok = !j->failed;
     if (fclose(j->f) != 0)
         ok = false;

@@ -1,6 +1,7 @@
 /* trace: the fan-out from the run's hooks to the three writers (see trace.h). */
 #include "trace.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ typedef struct {
     bool seen;
     bool level[TRACE_METER_SIGS]; /* inputs only: tariff, supply per phase */
     uint32_t seq;                 /* metrology windows published */
+    display_t glass;              /* what was lit (the fields before the sequencer's) */
     char lcd[96];
 } meter_seen_t;
 
@@ -82,7 +84,7 @@ trace_t *trace_open(const trace_opts_t *o, const scenario_t *sc, bool *ok, char 
         goto fail;
     if (o->pcap && !(t->pcap = pcapw_open(o->pcap, err, errlen)))
         goto fail;
-    if (o->jsonl && !(t->jsonl = jsonl_open(o->jsonl, err, errlen)))
+    if (o->jsonl && !(t->jsonl = jsonl_open(o->jsonl, sc->n_meters, err, errlen)))
         goto fail;
     *ok = true;
     return t;
@@ -184,7 +186,7 @@ static void level(trace_t *t, int k, int sig, bool on, uint64_t t_ns)
     if (t->vcd)
         vcd_level(t->vcd, k, sig, on, t_ns);
     if (t->jsonl && in_window(t, t_ns))
-        jsonl_edge(t->jsonl, meter_name(t, k), trace_sig_name(sig), on, t_ns);
+        jsonl_edge(t->jsonl, k, meter_name(t, k), sig, on, t_ns);
 }
 
 void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave)
@@ -215,8 +217,14 @@ void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave)
     if (s->seen && v->seq != s->seq && in_window(t, v->end_tick * VTIME_NS_PER_TICK))
         jsonl_window(t->jsonl, meter_name(t, k), v, v->end_tick * VTIME_NS_PER_TICK);
     s->seq = v->seq;
+    /* The text only when something lit changed: rendering it at every look
+     * would cost more than the trace (bench_trace). */
+    const display_t *d = meter_display(m);
+    if (s->seen && memcmp(d, &s->glass, offsetof(display_t, now_ns)) == 0)
+        return;
+    memcpy(&s->glass, d, sizeof s->glass);
     char lcd[sizeof s->lcd];
-    text_lcd_line(meter_display(m), lcd, sizeof lcd);
+    text_lcd_line(d, lcd, sizeof lcd);
     /* Before its first samples a meter has drawn nothing yet: no change. */
     if ((s->seen ? strcmp(lcd, s->lcd) != 0 : now > 0) && in_window(t, now))
         jsonl_lcd(t->jsonl, meter_name(t, k), lcd, now);

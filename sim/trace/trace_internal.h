@@ -55,14 +55,15 @@ const char *pcapw_path(const pcapw_t *p);
 
 /* ---- jsonl.c ---- */
 typedef struct jsonl jsonl_t;
-jsonl_t *jsonl_open(const char *path, char *err, size_t errlen);
+jsonl_t *jsonl_open(const char *path, int n_meters, char *err, size_t errlen);
 void jsonl_frame(jsonl_t *j, const char *bus, meter_line_t line, int dir, const char *meter,
                  const uint8_t *bytes, size_t n, uint64_t t_start_ns, uint64_t t_end_ns,
                  uint32_t bps, line_parity_t parity);
 void jsonl_cut(jsonl_t *j, const char *bus, meter_line_t line, const char *meter, uint64_t t_ns);
 void jsonl_mbtcp(jsonl_t *j, const char *bus, int client, bool to_gateway, const uint8_t *adu,
                  size_t n, uint64_t t_ns);
-void jsonl_edge(jsonl_t *j, const char *meter, const char *signal, bool level, uint64_t t_ns);
+/* An edge of signal `sig` (TRACE_SIG_*) of meter k, named `meter`. */
+void jsonl_edge(jsonl_t *j, int k, const char *meter, int sig, bool level, uint64_t t_ns);
 void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns);
 void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, uint64_t t_ns);
 bool jsonl_close(jsonl_t *j);

@@ -122,6 +122,31 @@ static void ident(uint32_t sig, char out[8])
     out[k] = '\0';
 }
 
+/* Writes "#t\n": printf would cost more than the rest of the trace. */
+static void put_time(FILE *f, uint64_t t)
+{
+    char buf[24];
+    int k = (int)sizeof buf;
+    buf[--k] = '\n';
+    do {
+        buf[--k] = (char)('0' + t % 10);
+        t /= 10;
+    } while (t);
+    buf[--k] = '#';
+    fwrite(buf + k, 1, sizeof buf - (size_t)k, f);
+}
+
+/* Writes a value change: "0!" or "1!" and a newline. */
+static void put_change(FILE *f, int level, uint32_t sig)
+{
+    char buf[12];
+    buf[0] = (char)('0' + level);
+    ident(sig, buf + 1);
+    size_t n = strlen(buf);
+    buf[n] = '\n';
+    fwrite(buf, 1, n + 1, f);
+}
+
 /* A name as a VCD reference: letters, digits and '_' only. */
 static void put_name(FILE *f, const char *a, const char *b)
 {
@@ -358,12 +383,10 @@ static bool current(const vcd_t *v, uint32_t s)
 
 static void dumpvars(vcd_t *v)
 {
-    char id[8];
-    fprintf(v->f, "#%" PRIu64 "\n$dumpvars\n", v->from);
-    for (uint32_t s = 0; s < v->n_sigs; s++) {
-        ident(s, id);
-        fprintf(v->f, "%d%s\n", v->shown[s], id);
-    }
+    put_time(v->f, v->from);
+    fputs("$dumpvars\n", v->f);
+    for (uint32_t s = 0; s < v->n_sigs; s++)
+        put_change(v->f, v->shown[s], s);
     fputs("$end\n", v->f);
     v->started = true;
     v->last_t = v->from;
@@ -396,7 +419,6 @@ static void flush(vcd_t *v, uint64_t w)
         }
     }
     qsort(v->batch.v, v->batch.n, sizeof *v->batch.v, cmp_ev);
-    char id[8];
     for (size_t i = 0; i < v->batch.n;) {
         uint64_t t = v->batch.v[i].t;
         if (t > v->until) {
@@ -437,12 +459,11 @@ static void flush(vcd_t *v, uint64_t w)
             if (!v->started)
                 continue; /* before the window: it only sets the starting level */
             if (!stamped) {
-                fprintf(v->f, "#%" PRIu64 "\n", t);
+                put_time(v->f, t);
                 stamped = true;
                 v->last_t = t;
             }
-            ident(s, id);
-            fprintf(v->f, "%d%s\n", now, id);
+            put_change(v->f, now, s);
         }
     }
     v->floor = w;
@@ -460,7 +481,7 @@ bool vcd_close(vcd_t *v, uint64_t end_ns)
     if (!v->started && end_ns >= v->from)
         dumpvars(v);
     if (v->started && end_ns > v->last_t)
-        fprintf(v->f, "#%" PRIu64 "\n", end_ns); /* the tail, up to the end of the run */
+        put_time(v->f, end_ns); /* the tail, up to the end of the run */
     if (v->late)
         fprintf(stderr,
                 "metersim: --trace-vcd %s: %" PRIu64
