@@ -44,6 +44,7 @@ bool gateway_attach(gateway_t *g, gateway_client_t *c)
 
 void gateway_detach(gateway_t *g, gateway_client_t *c)
 {
+    trace_mbtcp_closed(g->bus->trace, g->bus->trace_bus, c);
     for (int i = 0; i < g->n_clients; i++) {
         if (g->clients[i] != c)
             continue;

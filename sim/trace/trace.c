@@ -180,6 +180,15 @@ void trace_mbtcp(trace_t *t, int bus, const void *client, bool to_gateway, uint1
         jsonl_mbtcp(t->jsonl, t->sc->buses[bus].name, c, to_gateway, adu, n, t_ns);
 }
 
+void trace_mbtcp_closed(trace_t *t, int bus, const void *client)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->n_clients; i++)
+        if (t->clients[i].client == client && t->clients[i].bus == bus)
+            t->clients[i].client = NULL; /* its number stays taken */
+}
+
 /* An input level to both writers that want it. */
 static void level(trace_t *t, int k, int sig, bool on, uint64_t t_ns)
 {

@@ -70,6 +70,10 @@ void trace_cut(trace_t *t, int bus, meter_line_t line, int meter, uint64_t t_ns)
 void trace_mbtcp(trace_t *t, int bus, const void *client, bool to_gateway, uint16_t tid,
                  uint8_t unit, const uint8_t *pdu, size_t len, uint8_t exception, uint64_t t_ns);
 
+/* The client's connection closed: a new one at the same pointer is another
+ * connection, with a number of its own. */
+void trace_mbtcp_closed(trace_t *t, int bus, const void *client);
+
 /* Meter k as it is now (meter_now_ns), with `wave` the phases it is fed:
  * inputs that changed are stamped now; the pulse edges it made, its
  * published windows and a changed LCD are taken. */
