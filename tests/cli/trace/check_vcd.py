@@ -55,7 +55,10 @@ DOWNSAMPLE = 1000  # 1 us samples from the 1 ns timescale
 
 
 def decode(wire, baud, modbus):
-    pd = "uart:rx=%s:baudrate=%d:parity=even" % (wire, baud) + (",modbus" if modbus else "")
+    # The modbus decoder reads RX as the server's side unless told: the wire
+    # to the meter is the client's.
+    roles = ":scchannel=TX:cschannel=RX" if wire.endswith("_to_meter") else ""
+    pd = "uart:rx=%s:baudrate=%d:parity=even" % (wire, baud) + (",modbus" + roles if modbus else "")
     ann = "uart=rx-data:rx-parity-err:rx-warnings" + (",modbus" if modbus else "")
     out = subprocess.run(
         ["sigrok-cli", "-i", vcd_path, "-I", "vcd:downsample=%d" % DOWNSAMPLE, "-P", pd, "-A", ann,
@@ -127,6 +130,16 @@ funcs = [int(t.split()[1].rstrip(":")) for t in m2s[2] if t.startswith("Function
 tap(funcs == [q[1] for q in modbus_req], "the modbus decoder reads the requests' functions",
     repr(funcs))
 bad_crc = [t for t in m2s[2] + s2m[2] if "CRC incorrect" in t]
+# Both wires at once, as a logic analyser on a master's UART sees them: RX
+# from the meters, TX to them.
+both = subprocess.run(
+    ["sigrok-cli", "-i", vcd_path, "-I", "vcd:downsample=%d" % DOWNSAMPLE, "-P",
+     "uart:rx=bus1_modbus_to_master:tx=bus1_modbus_to_meter:baudrate=9600:parity=even,modbus",
+     "-A", "modbus=cs-function:sc-function"], capture_output=True, text=True).stdout.splitlines()
+errs = [t for t in both if "Error for function" in t]
+tap(len(both) == len(modbus_req) + len(rep_frames) and len(errs) == 1,
+    "decoded together (rx=to_master, tx=to_meter): a function per request and per reply, "
+    "the exception as one", "%d annotations" % len(both))
 tap(not bad_crc, "the modbus decoder finds no wrong CRC", repr(bad_crc))
 
 # The request sent with odd parity to a meter at even: each of its characters
