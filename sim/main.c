@@ -100,6 +100,17 @@ static const char usage[] =
     "                      steps send the recorded requests at their times and\n"
     "                      expect the recorded replies (a CI test); status 2 for\n"
     "                      a refused recording, 3 if OUT.json cannot be written\n"
+    "  --trace-vcd FILE    a bit-level VCD of every serial line (one wire a\n"
+    "                      direction), the S0 outputs, the LED, the tariff input\n"
+    "                      and each phase's supply, in virtual time (sigrok,\n"
+    "                      PulseView, GTKWave; docs/trace.md)\n"
+    "  --trace-pcap FILE   every Modbus RTU, Modbus/TCP and M-Bus frame in a pcap\n"
+    "                      (nanosecond, link type 252) that tshark dissects\n"
+    "  --trace-jsonl FILE  one JSON object a line per frame, pulse edge, input\n"
+    "                      change, LCD change and published window (t_ns)\n"
+    "  --trace-from D      the traces start at this simulated time (default 0)\n"
+    "  --trace-until D     ... and end at this one (default: the end of the run)\n"
+    "                      A trace file that cannot be written: status 3, nothing ran\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
     "\n"
@@ -109,7 +120,7 @@ static const char usage[] =
     "Exit status: 0 done; 1 an assertion failed (--replay: a reply differs); 2\n"
     "invalid command line, scenario, state file or recording, or a state file\n"
     "in use (nothing ran); 3 an I/O error while running (a state file not\n"
-    "saved, a recording not written).\n";
+    "saved, a recording or a trace file not written).\n";
 
 static volatile int stop_requested;
 
@@ -139,6 +150,8 @@ typedef struct {
     double speed;       /* 0: as fast as possible */
     const char *record; /* --record FILE */
     const char *replay; /* --replay FILE */
+    trace_opts_t trace;
+    uint64_t trace_from, trace_until; /* ticks */
 } options_t;
 
 /* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
@@ -224,13 +237,29 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
                    strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--record") == 0 ||
-                   strcmp(a, "--replay") == 0) {
+                   strcmp(a, "--replay") == 0 || strncmp(a, "--trace-", 8) == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
             }
             i++;
-            if (strcmp(a, "--scenario") == 0) {
+            if (strcmp(a, "--trace-vcd") == 0) {
+                o->trace.vcd = val;
+            } else if (strcmp(a, "--trace-pcap") == 0) {
+                o->trace.pcap = val;
+            } else if (strcmp(a, "--trace-jsonl") == 0) {
+                o->trace.jsonl = val;
+            } else if (strcmp(a, "--trace-from") == 0 || strcmp(a, "--trace-until") == 0) {
+                uint64_t *d = a[8] == 'f' ? &o->trace_from : &o->trace_until;
+                if (!duration_parse(val, d) || (a[8] == 'u' && *d == 0)) {
+                    fprintf(stderr, "metersim: %s %s: expected a duration such as \"90s\"\n", a,
+                            val);
+                    return EXIT_INVALID;
+                }
+            } else if (strncmp(a, "--trace-", 8) == 0) {
+                fprintf(stderr, "metersim: unknown option %s (see --help)\n", a);
+                return EXIT_INVALID;
+            } else if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
             } else if (strcmp(a, "--record") == 0) {
                 o->record = val;
@@ -298,6 +327,12 @@ static int parse_args(int argc, char **argv, options_t *o)
             return EXIT_INVALID;
         }
     }
+    if (o->trace_until && o->trace_from >= o->trace_until) {
+        fprintf(stderr, "metersim: --trace-from must be before --trace-until\n");
+        return EXIT_INVALID;
+    }
+    o->trace.from_ns = o->trace_from * VTIME_NS_PER_TICK;
+    o->trace.until_ns = o->trace_until * VTIME_NS_PER_TICK;
     if (o->headless && !speed_given)
         o->speed = 0.0;
     o->speed_given = speed_given;
@@ -485,7 +520,8 @@ int main(int argc, char **argv)
                         .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
                         .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK,
                         .rec = rec,
-                        .replay = replay};
+                        .replay = replay,
+                        .trace = o.trace};
     rc = runner_run(&sc, &ro, &stop_requested);
     if (replay && rc <= 1) {
         int d = replay_finish(replay);

@@ -290,6 +290,7 @@ static bool setup_buses(run_t *r)
             bus_init(&rb->line[l], (meter_line_t)l, rb->members, rb->n, true);
             rb->line[l].sync = bus_sync_hook;
             rb->line[l].sync_ctx = r;
+            bus_set_trace(&rb->line[l], r->trace, b, rb->index);
         }
     }
     return true;
@@ -510,10 +511,12 @@ static void advance_meter(run_t *r, int k, uint64_t target)
     uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        trace_meter(r->trace, k, m, &r->waves[k].desc);
         wave_fill(&r->waves[k], r->buf, n);
         meter_exec(m, r->buf, n);
         t += n;
     }
+    trace_meter(r->trace, k, m, &r->waves[k].desc);
 }
 
 /* A bus's meters up to `now_ns` (no further than the next common stop), its
@@ -564,6 +567,7 @@ static void advance_to(run_t *r, uint64_t target)
             advance_meter(r, k, stop_at);
         r->tick = stop_at;
         collect(r);
+        trace_time(r->trace, now_ns(r));
         check_xfers(r, false);
         mirror(r); /* before anything the meters did can be seen */
         serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
@@ -767,6 +771,8 @@ static int open_endpoints(run_t *r)
 
 static void run_free(run_t *r)
 {
+    if (r->trace)
+        trace_close(r->trace, 0); /* a run that did not start: nothing in it */
     state_close(&r->state);
     endpoints_close(&r->ep);
     loop_free(&r->loop);
@@ -804,6 +810,14 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         return 3;
     }
     r->grid = sc->grid;
+    bool traced;
+    char terr[1024];
+    r->trace = trace_open(&o->trace, sc, &traced, terr, sizeof terr);
+    if (!traced) { /* before anything runs (issue 15) */
+        fprintf(stderr, "metersim: %s\n", terr);
+        run_free(r);
+        return 3;
+    }
     state_init(&r->state, o->state);
     setup_meters(r);
     if (!setup_buses(r)) {
@@ -895,6 +909,9 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     }
     if (o->junit && !junit_write(r, o->junit, loop_wall(&r->loop)))
         status = status ? status : 3;
+    if (!trace_close(r->trace, now_ns(r)))
+        status = status ? status : 3;
+    r->trace = NULL;
     run_free(r);
     return status;
 }

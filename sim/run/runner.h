@@ -25,6 +25,7 @@
 
 #include "endpoint_spec.h"
 #include "scenario.h"
+#include "trace.h"
 
 typedef struct runner runner_t;
 struct record;
@@ -66,12 +67,14 @@ typedef struct {
     struct record *rec;          /* --record FILE: every input, every reply (NULL: none) */
     struct replay *replay;       /* --replay FILE: the endpoints and the clock are the
                                     recording's (sim/record/replay.h); NULL: none */
+    trace_opts_t trace;          /* --trace-vcd/-pcap/-jsonl (docs/trace.md) */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
  * what was found), 2 a state file was refused or an endpoint could not be
- * opened (nothing ran), 3 an I/O error.
+ * opened (nothing ran), 3 an I/O error (or a trace file that cannot be
+ * written: nothing ran).
  * `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
 
