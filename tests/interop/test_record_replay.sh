@@ -27,7 +27,8 @@ SCEN='{"meter": {"model": "4PU", "serial": "13070001", "settings": {"mbus_id": 1
 TCP_PORT=41100 # this test's ports (tests/interop: each test its own)
 MBAP_PORT=41102
 if ! start_twin "$SCEN" --mbus "pty:$MBUS" --mbus "tcp:127.0.0.1:$TCP_PORT" \
-    --modbus "tcp:127.0.0.1:$MBAP_PORT" --record "$REC" ||
+    --modbus "tcp:127.0.0.1:$MBAP_PORT" --record "$REC" \
+    --trace-jsonl "$tmp/live.trace.jsonl" --trace-pcap "$tmp/live.pcap" ||
     ! wait_published; then
     notok "the twin serves Modbus and M-Bus on ptys, recording: $(cat "$tmp/twin.err")"
     echo "1..$n"
@@ -123,11 +124,21 @@ else
 fi
 
 # Replay: headless, full speed, the same bytes.
-"$BIN" --replay "$REC" --quiet >"$tmp/replay.log" 2>"$tmp/replay.err"
+"$BIN" --replay "$REC" --quiet --trace-jsonl "$tmp/replay.trace.jsonl" \
+    --trace-pcap "$tmp/replay.pcap" >"$tmp/replay.log" 2>"$tmp/replay.err"
 st=$?
 [ $st -eq 0 ] && grep -q 'identical' "$tmp/replay.err" &&
     ok "--replay gives byte-identical replies ($(sed -n 's/^metersim: --replay: //p' "$tmp/replay.err"))" ||
     notok "--replay (status $st): $(cat "$tmp/replay.err")"
+# ... and the same traces (issue 15: byte-identical replies and traces): the
+# JSONL (frames, pulse edges, LCD changes, windows) and the pcap of the live
+# run, byte for byte (and so at any pace: the replay runs on its own clock).
+if cmp -s "$tmp/live.trace.jsonl" "$tmp/replay.trace.jsonl" && cmp -s "$tmp/live.pcap" "$tmp/replay.pcap" &&
+    [ "$(grep -c '"frame"' "$tmp/live.trace.jsonl")" -gt 10 ]; then
+    ok "the replay's JSONL and pcap traces are byte-identical to the live run's"
+else
+    notok "traces differ: $(cmp "$tmp/live.trace.jsonl" "$tmp/replay.trace.jsonl" 2>&1; cmp "$tmp/live.pcap" "$tmp/replay.pcap" 2>&1)"
+fi
 
 # A recording whose reply was edited: the replay names the record.
 $PY - "$REC" "$tmp/edited.jsonl" <<'PYEOF'
