@@ -95,6 +95,15 @@ OUTPUTS = [
 
 PHASES = ("L1", "L2", "L3")
 
+# A month-end read: FC03 requests to the meter (ID 1, A3.2), one a second.
+READS = [
+    ("01 03 60 00 00 18", "active"),  # 0x6000-0x6017: total and forward x (total, T1, T2, L1-L3)
+    ("01 03 60 18 00 0C", "reverse"),  # 0x6018-0x6023: reverse active: 0
+    ("01 03 60 24 00 18", "reactive"),  # 0x6024-0x603B: reactive total and forward
+    ("01 03 60 63 00 06", "q1"),  # 0x6063-0x6068: Q1 total, T1, T2
+    ("01 03 60 48 00 01", "tariff"),  # 0x6048: the tariff in force
+]
+
 
 def tod(s):
     h, m = s.split(":")
@@ -223,6 +232,24 @@ class Year:
             return (x // DAY) * self.cum(p, DAY) + self.cum(p, x % DAY)
         return g(b) - g(a)
 
+    def value(self, p, x):
+        """base_p at x seconds (periodic), a Fraction."""
+        x %= DAY
+        pts = self.base[p]
+        ext = [(pts[-1][0] - DAY, pts[-1][1])] + pts + [(pts[0][0] + DAY, pts[0][1])]
+        for (ta, va), (tb, vb) in zip(ext, ext[1:]):
+            if ta <= x < tb:
+                return va + (vb - va) * F(x - ta, tb - ta)
+        raise AssertionError(x)
+
+    def held(self, p, a, b):
+        """The sum over the whole seconds a..b-1 of base_p, each second's value
+        held for that second (the host samples profiles once a simulated
+        second, docs/scenario.md): on a straight piece with its ends on whole
+        seconds the sum is the integral minus (f(b) - f(a))/2 x 1 s, and so over
+        any run of pieces (every point of the file lies on a whole minute)."""
+        return self.integral(p, a, b) - (self.value(p, b) - self.value(p, a)) / 2
+
     def cumulative(self, times):
         """Exact A*s x factor per phase and tariff over [0, t) for each t of
         `times`: {t: {(phase, tariff): Fraction}}, in one sweep."""
@@ -238,7 +265,8 @@ class Year:
             _, k, shift = regs[i]
             tr = 2 if self.tariff_at(a) else 1
             for p in PHASES:
-                acc[(p, tr)] += k * self.integral(p, a + shift, b + shift)
+                # the host holds each second's value (see held())
+                acc[(p, tr)] += k * self.held(p, a + shift, b + shift)
             out[b] = dict(acc)
         return {t: out[t] for t in times}
 
@@ -273,8 +301,8 @@ SLOTS = ("total", "T1", "T2", "L1", "L2", "L3")
 
 
 def tolerance(vals):
-    """Per read: 0.001 kWh (the sampled profile, the cycle in flight, the
-    request's own wire time, noise: well below 0.1 Wh; see the description)
+    """Per read: 0.0015 kWh (the cycle in flight and at each tariff switch,
+    the request's own wire time, noise: well below that; see the description)
     + 1e-6 of the largest value (metrology, about 1e-7, with a margin of 10)
     + half a float32 step at the largest value."""
     big = max(abs(v) for v in vals)
@@ -291,7 +319,9 @@ def build(h, start_day, days):
     read_times = [t for t in y.reads() if a < t <= b]
     if b not in read_times:
         read_times.append(b)
-    cum = y.cumulative([a] + read_times)
+    # one request a second from each read time on: on one line, a request
+    # waits for the previous reply; each expects the registers at its own second
+    cum = y.cumulative([a] + [t + i for t in read_times for i in range(len(READS))])
     pre = y.registers(cum[a]) if a > 0 else None
     # a preset register holds what the file says: 3 decimals (6.2)
     pre = {k: round(v, 3) for k, v in pre.items()} if pre else None
@@ -324,22 +354,23 @@ def build(h, start_day, days):
         if a < t < b:
             events.append((t, 1, {"load": {p: {"current": y.daily(p, k, s)} for p in PHASES}}))
     for t in read_times:
-        e = expected(t)
-        act = [e["active." + s] for s in SLOTS] * 2  # total = forward (C-03, no export)
-        rea = [e["reactive." + s] for s in SLOTS] * 2
-        q1 = [e["reactive." + s] for s in ("total", "T1", "T2")]
-        fl = lambda xs: [round(x, 4) for x in xs]
-        events.append((t, 0, {"modbus": {"request": "01 03 60 00 00 18", "expect_floats": fl(act),
-                                         "tolerance": tolerance(act)}}))
-        events.append((t, 0, {"modbus": {"request": "01 03 60 18 00 0C",
-                                         "expect_floats": [0] * 6, "tolerance": 0}}))
-        events.append((t, 0, {"modbus": {"request": "01 03 60 24 00 18", "expect_floats": fl(rea),
-                                         "tolerance": tolerance(rea)}}))
-        events.append((t, 0, {"modbus": {"request": "01 03 60 63 00 06", "expect_floats": fl(q1),
-                                         "tolerance": tolerance(q1)}}))
-        # the tariff register (Signed, 2: T2) at local midnight
-        events.append((t, 0, {"modbus": {"request": "01 03 60 48 00 01",
-                                         "expect": "01 03 02 00 %02X" % (2 if y.tariff_at(t) else 1)}}))
+        for i, (request, what) in enumerate(READS):
+            e = expected(t + i)
+            if what == "tariff":  # Signed, 2: T2 (at local midnight)
+                mb = {"request": request,
+                      "expect": "01 03 02 00 %02X" % (2 if y.tariff_at(t + i) else 1)}
+            else:
+                if what == "active":  # total = forward (C-03, no export)
+                    vals = [e["active." + s] for s in SLOTS] * 2
+                elif what == "reverse":
+                    vals = [0.0] * 6
+                elif what == "reactive":
+                    vals = [e["reactive." + s] for s in SLOTS] * 2
+                else:  # Q1: all the reactive energy (import, inductive)
+                    vals = [e["reactive." + s] for s in ("total", "T1", "T2")]
+                mb = {"request": request, "expect_floats": [round(x, 4) for x in vals],
+                      "tolerance": tolerance(vals) if what != "reverse" else 0}
+            events.append((t + i, 0, {"modbus": mb}))
     events.sort(key=lambda e: (e[0], e[1]))
     timeline = []
     for t, _, ev in events:
@@ -351,8 +382,8 @@ def build(h, start_day, days):
         "name": h["name"] if full else "%s: days %d-%d" % (h["name"], start_day, start_day + days),
         "description": desc,
         "seed": h["seed"],
-        # 2 s after the last read: its reply has come
-        "duration": dur(b - a + 2),
+        # the last read's reply has come
+        "duration": dur(b - a + len(READS) + 1),
         "meter": meter,
         "grid": {"voltage": num(y.U), "frequency": 50, "noise": h["grid_noise"]},
         "load": load,
@@ -401,10 +432,14 @@ def describe(y, h, start_day, days, a, b, pre, read_times, expected):
                      "values, rounded to the register's 0.001 kWh); each read expects them plus "
                      "this stretch's energy." % dd(a))
     lines.append(
-        "Tolerances (per read): the host samples each profile once a simulated second and holds "
-        "it, a left Riemann sum whose error over a straight piece is -(f(end) - f(start))/2 x 1 s: "
-        "over whole days of a continuous profile it cancels, and the month steps of the night "
-        "load (a few tenths of an A) leave below 0.05 W h; the cycle in flight and the read's own "
+        "The host samples each profile once a simulated second and holds it: over a stretch a..b "
+        "of one straight-lined profile f (points and changes on whole seconds) the held sum is "
+        "the integral minus (f(b) - f(a))/2 x 1 s, which is added to each stretch: it cancels over "
+        "whole days, but moves about 0.05 W h a day from T1 to T2 at 22:00, where L1 and L2 are "
+        "still ramping down (16 W h in a year; tests/scenarios/year/integrate.py sums the held "
+        "seconds of this file independently).")
+    lines.append(
+        "Tolerances (per read): the cycle in flight and the read's own "
         "wire time (under 0.1 s at 9600 baud, at most 12 kW) below 0.4 W h; the noise (0.05 V, "
         "0.005 A, uncorrelated) a random walk of about 0.02 W h over a year; the metrology errs by "
         "about 1e-7. So each read allows 1.5 W h + 1e-6 of its largest value + half a float32 "
@@ -415,9 +450,11 @@ def describe(y, h, start_day, days, a, b, pre, read_times, expected):
         reads.append("%s (%s): total %s kWh, T1 %s, T2 %s, L1 %s, L2 %s, L3 %s; reactive %s kvarh"
                      % (dd(t), dur(t - a), *(fmt(e["active." + s]) for s in SLOTS),
                         fmt(e["reactive.total"])))
-    lines.append("Reads over Modbus at local midnight of each 1st (and at the end): 0x6000-0x6017 "
-                 "(total and forward: total, T1, T2, L1-L3), 0x6018-0x6023 (reverse: 0), 0x6024-"
-                 "0x603B (reactive), 0x6063-0x6068 (Q1 total, T1, T2), 0x6048 (tariff: 2, night). "
+    lines.append("Reads over Modbus at local midnight of each 1st (and at the end), one request a "
+                 "second (a master waits for each reply), each expecting the registers at its own "
+                 "second: 0x6000-0x6017 (total and forward: total, T1, T2, L1-L3), 0x6018-0x6023 "
+                 "(reverse: 0), 0x6024-0x603B (reactive), 0x6063-0x6068 (Q1 total, T1, T2), 0x6048 "
+                 "(tariff: 2, night). At the first request: "
                  + "; ".join(reads) + ".")
     return " ".join(lines)
 
