@@ -212,7 +212,7 @@ class Year:
 
     # -- exact integrals ------------------------------------------------------
     def cum(self, p, x):
-        """Integral of base_p over [0, x) of the simulated... local day, x in [0, DAY]."""
+        """Integral of base_p over [0, x) of its (local) day, x in [0, DAY], exact."""
         pts = self.base[p]
         # the profile over one day, closed: wrap the last point to the first + DAY
         ext = [(pts[-1][0] - DAY, pts[-1][1])] + pts + [(pts[0][0] + DAY, pts[0][1])]
