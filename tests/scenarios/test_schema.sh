@@ -4,7 +4,7 @@
 # Speaks TAP.
 set -u
 n=0
-for f in scenarios/*.json tests/scenarios/pass/*.json tests/scenarios/fail/*.json; do
+for f in scenarios/*.json tests/scenarios/pass/*.json tests/scenarios/fail/*.json tests/scenarios/year/*.json; do
     n=$((n + 1))
     if out=$(/usr/bin/python3 - "$f" 2>&1 <<'PY'
 import json, sys, jsonschema
