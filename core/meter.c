@@ -353,6 +353,86 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
     rearm(m);
 }
 
+/* A closed cycle into the registers and the pulses, as meter_exec() books it. */
+static void book_cycle(meter_t *m)
+{
+    if (meter_running(m) && m->error_code == 0)
+        register_cycle(m, &m->metrology.cycle);
+    else
+        skip_cycle(m, &m->metrology.cycle);
+    pulse_cycle_done(m, &m->metrology.cycle);
+    sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));
+}
+
+void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
+{
+    CHECK(m);
+    metrology_steady_t *st = &m->steady;
+    if (!ph) {
+        METER_ASSERT(n == 0);
+        if (st->lazy)
+            metrology_steady_leave(st, &m->metrology);
+        st->have = false;
+        return;
+    }
+    if (!st->have || st->ph.gen != ph->gen) {
+        if (st->lazy)
+            metrology_steady_leave(st, &m->metrology);
+        metrology_steady_describe(st, ph, m->connection, m->metrology.ref);
+    }
+    uint64_t end = m->tick + n;
+    while (m->tick < end) {
+        uint64_t now = meter_now_ns(m);
+        if (st->lazy) {
+            /* Nothing happens before the next crossing or event: the
+             * ticks in between only move the clock. */
+            uint64_t stop = st->next_c, due = sched_next(&m->sched);
+            if (due != VTIME_NEVER && (due + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK < stop)
+                stop = (due + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+            if (end < stop)
+                stop = end;
+            if (stop > m->tick) {
+                metrology_steady_skip(&m->metrology, stop - m->tick);
+                m->tick = stop;
+                continue;
+            }
+            if (sched_next(&m->sched) <= now) {
+                service(m, now);
+                if (!m->metrology.have_crossing) {
+                    /* The boot started the metrology afresh: sample. */
+                    st->lazy = false;
+                    continue;
+                }
+            }
+            if (m->tick == st->next_c) {
+                metrology_steady_close(st, &m->metrology);
+                book_cycle(m);
+            }
+            metrology_steady_skip(&m->metrology, 1);
+            m->tick++;
+            continue;
+        }
+        if (sched_next(&m->sched) <= now)
+            service(m, now);
+        metrology_sample_t s;
+        metrology_steady_sample(st, m->tick, &s);
+        if (metrology_step(&m->metrology, &s)) {
+            book_cycle(m);
+            if (m->metrology.have_crossing) {
+                if (st->ref != m->metrology.ref)
+                    metrology_steady_describe(st, &st->ph, m->connection, m->metrology.ref);
+                metrology_steady_enter(st, &m->metrology, m->tick);
+            }
+        }
+        m->tick++;
+    }
+    uint64_t now = meter_now_ns(m);
+    service(m, now);
+    pulse_advance(&m->pulse, now);
+    menu_advance(&m->menu, now);
+    rearm(m);
+}
+
 void meter_button(meter_t *m, menu_button_t b, bool pressed)
 {
     CHECK(m);

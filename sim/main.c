@@ -39,6 +39,13 @@ static const char usage[] =
     "  --speed N|max       pace: N times real time, or max (default: 1, or max\n"
     "                      with --headless); the pace never changes the results\n"
     "  --every DURATION    readings in the log this often (default 1s)\n"
+    "  --fidelity sample|auto  sample: every tick of 125 us is synthesised and\n"
+    "                      measured; auto: a mains cycle whose grid does not\n"
+    "                      change is measured in closed form from its phasors,\n"
+    "                      the cycles around a change sample by sample (about\n"
+    "                      50 times faster; noise by its expected contribution;\n"
+    "                      docs/metrology.md). Default: auto with --headless,\n"
+    "                      sample with the window or --text\n"
     "  --quiet             no periodic readings; events and assertions only\n"
     "  --junit FILE        write the assertions' results as JUnit XML to FILE\n"
     "  --state FILE        keep the meter's memory (energy, settings, counters) in\n"
@@ -97,8 +104,12 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* --fidelity as given; unset: auto headless, sample with a window. */
+enum { FIDELITY_UNSET = 0, FIDELITY_SAMPLE, FIDELITY_AUTO };
+
 typedef struct {
     const char *scenario;
+    int fidelity;
     uint64_t until; /* ticks; 0: the scenario's own end */
     uint64_t every; /* ticks between readings in the log */
     int headless;
@@ -192,7 +203,7 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
-                   strcmp(a, "--gateway-timeout") == 0) {
+                   strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--fidelity") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -200,6 +211,15 @@ static int parse_args(int argc, char **argv, options_t *o)
             i++;
             if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
+            } else if (strcmp(a, "--fidelity") == 0) {
+                if (strcmp(val, "sample") == 0) {
+                    o->fidelity = FIDELITY_SAMPLE;
+                } else if (strcmp(val, "auto") == 0) {
+                    o->fidelity = FIDELITY_AUTO;
+                } else {
+                    fprintf(stderr, "metersim: --fidelity %s: expected sample or auto\n", val);
+                    return EXIT_INVALID;
+                }
             } else if (strcmp(a, "--junit") == 0) {
                 o->junit = val;
             } else if (strcmp(a, "--state") == 0) {
@@ -336,6 +356,10 @@ int main(int argc, char **argv)
                         .log = stdout,
                         .progress = o.progress,
                         .stats = o.stats,
+                        .fidelity = o.fidelity == FIDELITY_SAMPLE ? RUNNER_FIDELITY_SAMPLE
+                                    : o.fidelity == FIDELITY_AUTO ? RUNNER_FIDELITY_AUTO
+                                    : o.headless ? RUNNER_FIDELITY_AUTO
+                                                 : RUNNER_FIDELITY_SAMPLE,
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,

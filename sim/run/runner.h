@@ -43,6 +43,12 @@ typedef struct {
     const char *text; /* as given, for messages */
 } runner_endpoint_t;
 
+/* How the meters are fed (docs/cli.md, --fidelity; issue 14). */
+typedef enum {
+    RUNNER_FIDELITY_SAMPLE = 0, /* every tick a sample (wave_fill, meter_exec) */
+    RUNNER_FIDELITY_AUTO,       /* steady cycles in closed form (meter_exec_steady) */
+} runner_fidelity_t;
+
 typedef struct {
     uint64_t until;    /* ticks; 0: the scenario's duration, else its last event, else forever */
     double speed;      /* times real time; 0: as fast as possible */
@@ -61,6 +67,7 @@ typedef struct {
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
     bool stats;                  /* a line about the run itself on standard error at the end */
+    runner_fidelity_t fidelity;
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
