@@ -358,8 +358,8 @@ int main(int argc, char **argv)
                         .stats = o.stats,
                         .fidelity = o.fidelity == FIDELITY_SAMPLE ? RUNNER_FIDELITY_SAMPLE
                                     : o.fidelity == FIDELITY_AUTO ? RUNNER_FIDELITY_AUTO
-                                    : o.headless ? RUNNER_FIDELITY_AUTO
-                                                 : RUNNER_FIDELITY_SAMPLE,
+                                    : o.headless                  ? RUNNER_FIDELITY_AUTO
+                                                                  : RUNNER_FIDELITY_SAMPLE,
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,
