@@ -107,8 +107,12 @@ static void note(stat_t *st, double a, double b, double floor_, double sigma, do
         st->at = t;
     }
     double allowed = st->tol * fmax(scale, floor_ / st->tol) + g_k * sigma;
-    if (d / allowed > st->ratio)
+    if (d / allowed > st->ratio) {
         st->ratio = d / allowed;
+        if (getenv("FA_DEBUG"))
+            printf("%s at %g: %.12g vs %.12g (allowed %.3g, sigma %.3g)\n", st->name, t, a, b,
+                   allowed, sigma);
+    }
 }
 
 enum { S_REG, S_U, S_I, S_P, S_Q, S_S, S_PF, S_F, S_ULL, S_PT, S_QT, S_ST, S_PFT, S_N };
@@ -303,6 +307,15 @@ int main(int argc, char **argv)
             scenario_wave(&grid, &load, sc.seed, tick, &d);
             nz.sv = M_SQRT2 * d.noise_v;
             nz.si = d.noise_i;
+            /* The variance of one tick's u*i from the noise, at the largest
+             * grid so far (the RMS with harmonics below 1.2 x the fundamental). */
+            double pn = 0.0;
+            for (int k = 0; k < 3; k++) {
+                double u = 1.2 * d.phase[k].voltage, i = 1.2 * d.phase[k].current;
+                pn += u * u * nz.si * nz.si + i * i * nz.sv * nz.sv;
+            }
+            if (pn > pn_max)
+                pn_max = pn;
             if (!supply)
                 for (int p = 0; p < 3; p++)
                     d.phase[p].voltage = d.phase[p].current = 0.0;
@@ -330,12 +343,6 @@ int main(int argc, char **argv)
                 meter_readings(&side[s].m, &r[s]);
             double t = (double)tick / VTIME_SAMPLE_RATE;
             /* The registers' own noise: a random walk of the ticks so far. */
-            double pn = 0.0;
-            for (int k = 0; k < 3; k++)
-                pn += r[0].voltage[k] * r[0].voltage[k] * nz.si * nz.si +
-                      r[0].current[k] * r[0].current[k] * nz.sv * nz.sv;
-            if (pn > pn_max)
-                pn_max = pn;
             nz.energy = sqrt(pn_max * (double)tick) / VTIME_SAMPLE_RATE / 3.6e6;
             compare(st, &r[0], &r[1], &nz, t);
             if (twins && !same_bits(&r[1], &r[2])) {

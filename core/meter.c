@@ -364,6 +364,19 @@ static void book_cycle(meter_t *m)
     sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));
 }
 
+/* service() for meter_exec_steady(): the end of a boot starts the
+ * metrology afresh (boot_done), which ends the cycle open in closed form and
+ * empties the delay line the next one would read. */
+static void service_steady(meter_t *m, uint64_t now)
+{
+    bool booting = m->booting;
+    service(m, now);
+    if (booting && !m->booting) {
+        m->steady.lazy = false;
+        m->steady.fresh_from = m->tick;
+    }
+}
+
 void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
 {
     CHECK(m);
@@ -397,12 +410,9 @@ void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
                 continue;
             }
             if (sched_next(&m->sched) <= now) {
-                service(m, now);
-                if (!m->metrology.have_crossing) {
-                    /* The boot started the metrology afresh: sample. */
-                    st->lazy = false;
-                    continue;
-                }
+                service_steady(m, now);
+                if (!st->lazy)
+                    continue; /* the boot started the metrology afresh: sample */
             }
             if (m->tick == st->next_c) {
                 metrology_steady_close(st, &m->metrology);
@@ -413,7 +423,7 @@ void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
             continue;
         }
         if (sched_next(&m->sched) <= now)
-            service(m, now);
+            service_steady(m, now);
         metrology_sample_t s;
         metrology_steady_sample(st, m->tick, &s);
         if (metrology_step(&m->metrology, &s)) {
@@ -427,7 +437,7 @@ void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
         m->tick++;
     }
     uint64_t now = meter_now_ns(m);
-    service(m, now);
+    service_steady(m, now);
     pulse_advance(&m->pulse, now);
     menu_advance(&m->menu, now);
     rearm(m);

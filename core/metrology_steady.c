@@ -512,8 +512,10 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
     if (!st->have || !st->usable || st->ref != m->ref || !m->have_crossing)
         return false;
     /* The delay line of the cycle's first whole tick must hold this
-     * description's samples only. */
-    if (c < st->ph.since + m->delay_int + 1u)
+     * description's samples only (not the last one's, nor the zeros of a
+     * metrology started afresh at fresh_from). */
+    uint64_t from = st->ph.since > st->fresh_from ? st->ph.since : st->fresh_from;
+    if (c < from + m->delay_int + 1u)
         return false;
     for (int k = 0; k < 3; k++) {
         st->head.s[k] = m->cyc[k];

@@ -90,6 +90,7 @@ typedef struct {
      * `c`; `head` holds its first two samples (the split one and the
      * crossing tick's), `head_ticks` their weight. */
     bool lazy;
+    uint64_t fresh_from; /* the tick the metrology last started afresh (a boot) */
     uint64_t c;
     uint64_t lazy_from; /* the first tick not sampled */
     uint64_t next_c;    /* the tick at which the next crossing is found */
