@@ -17,6 +17,7 @@
  * a sum by about 1e-14 of itself). */
 #define SAME 1e-12
 #define FAST_CYCLES 50
+#define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
 
 typedef struct {
     double re, im;
@@ -61,6 +62,46 @@ static double phase_at(const metrology_phasors_t *p, uint64_t n)
     return phase_split(p, (int64_t)(n - p->tick0), 0.0, NULL);
 }
 
+/* e^{j 2 pi phase(n)}: exact at every ROTOR_BLOCK-th tick of the
+ * description, turned by a table of exact steps in between, so that the
+ * value is a function of n alone (however the calls are cut) and costs a
+ * multiplication, not a sine. */
+static cx rotor_at(metrology_steady_t *st, uint64_t n)
+{
+    uint64_t off = n - st->ph.tick0, k = off % ROTOR_BLOCK, blk = n - k;
+    if (!st->rot_valid || st->rot_blk != blk) {
+        cx b = cexpi(phase_at(&st->ph, blk));
+        st->rot_base[0] = b.re;
+        st->rot_base[1] = b.im;
+        st->rot_blk = blk;
+        st->rot_valid = true;
+    }
+    return cmul(cpair(st->rot_base), cpair(st->rot_w[k]));
+}
+
+/* z^order_o for every order of the description. */
+static void powers(const metrology_phasors_t *p, cx z, cx *pw)
+{
+    cx x = {1.0, 0.0};
+    int h = 0;
+    for (int o = 0; o < p->n; o++) {
+        while (h < p->order[o]) {
+            x = cmul(x, z);
+            h++;
+        }
+        pw[o] = x;
+    }
+}
+
+/* sum_o Im(A_o z^order_o), the powers given. */
+static double im_dot(const metrology_phasors_t *p, const double a[][2], const cx *pw)
+{
+    double s = 0.0;
+    for (int o = 0; o < p->n; o++)
+        s += a[o][0] * pw[o].im + a[o][1] * pw[o].re;
+    return s;
+}
+
 /* sum_o Im(A_o z^order_o), for a table of amplitudes per order. */
 static double im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
 {
@@ -78,16 +119,17 @@ static double im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
 }
 
 /* The element voltages (and currents) at tick n, without noise. */
-static void eval_u(const metrology_steady_t *st, uint64_t n, double u[3])
+static void eval_u(metrology_steady_t *st, uint64_t n, double u[3])
 {
-    cx z = cexpi(phase_at(&st->ph, n));
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(&st->ph, rotor_at(st, n), pw);
     for (int k = 0; k < 3; k++)
-        u[k] = im_sum(&st->ph, st->u[k], z);
+        u[k] = im_dot(&st->ph, st->u[k], pw);
 }
 
-static double eval_ref(const metrology_steady_t *st, int ref, uint64_t n)
+static double eval_ref(metrology_steady_t *st, int ref, uint64_t n)
 {
-    return im_sum(&st->ph, st->u[ref], cexpi(phase_at(&st->ph, n)));
+    return im_sum(&st->ph, st->u[ref], rotor_at(st, n));
 }
 
 /* ---- noise: a counter-based generator (seed, tick, channel) --------------- */
@@ -109,13 +151,14 @@ static double gauss_at(uint64_t seed, uint64_t tick, unsigned ch)
     return (sum - 4 * 32767.5) / sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
 }
 
-void metrology_steady_sample(const metrology_steady_t *st, uint64_t tick, metrology_sample_t *s)
+void metrology_steady_sample(metrology_steady_t *st, uint64_t tick, metrology_sample_t *s)
 {
     const metrology_phasors_t *p = &st->ph;
-    cx z = cexpi(phase_at(p, tick));
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(p, rotor_at(st, tick), pw);
     for (int k = 0; k < 3; k++) {
-        s->v[k] = im_sum(p, p->v[k], z);
-        s->i[k] = im_sum(p, p->i[k], z);
+        s->v[k] = im_dot(p, p->v[k], pw);
+        s->i[k] = im_dot(p, p->i[k], pw);
     }
     if (p->noise_v > 0.0 || p->noise_i > 0.0)
         for (int k = 0; k < 3; k++) {
@@ -224,11 +267,16 @@ static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
     int n = 64 * st->max_order;
     if (n < 256)
         n = 256;
-    double prev = im_sum(p, st->u[k], cexpi(-1.0 / n));
+    /* A scan on a rotor turned by 1/n of a cycle (a drift of 1e-13 over a
+     * cycle does not matter here: the crossing is refined below and each
+     * predicted crossing tick is checked on the samples). */
+    cx w = cexpi(1.0 / n), z = cexpi(-1.0 / n);
+    double prev = im_sum(p, st->u[k], z);
     int ups = 0, low = 0;
     double lo = 0.0, hi = 0.0, at = 0.0;
     for (int j = 0; j < n; j++) {
-        double r = im_sum(p, st->u[k], cexpi((double)j / n));
+        z = cmul(z, w);
+        double r = im_sum(p, st->u[k], z);
         if (prev < 0.0 && r >= 0.0) {
             ups++;
             at = (double)j / n;
@@ -245,7 +293,7 @@ static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
     if (ups != 1 || lo > -2.0 * HYST || hi < 2.0 * HYST || (double)low / n < 2.0 * p->step)
         return false;
     double a = at - 1.0 / n, b = at;
-    for (int it = 0; it < 60; it++) {
+    for (int it = 0; it < 24; it++) { /* to 1e-10 of a cycle */
         double mid = 0.5 * (a + b);
         if (im_sum(p, st->u[k], cexpi(mid)) < 0.0)
             a = mid;
@@ -261,6 +309,12 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
 {
     st->ph = *ph;
     st->have = true;
+    st->rot_valid = false;
+    for (int k = 0; k < ROTOR_BLOCK; k++) {
+        cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
+        st->rot_w[k][0] = w.re;
+        st->rot_w[k][1] = w.im;
+    }
     st->lazy = false;
     st->have_last = false;
     st->usable = false;
@@ -331,15 +385,16 @@ static void add_sums(metrology_tick_sums_t *a, const metrology_tick_sums_t *b, d
 
 /* Tick n's contributions with the delay taps now in force, as
  * metrology_step computes them (the noise by its expectation). */
-static void tick_sums(const metrology_steady_t *st, const metrology_t *m, uint64_t n,
+static void tick_sums(metrology_steady_t *st, const metrology_t *m, uint64_t n,
                       metrology_tick_sums_t *out)
 {
     const metrology_phasors_t *p = &st->ph;
     double u[3], i[3], ud[3] = {0.0, 0.0, 0.0};
-    cx z = cexpi(phase_at(p, n));
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(&st->ph, rotor_at(st, n), pw);
     for (int k = 0; k < 3; k++) {
-        u[k] = im_sum(p, st->u[k], z);
-        i[k] = im_sum(p, st->i[k], z);
+        u[k] = im_dot(p, st->u[k], pw);
+        i[k] = im_dot(p, st->i[k], pw);
     }
     double r[4][3];
     for (int j = 0; j < 4; j++)

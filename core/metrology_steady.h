@@ -45,6 +45,8 @@
 #define METROLOGY_PHASOR_ORDERS 12
 /* Distinct orders of products (0 .. 2 x the highest order) the closed form keeps. */
 #define METROLOGY_STEADY_M 40
+/* Ticks between exact recomputations of the rotor (metrology_steady.c). */
+#define METROLOGY_ROTOR_BLOCK 64
 
 /* What the host hands over: the three line voltages and currents as sums of
  * sinusoids of one fundamental frequency, in force from tick `since` on.
@@ -78,6 +80,10 @@ typedef struct {
     metrology_phasors_t ph;
     double u[3][METROLOGY_PHASOR_ORDERS][2], i[3][METROLOGY_PHASOR_ORDERS][2]; /* elements */
     int max_order;
+    double rot_w[METROLOGY_ROTOR_BLOCK][2]; /* e^{j 2 pi step k} */
+    double rot_base[2];                     /* the rotor at tick rot_blk */
+    uint64_t rot_blk;
+    bool rot_valid;
     double xphase; /* the reference's positive-going crossing, cycles */
     double var_u[3], var_i[3], var_ll[3];
     /* Products whose coefficients do not depend on the delay: u^2, i^2 and
@@ -121,7 +127,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
 
 /* The line sample at `tick`, noise included (drawn from the seed and the
  * tick), as a sampled tick receives it. */
-void metrology_steady_sample(const metrology_steady_t *st, uint64_t tick, metrology_sample_t *s);
+void metrology_steady_sample(metrology_steady_t *st, uint64_t tick, metrology_sample_t *s);
 
 /* After metrology_step closed a cycle at a crossing at tick `c`: whether the
  * cycle it opened can be carried on in closed form, and if so takes it over
