@@ -69,14 +69,15 @@ static double phase_at(const metrology_phasors_t *p, uint64_t n)
 static cx rotor_at(metrology_steady_t *st, uint64_t n)
 {
     uint64_t off = n - st->ph.tick0, k = off % ROTOR_BLOCK, blk = n - k;
-    if (!st->rot_valid || st->rot_blk != blk) {
+    int slot = (int)((off / ROTOR_BLOCK) & 1u); /* two neighbouring blocks at once */
+    if (!(st->rot_valid & (1u << slot)) || st->rot_blk[slot] != blk) {
         cx b = cexpi(phase_at(&st->ph, blk));
-        st->rot_base[0] = b.re;
-        st->rot_base[1] = b.im;
-        st->rot_blk = blk;
-        st->rot_valid = true;
+        st->rot_base[slot][0] = b.re;
+        st->rot_base[slot][1] = b.im;
+        st->rot_blk[slot] = blk;
+        st->rot_valid |= 1u << slot;
     }
-    return cmul(cpair(st->rot_base), cpair(st->rot_w[k]));
+    return cmul(cpair(st->rot_base[slot]), cpair(st->rot_w[k]));
 }
 
 /* z^order_o for every order of the description. */
@@ -309,7 +310,10 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
 {
     st->ph = *ph;
     st->have = true;
-    st->rot_valid = false;
+    st->rot_valid = 0;
+    st->delay_cached = 0;
+    st->w1[0] = cos(TWO_PI * ph->step);
+    st->w1[1] = sin(TWO_PI * ph->step);
     for (int k = 0; k < ROTOR_BLOCK; k++) {
         cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
         st->rot_w[k][0] = w.re;
@@ -422,7 +426,7 @@ static double re_dot(const metrology_steady_t *st, const double d[][2], const cx
 
 /* The sums over the ticks a .. a + count - 1, every one whole, with the
  * delay taps now in force. */
-static void run_sums(const metrology_steady_t *st, const metrology_t *m, uint64_t a, uint64_t count,
+static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, uint64_t count,
                      metrology_tick_sums_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -432,7 +436,7 @@ static void run_sums(const metrology_steady_t *st, const metrology_t *m, uint64_
     /* G_m = sum_{n=a}^{a+count-1} z_n^m = z_a^m (1 - w^(m count)) / (1 - w^m). */
     cx za = cexpi(phase_at(p, a));
     cx wn = cexpi(phase_split(p, (int64_t)count, -p->phase0, NULL));
-    cx w1 = cexpi(p->step);
+    cx w1 = cpair(st->w1);
     cx g[METROLOGY_STEADY_M];
     int top = 0;
     for (int j = 0; j < st->n_m; j++)
@@ -478,8 +482,16 @@ static void run_sums(const metrology_steady_t *st, const metrology_t *m, uint64_
      * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
      * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
     cx e[4], pe[4], hresp[METROLOGY_PHASOR_ORDERS];
+    if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
+        for (int j = 0; j < 4; j++) {
+            cx x = cexpi(-phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
+            st->delay_rot[j][0] = x.re;
+            st->delay_rot[j][1] = x.im;
+        }
+        st->delay_cached = m->delay_int;
+    }
     for (int j = 0; j < 4; j++) {
-        e[j] = cexpi(-phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
+        e[j] = cpair(st->delay_rot[j]);
         pe[j] = (cx){1.0, 0.0};
     }
     int h = 0;
