@@ -391,6 +391,8 @@ void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
     if (!st->have || st->ph.gen != ph->gen) {
         if (st->lazy)
             metrology_steady_leave(st, &m->metrology);
+        else if (!st->have)
+            st->fresh_from = m->tick; /* a new meter, a restart, or samples until now */
         metrology_steady_describe(st, ph, m->connection, m->metrology.ref);
     }
     uint64_t end = m->tick + n;
