@@ -83,11 +83,11 @@ typedef struct {
     double rot_w[METROLOGY_ROTOR_BLOCK][2]; /* e^{j 2 pi step k} */
     double rot_base[2][2];                  /* the rotor at ticks rot_blk */
     uint64_t rot_blk[2];
-    unsigned rot_valid; /* bit per slot */
-    double w1[2];       /* e^{j 2 pi step} */
-    uint32_t delay_cached; /* the delay delay_rot was made for (0: none) */
+    unsigned rot_valid;     /* bit per slot */
+    double w1[2];           /* e^{j 2 pi step} */
+    uint32_t delay_cached;  /* the delay delay_rot was made for (0: none) */
     double delay_rot[4][2]; /* e^{-j 2 pi step (delay - 1 + j)} */
-    double xphase; /* the reference's positive-going crossing, cycles */
+    double xphase;          /* the reference's positive-going crossing, cycles */
     double var_u[3], var_i[3], var_ll[3];
     /* Products whose coefficients do not depend on the delay: u^2, i^2 and
      * u*i per element, then the three line-to-line squares. */
