@@ -1,8 +1,8 @@
 #!/bin/sh
 # The facade is the only door (issue 18): no file outside core/ writes a field
-# of meter_t or includes core/internal.h (or metrology_internal.h). Writes are found by the compiler:
-# every file is compiled with METER_HOST_VIEW, which makes meter_t's fields
-# const (core/meter.h). Usage: facade.sh [FILE...] (default: the whole tree);
+# of meter_t or includes core/internal.h or core/metrology_internal.h. Writes
+# are found by the compiler: every file is compiled with METER_HOST_VIEW, which
+# makes meter_t's fields const (core/meter.h). Usage: facade.sh [FILE...] (default: the whole tree);
 # prints each offence and exits 1 if there is one.
 set -u
 cd "$(dirname "$0")/../.."
