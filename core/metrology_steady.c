@@ -17,6 +17,7 @@
  * a sum by about 1e-14 of itself). */
 #define SAME 1e-12
 #define FAST_CYCLES 50
+#define SAME_F 1e-13 /* of the frequency: 4e-12 of a tick of delay at 50 Hz */
 #define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
 
 typedef struct {
@@ -611,19 +612,23 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
 {
     uint64_t c1 = st->next_c;
     double move = st->next_move;
-    double taps_now[4]; /* close_cycle sets the next cycle's */
-    memcpy(taps_now, m->taps, sizeof taps_now);
+    double freq_now = m->last_frequency; /* its taps; close_cycle sets the next */
     uint32_t len = (uint32_t)(c1 - st->c);
     metrology_tick_sums_t cyc, head, last;
     double ticks, head_ticks;
     /* The same cycle again: the same length, crossings at the same
-     * fractions of a tick, the same taps for its body and for its head. */
+     * fractions of a tick, the same delay for its body and for its head.
+     * The delay is compared as the frequency it was set from, not as taps:
+     * at 50 Hz the delay is 40 ticks to within rounding, and the measured
+     * period puts it at 39 + 0.99999.. or at 40 + 0.0 from one cycle to the
+     * next, two stencils that interpolate the same sample. */
     bool reuse = st->have_last && !st->head_sampled && st->last_len == len &&
-                 st->last_delay == m->delay_int && same(st->last_move_out, move) &&
-                 same(st->last_move_in, st->head_ticks - 1.0);
-    for (int j = 0; reuse && j < 4; j++)
-        reuse = same(st->last_taps[j], m->taps[j]) && same(st->last_head_taps[j], st->head_taps[j]);
+                 same(st->last_move_out, move) && same(st->last_move_in, st->head_ticks - 1.0) &&
+                 fabs(st->last_freq - freq_now) <= SAME_F * freq_now &&
+                 fabs(st->last_head_freq - st->head_freq) <= SAME_F * freq_now;
     st->reused = reuse;
+    st->n_closed++;
+    st->n_reused += reuse;
     if (reuse) {
         cyc = st->last_cyc;
         ticks = st->last_ticks;
@@ -645,10 +650,9 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         /* Remember it: the next cycle may be the same one again. A cycle
          * whose head was sampled (noise drawn) is not a model for others. */
         st->have_last = !st->head_sampled;
-        memcpy(st->last_head_taps, st->head_taps, sizeof st->last_head_taps);
+        st->last_head_freq = st->head_freq;
         st->last_len = len;
-        st->last_delay = m->delay_int;
-        memcpy(st->last_taps, m->taps, sizeof st->last_taps);
+        st->last_freq = freq_now;
         st->last_move_in = st->head_ticks - 1.0; /* the head's split share */
         st->last_move_out = move;
         st->last_cyc = cyc;
@@ -674,7 +678,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     m->cyc_ticks = head_ticks;
     m->prev_ref_u = st->next_uref[1];
     m->armed = false;
-    memcpy(st->head_taps, taps_now, sizeof st->head_taps);
+    st->head_freq = freq_now;
     st->head_sampled = false;
     st->head = head;
     st->head_last = last;

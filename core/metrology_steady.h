@@ -111,14 +111,16 @@ typedef struct {
     int fast_left;   /* crossings still to be taken one period on */
     metrology_tick_sums_t head, head_last; /* head_last: the crossing tick's own */
     double head_ticks;
-    double head_uref;    /* the reference at tick c */
-    double head_taps[4]; /* the taps its samples were weighed with */
-    bool head_sampled;   /* it came from the sample path (with its noise) */
+    double head_uref;  /* the reference at tick c */
+    double head_freq;  /* the frequency its delay taps were set from */
+    bool head_sampled; /* it came from the sample path (with its noise) */
 
+    /* Statistics: cycles closed in closed form, and of those reused. */
+    uint64_t n_closed, n_reused;
     /* The last cycle computed, to reuse for an identical one. */
     bool have_last;
-    uint32_t last_len, last_delay;
-    double last_taps[4], last_head_taps[4], last_move_in, last_move_out;
+    uint32_t last_len;
+    double last_freq, last_head_freq, last_move_in, last_move_out;
     metrology_tick_sums_t last_cyc, last_head, last_head_last;
     double last_ticks, last_head_ticks, last_head_uref;
 } metrology_steady_t;
