@@ -118,6 +118,8 @@ static void with_harmonics(wave_desc_t *d)
 }
 
 /* Both paths through `seconds`, compared at every second. */
+static uint64_t reused; /* cycles the last agree() reused */
+
 static void agree(const wave_desc_t *d, connection_t conn, double seconds, const char *ctx)
 {
     static rig_t a, b;
@@ -128,8 +130,11 @@ static void agree(const wave_desc_t *d, connection_t conn, double seconds, const
         run_steady(&b, VTIME_SAMPLE_RATE, 800);
         compare(&a.m, &b.m, ctx);
     }
-    /* The closed form did the work: a cycle is open in it. */
+    /* The closed form did the work: a cycle is open in it, and nearly every
+     * cycle was closed in it. */
     assert_true(b.m.steady.lazy);
+    assert_true(b.m.steady.n_closed > (uint64_t)(seconds - 1.0) * 45u);
+    reused = b.m.steady.n_reused;
 }
 
 static void test_pure_50hz(void **state)
@@ -138,6 +143,8 @@ static void test_pure_50hz(void **state)
     wave_desc_t d;
     wave_desc_balanced(&d, 50.0, 230.0, 10.0, wave_lag_from_pf(0.8, 0, 0));
     agree(&d, CONNECTION_3P4W, 5, "3P4W 50 Hz pf 0.8");
+    /* 160 ticks a period: the identical cycles are reused, and still agree. */
+    assert_true(reused > 200);
 }
 
 static void test_harmonics_49_5hz(void **state)
