@@ -269,6 +269,7 @@ int main(int argc, char **argv)
         {"S total", 0, 0, val_tol, 0},
         {"PF total", 0, 0, val_tol, 0},
     };
+    static readings_t last[2];
     noise_t nz = {0};
     double pn_max = 0.0;
     size_t next_event = 0;
@@ -345,6 +346,8 @@ int main(int argc, char **argv)
             /* The registers' own noise: a random walk of the ticks so far. */
             nz.energy = sqrt(pn_max * (double)tick) / VTIME_SAMPLE_RATE / 3.6e6;
             compare(st, &r[0], &r[1], &nz, t);
+            last[0] = r[0];
+            last[1] = r[1];
             if (twins && !same_bits(&r[1], &r[2])) {
                 twins = false;
                 twin_at = t;
@@ -361,6 +364,22 @@ int main(int argc, char **argv)
                st[i].name, st[i].worst, st[i].at, st[i].tol, g_k, st[i].ratio,
                ok ? "" : "  FAILED");
     }
+    /* The registers at the end, where the noise's random walk is smallest
+     * against them. */
+    stat_t end = {"registers at the end", 0, 0, reg_tol, 0};
+    const readings_energy_t *ea[] = {&last[0].active_total, &last[0].active_forward,
+                                     &last[0].reactive_total, &last[0].reactive_forward};
+    const readings_energy_t *eb[] = {&last[1].active_total, &last[1].active_forward,
+                                     &last[1].reactive_total, &last[1].reactive_forward};
+    for (int r = 0; r < 4; r++) {
+        note(&end, ea[r]->total, eb[r]->total, REG_FLOOR_KWH, 0.0, 0);
+        for (int j = 0; j < 4; j++)
+            note(&end, ea[r]->tariff[j], eb[r]->tariff[j], REG_FLOOR_KWH, 0.0, 0);
+        for (int j = 0; j < 3; j++)
+            note(&end, ea[r]->phase[j], eb[r]->phase[j], REG_FLOOR_KWH, 0.0, 0);
+    }
+    printf("  %-18s %.3g (active and reactive, totals, tariffs, phases; %.6f vs %.6f kWh)\n",
+           end.name, end.worst, last[0].active_total.total, last[1].active_total.total);
     printf("  auto in odd chunks: %s", twins ? "bit-identical\n" : "DIFFERS");
     if (!twins)
         printf(" (first at %.0f s)\n", twin_at);
