@@ -309,16 +309,27 @@ static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
 void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
                                connection_t conn, int ref)
 {
+    /* What the last description had, to keep what depends on it alone: a
+     * profile that moves the currents every second leaves the frequency and
+     * the reference voltage, so the rotor tables and the crossing stay. */
+    bool same_step = st->have && st->ph.step == ph->step;
+    bool had_crossing = st->have && st->usable && st->ref == ref; /* xphase holds */
+    double old_ref[METROLOGY_PHASOR_ORDERS][2];
+    int old_order[METROLOGY_PHASOR_ORDERS], old_n = st->ph.n;
+    memcpy(old_ref, st->u[ref], sizeof old_ref);
+    memcpy(old_order, st->ph.order, sizeof old_order);
     st->ph = *ph;
     st->have = true;
     st->rot_valid = 0;
-    st->delay_cached = 0;
-    st->w1[0] = cos(TWO_PI * ph->step);
-    st->w1[1] = sin(TWO_PI * ph->step);
-    for (int k = 0; k < ROTOR_BLOCK; k++) {
-        cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
-        st->rot_w[k][0] = w.re;
-        st->rot_w[k][1] = w.im;
+    if (!same_step) {
+        st->delay_cached = 0;
+        st->w1[0] = cos(TWO_PI * ph->step);
+        st->w1[1] = sin(TWO_PI * ph->step);
+        for (int k = 0; k < ROTOR_BLOCK; k++) {
+            cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
+            st->rot_w[k][0] = w.re;
+            st->rot_w[k][1] = w.im;
+        }
     }
     st->lazy = false;
     st->have_last = false;
@@ -368,7 +379,12 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
                 d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
         add_product(st, st->coef[9 + l], d, d);
     }
-    st->usable = clean_crossing(st, ref, &st->xphase);
+    if (!(had_crossing && same_step && old_n == ph->n &&
+          memcmp(old_order, ph->order, sizeof old_order) == 0 &&
+          memcmp(old_ref, st->u[ref], sizeof old_ref) == 0))
+        st->usable = clean_crossing(st, ref, &st->xphase);
+    else
+        st->usable = true; /* the same reference voltage: the same crossing */
     double per = nearbyint(1.0 / ph->step);
     st->period = (uint32_t)per;
     st->periodic = fabs(per * ph->step - 1.0) < 1e-15;
