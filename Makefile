@@ -19,7 +19,7 @@ WARN := -Wall -Wextra -Werror
 CSTD := -std=c11
 OPT ?= -O2 -g
 BASE_CFLAGS := $(CSTD) $(OPT) $(WARN) -ffp-contract=off -MMD -MP
-PKGS := sdl2 libserialport libcjson
+PKGS := sdl2 libserialport libcjson libpcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -9,6 +9,9 @@
 #                    (bench/modbus/floor.c: a canned reply per 8 bytes)
 # Then wire time on: the twin's latency at 9600 8E1 against the frame times
 # (8 + 9 bytes x 11 bits) + its turnaround (10 ms). See docs/interop.md.
+# Every reply is checked (U L1 = 230 V within 0.5 V: every server serves
+# 3 x 230 V); a run that fails or reads a wrong value prints no figure
+# ("failed: why") and the script exits non-zero.
 set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/metersim
@@ -54,11 +57,21 @@ stop() {
 }
 echo '{"meter": {"turnaround": "10ms"}, "load": {"current": 10, "pf": 1}}' >"$tmp/sc.json"
 
+oneline() { awk 'NR > 1 { printf "; " } { printf "%s", $0 }' "$1" | cut -c1-300; }
 results=""
+status=0
+# client PORT SECONDS MAX [PARITY]: the client's line in $line, or "failed: why"
+client() {
+    line=$("$OUT/client" "$1" 9600 "$2" "$3" "${4:-N}" 2>"$tmp/client.err")
+    st=$?
+    if [ $st -ne 0 ] || [ "${line%% *}" != requests ]; then
+        line="failed: client status $st: $(oneline "$tmp/client.err")" # no figure
+        status=1
+    fi
+}
 run() { # LABEL PORT [PARITY]: the client against the server on PORT
-    label=$1
-    line=$("$OUT/client" "$2" 9600 "$SECS" "$MAXREQ" "${3:-N}" 2>&1) || line="failed: $line"
-    results="$results$label|$line
+    client "$2" "$SECS" "$MAXREQ" "${3:-N}"
+    results="$results$1|$line
 "
 }
 socat_pair() { # makes $tmp/a (client side) and $tmp/b (server side)
@@ -90,17 +103,19 @@ wait_for "$tmp/floor"
 run "own    floor (canned reply)" "$tmp/floor"
 stop
 
-printf '%-28s %9s %9s %9s %9s\n' "topology / server" "req/s" "p50 us" "p99 us" "errors"
+printf '%-28s %9s %9s %9s %7s  %s\n' "topology / server" "req/s" "p50 us" "p99 us" "errors" \
+    "check: U L1 read (230 V +- 0.5)"
 printf '%s' "$results" | while IFS='|' read -r label line; do
     # shellcheck disable=SC2086
     set -- $line
     if [ "${1:-}" = requests ]; then
-        printf '%-28s %9s %9s %9s %9s\n' "$label" "$6" "$8" "${10}" "${14}"
+        printf '%-28s %9s %9s %9s %7s  %s V over %s requests\n' "$label" "$6" "$8" "${10}" "${14}" \
+            "${16}" "$2"
     else
         printf '%-28s %s\n' "$label" "$line"
     fi
 done
-rps() { printf '%s' "$results" | grep -F "$1|" | sed -n 's/.* rps \([0-9.]*\) .*/\1/p'; }
+rps() { printf '%s' "$results" | grep -F "$1|requests " | sed -n 's/.* rps \([0-9.]*\) .*/\1/p'; }
 ratio() { # LABEL A B TARGET
     a=$(rps "$2")
     b=$(rps "$3")
@@ -108,7 +123,7 @@ ratio() { # LABEL A B TARGET
         awk -v a="$a" -v b="$b" -v l="$1" -v t="$4" \
             'BEGIN { r = a / b; v = "NOT met"; if (r >= t) v = "met"; printf "%-40s %6.2f  (target >= %s: %s)\n", l, r, t, v }'
     else
-        echo "$1: not measured"
+        echo "$1: not measured (a run failed)"
     fi
 }
 ratio "twin / libmodbus server (socat)" "socat  twin (--fast)" "socat  libmodbus server" 1.0
@@ -118,15 +133,17 @@ ratio "twin / floor (own pty)" "own    twin (--fast)" "own    floor (canned repl
 # --- wire time on: 9600 8E1, turnaround 10 ms ------------------------------
 start "$BIN" --headless --modbus "pty:$tmp/wire" --scenario "$tmp/sc.json" --quiet
 wait_for "$tmp/wire"
-line=$("$OUT/client" "$tmp/wire" 9600 3 100 E 2>&1)
+client "$tmp/wire" 3 100 E
 stop
 p50=$(printf '%s' "$line" | sed -n 's/.* p50_us \([0-9.]*\) .*/\1/p')
 p99=$(printf '%s' "$line" | sed -n 's/.* p99_us \([0-9.]*\) .*/\1/p')
+n=$(printf '%s' "$line" | sed -n 's/^requests \([0-9]*\) .*/\1/p')
 if [ -n "$p50" ]; then
-    awk -v p50="$p50" -v p99="$p99" 'BEGIN {
+    awk -v p50="$p50" -v p99="$p99" -v n="$n" 'BEGIN {
         want = (8 + 9) * 11 / 9600 * 1e6 + 10000
-        printf "wire time 9600 8E1: p50 %.0f us, p99 %.0f us; frames (8+9 bytes x 11 bits) + 10 ms = %.0f us; p50 - that = %+.0f us (limit 1000)\n",
-            p50, p99, want, p50 - want }'
+        printf "wire time 9600 8E1: p50 %.0f us, p99 %.0f us; frames (8+9 bytes x 11 bits) + 10 ms = %.0f us; p50 - that = %+.0f us (limit 1000); check: U L1 read 230 V in all %d replies\n",
+            p50, p99, want, p50 - want, n }'
 else
     echo "wire time: $line"
 fi
+exit $status

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "metrology_internal.h"
+#include "simd.h"
 #include "vtime.h"
 
 #define RING_MASK (METROLOGY_DELAY_RING - 1u)
@@ -154,126 +155,312 @@ static void close_cycle(metrology_t *m, bool ends_at_crossing, double end)
         publish(m);
 }
 
-/* The element inputs for the connection type (metrology.h). */
-static void element_inputs(connection_t conn, const metrology_sample_t *s, double u[3], double i[3])
+/* The hot loop (docs/performance.md) works on the elements in pairs (v2d,
+ * simd.h): elements 1 and 2 in the lanes of one vector, and element 3's own
+ * pairs (u^2, i^2) and (u*i, u(t - T/4)*i). Every lane does the operations of
+ * the scalar formula, in its order, so the results are the same bits as one
+ * element at a time. */
+/* Ticks handled per call at most: bounds the history buffer on the stack. */
+#define EXEC_MAX 512u
+/* History kept before the first tick of a call: the delay reads d + 2 back. */
+#define HIST METROLOGY_DELAY_RING
+
+/* One tick's element voltages: elements 1, 2 in a pair, element 3 alone. */
+typedef struct {
+    v2d lo;
+    double hi, pad;
+} hist_t;
+
+/* The element inputs of one tick for the connection type (metrology.h). */
+static inline void element_inputs(connection_t conn, const metrology_sample_t *s, v2d *u,
+                                  double *u3, v2d *i, double *i3)
 {
     switch (conn) {
     case CONNECTION_3P3W_DELTA: {
         double star = (s->v[0] + s->v[1] + s->v[2]) / 3.0;
-        for (int k = 0; k < 3; k++) {
-            u[k] = s->v[k] - star;
-            i[k] = s->i[k];
-        }
+        *u = (v2d){s->v[0] - star, s->v[1] - star};
+        *u3 = s->v[2] - star;
+        *i = (v2d){s->i[0], s->i[1]};
+        *i3 = s->i[2];
         break;
     }
     case CONNECTION_3P3W_ARON:
-        u[0] = s->v[0] - s->v[1];
-        u[1] = 0.0;
-        u[2] = s->v[2] - s->v[1];
-        i[0] = s->i[0];
-        i[1] = s->i[1];
-        i[2] = s->i[2];
+        *u = (v2d){s->v[0] - s->v[1], 0.0};
+        *u3 = s->v[2] - s->v[1];
+        *i = (v2d){s->i[0], s->i[1]};
+        *i3 = s->i[2];
         break;
     case CONNECTION_1P2W:
-        u[0] = s->v[0];
-        i[0] = s->i[0];
-        u[1] = u[2] = i[1] = i[2] = 0.0;
+        *u = (v2d){s->v[0], 0.0};
+        *u3 = 0.0;
+        *i = (v2d){s->i[0], 0.0};
+        *i3 = 0.0;
         break;
     case CONNECTION_3P4W:
     default:
-        for (int k = 0; k < 3; k++) {
-            u[k] = s->v[k];
-            i[k] = s->i[k];
-        }
+        *u = (v2d){s->v[0], s->v[1]};
+        *u3 = s->v[2];
+        *i = (v2d){s->i[0], s->i[1]};
+        *i3 = s->i[2];
         break;
     }
 }
 
-bool metrology_step(metrology_t *m, const metrology_sample_t *s)
+/* Sums (or one tick's contributions) of the three elements, packed. */
+typedef struct {
+    v2d u2, i2, p, q; /* elements 1, 2 */
+    v2d ui3;          /* element 3: u^2, i^2 */
+    v2d pq3;          /* element 3: u*i, u(t - T/4)*i */
+    v2d ll;           /* (u1 - u2)^2, (u1 - u3)^2 */
+    double ll3;       /* (u2 - u3)^2 */
+} lanes_t;
+
+/* The interpolation taps, each in both lanes and alone. */
+typedef struct {
+    v2d v[4];
+    double s[4];
+} taps_t;
+
+static inline lanes_t contributions(const hist_t *h, uint32_t d, const taps_t *tp, v2d i, double i3)
 {
-    double u[3], i[3];
-    element_inputs(m->connection, s, u, i);
+    const hist_t *a = h + 1 - (ptrdiff_t)d, *b = h - (ptrdiff_t)d;
+    const hist_t *c = h - 1 - (ptrdiff_t)d, *e = h - 2 - (ptrdiff_t)d;
+    v2d ud = tp->v[0] * a->lo + tp->v[1] * b->lo + tp->v[2] * c->lo + tp->v[3] * e->lo;
+    double ud3 = tp->s[0] * a->hi + tp->s[1] * b->hi + tp->s[2] * c->hi + tp->s[3] * e->hi;
+    v2d u = h->lo;
+    double u3 = h->hi;
+    v2d x = {u3, i3}, y = {u3, ud3};
+    v2d l = {u[0], u[0]}, r = {u[1], u3};
+    lanes_t o;
+    o.u2 = u * u;
+    o.i2 = i * i;
+    o.p = u * i;
+    o.q = ud * i;
+    o.ui3 = x * x;
+    o.pq3 = y * (v2d){i3, i3};
+    o.ll = (l - r) * (l - r);
+    o.ll3 = (u[1] - u3) * (u[1] - u3);
+    return o;
+}
+
+static void lanes_load(lanes_t *l, const metrology_sums_t s[3], const double ll[3])
+{
+    l->u2 = (v2d){s[0].u2, s[1].u2};
+    l->i2 = (v2d){s[0].i2, s[1].i2};
+    l->p = (v2d){s[0].p, s[1].p};
+    l->q = (v2d){s[0].q, s[1].q};
+    l->ui3 = (v2d){s[2].u2, s[2].i2};
+    l->pq3 = (v2d){s[2].p, s[2].q};
+    l->ll = (v2d){ll[0], ll[1]};
+    l->ll3 = ll[2];
+}
+
+static void lanes_store(metrology_sums_t s[3], double ll[3], const lanes_t *l)
+{
+    for (int k = 0; k < 2; k++) {
+        s[k].u2 = l->u2[k];
+        s[k].i2 = l->i2[k];
+        s[k].p = l->p[k];
+        s[k].q = l->q[k];
+        ll[k] = l->ll[k];
+    }
+    s[2].u2 = l->ui3[0];
+    s[2].i2 = l->ui3[1];
+    s[2].p = l->pq3[0];
+    s[2].q = l->pq3[1];
+    ll[2] = l->ll3;
+}
+
+/* a += b, or a -= m * b: per lane, as the scalar code does. */
+static inline void lanes_add(lanes_t *a, const lanes_t *b)
+{
+    a->u2 += b->u2;
+    a->i2 += b->i2;
+    a->p += b->p;
+    a->q += b->q;
+    a->ui3 += b->ui3;
+    a->pq3 += b->pq3;
+    a->ll += b->ll;
+    a->ll3 += b->ll3;
+}
+
+static inline lanes_t lanes_scale(double m, const lanes_t *b)
+{
+    v2d v = {m, m};
+    return (lanes_t){v * b->u2,  v * b->i2,  v * b->p,  v * b->q,
+                     v * b->ui3, v * b->pq3, v * b->ll, m * b->ll3};
+}
+
+static inline void lanes_sub(lanes_t *a, const lanes_t *b)
+{
+    a->u2 -= b->u2;
+    a->i2 -= b->i2;
+    a->p -= b->p;
+    a->q -= b->q;
+    a->ui3 -= b->ui3;
+    a->pq3 -= b->pq3;
+    a->ll -= b->ll;
+    a->ll3 -= b->ll3;
+}
+
+/* The history of element voltages before this call, from the ring. */
+static void history_load(hist_t *h, const metrology_t *m, uint32_t back)
+{
+    for (uint32_t j = 1; j <= back; j++) {
+        uint32_t at = (m->ring_pos - j) & RING_MASK;
+        h[-(ptrdiff_t)j] = (hist_t){{m->ring[0][at], m->ring[1][at]}, m->ring[2][at], 0.0};
+    }
+}
+
+/* The n ticks of this call back into the ring (the last RING of them). */
+static void history_store(metrology_t *m, const hist_t *h, size_t n)
+{
+    size_t from = n > METROLOGY_DELAY_RING ? n - METROLOGY_DELAY_RING : 0;
+    for (size_t t = from; t < n; t++) {
+        uint32_t at = (m->ring_pos + (uint32_t)t) & RING_MASK;
+        m->ring[0][at] = h[t].lo[0];
+        m->ring[1][at] = h[t].lo[1];
+        m->ring[2][at] = h[t].hi;
+    }
+    m->ring_pos = (m->ring_pos + (uint32_t)n) & RING_MASK;
+}
+
+/* The state of the cycle being accumulated stays in locals (registers) over
+ * the run of ticks up to the next cycle end, and goes back to *m before
+ * close_cycle() reads it and when the call ends; the arithmetic of each tick
+ * and its order are those of one tick at a time, so the result does not
+ * depend on how the caller splits the samples (tests/unit/test_metrology.c,
+ * test_any_pace). */
+SIMD_CLONES size_t metrology_exec(metrology_t *m, const metrology_sample_t *s, size_t n)
+{
     m->cycle_ready = false;
-
-    /* Delay line: write this tick, read T/4 back. */
-    uint32_t pos = m->ring_pos;
-    metrology_sums_t c[3];
-    double ll[3];
-    for (int k = 0; k < 3; k++) {
-        double *r = m->ring[k];
-        r[pos] = u[k];
-        uint32_t d = m->delay_int;
-        double ud =
-            m->taps[0] * r[(pos - d + 1u) & RING_MASK] + m->taps[1] * r[(pos - d) & RING_MASK] +
-            m->taps[2] * r[(pos - d - 1u) & RING_MASK] + m->taps[3] * r[(pos - d - 2u) & RING_MASK];
-        c[k].u2 = u[k] * u[k];
-        c[k].i2 = i[k] * i[k];
-        c[k].p = u[k] * i[k];
-        c[k].q = ud * i[k];
-        double a = fabs(u[k]);
-        if (a > m->cyc_peak[k])
-            m->cyc_peak[k] = a;
+    if (n == 0)
+        return 0;
+    if (n > EXEC_MAX)
+        n = EXEC_MAX;
+    hist_t buf[HIST + EXEC_MAX];
+    hist_t *h = buf + HIST; /* h[t]: this call's tick t; h[-1]: the tick before */
+    const connection_t conn = m->connection;
+    const int ref = m->ref;
+    const uint32_t d = m->delay_int;
+    taps_t tp;
+    for (int j = 0; j < 4; j++) {
+        tp.s[j] = m->taps[j];
+        tp.v[j] = (v2d){m->taps[j], m->taps[j]};
     }
-    m->ring_pos = (pos + 1u) & RING_MASK;
-    ll[0] = (u[0] - u[1]) * (u[0] - u[1]);
-    ll[1] = (u[0] - u[2]) * (u[0] - u[2]);
-    ll[2] = (u[1] - u[2]) * (u[1] - u[2]);
+    history_load(h, m, d + 2u);
 
-    /* Positive-going zero crossing of the reference, with hysteresis so that
-     * harmonics and noise near zero give one crossing per period. */
-    double ur = u[m->ref];
-    bool crossed = false;
-    if (ur < -METROLOGY_ZC_HYSTERESIS_V)
-        m->armed = true;
-    if (m->armed && m->prev_ref_u < 0.0 && ur >= 0.0) {
-        /* The crossing lies at (tick - 1) + f; the previous sample covers
-         * [tick - 1, tick), so its last (1 - f) belongs to the next cycle. */
-        double f = m->prev_ref_u / (m->prev_ref_u - ur);
-        double move = 1.0 - f;
-        for (int k = 0; k < 3; k++) {
-            m->cyc[k].u2 -= move * m->prev[k].u2;
-            m->cyc[k].i2 -= move * m->prev[k].i2;
-            m->cyc[k].p -= move * m->prev[k].p;
-            m->cyc[k].q -= move * m->prev[k].q;
-            m->cyc_ll[k] -= move * m->prev_ll[k];
+    bool armed = m->armed;
+    double prev_ref_u = m->prev_ref_u;
+    double cyc_ticks = m->cyc_ticks;
+    lanes_t cyc;
+    lanes_load(&cyc, m->cyc, m->cyc_ll);
+    v2d peak = {m->cyc_peak[0], m->cyc_peak[1]};
+    double peak3 = m->cyc_peak[2];
+    const v2i abs_mask = {INT64_MAX, INT64_MAX};
+
+    size_t t = 0;
+    int closed = 0; /* 1: at a crossing, 2: by the timeout */
+    double move = 0.0;
+    v2d i;
+    double i3;
+    for (; t < n; t++) {
+        v2d u;
+        double u3;
+        element_inputs(conn, &s[t], &u, &u3, &i, &i3);
+        h[t].lo = u;
+        h[t].hi = u3;
+        v2d a = (v2d)((v2i)u & abs_mask);
+        v2i gt = a > peak;
+        peak = (v2d)(((v2i)a & gt) | ((v2i)peak & ~gt));
+        double a3 = fabs(u3);
+        peak3 = a3 > peak3 ? a3 : peak3;
+        /* Positive-going zero crossing of the reference, with hysteresis so
+         * that harmonics and noise near zero give one crossing per period. */
+        double ur = ref == 2 ? u3 : ref == 1 ? u[1] : u[0];
+        if (ur < -METROLOGY_ZC_HYSTERESIS_V)
+            armed = true;
+        if (armed && prev_ref_u < 0.0 && ur >= 0.0) {
+            /* The crossing lies at (tick - 1) + f; the previous sample
+             * covers [tick - 1, tick), so its last (1 - f) belongs to the
+             * next cycle. */
+            move = 1.0 - prev_ref_u / (prev_ref_u - ur);
+            prev_ref_u = ur;
+            closed = 1;
+            break;
         }
-        m->cyc_ticks -= move;
+        prev_ref_u = ur;
+        lanes_t c = contributions(&h[t], d, &tp, i, i3);
+        lanes_add(&cyc, &c);
+        cyc_ticks += 1.0;
+        if (cyc_ticks >= METROLOGY_CYCLE_TIMEOUT_TICKS) {
+            closed = 2;
+            t++;
+            break;
+        }
+    }
+
+    /* The previous tick's contributions (to split a straddling sample, and
+     * for the next call): computed again, the same operations. */
+    lanes_t prev;
+    if (closed != 1 || t > 0) {
+        v2d pu, pi;
+        double pu3, pi3;
+        element_inputs(conn, &s[t - 1], &pu, &pu3, &pi, &pi3);
+        prev = contributions(&h[t - 1], d, &tp, pi, pi3);
+    } else {
+        lanes_load(&prev, m->prev, m->prev_ll);
+    }
+    if (closed == 1) {
+        lanes_t moved = lanes_scale(move, &prev);
+        lanes_sub(&cyc, &moved);
+        cyc_ticks -= move;
+        lanes_t c = contributions(&h[t], d, &tp, i, i3);
+        t++; /* the crossing tick is taken */
+        history_store(m, h, t);
+        lanes_store(m->cyc, m->cyc_ll, &cyc);
+        m->cyc_ticks = cyc_ticks;
+        m->cyc_peak[0] = peak[0];
+        m->cyc_peak[1] = peak[1];
+        m->cyc_peak[2] = peak3;
+        m->tick += t - 1;
         close_cycle(m, true, (double)m->tick - move);
-        for (int k = 0; k < 3; k++) {
-            m->cyc[k].u2 = move * m->prev[k].u2;
-            m->cyc[k].i2 = move * m->prev[k].i2;
-            m->cyc[k].p = move * m->prev[k].p;
-            m->cyc[k].q = move * m->prev[k].q;
-            m->cyc_ll[k] = move * m->prev_ll[k];
-            m->cyc_peak[k] = 0.0;
-        }
-        m->cyc_ticks = move;
+        /* The new cycle: the straddling part, then this tick. */
+        lanes_add(&moved, &c);
+        lanes_store(m->cyc, m->cyc_ll, &moved);
+        lanes_store(m->prev, m->prev_ll, &c);
+        m->cyc_ticks = move + 1.0;
+        memset(m->cyc_peak, 0, sizeof m->cyc_peak);
+        m->tick++;
         m->armed = false;
-        crossed = true;
+        m->prev_ref_u = prev_ref_u;
+        return t;
     }
-    m->prev_ref_u = ur;
-
-    for (int k = 0; k < 3; k++) {
-        m->cyc[k].u2 += c[k].u2;
-        m->cyc[k].i2 += c[k].i2;
-        m->cyc[k].p += c[k].p;
-        m->cyc[k].q += c[k].q;
-        m->cyc_ll[k] += ll[k];
-        m->prev[k] = c[k];
-        m->prev_ll[k] = ll[k];
-    }
-    m->cyc_ticks += 1.0;
-    m->tick++;
-
-    if (!crossed && m->cyc_ticks >= METROLOGY_CYCLE_TIMEOUT_TICKS) {
+    lanes_store(m->prev, m->prev_ll, &prev);
+    history_store(m, h, t);
+    lanes_store(m->cyc, m->cyc_ll, &cyc);
+    m->cyc_ticks = cyc_ticks;
+    m->cyc_peak[0] = peak[0];
+    m->cyc_peak[1] = peak[1];
+    m->cyc_peak[2] = peak3;
+    m->armed = armed;
+    m->prev_ref_u = prev_ref_u;
+    m->tick += t;
+    if (closed == 2) {
+        /* No crossing for a whole timeout. */
         close_cycle(m, false, (double)m->tick);
         memset(m->cyc, 0, sizeof m->cyc);
         memset(m->cyc_ll, 0, sizeof m->cyc_ll);
         memset(m->cyc_peak, 0, sizeof m->cyc_peak);
         m->cyc_ticks = 0.0;
-        crossed = true;
     }
-    return crossed;
+    return t;
+}
+
+bool metrology_step(metrology_t *m, const metrology_sample_t *s)
+{
+    metrology_exec(m, s, 1);
+    return m->cycle_ready;
 }
 
 /* The closed-form path (metrology_steady.c) closes its cycles here. */

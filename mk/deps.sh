@@ -19,6 +19,7 @@ need_cmd make make
 need_pc sdl2 libsdl2-dev
 need_pc libserialport libserialport-dev
 need_pc libcjson libcjson-dev
+need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
 if [ "$want" = test ]; then
     need_pc cmocka libcmocka-dev
     need_pc libmodbus libmodbus-dev
@@ -43,6 +44,9 @@ if [ "$want" = test ]; then
     need_cmd node nodejs
     need_cmd npm npm
     need_cmd g++ g++
+    # the traces checked by outside tools (tests/cli/test_trace_*.sh)
+    need_cmd sigrok-cli sigrok-cli
+    need_cmd tshark tshark
 fi
 
 # The npm packages of tests/interop/mbus (node-mbus, pinned by its

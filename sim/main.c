@@ -13,7 +13,11 @@
 #include <string.h>
 
 #include "meter.h"
+#include "recfile.h"
+#include "record.h"
+#include "replay.h"
 #include "runner.h"
+#include "to_scenario.h"
 #include "duration.h"
 #include "scenario.h"
 #include "ui.h"
@@ -21,10 +25,11 @@
 #define EXIT_INVALID 2
 
 static const char usage[] =
-    "Usage: metersim [OPTIONS]\n"
+    "Usage: metersim [OPTIONS] [SCENARIO.json]\n"
     "A digital twin of the WAGO 879-3000 (4PU) / 879-3020 (4PS) energy meter.\n"
     "\n"
-    "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md);\n"
+    "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md; a\n"
+    "                      last argument that is not an option says the same);\n"
     "                      without it, a built-in office load on a 3P4W supply\n"
     "  --allow-outside-paths  a scenario's CSV files may lie outside its folder\n"
     "                      (by default they must lie under it, symlinks and ..\n"
@@ -86,15 +91,43 @@ static const char usage[] =
     "                      is not understood, as on copper (and it is logged)\n"
     "  --fast              wire-time emulation off: a request is answered the moment\n"
     "                      it is complete (for benchmarks; docs/cli.md)\n"
+    "  --record FILE       write every input the twin receives (a master's bytes\n"
+    "                      on each serial port and TCP connection, the window's\n"
+    "                      actions) with its virtual time, the replies, the\n"
+    "                      scenario and the flags to FILE (JSON lines,\n"
+    "                      docs/record.md); not with --state (status 2);\n"
+    "                      FILE not writable: status 3\n"
+    "  --replay FILE       run a recording again, headless, at full speed, without\n"
+    "                      ports, and compare the replies with the recorded ones:\n"
+    "                      status 1 and the record number where they differ; a\n"
+    "                      recording truncated, of another version or out of\n"
+    "                      order is refused with status 2\n"
+    "  --record-to-scenario FILE OUT.json\n"
+    "                      turn a recording into a scenario whose Modbus/M-Bus\n"
+    "                      steps send the recorded requests at their times and\n"
+    "                      expect the recorded replies (a CI test); status 2 for\n"
+    "                      a refused recording, 3 if OUT.json cannot be written\n"
+    "  --trace-vcd FILE    a bit-level VCD of every serial line (one wire a\n"
+    "                      direction), the S0 outputs, the LED, the tariff input\n"
+    "                      and each phase's supply, in virtual time (sigrok,\n"
+    "                      PulseView, GTKWave; docs/trace.md)\n"
+    "  --trace-pcap FILE   every Modbus RTU, Modbus/TCP and M-Bus frame in a pcap\n"
+    "                      (nanosecond, link type 252) that tshark dissects\n"
+    "  --trace-jsonl FILE  one JSON object a line per frame, pulse edge, input\n"
+    "                      change, LCD change and published window (t_ns)\n"
+    "  --trace-from D      the traces start at this simulated time (default 0)\n"
+    "  --trace-until D     ... and end at this one (default: the end of the run)\n"
+    "                      A trace file that cannot be written: status 3, nothing ran\n"
     "  --help              this text\n"
     "  --version           the program's version\n"
     "\n"
     "Output: a log of JSON lines on standard output: the readings every\n"
     "simulated second, every event and every assertion (docs/cli.md).\n"
     "\n"
-    "Exit status: 0 done; 1 an assertion failed; 2 invalid command line,\n"
-    "scenario or state file, or a state file in use (nothing ran); 3 an I/O\n"
-    "error while running (a state file not saved).\n";
+    "Exit status: 0 done; 1 an assertion failed (--replay: a reply differs); 2\n"
+    "invalid command line, scenario, state file or recording, or a state file\n"
+    "in use (nothing ran); 3 an I/O error while running (a state file not\n"
+    "saved, a recording or a trace file not written).\n";
 
 static volatile int stop_requested;
 
@@ -125,7 +158,11 @@ typedef struct {
     int allow_outside_paths;
     uint64_t save_interval; /* ticks */
     int speed_given;
-    double speed; /* 0: as fast as possible */
+    double speed;       /* 0: as fast as possible */
+    const char *record; /* --record FILE */
+    const char *replay; /* --replay FILE */
+    trace_opts_t trace;
+    uint64_t trace_from, trace_until; /* ticks */
 } options_t;
 
 /* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
@@ -182,6 +219,13 @@ static int parse_args(int argc, char **argv, options_t *o)
         } else if (strcmp(a, "--version") == 0) {
             puts("metersim 0.1");
             exit(0);
+        } else if (strcmp(a, "--record-to-scenario") == 0) {
+            if (i + 2 >= argc || argc != 4) {
+                fprintf(stderr, "metersim: --record-to-scenario FILE OUT.json takes two files "
+                                "and no other option (see --help)\n");
+                exit(EXIT_INVALID);
+            }
+            exit(to_scenario(argv[i + 1], argv[i + 2]));
         } else if (strcmp(a, "--headless") == 0) {
             o->headless = 1;
         } else if (strcmp(a, "--copper") == 0) {
@@ -203,13 +247,31 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--every") == 0 || strcmp(a, "--state") == 0 ||
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
-                   strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--fidelity") == 0) {
+                   strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--record") == 0 ||
+                   strcmp(a, "--replay") == 0 || strncmp(a, "--trace-", 8) == 0 ||
+                   strcmp(a, "--fidelity") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
             }
             i++;
-            if (strcmp(a, "--scenario") == 0) {
+            if (strcmp(a, "--trace-vcd") == 0) {
+                o->trace.vcd = val;
+            } else if (strcmp(a, "--trace-pcap") == 0) {
+                o->trace.pcap = val;
+            } else if (strcmp(a, "--trace-jsonl") == 0) {
+                o->trace.jsonl = val;
+            } else if (strcmp(a, "--trace-from") == 0 || strcmp(a, "--trace-until") == 0) {
+                uint64_t *d = a[8] == 'f' ? &o->trace_from : &o->trace_until;
+                if (!duration_parse(val, d) || (a[8] == 'u' && *d == 0)) {
+                    fprintf(stderr, "metersim: %s %s: expected a duration such as \"90s\"\n", a,
+                            val);
+                    return EXIT_INVALID;
+                }
+            } else if (strncmp(a, "--trace-", 8) == 0) {
+                fprintf(stderr, "metersim: unknown option %s (see --help)\n", a);
+                return EXIT_INVALID;
+            } else if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
             } else if (strcmp(a, "--fidelity") == 0) {
                 if (strcmp(val, "sample") == 0) {
@@ -220,6 +282,10 @@ static int parse_args(int argc, char **argv, options_t *o)
                     fprintf(stderr, "metersim: --fidelity %s: expected sample or auto\n", val);
                     return EXIT_INVALID;
                 }
+            } else if (strcmp(a, "--record") == 0) {
+                o->record = val;
+            } else if (strcmp(a, "--replay") == 0) {
+                o->replay = val;
             } else if (strcmp(a, "--junit") == 0) {
                 o->junit = val;
             } else if (strcmp(a, "--state") == 0) {
@@ -275,15 +341,94 @@ static int parse_args(int argc, char **argv, options_t *o)
                     o->speed = s;
                 }
             }
+        } else if (a[0] != '-' && !o->scenario && i == argc - 1) {
+            o->scenario = a; /* metersim --headless OUT.json (issue 15) */
         } else {
             fprintf(stderr, "metersim: unknown option %s (see --help)\n", a);
             return EXIT_INVALID;
         }
     }
+    if (o->trace_until && o->trace_from >= o->trace_until) {
+        fprintf(stderr, "metersim: --trace-from must be before --trace-until\n");
+        return EXIT_INVALID;
+    }
+    o->trace.from_ns = o->trace_from * VTIME_NS_PER_TICK;
+    o->trace.until_ns = o->trace_until * VTIME_NS_PER_TICK;
     if (o->headless && !speed_given)
         o->speed = 0.0;
     o->speed_given = speed_given;
     return 0;
+}
+
+/* --replay: the recording's scenario, flags and end; the file itself when
+ * it still holds the recorded text, else that text in a temporary file. */
+static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
+{
+    char err[1024];
+    if (o->scenario || o->n_endpoints || o->state || o->record || o->until || o->speed_given ||
+        o->fast || o->copper || o->allow_outside_paths || o->fidelity) {
+        fprintf(stderr,
+                "metersim: --replay %s: the scenario, the endpoints and the flags are the "
+                "recording's: no --scenario, --modbus, --mbus, --state, --record, "
+                "--until, --speed, --fast, --copper, --allow-outside-paths or --fidelity "
+                "with it\n",
+                o->replay);
+        return EXIT_INVALID;
+    }
+    if (!recfile_load(o->replay, rf, err, sizeof err)) {
+        fprintf(stderr, "metersim: --replay: %s\n", err);
+        return EXIT_INVALID;
+    }
+    o->headless = 1;
+    o->speed = 1.0; /* the paced path, on the recording's clock (replay.h) */
+    o->fast = rf->flags.fast;
+    o->copper = rf->flags.copper;
+    o->allow_outside_paths = rf->flags.allow_outside_paths;
+    o->fidelity = rf->flags.closed_form ? FIDELITY_AUTO : FIDELITY_SAMPLE;
+    o->tcp_idle = rf->flags.tcp_idle_ns / VTIME_NS_PER_TICK;
+    o->gateway_timeout = rf->flags.gateway_timeout_ns / VTIME_NS_PER_TICK;
+    uint64_t t_end = rf->e[rf->n - 1].t_ns;
+    o->until = (t_end + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+    if (o->until == 0)
+        o->until = 1;
+    if (!rf->scenario_path)
+        return 0;
+    size_t len = 0;
+    char *now = record_slurp(rf->scenario_path, &len);
+    char crc_now[9] = "", crc_then[9];
+    if (now)
+        record_crc_text(now, len, crc_now);
+    free(now);
+    record_crc_text(rf->scenario_text, strlen(rf->scenario_text), crc_then);
+    if (strcmp(crc_now, crc_then) == 0) {
+        o->scenario = rf->scenario_path;
+        return 0;
+    }
+    /* The file is gone or changed: the text the recording keeps is used. */
+    snprintf(tmp, tmpcap, "/tmp/metersim-replay-XXXXXX.json");
+    int fd = mkstemps(tmp, 5);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || fputs(rf->scenario_text, f) == EOF || fclose(f) != 0) {
+        fprintf(stderr, "metersim: --replay: cannot write the recorded scenario to %s\n", tmp);
+        return 3;
+    }
+    fprintf(stderr,
+            "metersim: --replay: %s has changed since the recording: its recorded text is "
+            "used\n",
+            rf->scenario_path);
+    o->scenario = tmp;
+    return 0;
+}
+
+/* --record: what a recording cannot hold yet is refused before the run. */
+static bool record_allowed(const options_t *o)
+{
+    if (o->state)
+        fprintf(stderr,
+                "metersim: --record %s: not with --state: the meters' memory at the start "
+                "would not be in the recording, so it could not be replayed\n",
+                o->record);
+    return !o->state;
 }
 
 int main(int argc, char **argv)
@@ -292,14 +437,25 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    recfile_t rf;
+    replay_t *replay = NULL;
+    char tmp[64] = "";
+    if (o.replay && (rc = replay_setup(&o, &rf, tmp, sizeof tmp)) != 0)
+        return rc;
 
     scenario_t sc;
     char err[1024];
     scenario_opts_t so = {.allow_outside_paths = o.allow_outside_paths};
     bool ok = o.scenario ? scenario_load_opts(o.scenario, &so, &sc, err, sizeof err)
                          : scenario_default(&sc, err, sizeof err);
+    if (tmp[0])
+        remove(tmp);
     if (!ok) {
         fprintf(stderr, "metersim: %s\n", err);
+        return EXIT_INVALID;
+    }
+    if (o.record && !record_allowed(&o)) {
+        scenario_free(&sc);
         return EXIT_INVALID;
     }
     /* One master per line: the scenario's requests or a client's. */
@@ -327,7 +483,7 @@ int main(int argc, char **argv)
     bool endpoints = o.n_endpoints > 0;
     for (int b = 0; b < sc.n_buses; b++)
         endpoints = endpoints || sc.buses[b].n_modbus || sc.buses[b].n_mbus;
-    if (endpoints && o.speed != 1.0) {
+    if (endpoints && o.speed != 1.0 && !o.replay) {
         /* A client lives in real time (A3, EN 13757-2 timeouts, TCP clients). */
         if (o.speed_given)
             fprintf(stderr,
@@ -335,6 +491,33 @@ int main(int argc, char **argv)
                     "--speed %g\n",
                     o.speed);
         o.speed = 1.0;
+    }
+    /* Headless runs measure steady cycles in closed form unless told;
+     * a person watching sees the sample level (docs/decisions.md). */
+    runner_fidelity_t fidelity = o.fidelity == FIDELITY_SAMPLE ? RUNNER_FIDELITY_SAMPLE
+                                 : o.fidelity == FIDELITY_AUTO ? RUNNER_FIDELITY_AUTO
+                                 : o.headless                  ? RUNNER_FIDELITY_AUTO
+                                                               : RUNNER_FIDELITY_SAMPLE;
+    record_t *rec = NULL;
+    if (o.record) {
+        record_flags_t fl = {.fast = o.fast,
+                             .copper = o.copper,
+                             .allow_outside_paths = o.allow_outside_paths,
+                             .closed_form = fidelity == RUNNER_FIDELITY_AUTO,
+                             .until_ns = o.until * VTIME_NS_PER_TICK,
+                             .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
+                             .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
+        rec = record_open(o.record, o.scenario, &fl, err, sizeof err);
+        if (!rec) {
+            fprintf(stderr, "metersim: %s\n", err);
+            scenario_free(&sc);
+            return 3; /* before the run starts */
+        }
+    }
+    if (o.replay && !(replay = replay_new(&rf, err, sizeof err))) {
+        fprintf(stderr, "metersim: %s\n", err);
+        scenario_free(&sc);
+        return 3;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -356,10 +539,7 @@ int main(int argc, char **argv)
                         .log = stdout,
                         .progress = o.progress,
                         .stats = o.stats,
-                        .fidelity = o.fidelity == FIDELITY_SAMPLE ? RUNNER_FIDELITY_SAMPLE
-                                    : o.fidelity == FIDELITY_AUTO ? RUNNER_FIDELITY_AUTO
-                                    : o.headless                  ? RUNNER_FIDELITY_AUTO
-                                                                  : RUNNER_FIDELITY_SAMPLE,
+                        .fidelity = fidelity,
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,
@@ -369,8 +549,17 @@ int main(int argc, char **argv)
                         .copper = o.copper,
                         .fast = o.fast,
                         .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
-                        .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
+                        .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK,
+                        .rec = rec,
+                        .replay = replay,
+                        .trace = o.trace};
     rc = runner_run(&sc, &ro, &stop_requested);
+    if (replay && rc <= 1) {
+        int d = replay_finish(replay);
+        rc = rc ? rc : d;
+    }
+    if (o.replay)
+        recfile_free(&rf);
     if (have_ui)
         ui_close(&ui);
     scenario_free(&sc);

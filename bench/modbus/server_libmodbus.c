@@ -3,6 +3,11 @@
  * PF 1, Float ABCD) at ID 1, on a serial device (one end of a socat pty
  * pair). modbus_receive() + modbus_reply(), as libmodbus's own examples do.
  *
+ * The floats are encoded here, not with libmodbus's modbus_set_float_abcd():
+ * in Debian's 3.1.6 that one writes 230.0 as 6643 0000 (bytes swapped in each
+ * word; stephane/libmodbus#611), which the client's check of every reply
+ * (issue 14) caught.
+ *
  *   server_libmodbus DEVICE BAUD
  */
 #define _POSIX_C_SOURCE 200809L
@@ -11,6 +16,16 @@
 #include <modbus.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Float ABCD: IEEE 754 single, most significant byte first, high word first. */
+static void set_float_abcd(float f, uint16_t *w)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    w[0] = (uint16_t)(u >> 16);
+    w[1] = (uint16_t)(u & 0xFFFF);
+}
 
 int main(int argc, char **argv)
 {
@@ -56,7 +71,7 @@ int main(int argc, char **argv)
                          (float)(230 * sqrt(3.0)),
                          (float)(230 * sqrt(3.0))};
     for (int i = 0; i < 28; i++)
-        modbus_set_float_abcd(v[i], &map->tab_registers[2 * i]);
+        set_float_abcd(v[i], &map->tab_registers[2 * i]);
     uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
     for (;;) {
         int n = modbus_receive(ctx, q);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "trace.h"
+
 static void update_due(bus_t *b)
 {
     uint64_t t = VTIME_NEVER;
@@ -22,6 +24,19 @@ void bus_init(bus_t *b, meter_line_t line, meter_t **meters, int n, bool copper)
     b->n_meters = n;
     b->copper = copper;
     update_due(b);
+}
+
+void bus_set_trace(bus_t *b, struct trace *t, int bus, const int *meters)
+{
+    b->trace = t;
+    b->trace_bus = bus;
+    b->trace_meters = meters;
+}
+
+/* The scenario's index of meter k of the bus, for the traces. */
+static int trace_index(const bus_t *b, int k)
+{
+    return b->trace_meters ? b->trace_meters[k] : k;
 }
 
 line_parity_t bus_parity_of_code(uint8_t code)
@@ -50,6 +65,8 @@ void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uin
 {
     if (b->sync)
         b->sync(b->sync_ctx, b, t_start_ns);
+    trace_frame(b->trace, b->trace_bus, b->line, TRACE_TO_METER, -1, bytes, n, t_start_ns, bps,
+                parity, t_end);
     uint64_t ch = line_char_ns(bps, parity);
     for (int k = 0; k < b->n_meters; k++) {
         meter_t *m = b->meters[k];
@@ -104,6 +121,8 @@ void bus_collect(bus_t *b)
         rep.parity = bus_parity_of_code(s.parity);
         rep.meter = k;
         b->replies[b->n_replies++] = rep;
+        trace_frame(b->trace, b->trace_bus, b->line, TRACE_TO_MASTER, trace_index(b, k), rep.bytes,
+                    rep.len, rep.t_start_ns, rep.bps, rep.parity, NULL);
         uint64_t end = rep.t_start_ns + rep.len * line_char_ns(rep.bps, rep.parity);
         if (end > b->busy_until_ns)
             b->busy_until_ns = end;
@@ -144,6 +163,7 @@ void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns)
         if (b->meters[r->meter] == m && r->t_start_ns + r->len * ch > t_ns) {
             r->len = t_ns > r->t_start_ns ? (size_t)((t_ns - r->t_start_ns) / ch) : 0;
             cut = true;
+            trace_cut(b->trace, b->trace_bus, b->line, trace_index(b, r->meter), t_ns);
         }
         if (r->len == 0)
             continue; /* nothing of it went out */

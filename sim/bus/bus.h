@@ -58,9 +58,18 @@ typedef struct bus {
      * meters up to `now_ns` first (NULL: they are there already). */
     void (*sync)(void *ctx, struct bus *b, uint64_t now_ns);
     void *sync_ctx;
+    /* Traces (sim/trace/trace.h; NULL: none): this bus's index in the
+     * scenario, and the scenario's index of each of `meters`. */
+    struct trace *trace;
+    int trace_bus;
+    const int *trace_meters;
 } bus_t;
 
 void bus_init(bus_t *b, meter_line_t line, meter_t **meters, int n, bool copper);
+
+/* Frames on this line go to trace `t` as bus `bus`, meter k as the
+ * scenario's meter meters[k] (bus_init() leaves the trace off). */
+void bus_set_trace(bus_t *b, struct trace *t, int bus, const int *meters);
 
 /* The line settings meter k listens with now. */
 uint32_t bus_meter_bps(const bus_t *b, int k);

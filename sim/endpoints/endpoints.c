@@ -57,10 +57,19 @@ static int open_one(endpoints_t *e, const endpoint_req_t *r, char *err, size_t e
             return -1;
         }
         e->tcp = n;
-        if (tcp_server_open(srv, e->loop, &r->spec, line, r->bus, gw, e->o.fast, e->o.tcp_idle_ns,
-                            e->o.log, err, errlen)) {
+        if (r->replay) { /* its connections come from the recording */
+            tcp_server_open_replay(srv, e->loop, &r->spec, line, r->bus, gw, e->o.fast,
+                                   e->o.tcp_idle_ns, e->o.log);
+        } else if (tcp_server_open(srv, e->loop, &r->spec, line, r->bus, gw, e->o.fast,
+                                   e->o.tcp_idle_ns, e->o.log, err, errlen)) {
             free(srv);
             return -1;
+        }
+        if (e->o.rec) {
+            char spec[300];
+            endpoint_spec_format(&r->spec, r->line == METER_LINE_MODBUS, spec, sizeof spec);
+            record_endpoint(e->o.rec, &srv->rec, r->line == METER_LINE_MODBUS, spec, r->bus_name,
+                            r->bus->copper);
         }
         e->tcp[e->n_tcp++] = srv;
         fprintf(stderr, "metersim: %s on %s (%s)\n",
@@ -78,9 +87,19 @@ static int open_one(endpoints_t *e, const endpoint_req_t *r, char *err, size_t e
         return -1;
     }
     e->serial = n;
-    if (link_open(&s->link, line, &r->spec, r->bus, e->o.fast, e->o.copper, err, errlen)) {
+    if (r->replay) {
+        link_attach_socket(&s->link, line, r->replay_fd, "replay", r->bus, e->o.fast);
+        r->bus->copper = r->replay_copper;
+    } else if (link_open(&s->link, line, &r->spec, r->bus, e->o.fast, e->o.copper, err, errlen)) {
         free(s);
         return -1;
+    }
+    if (e->o.rec) {
+        char spec[300];
+        endpoint_spec_format(&r->spec, r->line == METER_LINE_MODBUS, spec, sizeof spec);
+        record_endpoint(e->o.rec, &s->rec, r->line == METER_LINE_MODBUS, spec, r->bus_name,
+                        r->bus->copper);
+        s->link.rec = &s->rec;
     }
     s->owner = e;
     s->ep = (loop_ep_t){.fd = link_fd(&s->link),

@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "link.h"
 #include "loop.h"
+#include "record.h"
 #include "tcp.h"
 
 /* One endpoint to open: which bus (by its bus_t of the right line), which spec. */
@@ -30,18 +31,26 @@ typedef struct endpoint_req {
     meter_line_t line;
     endpoint_spec_t spec;
     uint64_t gateway_timeout_ns; /* 0: the default */
+    /* --replay: nothing is opened. A serial endpoint is replay_fd, a socket
+       standing for the recorded port, its line copper or not as recorded; a
+       TCP endpoint has no listener (its connections come from the recording). */
+    bool replay;
+    int replay_fd;
+    bool replay_copper;
 } endpoint_req_t;
 
 typedef struct endpoint_opts {
     bool fast, copper;
     uint64_t tcp_idle_ns; /* 0: the default */
     FILE *log;
+    struct record *rec; /* --record FILE (NULL: none) */
 } endpoint_opts_t;
 
 typedef struct serial_ep {
     loop_ep_t ep;
     link_t link;
     struct endpoints *owner;
+    record_port_t rec; /* --record */
 } serial_ep_t;
 
 typedef struct endpoints {

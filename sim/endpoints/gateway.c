@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace.h"
+
 void gateway_init(gateway_t *g, bus_t *bus, bool fast, uint64_t timeout_ns, const char *name,
                   FILE *log)
 {
@@ -42,6 +44,7 @@ bool gateway_attach(gateway_t *g, gateway_client_t *c)
 
 void gateway_detach(gateway_t *g, gateway_client_t *c)
 {
+    trace_mbtcp_closed(g->bus->trace, g->bus->trace_bus, c);
     for (int i = 0; i < g->n_clients; i++) {
         if (g->clients[i] != c)
             continue;
@@ -67,6 +70,8 @@ static void respond(gateway_t *g, const uint8_t *pdu, size_t len, uint8_t except
     if (!c)
         return;
     c->in_flight = false;
+    trace_mbtcp(g->bus->trace, g->bus->trace_bus, c, false, g->req.tid, g->req.unit,
+                exception ? g->req.pdu : pdu, exception ? 1 : len, exception, now_ns);
     bool ok = true;
     if (exception)
         ok = modbus_tcp_exception(&c->framer, g->req.tid, g->req.unit, g->req.pdu[0], exception,
@@ -149,6 +154,8 @@ static bool start_next(gateway_t *g, uint64_t now)
     if (!c)
         return false;
     g->stats.requests++;
+    trace_mbtcp(b->trace, b->trace_bus, c, true, g->req.tid, g->req.unit, g->req.pdu,
+                g->req.pdu_len, 0, g->req.t_ns);
     g->cur = c;
     g->busy = true;
     b->hold++;

@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <string.h>
 
+#include "record.h"
+
 static serial_parity_t serial_parity(line_parity_t p)
 {
     return p == LINE_PARITY_NONE  ? SERIAL_PARITY_NONE
@@ -109,6 +111,8 @@ long link_receive(link_t *l, uint64_t now_ns, FILE *log)
     long n = serial_port_read(&l->port, buf, sizeof buf);
     if (n <= 0)
         return n;
+    if (l->rec) /* --record: as read, at the instant that stamps it (issue 15) */
+        record_rx(l->rec, now_ns, buf, (size_t)n, serial_port_peer_baud(&l->port));
     if (log)
         l->log = log;
     uint32_t bps;
@@ -225,6 +229,7 @@ uint64_t link_transmit(link_t *l, uint64_t now_ns)
     } else if (l->out_len) {
         long w = serial_port_write(&l->port, l->out, l->out_len);
         l->out_done = w > 0 ? (size_t)w : 0;
+        record_tx(l->rec, now_ns, l->out, l->out_done); /* --record: what the master got */
         if (l->out_done < l->out_len) {
             /* The client's side is full: it does not read. What it does not
              * take is lost, as in a master's UART that overruns. */

@@ -47,6 +47,8 @@
 #include "endpoint_spec.h"
 #include "serial_port.h"
 
+struct record_port;
+
 #define LINK_OUT_MAX 4096
 #define LINK_RX_FIFO 16u    /* a 16550-type UART's receive FIFO */
 #define LINK_FRAME_MAX 261u /* the longest frame: M-Bus 68 L L 68 + 255 + CS 16 (RTU: 256) */
@@ -77,10 +79,11 @@ typedef struct link {
     bool overrun;           /* in a burst that overran: dropping until the client pauses */
     uint64_t overrun_burst; /* bytes dropped in this burst */
     uint64_t overrun_start_ns;
-    uint64_t overruns;       /* bytes dropped, in all */
-    uint64_t overrun_bursts; /* bursts that overran */
-    bool stalled;            /* the client stopped reading and bytes were dropped (told) */
-    uint64_t stall_from;     /* `overflow` when that stall began */
+    uint64_t overruns;             /* bytes dropped, in all */
+    uint64_t overrun_bursts;       /* bursts that overran */
+    bool stalled;                  /* the client stopped reading and bytes were dropped (told) */
+    uint64_t stall_from;           /* `overflow` when that stall began */
+    const struct record_port *rec; /* --record: where its input and replies go (NULL: none) */
 } link_t;
 
 /* Opens a pty or a device for `bus`; on a pty, `copper` makes a baud-rate

@@ -339,7 +339,7 @@ int serial_port_drain(serial_port_t *p)
 uint32_t serial_port_peer_baud(const serial_port_t *p)
 {
     if (p->kind == SERIAL_PORT_SOCKET)
-        return 0;
+        return p->peer_baud;
     if (p->kind == SERIAL_PORT_DEVICE || p->kind == SERIAL_PORT_TTY)
         return p->baud;
     struct termios tio;

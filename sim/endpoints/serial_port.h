@@ -56,6 +56,8 @@ typedef struct serial_port {
     char link[256]; /* the symlink made for a pty, "" if none */
     uint32_t baud;
     serial_parity_t parity;
+    uint32_t peer_baud; /* a socket standing for a pty under --replay: the client's
+                           baud rate as recorded (0 otherwise) */
 } serial_port_t;
 
 /* Opens what `spec` names ("pty", "pty:PATH" or a device path) with the given

@@ -15,6 +15,24 @@
 static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter);
 static void listener_readable(loop_t *l, loop_ep_t *ep);
 
+void tcp_server_open_replay(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
+                            const char *line, bus_t *bus, gateway_t *gw, bool fast,
+                            uint64_t idle_ns, FILE *log)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->spec = *spec;
+    srv->line = line;
+    srv->bus = bus;
+    srv->gw = gw;
+    srv->fast = fast;
+    srv->idle_ns = idle_ns ? idle_ns : TCP_IDLE_DEFAULT_NS;
+    srv->log = log;
+    srv->ep.fd = -1;
+    srv->ep.slot = -1;
+    snprintf(srv->name, sizeof srv->name, "%s replay", line);
+}
+
 int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec, const char *line,
                     bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns, FILE *log, char *err,
                     size_t errlen)
@@ -105,6 +123,7 @@ static bool mbap_flush(tcp_conn_t *c)
                 break;
             return false;
         }
+        record_tx(&c->rec, loop_now(c->srv->loop), c->out + c->out_off, (size_t)w); /* --record */
         c->out_off += (size_t)w;
     }
     c->ep.want_write = c->out_off < c->out_len;
@@ -153,6 +172,8 @@ static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter)
         (*counter)++;
     if (why && srv->log)
         fprintf(srv->log, "metersim: %s: client %s: closed: %s\n", srv->name, c->peer, why);
+    if (counter == &srv->stats.closed_by_client) /* --record: the client's doing */
+        record_disconnect(&c->rec, loop_woke(srv->loop));
     loop_remove(srv->loop, &c->ep);
     if (c->raw) {
         srv->stats.overruns += c->link.overruns;
@@ -185,6 +206,9 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
         conn_deadline(c);
         return;
     }
+    /* A request is stamped with the wake, as a link's bytes are (not after
+     * the catch-up): its time on the line is then the same in a replay. */
+    uint64_t woke = loop_woke(l);
     if (c->in_len == 0) {
         ssize_t n = recv(ep->fd, c->in, sizeof c->in, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -194,15 +218,16 @@ static void conn_readable(loop_t *l, loop_ep_t *ep)
         if (n > 0) {
             c->in_len = (size_t)n;
             c->last_ns = now;
+            record_rx(&c->rec, woke, c->in, (size_t)n, 0); /* --record */
         }
     }
-    mbap_feed(c, now);
+    mbap_feed(c, woke);
     modbus_tcp_error_t e = modbus_tcp_error(&c->gc.framer);
     if (e != MODBUS_TCP_OK) {
         conn_close(c, modbus_tcp_strerror(e), &c->srv->stats.dropped_protocol);
         return;
     }
-    gateway_poll(c->srv->gw, now); /* with wire time off, the answer is there now */
+    gateway_poll(c->srv->gw, woke); /* with wire time off, the answer is there now */
     if (c->gc.overflow) {
         conn_close(c, "stopped reading its responses", &c->srv->stats.dropped_slow);
         return;
@@ -261,6 +286,7 @@ static void peer_name(const struct sockaddr_storage *ss, char *buf, size_t cap)
 static void listener_readable(loop_t *l, loop_ep_t *ep)
 {
     tcp_server_t *srv = ep->ctx;
+    (void)l;
     for (int k = 0; k < 16; k++) { /* a few per round: other endpoints get their turn */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -269,58 +295,66 @@ static void listener_readable(loop_t *l, loop_ep_t *ep)
             return;
         char peer[64];
         peer_name(&ss, peer, sizeof peer);
-        tcp_conn_t *c = srv->n_conns < TCP_MAX_CLIENTS ? calloc(1, sizeof *c) : NULL;
-        if (!c) {
-            srv->stats.refused++;
-            if (!srv->refusing && srv->log)
-                fprintf(srv->log,
-                        "metersim: %s: client %s refused: %d clients already (the limit)\n",
-                        srv->name, peer, TCP_MAX_CLIENTS);
-            srv->refusing = true;
-            close(fd);
-            continue;
-        }
-        srv->refusing = false;
-        srv->stats.accepted++;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->srv = srv;
-        snprintf(c->peer, sizeof c->peer, "%s", peer);
-        uint64_t now = loop_now(l);
-        c->last_ns = now;
-        c->raw = srv->spec.kind != ENDPOINT_MODBUS_TCP;
-        c->ep = (loop_ep_t){.fd = fd,
-                            .want_read = true,
-                            .ctx = c,
-                            .slot = -1,
-                            .on_readable = conn_readable,
-                            .on_writable = conn_writable,
-                            .on_due = conn_due};
-        if (c->raw) {
-            link_attach_socket(&c->link, srv->line, fd, c->peer, srv->bus, srv->fast);
-        } else {
-            modbus_tcp_init(&c->gc.framer, NULL);
-            c->gc.replied = mbap_replied;
-            c->gc.ctx = c;
-            if (!gateway_attach(srv->gw, &c->gc)) {
-                close(fd);
-                free(c);
-                continue;
-            }
-        }
-        if (!loop_add(l, &c->ep)) {
-            if (c->raw)
-                link_close(&c->link);
-            else {
-                gateway_detach(srv->gw, &c->gc);
-                close(fd);
-            }
-            free(c);
-            continue;
-        }
-        srv->conns[srv->n_conns++] = c;
-        conn_deadline(c);
+        tcp_server_adopt(srv, fd, peer);
     }
+}
+
+bool tcp_server_adopt(tcp_server_t *srv, int fd, const char *peer)
+{
+    loop_t *l = srv->loop;
+    tcp_conn_t *c = srv->n_conns < TCP_MAX_CLIENTS ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        srv->stats.refused++;
+        if (!srv->refusing && srv->log)
+            fprintf(srv->log, "metersim: %s: client %s refused: %d clients already (the limit)\n",
+                    srv->name, peer, TCP_MAX_CLIENTS);
+        srv->refusing = true;
+        close(fd);
+        return false;
+    }
+    srv->refusing = false;
+    srv->stats.accepted++;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->srv = srv;
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    uint64_t now = loop_now(l);
+    c->last_ns = now;
+    c->raw = srv->spec.kind != ENDPOINT_MODBUS_TCP;
+    c->ep = (loop_ep_t){.fd = fd,
+                        .want_read = true,
+                        .ctx = c,
+                        .slot = -1,
+                        .on_readable = conn_readable,
+                        .on_writable = conn_writable,
+                        .on_due = conn_due};
+    record_connect(&srv->rec, &c->rec, loop_woke(l)); /* --record */
+    if (c->raw) {
+        link_attach_socket(&c->link, srv->line, fd, c->peer, srv->bus, srv->fast);
+        c->link.rec = &c->rec;
+    } else {
+        modbus_tcp_init(&c->gc.framer, NULL);
+        c->gc.replied = mbap_replied;
+        c->gc.ctx = c;
+        if (!gateway_attach(srv->gw, &c->gc)) {
+            close(fd);
+            free(c);
+            return false;
+        }
+    }
+    if (!loop_add(l, &c->ep)) {
+        if (c->raw)
+            link_close(&c->link);
+        else {
+            gateway_detach(srv->gw, &c->gc);
+            close(fd);
+        }
+        free(c);
+        return false;
+    }
+    srv->conns[srv->n_conns++] = c;
+    conn_deadline(c);
+    return true;
 }
 
 uint64_t tcp_server_service(tcp_server_t *srv, uint64_t now_ns)

@@ -31,6 +31,7 @@
 #include "gateway.h"
 #include "link.h"
 #include "loop.h"
+#include "record.h"
 
 #define TCP_MAX_CLIENTS 64
 #define TCP_IDLE_DEFAULT_NS (60ull * VTIME_NS_PER_S)
@@ -51,6 +52,7 @@ typedef struct tcp_conn {
     size_t in_len, in_off;
     uint8_t out[TCP_OUT_MAX];
     size_t out_len, out_off;
+    record_port_t rec; /* --record: its connect, bytes, replies, close */
 } tcp_conn_t;
 
 typedef struct tcp_stats {
@@ -74,6 +76,7 @@ struct tcp_server {
     int n_conns;
     bool refusing; /* a burst of refusals is logged once */
     tcp_stats_t stats;
+    record_port_t rec; /* --record: the endpoint (rec NULL: not recording) */
 };
 
 /* Listens as `spec` says for `bus` (and its gateway, for Modbus TCP). The
@@ -81,6 +84,17 @@ struct tcp_server {
 int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec, const char *line,
                     bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns, FILE *log, char *err,
                     size_t errlen);
+
+/* --replay: the same endpoint without a listener; its connections are
+ * adopted (tcp_server_adopt) where the recording says they came. */
+void tcp_server_open_replay(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
+                            const char *line, bus_t *bus, gateway_t *gw, bool fast,
+                            uint64_t idle_ns, FILE *log);
+
+/* A connected socket served as a client of srv, as if just accepted (every
+ * accepted client goes through it). False when refused or out of memory
+ * (the fd is closed). */
+bool tcp_server_adopt(tcp_server_t *srv, int fd, const char *peer);
 
 /* Moves every connection on: replies streamed (raw), responses written and
  * input fed (MBAP). Returns the earliest instant it has work again. */

@@ -79,6 +79,8 @@ double loop_wall(const loop_t *l)
 
 uint64_t loop_now(const loop_t *l)
 {
+    if (l->manual)
+        return l->manual_ns;
     if (l->speed <= 0.0)
         return 0;
     double v = loop_wall(l) * l->speed * 1e9;
@@ -120,7 +122,13 @@ bool loop_once(loop_t *l, uint64_t limit_ns, volatile int *stop)
     for (size_t i = nfd; i < l->pcap; i++)
         l->polled[i] = NULL;
     struct timespec to = {0, 0}, *top = &to;
-    if (l->speed > 0.0) {
+    if (l->manual) {
+        /* No sleep: time jumps to what is due (never back). */
+        if (due != VTIME_NEVER && due > l->manual_ns)
+            l->manual_ns = due;
+        if (l->before_poll)
+            l->before_poll(l, l->before_poll_ctx);
+    } else if (l->speed > 0.0) {
         uint64_t now = loop_now(l);
         if (due == VTIME_NEVER) {
             top = NULL; /* nothing due: only an fd or a signal wakes us */

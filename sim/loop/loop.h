@@ -56,6 +56,14 @@ struct loop {
     void *hook_ctx;
     uint64_t wakeups; /* for tests and measurements */
     uint64_t woke_ns; /* loop_now() when the last sleep ended */
+    /* A clock of its own (--replay, sim/record/): virtual time is
+     * `manual_ns`, which loop_once() moves to the earliest deadline instead
+     * of sleeping; before_poll() then puts the input due at that instant in
+     * the fds, so it is read as if it had woken the loop (issue 15). */
+    bool manual;
+    uint64_t manual_ns;
+    void (*before_poll)(loop_t *l, void *ctx);
+    void *before_poll_ctx;
 };
 
 /* An empty loop paced at `speed` (0: not paced). */

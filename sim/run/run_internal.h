@@ -73,6 +73,7 @@ struct runner {
     uint64_t end;        /* the tick the run ends at, unless forever */
     uint64_t max_lag_ns; /* paced: the latest the host woke after it planned to */
     bool forever;
+    trace_t *trace; /* NULL: no trace */
 };
 typedef struct runner run_t;
 

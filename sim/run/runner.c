@@ -11,6 +11,8 @@
 
 #include "nvm.h"
 #include "variant.h"
+#include "record.h"
+#include "replay.h"
 #include "run_internal.h"
 
 #define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
@@ -27,6 +29,7 @@
 #define IDLE_METER_TICKS VTIME_SAMPLE_RATE
 
 static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
+static void advance_meter(run_t *r, int k, uint64_t target);
 
 static uint64_t now_ns(const run_t *r)
 {
@@ -139,6 +142,11 @@ static void set_waves(run_t *r)
     }
 }
 
+void runner_align_meter(runner_t *r, int k, uint64_t at_ns)
+{
+    advance_meter(r, k, at_ns / VTIME_NS_PER_TICK);
+}
+
 meter_t *runner_meter(runner_t *r, int k)
 {
     return &r->meters[k];
@@ -154,10 +162,51 @@ bool runner_supply(const runner_t *r, int k)
     return r->supply[k];
 }
 
-void runner_set_supply(runner_t *r, int k, bool on)
+/* Meter k's waveform alone: a person's action changes one meter, from that
+ * meter's own time, and leaves the others' waveforms as they were (a
+ * replay applies it at that same instant of that meter, docs/record.md). */
+static void set_wave(run_t *r, int k)
+{
+    wave_desc_t d;
+    wave_of(r, k, &d);
+    wave_set(&r->waves[k], &d);
+    follow_supply(r, k, &d);
+}
+
+/* --record: a person's action on meter k, at the wake it follows and at
+ * meter k's own time, where it takes effect. */
+static void record_action(run_t *r, int k, const char *action, int arg, double value)
+{
+    if (r->o->rec)
+        record_ui(r->o->rec, loop_woke(&r->loop), meter_now_ns(&r->meters[k]), k, action, arg,
+                  value);
+}
+
+static void set_supply(runner_t *r, int k, bool on)
 {
     r->supply[k] = on;
     set_waves(r);
+}
+
+/* A person's actions (sim/ui) are inputs too: recorded at the wake they
+ * follow (--record, issue 15). */
+void runner_set_supply(runner_t *r, int k, bool on)
+{
+    record_action(r, k, "supply", 0, on);
+    r->supply[k] = on;
+    set_wave(r, k);
+}
+
+void runner_button(runner_t *r, int k, menu_button_t b, bool pressed)
+{
+    record_action(r, k, "button", (int)b, pressed);
+    meter_button(&r->meters[k], b, pressed);
+}
+
+void runner_set_tariff_input(runner_t *r, int k, bool on)
+{
+    record_action(r, k, "tariff_input", 0, on);
+    meter_set_tariff_input(&r->meters[k], on);
 }
 
 double runner_current(const runner_t *r, int k, int phase)
@@ -168,8 +217,9 @@ double runner_current(const runner_t *r, int k, int phase)
 void runner_set_current(runner_t *r, int k, int phase, double amps)
 {
     double imax = variant_of(r->sc->meters[k].model)->imax_a;
+    record_action(r, k, "current", phase, amps);
     r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > imax ? imax : amps);
-    set_waves(r);
+    set_wave(r, k);
 }
 
 bool runner_export(const runner_t *r, int k, int phase)
@@ -179,8 +229,9 @@ bool runner_export(const runner_t *r, int k, int phase)
 
 void runner_set_export(runner_t *r, int k, int phase, bool export_)
 {
+    record_action(r, k, "export", phase, export_);
     r->loads[k].phase[phase].export_ = export_;
-    set_waves(r);
+    set_wave(r, k);
 }
 
 /* What meter k is, as the scenario describes it. */
@@ -258,6 +309,7 @@ static bool setup_buses(run_t *r)
             bus_init(&rb->line[l], (meter_line_t)l, rb->members, rb->n, true);
             rb->line[l].sync = bus_sync_hook;
             rb->line[l].sync_ctx = r;
+            bus_set_trace(&rb->line[l], r->trace, b, rb->index);
         }
     }
     return true;
@@ -310,6 +362,8 @@ static void send_xfer(run_t *r, const scenario_event_t *ev)
     uint64_t now = now_ns(r);
     line->hold++;
     bus_send(line, x->request, x->request_len, now, bps, parity, NULL);
+    if (r->o->fast)
+        bus_collect(line); /* --fast: the reply is ready at the request's end, due at once */
     uint64_t end = now + x->request_len * line_char_ns(bps, parity);
     b->xfer[l] = (xfer_t){.ev = ev,
                           .bps = bps,
@@ -399,7 +453,7 @@ static void apply(run_t *r, const scenario_event_t *ev)
             break;
         }
         case SCENARIO_EV_SUPPLY:
-            runner_set_supply(r, k, ev->u.on);
+            set_supply(r, k, ev->u.on);
             break;
         case SCENARIO_EV_FAULT:
             restart_meter(r, k, ev->u.fault);
@@ -486,10 +540,12 @@ static void advance_meter(run_t *r, int k, uint64_t target)
     }
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        trace_meter(r->trace, k, m, &r->waves[k].desc);
         wave_fill(&r->waves[k], r->buf, n);
         meter_exec(m, r->buf, n);
         t += n;
     }
+    trace_meter(r->trace, k, m, &r->waves[k].desc);
 }
 
 /* A bus's meters up to `now_ns` (no further than the next common stop), its
@@ -540,6 +596,7 @@ static void advance_to(run_t *r, uint64_t target)
             advance_meter(r, k, stop_at);
         r->tick = stop_at;
         collect(r);
+        trace_time(r->trace, now_ns(r));
         check_xfers(r, false);
         mirror(r); /* before anything the meters did can be seen */
         serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
@@ -654,7 +711,40 @@ static int open_endpoints(run_t *r)
     if (!reqs)
         return 3;
     int k = 0;
-    for (int b = 0; b < sc->n_buses; b++) {
+    const recfile_t *rf = o->replay ? replay_file(o->replay) : NULL;
+    if (rf) { /* the recording's endpoints, each a socket, instead */
+        free(reqs);
+        reqs = calloc((size_t)(rf->n_eps ? rf->n_eps : 1), sizeof *reqs);
+        if (!reqs)
+            return 3;
+    }
+    for (int i = 0; rf && i < rf->n_eps; i++) {
+        const rec_endpoint_t *re = &rf->eps[i];
+        int b = 0;
+        while (b < sc->n_buses && strcmp(sc->buses[b].name, re->bus) != 0)
+            b++;
+        if (b == sc->n_buses) {
+            fprintf(stderr,
+                    "metersim: --replay: endpoint %d is on bus \"%s\", which the scenario does "
+                    "not have\n",
+                    i, re->bus);
+            free(reqs);
+            return 2;
+        }
+        meter_line_t l = re->modbus ? METER_LINE_MODBUS : METER_LINE_MBUS;
+        reqs[k] = (endpoint_req_t){.bus = &r->buses[b].line[l],
+                                   .bus_name = sc->buses[b].name,
+                                   .line = l,
+                                   .gateway_timeout_ns = sc->buses[b].gateway_timeout_ns
+                                                             ? sc->buses[b].gateway_timeout_ns
+                                                             : o->gateway_timeout_ns,
+                                   .replay = true,
+                                   .replay_fd = replay_fd(o->replay, i),
+                                   .replay_copper = re->copper};
+        char why[256]; /* checked when the recording was read */
+        endpoint_spec_parse(re->spec, re->modbus, &reqs[k++].spec, why, sizeof why);
+    }
+    for (int b = 0; b < sc->n_buses && !o->replay; b++) {
         const scenario_bus_t *sb = &sc->buses[b];
         for (int i = 0; i < sb->n_modbus + sb->n_mbus; i++) {
             bool mb = i < sb->n_modbus;
@@ -663,11 +753,12 @@ static int open_endpoints(run_t *r)
                 .bus_name = sb->name,
                 .line = mb ? METER_LINE_MODBUS : METER_LINE_MBUS,
                 .spec = mb ? sb->modbus[i] : sb->mbus[i - sb->n_modbus],
+                .replay_fd = -1,
                 .gateway_timeout_ns =
                     sb->gateway_timeout_ns ? sb->gateway_timeout_ns : o->gateway_timeout_ns};
         }
     }
-    for (int i = 0; i < o->n_endpoints; i++) {
+    for (int i = 0; i < o->n_endpoints && !o->replay; i++) {
         const runner_endpoint_t *e = &o->endpoints[i];
         int b = 0;
         if (e->bus[0]) {
@@ -689,10 +780,14 @@ static int open_endpoints(run_t *r)
                                      .bus_name = sc->buses[b].name,
                                      .line = l,
                                      .spec = e->spec,
+                                     .replay_fd = -1,
                                      .gateway_timeout_ns = gt};
     }
-    endpoint_opts_t eo = {
-        .fast = o->fast, .copper = o->copper, .tcp_idle_ns = o->tcp_idle_ns, .log = stderr};
+    endpoint_opts_t eo = {.fast = o->fast,
+                          .copper = o->copper,
+                          .tcp_idle_ns = o->tcp_idle_ns,
+                          .log = stderr,
+                          .rec = o->rec};
     char err[1024];
     int rc = endpoints_open(&r->ep, &r->loop, reqs, k, &eo, err, sizeof err);
     free(reqs);
@@ -705,6 +800,8 @@ static int open_endpoints(run_t *r)
 
 static void run_free(run_t *r)
 {
+    if (r->trace)
+        trace_close(r->trace, 0); /* a run that did not start: nothing in it */
     state_close(&r->state);
     endpoints_close(&r->ep);
     loop_free(&r->loop);
@@ -749,6 +846,14 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         return 3;
     }
     r->grid = sc->grid;
+    bool traced;
+    char terr[1024];
+    r->trace = trace_open(&o->trace, sc, &traced, terr, sizeof terr);
+    if (!traced) { /* before anything runs (issue 15) */
+        fprintf(stderr, "metersim: %s\n", terr);
+        run_free(r);
+        return 3;
+    }
     state_init(&r->state, o->state);
     setup_meters(r);
     if (!setup_buses(r)) {
@@ -777,6 +882,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     loop_add(&r->loop, &r->sim_ep);
     r->loop.after_sleep = catch_up;
     r->loop.hook_ctx = r;
+    if (o->replay)
+        replay_attach(o->replay, &r->loop, &r->ep);
 
     if (r->paced)
         catch_up(&r->loop, r);
@@ -810,6 +917,8 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
                 r->ep.failed = true;
                 break;
             }
+            if (o->replay)
+                replay_round(o->replay, r, stop);
         }
         if (progress && loop_wall(&r->loop) - last_progress > 0.25) {
             last_progress = loop_wall(&r->loop);
@@ -828,13 +937,17 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     for (int k = 0; k < sc->n_meters; k++)
         meter_set_supply(&r->meters[k], false);
     state_finish(&r->state, sc, r->meters);
-    int status = r->failures ? 1 : (r->state.failed || r->ep.failed) ? 3 : 0;
+    bool recorded = record_close(o->rec, r->paced ? loop_now(&r->loop) : now_ns(r));
+    int status = r->failures ? 1 : (r->state.failed || r->ep.failed || !recorded) ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
         status = 3;
     }
     if (o->junit && !junit_write(r, o->junit, loop_wall(&r->loop)))
         status = status ? status : 3;
+    if (!trace_close(r->trace, now_ns(r)))
+        status = status ? status : 3;
+    r->trace = NULL;
     run_free(r);
     return status;
 }

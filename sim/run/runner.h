@@ -25,8 +25,11 @@
 
 #include "endpoint_spec.h"
 #include "scenario.h"
+#include "trace.h"
 
 typedef struct runner runner_t;
+struct record;
+struct replay;
 
 /* A frontend, called between steps of a paced run (about 30 times a second of
  * wall time): it draws and turns a person's input into changes of the run. */
@@ -67,13 +70,18 @@ typedef struct {
     uint64_t tcp_idle_ns;        /* a TCP client without a request for this long is closed */
     uint64_t gateway_timeout_ns; /* Modbus TCP gateways: the response timeout (0: default) */
     bool stats;                  /* a line about the run itself on standard error at the end */
+    struct record *rec;          /* --record FILE: every input, every reply (NULL: none) */
+    struct replay *replay;       /* --replay FILE: the endpoints and the clock are the
+                                    recording's (sim/record/replay.h); NULL: none */
+    trace_opts_t trace;          /* --trace-vcd/-pcap/-jsonl (docs/trace.md) */
     runner_fidelity_t fidelity;
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
  * failed (each failure is told on standard error: when, what was expected,
  * what was found), 2 a state file was refused or an endpoint could not be
- * opened (nothing ran), 3 an I/O error.
+ * opened (nothing ran), 3 an I/O error (or a trace file that cannot be
+ * written: nothing ran).
  * `stop` may be set by a signal handler. */
 int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop);
 
@@ -81,6 +89,10 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
 meter_t *runner_meter(runner_t *r, int k);
 const scenario_t *runner_scenario(const runner_t *r);
 bool runner_supply(const runner_t *r, int k);
+void runner_button(runner_t *r, int k, menu_button_t b, bool pressed);
+void runner_set_tariff_input(runner_t *r, int k, bool on);
+/* --replay: meter k's samples up to at_ns (no further if it is there). */
+void runner_align_meter(runner_t *r, int k, uint64_t at_ns);
 void runner_set_supply(runner_t *r, int k, bool on);
 double runner_current(const runner_t *r, int k, int phase); /* A, as set now */
 void runner_set_current(runner_t *r, int k, int phase, double amps);

@@ -872,6 +872,11 @@ bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_
     return ok;
 }
 
+const char *scenario_default_text(void)
+{
+    return default_json;
+}
+
 bool scenario_default(scenario_t *sc, char *err, size_t errlen)
 {
     memset(sc, 0, sizeof *sc);

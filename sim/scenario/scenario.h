@@ -220,6 +220,9 @@ bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_
 /* The built-in default: a realistic three-phase office load. */
 bool scenario_default(scenario_t *sc, char *err, size_t errlen);
 
+/* Its JSON text (--record-to-scenario starts from it). */
+const char *scenario_default_text(void);
+
 void scenario_free(scenario_t *sc);
 
 /* The waveform of meter `k` at `tick`: the grid and the meter's load with

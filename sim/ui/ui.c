@@ -18,11 +18,11 @@ static bool frame_window(void *ctx, runner_t *r)
     memset(&in, 0, sizeof in);
     if (sdl_view_poll(u->view, &in)) {
         for (int i = 0; i < in.n_edges; i++)
-            meter_button(m, in.edges[i].button, in.edges[i].pressed);
+            runner_button(r, 0, in.edges[i].button, in.edges[i].pressed);
         if (in.toggle_supply)
             runner_set_supply(r, 0, !runner_supply(r, 0));
         if (in.toggle_tariff_input)
-            meter_set_tariff_input(m, !meter_tariff_input(m));
+            runner_set_tariff_input(r, 0, !meter_tariff_input(m));
         for (int p = 0; p < 3; p++) {
             if (in.current_delta_a[p] != 0.0)
                 runner_set_current(r, 0, p, runner_current(r, 0, p) + in.current_delta_a[p]);

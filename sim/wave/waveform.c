@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
 #include "vtime.h"
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -90,6 +91,14 @@ void wave_set(wave_t *w, const wave_desc_t *d)
                 w->max_order = h;
         }
     }
+    for (int h = 0; h <= WAVE_MAX_ORDER; h++) {
+        for (int k = 0; k < 3; k++) {
+            for (int c = 0; c < 2; c++) {
+                w->amp[h][c][k] = w->av[k][h][c];
+                w->amp[h][c][3 + k] = w->ai[k][h][c];
+            }
+        }
+    }
 }
 
 void wave_init(wave_t *w, const wave_desc_t *d)
@@ -101,7 +110,7 @@ void wave_init(wave_t *w, const wave_desc_t *d)
 }
 
 /* splitmix64: small, fast, and the same sequence everywhere. */
-static uint64_t next_u64(uint64_t *s)
+static inline uint64_t next_u64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -113,7 +122,7 @@ static uint64_t next_u64(uint64_t *s)
  * one 64-bit draw, centred and scaled to unit variance. Bounded at 3.46
  * sigma, which noise on a meter's input never exceeds anyway, and about ten
  * times cheaper than Box-Muller. */
-static double gauss(uint64_t *s)
+static inline double gauss(uint64_t *s)
 {
     uint64_t r = next_u64(s);
     double sum = (double)(r & 0xFFFF) + (double)((r >> 16) & 0xFFFF) +
@@ -122,53 +131,88 @@ static double gauss(uint64_t *s)
     return (sum - 4 * 32767.5) / sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
 }
 
-/* The next tick's sample; the rotor then turns by one step. */
-static void fill_one(wave_t *w, metrology_sample_t *s)
+/* Pairs of doubles (v2d, simd.h): each lane does the operations of the
+ * scalar formula, in its order, so the samples are the same bits as one value
+ * at a time. */
+static inline v2d pair(double a, double b)
 {
-    if (w->tick % BLOCK == 0) {
-        /* Exact phase again, on a grid of the absolute tick count. */
-        w->anchor += w->desc.frequency / VTIME_SAMPLE_RATE * w->since_anchor;
-        w->anchor -= floor(w->anchor);
-        w->since_anchor = 0;
-        set_rotor(w->rotor, w->anchor);
-    }
-    const double *r = w->rotor;
-    for (int k = 0; k < 3; k++) {
-        /* Im(A * r) = A.re * r.im + A.im * r.re */
-        s->v[k] = w->av[k][1][0] * r[1] + w->av[k][1][1] * r[0];
-        s->i[k] = w->ai[k][1][0] * r[1] + w->ai[k][1][1] * r[0];
-    }
-    if (w->max_order > 1) {
-        double p[2] = {r[0], r[1]};
-        for (int h = 2; h <= w->max_order; h++) {
-            double re = p[0] * r[0] - p[1] * r[1];
-            p[1] = p[0] * r[1] + p[1] * r[0];
-            p[0] = re;
+    return (v2d){a, b};
+}
+
+static inline v2d load2(const double *p)
+{
+    v2d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* n ticks from the rotor as it is, without the exact recomputation: the
+ * caller stops at the grid of BLOCK ticks. Per tick: the rotor's powers
+ * p = r^h by successive products, every component Im(A * p) added in order
+ * of h, the noise, then the rotor turns by one step. */
+SIMD_CLONES static void fill_run(wave_t *w, metrology_sample_t *out, size_t n)
+{
+    const int max_order = w->max_order;
+    const double(*amp)[2][6] = (const double(*)[2][6])w->amp;
+    const bool noisy = w->desc.noise_v > 0.0 || w->desc.noise_i > 0.0;
+    const v2d step = pair(w->step_rotor[0], w->step_rotor[1]);
+    const v2d step_n = pair(-w->step_rotor[1], w->step_rotor[0]);
+    v2d r = pair(w->rotor[0], w->rotor[1]);
+    for (size_t t = 0; t < n; t++) {
+        /* (a, b) * e^{j x} as pairs: (re, re) * (c, s) + (im, im) * (-s, c)
+         * gives (re c - im s, re s + im c), the products of the scalar code. */
+        v2d rre = pair(r[0], r[0]), rim = pair(r[1], r[1]);
+        v2d rn = pair(-r[1], r[0]);
+        v2d o[3];
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) /* Im(A * r) = A.re * r.im + A.im * r.re */
+            o[j] = load2(&amp[1][0][2 * j]) * rim + load2(&amp[1][1][2 * j]) * rre;
+        v2d pre = rre, pim = rim; /* r^h, h = 1 */
+        for (int h = 2; h <= max_order; h++) {
+            v2d p = pre * r + pim * rn;
+            pre = pair(p[0], p[0]);
+            pim = pair(p[1], p[1]);
             if (!w->used[h])
                 continue;
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++)
+                o[j] += load2(&amp[h][0][2 * j]) * pim + load2(&amp[h][1][2 * j]) * pre;
+        }
+        metrology_sample_t *s = &out[t];
+        for (int j = 0; j < 3; j++) /* v1 v2 | v3 i1 | i2 i3 */
+            memcpy((unsigned char *)s + j * sizeof o[j], &o[j], sizeof o[j]);
+        if (noisy) {
             for (int k = 0; k < 3; k++) {
-                s->v[k] += w->av[k][h][0] * p[1] + w->av[k][h][1] * p[0];
-                s->i[k] += w->ai[k][h][0] * p[1] + w->ai[k][h][1] * p[0];
+                s->v[k] += w->desc.noise_v * gauss(&w->rng);
+                s->i[k] += w->desc.noise_i * gauss(&w->rng);
             }
         }
+        r = rre * step + rim * step_n;
     }
-    if (w->desc.noise_v > 0.0 || w->desc.noise_i > 0.0) {
-        for (int k = 0; k < 3; k++) {
-            s->v[k] += w->desc.noise_v * gauss(&w->rng);
-            s->i[k] += w->desc.noise_i * gauss(&w->rng);
-        }
-    }
-    double re = w->rotor[0] * w->step_rotor[0] - w->rotor[1] * w->step_rotor[1];
-    w->rotor[1] = w->rotor[0] * w->step_rotor[1] + w->rotor[1] * w->step_rotor[0];
-    w->rotor[0] = re;
-    w->since_anchor++;
-    w->tick++;
+    w->rotor[0] = r[0];
+    w->rotor[1] = r[1];
+    w->since_anchor += (uint32_t)n;
+    w->tick += n;
 }
 
 void wave_fill(wave_t *w, metrology_sample_t *out, size_t n)
 {
-    for (size_t t = 0; t < n; t++)
-        fill_one(w, &out[t]);
+    size_t t = 0;
+    while (t < n) {
+        uint32_t in_block = (uint32_t)(w->tick % BLOCK);
+        if (in_block == 0) {
+            /* Exact phase again, on a grid of the absolute tick count. */
+            w->anchor += w->desc.frequency / VTIME_SAMPLE_RATE * w->since_anchor;
+            w->anchor -= floor(w->anchor);
+            w->since_anchor = 0;
+            set_rotor(w->rotor, w->anchor);
+        }
+        size_t run = BLOCK - in_block;
+        if (run > n - t)
+            run = n - t;
+        fill_run(w, &out[t], run);
+        t += run;
+    }
 }
 
 bool wave_phasors(const wave_t *w, metrology_phasors_t *out)

@@ -64,6 +64,10 @@ typedef struct {
     double av[3][WAVE_MAX_ORDER + 1][2]; /* complex amplitude of v per order */
     double ai[3][WAVE_MAX_ORDER + 1][2];
     uint8_t used[WAVE_MAX_ORDER + 1];
+    /* av and ai again, as wave_fill() reads them: per order, the real parts
+     * then the imaginary parts, in the order of a sample's six values (v1 v2
+     * v3 i1 i2 i3), so that pairs of them are one vector operation. */
+    double amp[WAVE_MAX_ORDER + 1][2][6];
     uint64_t rng;
 } wave_t;
 

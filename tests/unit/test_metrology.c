@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "meter.h"
 #include "waveform.h"
@@ -218,13 +219,158 @@ static void test_frequency_step(void **state)
     near(r.p_total * 1000, 3 * 1150.0, 3 * 1150.0, "P after step", "fstep");
 }
 
+/* The samples of a hard stretch for the pace tests: harmonics and noise, a
+ * frequency step down to 23 Hz (the longest delay line), the reference
+ * phase's voltage gone (cycles closed by the timeout, another reference
+ * found), every voltage gone, then back at 50 Hz. */
+#define PACE_TICKS (8000 * 13)
+static metrology_sample_t pace_buf[PACE_TICKS];
+
+static void pace_samples(void)
+{
+    wave_desc_t d;
+    wave_desc_balanced(&d, 50.0, 230.0, 8.0, 33.0);
+    for (int k = 0; k < 3; k++) {
+        d.phase[k].vh[0] = (wave_harmonic_t){3, 4.0, 20.0};
+        d.phase[k].ih[0] = (wave_harmonic_t){5, 30.0, -40.0};
+        d.phase[k].ih[1] = (wave_harmonic_t){7, 10.0, 0.0};
+        d.phase[k].n_vh = 1;
+        d.phase[k].n_ih = 2;
+    }
+    d.noise_v = 1.0;
+    d.noise_i = 0.05;
+    d.seed = 42;
+    wave_t w;
+    wave_init(&w, &d);
+    size_t at = 0;
+    const struct {
+        double seconds, frequency, v1, v;
+    } parts[] = {{3.3, 50.0, 230, 230},
+                 {2.7, 23.0, 230, 230},
+                 {2.1, 49.9, 0, 230},
+                 {1.5, 49.9, 0, 0},
+                 {3.4, 50.0, 230, 230}};
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        d.frequency = parts[p].frequency;
+        d.phase[0].voltage = parts[p].v1;
+        d.phase[1].voltage = d.phase[2].voltage = parts[p].v;
+        wave_set(&w, &d);
+        size_t n = (size_t)(parts[p].seconds * 8000);
+        if (n > PACE_TICKS - at)
+            n = PACE_TICKS - at;
+        wave_fill(&w, &pace_buf[at], n);
+        at += n;
+    }
+    assert_int_equal(at, PACE_TICKS);
+}
+
+/* The same samples one tick at a time (metrology_step) and in runs of any
+ * length (metrology_exec, which takes the ticks up to a cycle's end at a
+ * time): the same cycles and the same state, bit for bit (issue 14). */
+static void test_any_pace(void **state)
+{
+    (void)state;
+    pace_samples();
+    static metrology_t one, many;
+    static metrology_cycle_t cycles[2000];
+    const size_t chunks[] = {1, 2, 3, 39, 40, 41, 127, 128, 129, 160, 401, 512, 513, 800, 8000};
+    for (int conn = 0; conn < CONNECTION_COUNT; conn++) {
+        metrology_init(&one, (connection_t)conn);
+        size_t n_one = 0;
+        for (size_t t = 0; t < PACE_TICKS; t++)
+            if (metrology_step(&one, &pace_buf[t])) {
+                assert_true(n_one < 2000);
+                cycles[n_one++] = one.cycle;
+            }
+        assert_true(n_one > 300); /* the stretch has cycles of all kinds */
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            metrology_init(&many, (connection_t)conn);
+            size_t n_many = 0, t = 0;
+            while (t < PACE_TICKS) {
+                size_t want = PACE_TICKS - t < chunks[c] ? PACE_TICKS - t : chunks[c];
+                size_t done = metrology_exec(&many, &pace_buf[t], want);
+                assert_true(done >= 1 && done <= want);
+                t += done;
+                if (many.cycle_ready) {
+                    if (n_many >= n_one ||
+                        memcmp(&many.cycle, &cycles[n_many], sizeof many.cycle) != 0) {
+                        print_error("connection %d, runs of %zu: cycle %zu differs (tick %zu)\n",
+                                    conn, chunks[c], n_many, t);
+                        fail();
+                    }
+                    n_many++;
+                }
+            }
+            assert_int_equal(n_many, n_one);
+            if (memcmp(&one, &many, sizeof one) != 0) {
+                print_error("connection %d, runs of %zu: the state differs\n", conn, chunks[c]);
+                fail();
+            }
+        }
+    }
+}
+
+/* The whole meter, fed one tick at a time and in calls of other sizes,
+ * with a tariff switch between two calls at the same tick: the same
+ * readings, bit for bit. */
+static void pace_meter(meter_t *m, size_t chunk, readings_t *r)
+{
+    meter_init(m, &(meter_desc_t){0});
+    for (size_t t = 0; t < PACE_TICKS;) {
+        size_t n = PACE_TICKS - t < chunk ? PACE_TICKS - t : chunk;
+        if (t < 4 * 8000 && 4 * 8000 < t + n)
+            n = 4 * 8000 - t; /* ends at the switch */
+        if (t == 4 * 8000)
+            meter_set_tariff_input(m, true);
+        meter_exec(m, &pace_buf[t], n);
+        t += n;
+    }
+    meter_readings(m, r);
+}
+
+static void test_meter_any_pace(void **state)
+{
+    (void)state;
+    pace_samples();
+    static meter_t m;
+    readings_t a, b;
+    pace_meter(&m, 1, &a);
+    assert_true(a.active_forward.total > 0.0);
+    const size_t chunks[] = {7, 160, 513, 800, 8000};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        pace_meter(&m, chunks[c], &b);
+#define SAME(field)                                                                                \
+    do {                                                                                           \
+        if (memcmp(&a.field, &b.field, sizeof a.field) != 0) {                                     \
+            print_error("calls of %zu ticks: %s differs\n", chunks[c], #field);                    \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+        SAME(voltage);
+        SAME(current);
+        SAME(frequency);
+        SAME(p);
+        SAME(q);
+        SAME(s);
+        SAME(pf);
+        SAME(voltage_ll);
+        SAME(quadrant);
+        SAME(active_forward);
+        SAME(active_reverse);
+        SAME(reactive_forward);
+        SAME(reactive_reverse);
+        SAME(reactive_quadrant);
+        SAME(pulses);
+#undef SAME
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sinusoid_grid),
-        cmocka_unit_test(test_harmonics_rms),
-        cmocka_unit_test(test_connection_types),
-        cmocka_unit_test(test_frequency_step),
+        cmocka_unit_test(test_sinusoid_grid),    cmocka_unit_test(test_harmonics_rms),
+        cmocka_unit_test(test_connection_types), cmocka_unit_test(test_frequency_step),
+        cmocka_unit_test(test_any_pace),         cmocka_unit_test(test_meter_any_pace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,90 @@
+/* trace: what the run did, in virtual time, for tools people already use
+ * (issue 15, docs/trace.md).
+ *
+ *   bus_send / bus_collect ---frame------+
+ *   gateway (Modbus TCP) ----mbtcp-------+--> trace_t --> vcd.c   --trace-vcd   (bit level)
+ *   runner: advance_meter --meter--------+            --> pcap.c  --trace-pcap  (libpcap)
+ *            (pulse edges, LCD, windows,  |            --> jsonl.c --trace-jsonl (cJSON)
+ *             tariff input, supply)       |
+ *   runner: advance_to ------time--------+  (the VCD writes what can no longer change)
+ *
+ * Every hook takes a NULL trace and then does nothing, so a hook is one line
+ * at its call site. Only events inside the --trace-from/--trace-until window
+ * reach the files; the files are streamed, never held in memory (the VCD
+ * keeps only the last TRACE_VCD_MARGIN_NS of changes, to put them in order).
+ *
+ * Known inaccuracies: an LCD change is stamped with the instant the host
+ * reads the glass after a run of samples (at most 100 ms late at full
+ * speed; page changes and windows fall on those instants in a headless run);
+ * a reply cut short by a loss of supply stays whole in the pcap and the
+ * JSONL (a "cut" record follows in the JSONL; the VCD stops its bits).
+ */
+#ifndef METERSIM_TRACE_H
+#define METERSIM_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "line.h"
+#include "meter.h"
+#include "scenario.h"
+#include "waveform.h"
+
+typedef struct trace_opts {
+    const char *vcd, *pcap, *jsonl; /* NULL: that trace is off */
+    uint64_t from_ns;               /* the window: from ... */
+    uint64_t until_ns;              /* ... until (0: the end of the run) */
+} trace_opts_t;
+
+typedef struct trace trace_t;
+
+/* A frame's direction on a line. */
+enum { TRACE_TO_METER = 0, TRACE_TO_MASTER = 1 };
+
+/* True when any trace is asked for. */
+bool trace_wanted(const trace_opts_t *o);
+
+/* Opens every file asked for (each must be writable: the run has not
+ * started). NULL with *ok false and the reason in err (naming the file);
+ * NULL with *ok true when no trace is asked for. */
+trace_t *trace_open(const trace_opts_t *o, const scenario_t *sc, bool *ok, char *err,
+                    size_t errlen);
+
+/* Bytes going onto a line: the master's (TRACE_TO_METER; meter -1) or meter
+ * k's reply (TRACE_TO_MASTER, k its index in the scenario). The first
+ * character starts at t_start_ns; the rest follow back to back, or character
+ * i ends at t_end[i] when given. */
+void trace_frame(trace_t *t, int bus, meter_line_t line, int dir, int meter, const uint8_t *bytes,
+                 size_t n, uint64_t t_start_ns, uint32_t bps, line_parity_t parity,
+                 const uint64_t *t_end);
+
+/* Meter k stopped sending at t_ns on a line (its supply went): the rest of
+ * its reply never goes out. */
+void trace_cut(trace_t *t, int bus, meter_line_t line, int meter, uint64_t t_ns);
+
+/* A Modbus TCP request or response between a client (any pointer that
+ * stays the same for one connection) and the gateway of a bus: transaction
+ * `tid`, `unit`, the PDU; a response with `exception` set is that exception
+ * to function pdu[0]. Nothing without a PDU (a broadcast gets no response). */
+void trace_mbtcp(trace_t *t, int bus, const void *client, bool to_gateway, uint16_t tid,
+                 uint8_t unit, const uint8_t *pdu, size_t len, uint8_t exception, uint64_t t_ns);
+
+/* The client's connection closed: a new one at the same pointer is another
+ * connection, with a number of its own. */
+void trace_mbtcp_closed(trace_t *t, int bus, const void *client);
+
+/* Meter k as it is now (meter_now_ns), with `wave` the phases it is fed:
+ * inputs that changed are stamped now; the pulse edges it made, its
+ * published windows and a changed LCD are taken. */
+void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave);
+
+/* Virtual time has reached now_ns everywhere: what lies well before it is
+ * final and written out. */
+void trace_time(trace_t *t, uint64_t now_ns);
+
+/* Writes what is left up to end_ns and closes every file; false (told on
+ * standard error, naming the file) when one could not be written. */
+bool trace_close(trace_t *t, uint64_t end_ns);
+
+#endif
