@@ -528,21 +528,20 @@ static void advance_meter(run_t *r, int k, uint64_t target)
 {
     meter_t *m = &r->meters[k];
     uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
-    if (r->o->fidelity == RUNNER_FIDELITY_AUTO) {
-        if (t >= target)
-            return;
-        if (r->described_ok[k]) {
-            meter_exec_steady(m, &r->phasors[k], (size_t)(target - t));
-            wave_skip(&r->waves[k], (size_t)(target - t));
-            return;
-        }
-        meter_exec_steady(m, NULL, 0); /* the open cycle back to the samples */
-    }
+    bool steady = r->o->fidelity == RUNNER_FIDELITY_AUTO;
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
         trace_meter(r->trace, k, m, &r->waves[k].desc);
-        wave_fill(&r->waves[k], r->buf, n);
-        meter_exec(m, r->buf, n);
+        if (steady && r->described_ok[k]) {
+            /* --fidelity auto: the phasors, steady cycles in closed form. */
+            meter_exec_steady(m, &r->phasors[k], n);
+            wave_skip(&r->waves[k], n);
+        } else {
+            if (steady)
+                meter_exec_steady(m, NULL, 0); /* the open cycle back to the samples */
+            wave_fill(&r->waves[k], r->buf, n);
+            meter_exec(m, r->buf, n);
+        }
         t += n;
     }
     trace_meter(r->trace, k, m, &r->waves[k].desc);

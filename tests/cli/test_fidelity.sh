@@ -12,7 +12,8 @@
 #     agree to the digits they print;
 #   - determinism: each mode gives the same bytes at full speed and paced
 #     (--speed 40), where the host cuts its calls at wall-clock moments;
-#   - the defaults (auto headless) and a bad value (status 2, a message).
+#   - the defaults (auto headless) and a bad value (status 2, a message);
+#   - --record keeps the fidelity and --replay takes it.
 # Speaks TAP.
 set -u
 BUILD=${BUILD:-build}
@@ -118,6 +119,27 @@ if [ "$st" -eq 2 ] && grep -q -- "--fidelity exact: expected sample or auto" "$t
 else
     notok "--fidelity exact: status $st, $(cat "$tmp/err")"
 fi
+# A recording keeps the run's fidelity (its default included) and a replay
+# takes it: the replay's log is the live run's, and the same recording
+# replayed at the other fidelity is not.
+"$BIN" --headless --scenario "$SC" --until 5s --record "$tmp/rec.jsonl" >"$tmp/live" 2>/dev/null
+"$BIN" --replay "$tmp/rec.jsonl" >"$tmp/rep" 2>/dev/null
+sed 's/"fidelity":"auto"/"fidelity":"sample"/' "$tmp/rec.jsonl" >"$tmp/rec2.jsonl"
+"$BIN" --replay "$tmp/rec2.jsonl" >"$tmp/rep2" 2>/dev/null
+if head -1 "$tmp/rec.jsonl" | grep -q '"fidelity":"auto"' && cmp -s "$tmp/live" "$tmp/rep" &&
+    ! cmp -s "$tmp/live" "$tmp/rep2"; then
+    ok "a recording keeps its fidelity (auto headless) and the replay takes it"
+else
+    notok "the recording's fidelity: $(head -1 "$tmp/rec.jsonl" | grep -o '"fidelity":"[a-z]*"')"
+fi
+"$BIN" --replay "$tmp/rec.jsonl" --fidelity sample >/dev/null 2>"$tmp/err"
+st=$?
+if [ "$st" -eq 2 ] && grep -q -- "--fidelity" "$tmp/err"; then
+    ok "--replay with --fidelity: refused, status 2 (the recording's flags hold)"
+else
+    notok "--replay with --fidelity: status $st"
+fi
+
 if "$BIN" --help | grep -q -- "--fidelity sample|auto"; then
     ok "--help tells --fidelity"
 else
