@@ -48,7 +48,7 @@ static const char usage[] =
     "                      measured; auto: a mains cycle whose grid does not\n"
     "                      change is measured in closed form from its phasors,\n"
     "                      the cycles around a change sample by sample (about\n"
-    "                      10 to 20 times faster; noise by its expected value;\n"
+    "                      10 to 15 times faster; noise by its expected value;\n"
     "                      docs/metrology.md). Default: auto with --headless,\n"
     "                      sample with the window or --text\n"
     "  --quiet             no periodic readings; events and assertions only\n"
