@@ -3,13 +3,12 @@
 #
 #   the office week (bench/week-office.json: the office day's profiles per
 #   phase, the tariff input every night; 604 800 s simulated): its wall time
-#   at sample level, and, when `metersim --help` lists --fidelity, with
-#   --fidelity auto too and the ratio of the two (target: under 20 s with
-#   auto);
+#   at sample level and with --fidelity auto, and the ratio of the two
+#   (target: under 20 s with auto);
 #   the household year (scenarios/year-household.json, tools/gen_year.py:
 #   seasonal load, nightly T1/T2, summer time, 12 monthly Modbus reads): its
-#   wall time with --fidelity auto (target: under 60 s); without --fidelity a
-#   year at sample level would take about 3 hours, so it is skipped and said so.
+#   wall time with --fidelity auto (target: under 60 s; at sample level a year
+#   would take hours, so it is not run).
 #
 # Each figure is printed beside the check that the run computed the right
 # thing: every assertion and every Modbus read of the file held (their number
@@ -31,8 +30,6 @@ if [ ! -x "$BIN" ]; then
     echo "bench_scenario: $BIN: no such program: no figure"
     exit 1
 fi
-fidelity=0
-"$BIN" --help 2>&1 | grep -q -- '--fidelity' && fidelity=1
 
 # run FILE LABEL ARGS...: prints "WALL SIMULATED CHECKS CPU" on success, or a
 # line saying why there is no figure (status 1).
@@ -89,19 +86,13 @@ fig() {
 }
 
 week_what="assertions of the week (forward energy per tariff and total against the hand integral)"
-if [ "$fidelity" -eq 1 ]; then
-    ws=$(run "$WEEK" "week (sample)" --fidelity sample) || { echo "$ws"; status=1; ws=""; }
-    [ -n "$ws" ] && fig "week (sample), $WEEK" "$ws" 0 "$week_what"
-    wa=$(run "$WEEK" "week (auto)" --fidelity auto) || { echo "$wa"; status=1; wa=""; }
-    [ -n "$wa" ] && fig "week (auto), $WEEK" "$wa" 20 "$week_what"
-    if [ -n "$ws" ] && [ -n "$wa" ]; then
-        echo "$ws $wa" | awk '{ printf "week: auto is %.1f x faster than sample (wall %.1f s / %.1f s; cpu %.1f s / %.1f s; both checked above)\n", $1 / $5, $1, $5, $4, $8 }'
-    fi
-    ya=$(run "$YEAR" "year (auto)" --fidelity auto) || { echo "$ya"; status=1; ya=""; }
-    [ -n "$ya" ] && fig "year (auto), $YEAR" "$ya" 60 "monthly Modbus reads (every register against its integral)"
-else
-    ws=$(run "$WEEK" "week (sample)") || { echo "$ws"; status=1; ws=""; }
-    [ -n "$ws" ] && fig "week (sample), $WEEK" "$ws" 0 "$week_what"
-    echo "year: skipped, no --fidelity"
+ws=$(run "$WEEK" "week (sample)" --fidelity sample) || { echo "$ws"; status=1; ws=""; }
+[ -n "$ws" ] && fig "week (sample), $WEEK" "$ws" 0 "$week_what"
+wa=$(run "$WEEK" "week (auto)" --fidelity auto) || { echo "$wa"; status=1; wa=""; }
+[ -n "$wa" ] && fig "week (auto), $WEEK" "$wa" 20 "$week_what"
+if [ -n "$ws" ] && [ -n "$wa" ]; then
+    echo "$ws $wa" | awk '{ printf "week: auto is %.1f x faster than sample (wall %.1f s / %.1f s; cpu %.1f s / %.1f s; both checked above)\n", $1 / $5, $1, $5, $4, $8 }'
 fi
+ya=$(run "$YEAR" "year (auto)" --fidelity auto) || { echo "$ya"; status=1; ya=""; }
+[ -n "$ya" ] && fig "year (auto), $YEAR" "$ya" 60 "monthly Modbus reads (every register against its integral)"
 exit $status

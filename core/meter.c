@@ -372,6 +372,98 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n)
     rearm(m);
 }
 
+/* A closed cycle into the registers and the pulses, as meter_exec() books it. */
+static void book_cycle(meter_t *m)
+{
+    if (meter_running(m) && m->error_code == 0)
+        register_cycle(m, &m->metrology.cycle);
+    else
+        skip_cycle(m, &m->metrology.cycle);
+    pulse_cycle_done(m, &m->metrology.cycle);
+    sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));
+}
+
+/* service() for meter_exec_steady(): the end of a boot starts the
+ * metrology afresh (boot_done), which ends the cycle open in closed form and
+ * empties the delay line the next one would read. */
+static void service_steady(meter_t *m, uint64_t now)
+{
+    bool booting = m->booting;
+    service(m, now);
+    if (booting && !m->booting) {
+        m->steady.lazy = false;
+        m->steady.fresh_from = m->tick;
+    }
+}
+
+void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
+{
+    CHECK(m);
+    metrology_steady_t *st = &m->steady;
+    if (!ph) {
+        METER_ASSERT(n == 0);
+        if (st->lazy)
+            metrology_steady_leave(st, &m->metrology);
+        st->have = false;
+        return;
+    }
+    if (!st->have || st->ph.gen != ph->gen) {
+        if (st->lazy)
+            metrology_steady_leave(st, &m->metrology);
+        else if (!st->have)
+            st->fresh_from = m->tick; /* a new meter, a restart, or samples until now */
+        metrology_steady_describe(st, ph, m->connection, m->metrology.ref);
+    }
+    uint64_t end = m->tick + n;
+    while (m->tick < end) {
+        uint64_t now = meter_now_ns(m);
+        if (st->lazy) {
+            /* Nothing happens before the next crossing or event: the
+             * ticks in between only move the clock. */
+            uint64_t stop = st->next_c, due = sched_next(&m->sched);
+            if (due != VTIME_NEVER && (due + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK < stop)
+                stop = (due + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+            if (end < stop)
+                stop = end;
+            if (stop > m->tick) {
+                metrology_steady_skip(&m->metrology, stop - m->tick);
+                m->tick = stop;
+                continue;
+            }
+            if (sched_next(&m->sched) <= now) {
+                service_steady(m, now);
+                if (!st->lazy)
+                    continue; /* the boot started the metrology afresh: sample */
+            }
+            if (m->tick == st->next_c) {
+                metrology_steady_close(st, &m->metrology);
+                book_cycle(m);
+            }
+            metrology_steady_skip(&m->metrology, 1);
+            m->tick++;
+            continue;
+        }
+        if (sched_next(&m->sched) <= now)
+            service_steady(m, now);
+        metrology_sample_t s;
+        metrology_steady_sample(st, m->tick, &s);
+        if (metrology_step(&m->metrology, &s)) {
+            book_cycle(m);
+            if (m->metrology.have_crossing) {
+                if (st->ref != m->metrology.ref)
+                    metrology_steady_describe(st, &st->ph, m->connection, m->metrology.ref);
+                metrology_steady_enter(st, &m->metrology, m->tick);
+            }
+        }
+        m->tick++;
+    }
+    uint64_t now = meter_now_ns(m);
+    service_steady(m, now);
+    pulse_advance(&m->pulse, now);
+    menu_advance(&m->menu, now);
+    rearm(m);
+}
+
 void meter_button(meter_t *m, menu_button_t b, bool pressed)
 {
     CHECK(m);

@@ -52,6 +52,7 @@
 #include "menu.h"
 #include "modbus.h"
 #include "metrology.h"
+#include "metrology_steady.h"
 #include "pulse.h"
 #include "readings.h"
 #include "sched.h"
@@ -116,6 +117,7 @@ typedef struct meter {
     METER_FIELD connection_t connection;
     METER_FIELD settings_t settings;
     METER_FIELD metrology_t metrology;
+    METER_FIELD metrology_steady_t steady; /* the closed-form path (meter_exec_steady) */
     METER_FIELD energy_t energy;
     METER_FIELD energy_delta_t last_delta; /* what the last cycle added, for pulses */
     METER_FIELD pulse_t pulse;             /* S0-1, S0-2 and the LED (pulse.h) */
@@ -171,6 +173,19 @@ void meter_init(meter_t *m, const meter_desc_t *d);
  * falls due up to the end of the last one, each at its exact instant: after
  * the call, a reply due by then is ready for meter_line_tx(). */
 void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n);
+
+/* The same n ticks for a grid the host describes by its phasors instead of
+ * samples (--fidelity auto, issue 14): while the description holds through
+ * a whole mains cycle, the cycle's sums are computed in closed form
+ * (metrology_steady.h); the cycles around a change of description are
+ * sampled from it, noise drawn per tick from its seed. Every event is
+ * serviced at its exact instant, as meter_exec() does. Which cycles are
+ * computed in closed form depends only on the descriptions (their `since`
+ * and `gen`), never on how the host splits the ticks into calls. The host
+ * hands a new description (a new `gen`, `since` = now) whenever the grid
+ * changes; a host that goes back to meter_exec() first calls
+ * meter_exec_steady(m, NULL, 0), which hands the open cycle back. */
+void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n);
 
 /* Virtual time now, in nanoseconds since the host's time 0. */
 uint64_t meter_now_ns(const meter_t *m);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "metrology_internal.h"
 #include "simd.h"
 #include "vtime.h"
 
@@ -460,4 +461,10 @@ bool metrology_step(metrology_t *m, const metrology_sample_t *s)
 {
     metrology_exec(m, s, 1);
     return m->cycle_ready;
+}
+
+/* The closed-form path (metrology_steady.c) closes its cycles here. */
+void metrology_close_cycle(metrology_t *m, bool ends_at_crossing, double end)
+{
+    close_cycle(m, ends_at_crossing, end);
 }

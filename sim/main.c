@@ -44,6 +44,13 @@ static const char usage[] =
     "  --speed N|max       pace: N times real time, or max (default: 1, or max\n"
     "                      with --headless); the pace never changes the results\n"
     "  --every DURATION    readings in the log this often (default 1s)\n"
+    "  --fidelity sample|auto  sample: every tick of 125 us is synthesised and\n"
+    "                      measured; auto: a mains cycle whose grid does not\n"
+    "                      change is measured in closed form from its phasors,\n"
+    "                      the cycles around a change sample by sample (about\n"
+    "                      10 to 15 times faster; noise by its expected value;\n"
+    "                      docs/metrology.md). Default: auto with --headless,\n"
+    "                      sample with the window or --text\n"
     "  --quiet             no periodic readings; events and assertions only\n"
     "  --junit FILE        write the assertions' results as JUnit XML to FILE\n"
     "  --state FILE        keep the meter's memory (energy, settings, counters) in\n"
@@ -130,8 +137,12 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* --fidelity as given; unset: auto headless, sample with a window. */
+enum { FIDELITY_UNSET = 0, FIDELITY_SAMPLE, FIDELITY_AUTO };
+
 typedef struct {
     const char *scenario;
+    int fidelity;
     uint64_t until; /* ticks; 0: the scenario's own end */
     uint64_t every; /* ticks between readings in the log */
     int headless;
@@ -237,7 +248,8 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--save-interval") == 0 || strcmp(a, "--modbus") == 0 ||
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
                    strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--record") == 0 ||
-                   strcmp(a, "--replay") == 0 || strncmp(a, "--trace-", 8) == 0) {
+                   strcmp(a, "--replay") == 0 || strncmp(a, "--trace-", 8) == 0 ||
+                   strcmp(a, "--fidelity") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -261,6 +273,15 @@ static int parse_args(int argc, char **argv, options_t *o)
                 return EXIT_INVALID;
             } else if (strcmp(a, "--scenario") == 0) {
                 o->scenario = val;
+            } else if (strcmp(a, "--fidelity") == 0) {
+                if (strcmp(val, "sample") == 0) {
+                    o->fidelity = FIDELITY_SAMPLE;
+                } else if (strcmp(val, "auto") == 0) {
+                    o->fidelity = FIDELITY_AUTO;
+                } else {
+                    fprintf(stderr, "metersim: --fidelity %s: expected sample or auto\n", val);
+                    return EXIT_INVALID;
+                }
             } else if (strcmp(a, "--record") == 0) {
                 o->record = val;
             } else if (strcmp(a, "--replay") == 0) {
@@ -345,11 +366,12 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
 {
     char err[1024];
     if (o->scenario || o->n_endpoints || o->state || o->record || o->until || o->speed_given ||
-        o->fast || o->copper || o->allow_outside_paths) {
+        o->fast || o->copper || o->allow_outside_paths || o->fidelity) {
         fprintf(stderr,
                 "metersim: --replay %s: the scenario, the endpoints and the flags are the "
                 "recording's: no --scenario, --modbus, --mbus, --state, --record, "
-                "--until, --speed, --fast, --copper or --allow-outside-paths with it\n",
+                "--until, --speed, --fast, --copper, --allow-outside-paths or --fidelity "
+                "with it\n",
                 o->replay);
         return EXIT_INVALID;
     }
@@ -362,6 +384,7 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
     o->fast = rf->flags.fast;
     o->copper = rf->flags.copper;
     o->allow_outside_paths = rf->flags.allow_outside_paths;
+    o->fidelity = rf->flags.closed_form ? FIDELITY_AUTO : FIDELITY_SAMPLE;
     o->tcp_idle = rf->flags.tcp_idle_ns / VTIME_NS_PER_TICK;
     o->gateway_timeout = rf->flags.gateway_timeout_ns / VTIME_NS_PER_TICK;
     uint64_t t_end = rf->e[rf->n - 1].t_ns;
@@ -469,11 +492,18 @@ int main(int argc, char **argv)
                     o.speed);
         o.speed = 1.0;
     }
+    /* Headless runs measure steady cycles in closed form unless told;
+     * a person watching sees the sample level (docs/decisions.md). */
+    runner_fidelity_t fidelity = o.fidelity == FIDELITY_SAMPLE ? RUNNER_FIDELITY_SAMPLE
+                                 : o.fidelity == FIDELITY_AUTO ? RUNNER_FIDELITY_AUTO
+                                 : o.headless                  ? RUNNER_FIDELITY_AUTO
+                                                               : RUNNER_FIDELITY_SAMPLE;
     record_t *rec = NULL;
     if (o.record) {
         record_flags_t fl = {.fast = o.fast,
                              .copper = o.copper,
                              .allow_outside_paths = o.allow_outside_paths,
+                             .closed_form = fidelity == RUNNER_FIDELITY_AUTO,
                              .until_ns = o.until * VTIME_NS_PER_TICK,
                              .tcp_idle_ns = o.tcp_idle * VTIME_NS_PER_TICK,
                              .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK};
@@ -509,6 +539,7 @@ int main(int argc, char **argv)
                         .log = stdout,
                         .progress = o.progress,
                         .stats = o.stats,
+                        .fidelity = fidelity,
                         .junit = o.junit,
                         .state = o.state,
                         .ui = have_ui ? &ui.hook : NULL,

@@ -104,6 +104,11 @@ static bool header(const cJSON *h, recfile_t *rf, const char *path, char *err, s
     rf->flags.copper = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "copper"));
     b = cJSON_GetObjectItemCaseSensitive(f, "allow_outside_paths");
     rf->flags.allow_outside_paths = cJSON_IsTrue(b);
+    b = cJSON_GetObjectItemCaseSensitive(f, "fidelity");
+    if (b && !(cJSON_IsString(b) &&
+               (strcmp(b->valuestring, "auto") == 0 || strcmp(b->valuestring, "sample") == 0)))
+        return fail(err, errlen, path, 0, "flags.fidelity: expected \"sample\" or \"auto\"");
+    rf->flags.closed_form = b && strcmp(b->valuestring, "auto") == 0;
     if (!get_uint(f, "until_ns", &rf->flags.until_ns) ||
         !get_uint(f, "tcp_idle_ns", &rf->flags.tcp_idle_ns) ||
         !get_uint(f, "gateway_timeout_ns", &rf->flags.gateway_timeout_ns))

@@ -135,6 +135,7 @@ record_t *record_open(const char *path, const char *scenario_path, const record_
     cJSON_AddBoolToObject(f, "fast", fl->fast);
     cJSON_AddBoolToObject(f, "copper", fl->copper);
     cJSON_AddBoolToObject(f, "allow_outside_paths", fl->allow_outside_paths);
+    cJSON_AddStringToObject(f, "fidelity", fl->closed_form ? "auto" : "sample");
     add_uint(f, "until_ns", fl->until_ns);
     add_uint(f, "tcp_idle_ns", fl->tcp_idle_ns);
     add_uint(f, "gateway_timeout_ns", fl->gateway_timeout_ns);

@@ -43,6 +43,9 @@ typedef struct record_port {
 /* What changes results besides the inputs: the flags of the run. */
 typedef struct record_flags {
     bool fast, copper, allow_outside_paths;
+    /* --fidelity auto (the closed-form path, issue 14) rather than sample;
+     * a recording without the key predates it: sample. */
+    bool closed_form;
     uint64_t until_ns, tcp_idle_ns, gateway_timeout_ns; /* 0: not given */
 } record_flags_t;
 

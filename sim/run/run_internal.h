@@ -49,6 +49,11 @@ struct runner {
     const runner_opts_t *o;
     meter_t *meters;
     wave_t *waves;
+    /* --fidelity auto: each meter's grid as phasors (metrology_steady.h),
+     * the description they were made from, whether it fits. */
+    metrology_phasors_t *phasors;
+    wave_desc_t *described;
+    bool *described_ok;
     scenario_load_t *loads;
     bool *supply; /* the supply as the scenario or the user set it */
     run_bus_t *buses;

@@ -114,12 +114,30 @@ static void wave_of(const run_t *r, int k, wave_desc_t *d)
             d->phase[p].voltage = d->phase[p].current = 0.0;
 }
 
+/* --fidelity auto: meter k's grid changed (or is new): a new description
+ * from now on. An unchanged grid keeps its description, so that a steady
+ * stretch runs on across the seconds at which the profiles are looked at. */
+static void describe(run_t *r, int k, const wave_desc_t *d, bool first)
+{
+    if (r->o->fidelity != RUNNER_FIDELITY_AUTO)
+        return;
+    if (!first && memcmp(&r->described[k], d, sizeof *d) == 0)
+        return;
+    r->described[k] = *d;
+    metrology_phasors_t *ph = &r->phasors[k];
+    uint64_t gen = ph->gen + 1;
+    r->described_ok[k] = wave_phasors(&r->waves[k], ph);
+    ph->gen = gen;
+    ph->since = r->tick;
+}
+
 static void set_waves(run_t *r)
 {
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_set(&r->waves[k], &d);
+        describe(r, k, &d, false);
         follow_supply(r, k, &d);
     }
 }
@@ -253,6 +271,7 @@ static void setup_meters(run_t *r)
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_init(&r->waves[k], &d);
+        describe(r, k, &d, true);
         meter_desc_t md;
         desc_of(r, k, powers_meter(&d), &md);
         meter_init(m, &md);
@@ -509,11 +528,20 @@ static void advance_meter(run_t *r, int k, uint64_t target)
 {
     meter_t *m = &r->meters[k];
     uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
+    bool steady = r->o->fidelity == RUNNER_FIDELITY_AUTO;
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
         trace_meter(r->trace, k, m, &r->waves[k].desc);
-        wave_fill(&r->waves[k], r->buf, n);
-        meter_exec(m, r->buf, n);
+        if (steady && r->described_ok[k]) {
+            /* --fidelity auto: the phasors, steady cycles in closed form. */
+            meter_exec_steady(m, &r->phasors[k], n);
+            wave_skip(&r->waves[k], n);
+        } else {
+            if (steady)
+                meter_exec_steady(m, NULL, 0); /* the open cycle back to the samples */
+            wave_fill(&r->waves[k], r->buf, n);
+            meter_exec(m, r->buf, n);
+        }
         t += n;
     }
     trace_meter(r->trace, k, m, &r->waves[k].desc);
@@ -785,6 +813,9 @@ static void run_free(run_t *r)
     free(r->results);
     free(r->meters);
     free(r->waves);
+    free(r->phasors);
+    free(r->described);
+    free(r->described_ok);
     free(r->loads);
     free(r->supply);
     free(r);
@@ -805,7 +836,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     r->waves = calloc(n, sizeof *r->waves);
     r->loads = calloc(n, sizeof *r->loads);
     r->supply = calloc(n, sizeof *r->supply);
-    if (!r->meters || !r->waves || !r->loads || !r->supply) {
+    r->phasors = calloc(n, sizeof *r->phasors);
+    r->described = calloc(n, sizeof *r->described);
+    r->described_ok = calloc(n, sizeof *r->described_ok);
+    if (!r->meters || !r->waves || !r->loads || !r->supply || !r->phasors || !r->described ||
+        !r->described_ok) {
         run_free(r);
         return 3;
     }

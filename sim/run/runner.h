@@ -46,6 +46,12 @@ typedef struct {
     const char *text; /* as given, for messages */
 } runner_endpoint_t;
 
+/* How the meters are fed (docs/cli.md, --fidelity; issue 14). */
+typedef enum {
+    RUNNER_FIDELITY_SAMPLE = 0, /* every tick a sample (wave_fill, meter_exec) */
+    RUNNER_FIDELITY_AUTO,       /* steady cycles in closed form (meter_exec_steady) */
+} runner_fidelity_t;
+
 typedef struct {
     uint64_t until;    /* ticks; 0: the scenario's duration, else its last event, else forever */
     double speed;      /* times real time; 0: as fast as possible */
@@ -68,6 +74,7 @@ typedef struct {
     struct replay *replay;       /* --replay FILE: the endpoints and the clock are the
                                     recording's (sim/record/replay.h); NULL: none */
     trace_opts_t trace;          /* --trace-vcd/-pcap/-jsonl (docs/trace.md) */
+    runner_fidelity_t fidelity;
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one

@@ -214,3 +214,50 @@ void wave_fill(wave_t *w, metrology_sample_t *out, size_t n)
         t += run;
     }
 }
+
+bool wave_phasors(const wave_t *w, metrology_phasors_t *out)
+{
+    double step = w->desc.frequency / VTIME_SAMPLE_RATE;
+    double phase = w->anchor + step * w->since_anchor;
+    out->tick0 = w->tick;
+    out->phase0 = phase - floor(phase);
+    out->step = step;
+    out->noise_v = w->desc.noise_v;
+    out->noise_i = w->desc.noise_i;
+    out->seed = w->desc.seed;
+    out->n = 0;
+    for (int h = 1; h <= w->max_order; h++) {
+        if (!w->used[h])
+            continue;
+        if (out->n == METROLOGY_PHASOR_ORDERS)
+            return false;
+        int o = out->n++;
+        out->order[o] = h;
+        for (int k = 0; k < 3; k++)
+            for (int c = 0; c < 2; c++) {
+                out->v[k][o][c] = w->av[k][h][c];
+                out->i[k][o][c] = w->ai[k][h][c];
+            }
+    }
+    return true;
+}
+
+void wave_skip(wave_t *w, size_t n)
+{
+    /* The same folds of the phase accumulator as wave_fill makes, at the
+     * same ticks, so that a later wave_set carries the phase on alike. */
+    while (n > 0) {
+        if (w->tick % BLOCK == 0) {
+            w->anchor += w->desc.frequency / VTIME_SAMPLE_RATE * w->since_anchor;
+            w->anchor -= floor(w->anchor);
+            w->since_anchor = 0;
+        }
+        uint64_t k = BLOCK - w->tick % BLOCK;
+        if (k > n)
+            k = n;
+        w->since_anchor += (uint32_t)k;
+        w->tick += k;
+        n -= (size_t)k;
+    }
+    set_rotor(w->rotor, w->anchor + w->desc.frequency / VTIME_SAMPLE_RATE * w->since_anchor);
+}

@@ -20,10 +20,12 @@
 #ifndef METERSIM_WAVEFORM_H
 #define METERSIM_WAVEFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "metrology.h"
+#include "metrology_steady.h"
 
 #define WAVE_MAX_HARMONICS 16
 #define WAVE_MAX_ORDER 50
@@ -86,5 +88,16 @@ void wave_set(wave_t *w, const wave_desc_t *d);
 
 /* Writes n ticks of samples. */
 void wave_fill(wave_t *w, metrology_sample_t *out, size_t n);
+
+/* The waveform as phasors from its present tick on, for the meter's
+ * closed-form path (metrology_steady.h; --fidelity auto): `gen` and `since`
+ * are the caller's. False when it has more harmonic orders than a
+ * description holds (METROLOGY_PHASOR_ORDERS): the caller samples it. */
+bool wave_phasors(const wave_t *w, metrology_phasors_t *out);
+
+/* Moves the waveform on by n ticks without writing them: the phase runs on
+ * exactly (it is kept from the phase accumulator, not from the samples);
+ * the noise generator does not move. */
+void wave_skip(wave_t *w, size_t n);
 
 #endif

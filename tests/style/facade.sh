@@ -1,8 +1,8 @@
 #!/bin/sh
 # The facade is the only door (issue 18): no file outside core/ writes a field
-# of meter_t or includes core/internal.h. Writes are found by the compiler:
-# every file is compiled with METER_HOST_VIEW, which makes meter_t's fields
-# const (core/meter.h). Usage: facade.sh [FILE...] (default: the whole tree);
+# of meter_t or includes core/internal.h or core/metrology_internal.h. Writes
+# are found by the compiler: every file is compiled with METER_HOST_VIEW, which
+# makes meter_t's fields const (core/meter.h). Usage: facade.sh [FILE...] (default: the whole tree);
 # prints each offence and exits 1 if there is one.
 set -u
 cd "$(dirname "$0")/../.."
@@ -15,8 +15,8 @@ if [ $# -eq 0 ]; then
 fi
 bad=0
 for f in "$@"; do
-    if grep -nE '#include *[<"](core/)?internal\.h[>"]' "$f"; then
-        echo "$f: includes core/internal.h, which is for core/ alone"
+    if grep -nE '#include *[<"](core/)?(metrology_)?internal\.h[>"]' "$f"; then
+        echo "$f: includes a core/*internal.h, which is for core/ alone"
         bad=1
     fi
     # shellcheck disable=SC2086

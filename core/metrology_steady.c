@@ -1,0 +1,758 @@
+/* metrology_steady: closed-form cycle sums for a steady grid (see
+ * metrology_steady.h, docs/metrology.md). */
+#include "metrology_steady.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "metrology_internal.h"
+#include "vtime.h"
+
+#define TWO_PI 6.283185307179586476925286766559
+#define RING_MASK (METROLOGY_DELAY_RING - 1u)
+#define HYST METROLOGY_ZC_HYSTERESIS_V
+#define MAX_M 128 /* products of orders up to 63 */
+/* Two cycles whose crossings and delay taps agree this closely are the
+ * same cycle: its sums are reused (a difference of 1e-12 of a tick moves
+ * a sum by about 1e-14 of itself). */
+#define SAME 1e-12
+#define FAST_CYCLES 50
+#define SAME_F 1e-13 /* of the frequency: 4e-12 of a tick of delay at 50 Hz */
+#define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
+
+typedef struct {
+    double re, im;
+} cx;
+
+static inline cx cmul(cx a, cx b)
+{
+    return (cx){a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
+}
+
+static inline cx cexpi(double cycles)
+{
+    return (cx){cos(TWO_PI * cycles), sin(TWO_PI * cycles)};
+}
+
+static inline cx cpair(const double a[2])
+{
+    return (cx){a[0], a[1]};
+}
+
+/* step * N exactly enough for a week of ticks: step = hi + lo with hi of
+ * 20 significant bits, so hi * N (N < 2^33) is exact in a double and only
+ * lo * N (about 1e-6 of it) rounds, to about 1e-15 of a cycle. Returns the
+ * whole cycles in *whole (approximately: the caller checks at the edges). */
+static double phase_split(const metrology_phasors_t *p, int64_t n_ticks, double add, double *whole)
+{
+    double hi = ldexp(nearbyint(ldexp(p->step, 26)), -26); /* step < 2^-6: 20 bits */
+    double lo = p->step - hi;
+    double nn = (double)n_ticks;
+    double a = hi * nn, b = lo * nn;
+    double fa = floor(a), fb = floor(b);
+    double x = (a - fa) + (b - fb) + p->phase0 + add;
+    double fx = floor(x);
+    if (whole)
+        *whole = fa + fb + fx;
+    return x - fx;
+}
+
+/* The fundamental phase at tick n, in cycles in [0, 1). */
+static double phase_at(const metrology_phasors_t *p, uint64_t n)
+{
+    return phase_split(p, (int64_t)(n - p->tick0), 0.0, NULL);
+}
+
+/* e^{j 2 pi phase(n)}: exact at every ROTOR_BLOCK-th tick of the
+ * description, turned by a table of exact steps in between, so that the
+ * value is a function of n alone (however the calls are cut) and costs a
+ * multiplication, not a sine. */
+static cx rotor_at(metrology_steady_t *st, uint64_t n)
+{
+    uint64_t off = n - st->ph.tick0, k = off % ROTOR_BLOCK, blk = n - k;
+    int slot = (int)((off / ROTOR_BLOCK) & 1u); /* two neighbouring blocks at once */
+    if (!(st->rot_valid & (1u << slot)) || st->rot_blk[slot] != blk) {
+        cx b = cexpi(phase_at(&st->ph, blk));
+        st->rot_base[slot][0] = b.re;
+        st->rot_base[slot][1] = b.im;
+        st->rot_blk[slot] = blk;
+        st->rot_valid |= 1u << slot;
+    }
+    return cmul(cpair(st->rot_base[slot]), cpair(st->rot_w[k]));
+}
+
+/* z^order_o for every order of the description. */
+static void powers(const metrology_phasors_t *p, cx z, cx *pw)
+{
+    cx x = {1.0, 0.0};
+    int h = 0;
+    for (int o = 0; o < p->n; o++) {
+        while (h < p->order[o]) {
+            x = cmul(x, z);
+            h++;
+        }
+        pw[o] = x;
+    }
+}
+
+/* sum_o Im(A_o z^order_o), the powers given. */
+static double im_dot(const metrology_phasors_t *p, const double a[][2], const cx *pw)
+{
+    double s = 0.0;
+    for (int o = 0; o < p->n; o++)
+        s += a[o][0] * pw[o].im + a[o][1] * pw[o].re;
+    return s;
+}
+
+/* sum_o Im(A_o z^order_o), for a table of amplitudes per order. */
+static double im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
+{
+    cx pw = {1.0, 0.0};
+    int h = 0;
+    double s = 0.0;
+    for (int o = 0; o < p->n; o++) {
+        while (h < p->order[o]) {
+            pw = cmul(pw, z);
+            h++;
+        }
+        s += a[o][0] * pw.im + a[o][1] * pw.re;
+    }
+    return s;
+}
+
+/* The element voltages (and currents) at tick n, without noise. */
+static void eval_u(metrology_steady_t *st, uint64_t n, double u[3])
+{
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(&st->ph, rotor_at(st, n), pw);
+    for (int k = 0; k < 3; k++)
+        u[k] = im_dot(&st->ph, st->u[k], pw);
+}
+
+static double eval_ref(metrology_steady_t *st, int ref, uint64_t n)
+{
+    return im_sum(&st->ph, st->u[ref], rotor_at(st, n));
+}
+
+/* ---- noise: a counter-based generator (seed, tick, channel) --------------- */
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Approximately standard normal, as sim/wave draws it (Irwin-Hall of four). */
+static double gauss_at(uint64_t seed, uint64_t tick, unsigned ch)
+{
+    uint64_t r = mix(seed ^ mix(tick * 8u + ch));
+    double sum = (double)(r & 0xFFFF) + (double)((r >> 16) & 0xFFFF) +
+                 (double)((r >> 32) & 0xFFFF) + (double)(r >> 48);
+    return (sum - 4 * 32767.5) / sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
+}
+
+void metrology_steady_sample(metrology_steady_t *st, uint64_t tick, metrology_sample_t *s)
+{
+    const metrology_phasors_t *p = &st->ph;
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(p, rotor_at(st, tick), pw);
+    for (int k = 0; k < 3; k++) {
+        s->v[k] = im_dot(p, p->v[k], pw);
+        s->i[k] = im_dot(p, p->i[k], pw);
+    }
+    if (p->noise_v > 0.0 || p->noise_i > 0.0)
+        for (int k = 0; k < 3; k++) {
+            s->v[k] += p->noise_v * gauss_at(p->seed, tick, 2u * (unsigned)k);
+            s->i[k] += p->noise_i * gauss_at(p->seed, tick, 2u * (unsigned)k + 1u);
+        }
+}
+
+/* ---- the description -------------------------------------------------- */
+
+/* The element phasors of the connection (metrology.h): linear in the lines. */
+static void elements(metrology_steady_t *st, connection_t conn)
+{
+    const metrology_phasors_t *p = &st->ph;
+    memset(st->u, 0, sizeof st->u);
+    memset(st->i, 0, sizeof st->i);
+    double sv = p->noise_v * p->noise_v, si = p->noise_i * p->noise_i;
+    for (int o = 0; o < p->n; o++)
+        for (int c = 0; c < 2; c++) {
+            double v0 = p->v[0][o][c], v1 = p->v[1][o][c], v2 = p->v[2][o][c];
+            switch (conn) {
+            case CONNECTION_3P3W_DELTA: {
+                double star = (v0 + v1 + v2) / 3.0;
+                st->u[0][o][c] = v0 - star;
+                st->u[1][o][c] = v1 - star;
+                st->u[2][o][c] = v2 - star;
+                break;
+            }
+            case CONNECTION_3P3W_ARON:
+                st->u[0][o][c] = v0 - v1;
+                st->u[2][o][c] = v2 - v1;
+                break;
+            case CONNECTION_1P2W:
+                st->u[0][o][c] = v0;
+                break;
+            case CONNECTION_3P4W:
+            default:
+                st->u[0][o][c] = v0;
+                st->u[1][o][c] = v1;
+                st->u[2][o][c] = v2;
+                break;
+            }
+            for (int k = 0; k < 3; k++)
+                st->i[k][o][c] = conn == CONNECTION_1P2W && k > 0 ? 0.0 : p->i[k][o][c];
+        }
+    /* The noise's variance in each sum: independent per line, combined as
+     * the connection combines the lines. */
+    for (int k = 0; k < 3; k++) {
+        st->var_i[k] = conn == CONNECTION_1P2W && k > 0 ? 0.0 : si;
+        st->var_ll[k] = 2.0 * sv;
+    }
+    switch (conn) {
+    case CONNECTION_3P3W_DELTA: /* v_k - mean: (2/3)^2 + 2 (1/3)^2 */
+        st->var_u[0] = st->var_u[1] = st->var_u[2] = sv * 2.0 / 3.0;
+        break;
+    case CONNECTION_3P3W_ARON:
+        st->var_u[0] = st->var_u[2] = 2.0 * sv;
+        st->var_u[1] = 0.0;
+        break;
+    case CONNECTION_1P2W:
+        st->var_u[0] = sv;
+        st->var_u[1] = st->var_u[2] = 0.0;
+        st->var_ll[0] = st->var_ll[1] = sv; /* u_1 - 0, u_1 - 0 */
+        st->var_ll[2] = 0.0;
+        break;
+    case CONNECTION_3P4W:
+    default:
+        st->var_u[0] = st->var_u[1] = st->var_u[2] = sv;
+        break;
+    }
+}
+
+static int m_index(const metrology_steady_t *st, int m)
+{
+    for (int j = 0; j < st->n_m; j++)
+        if (st->mval[j] == m)
+            return j;
+    return -1;
+}
+
+/* D_m of sum_n Im(A z^h) Im(B z^g) = 1/2 Re sum_m D_m G_m (header). */
+static void add_product(const metrology_steady_t *st, double d[][2], const double a[][2],
+                        const double b[][2])
+{
+    const metrology_phasors_t *p = &st->ph;
+    for (int x = 0; x < p->n; x++)
+        for (int y = 0; y < p->n; y++) {
+            int h = p->order[x], g = p->order[y];
+            cx A = cpair(a[x]), B = cpair(b[y]);
+            cx ab = cmul(A, (cx){B.re, -B.im});
+            int j = m_index(st, h >= g ? h - g : g - h);
+            d[j][0] += ab.re;
+            d[j][1] += h >= g ? ab.im : -ab.im;
+            cx s = cmul(A, B);
+            j = m_index(st, h + g);
+            d[j][0] -= s.re;
+            d[j][1] -= s.im;
+        }
+}
+
+/* Whether element k's voltage crosses zero upwards once a period, well
+ * clear of the detector's hysteresis; its crossing phase in *x. */
+static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
+{
+    const metrology_phasors_t *p = &st->ph;
+    int n = 64 * st->max_order;
+    if (n < 256)
+        n = 256;
+    /* A scan on a rotor turned by 1/n of a cycle (a drift of 1e-13 over a
+     * cycle does not matter here: the crossing is refined below and each
+     * predicted crossing tick is checked on the samples). */
+    cx w = cexpi(1.0 / n), z = cexpi(-1.0 / n);
+    double prev = im_sum(p, st->u[k], z);
+    int ups = 0, low = 0;
+    double lo = 0.0, hi = 0.0, at = 0.0;
+    for (int j = 0; j < n; j++) {
+        z = cmul(z, w);
+        double r = im_sum(p, st->u[k], z);
+        if (prev < 0.0 && r >= 0.0) {
+            ups++;
+            at = (double)j / n;
+        }
+        if (r < lo)
+            lo = r;
+        if (r > hi)
+            hi = r;
+        low += r < -HYST;
+        prev = r;
+    }
+    /* One crossing, a trough that arms the detector on at least two samples
+     * of every period, a crest well above zero. */
+    if (ups != 1 || lo > -2.0 * HYST || hi < 2.0 * HYST || (double)low / n < 2.0 * p->step)
+        return false;
+    double a = at - 1.0 / n, b = at;
+    for (int it = 0; it < 24; it++) { /* to 1e-10 of a cycle */
+        double mid = 0.5 * (a + b);
+        if (im_sum(p, st->u[k], cexpi(mid)) < 0.0)
+            a = mid;
+        else
+            b = mid;
+    }
+    *x = b - floor(b);
+    return true;
+}
+
+void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
+                               connection_t conn, int ref)
+{
+    /* What the last description had, to keep what depends on it alone: a
+     * profile that moves the currents every second leaves the frequency and
+     * the reference voltage, so the rotor tables and the crossing stay. */
+    bool same_step = st->have && st->ph.step == ph->step;
+    bool had_crossing = st->have && st->usable && st->ref == ref; /* xphase holds */
+    double old_ref[METROLOGY_PHASOR_ORDERS][2];
+    int old_order[METROLOGY_PHASOR_ORDERS], old_n = st->ph.n;
+    memcpy(old_ref, st->u[ref], sizeof old_ref);
+    memcpy(old_order, st->ph.order, sizeof old_order);
+    st->ph = *ph;
+    st->have = true;
+    st->rot_valid = 0;
+    if (!same_step) {
+        st->delay_cached = 0;
+        st->w1[0] = cos(TWO_PI * ph->step);
+        st->w1[1] = sin(TWO_PI * ph->step);
+        for (int k = 0; k < ROTOR_BLOCK; k++) {
+            cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
+            st->rot_w[k][0] = w.re;
+            st->rot_w[k][1] = w.im;
+        }
+    }
+    st->lazy = false;
+    st->have_last = false;
+    st->usable = false;
+    st->ref = ref;
+    elements(st, conn);
+    st->max_order = 1;
+    bool ok = ph->n >= 1 && ph->n <= METROLOGY_PHASOR_ORDERS && ph->order[0] == 1;
+    for (int o = 0; ok && o < ph->n; o++) {
+        ok = ph->order[o] >= 1 && 2 * ph->order[o] < MAX_M &&
+             (o == 0 || ph->order[o] > ph->order[o - 1]);
+        if (ok)
+            st->max_order = ph->order[o];
+    }
+    /* A period shorter than the cycle timeout and a delay the ring holds. */
+    ok = ok && ph->step > 1.0 / (METROLOGY_CYCLE_TIMEOUT_TICKS - 10.0) &&
+         ph->step <= 100.0 / VTIME_SAMPLE_RATE;
+    if (!ok)
+        return;
+    st->n_m = 0;
+    for (int x = 0; x < ph->n && ok; x++)
+        for (int y = 0; y < ph->n && ok; y++) {
+            int h = ph->order[x], g = ph->order[y];
+            int ms[2] = {h >= g ? h - g : g - h, h + g};
+            for (int j = 0; j < 2; j++)
+                if (m_index(st, ms[j]) < 0) {
+                    if (st->n_m == METROLOGY_STEADY_M) {
+                        ok = false;
+                        break;
+                    }
+                    st->mval[st->n_m++] = ms[j];
+                }
+        }
+    if (!ok)
+        return;
+    memset(st->coef, 0, sizeof st->coef);
+    for (int k = 0; k < 3; k++) {
+        add_product(st, st->coef[k], st->u[k], st->u[k]);
+        add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
+        add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
+    }
+    static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    for (int l = 0; l < 3; l++) {
+        double d[METROLOGY_PHASOR_ORDERS][2];
+        for (int o = 0; o < ph->n; o++)
+            for (int c = 0; c < 2; c++)
+                d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
+        add_product(st, st->coef[9 + l], d, d);
+    }
+    if (!(had_crossing && same_step && old_n == ph->n &&
+          memcmp(old_order, ph->order, sizeof old_order) == 0 &&
+          memcmp(old_ref, st->u[ref], sizeof old_ref) == 0))
+        st->usable = clean_crossing(st, ref, &st->xphase);
+    else
+        st->usable = true; /* the same reference voltage: the same crossing */
+    double per = nearbyint(1.0 / ph->step);
+    st->period = (uint32_t)per;
+    st->periodic = fabs(per * ph->step - 1.0) < 1e-15;
+    st->reused = false;
+}
+
+/* ---- one tick, and a run of ticks, in closed form ---------------------- */
+
+static void add_sums(metrology_tick_sums_t *a, const metrology_tick_sums_t *b, double w)
+{
+    for (int k = 0; k < 3; k++) {
+        a->s[k].u2 += w * b->s[k].u2;
+        a->s[k].i2 += w * b->s[k].i2;
+        a->s[k].p += w * b->s[k].p;
+        a->s[k].q += w * b->s[k].q;
+        a->ll[k] += w * b->ll[k];
+    }
+}
+
+/* Tick n's contributions with the delay taps now in force, as
+ * metrology_step computes them (the noise by its expectation). */
+static void tick_sums(metrology_steady_t *st, const metrology_t *m, uint64_t n,
+                      metrology_tick_sums_t *out)
+{
+    const metrology_phasors_t *p = &st->ph;
+    double u[3], i[3], ud[3] = {0.0, 0.0, 0.0};
+    cx pw[METROLOGY_PHASOR_ORDERS];
+    powers(&st->ph, rotor_at(st, n), pw);
+    for (int k = 0; k < 3; k++) {
+        u[k] = im_dot(p, st->u[k], pw);
+        i[k] = im_dot(p, st->i[k], pw);
+    }
+    double r[4][3];
+    for (int j = 0; j < 4; j++)
+        eval_u(st, n - m->delay_int + 1u - (uint64_t)j, r[j]);
+    for (int k = 0; k < 3; k++) {
+        ud[k] = m->taps[0] * r[0][k] + m->taps[1] * r[1][k] + m->taps[2] * r[2][k] +
+                m->taps[3] * r[3][k];
+        out->s[k].u2 = u[k] * u[k] + st->var_u[k];
+        out->s[k].i2 = i[k] * i[k] + st->var_i[k];
+        out->s[k].p = u[k] * i[k];
+        out->s[k].q = ud[k] * i[k];
+    }
+    out->ll[0] = (u[0] - u[1]) * (u[0] - u[1]) + st->var_ll[0];
+    out->ll[1] = (u[0] - u[2]) * (u[0] - u[2]) + st->var_ll[1];
+    out->ll[2] = (u[1] - u[2]) * (u[1] - u[2]) + st->var_ll[2];
+}
+
+static double re_dot(const metrology_steady_t *st, const double d[][2], const cx *g)
+{
+    double s = 0.0;
+    for (int j = 0; j < st->n_m; j++)
+        s += d[j][0] * g[j].re - d[j][1] * g[j].im;
+    return 0.5 * s;
+}
+
+/* The sums over the ticks a .. a + count - 1, every one whole, with the
+ * delay taps now in force. */
+static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, uint64_t count,
+                     metrology_tick_sums_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (count == 0)
+        return;
+    const metrology_phasors_t *p = &st->ph;
+    /* G_m = sum_{n=a}^{a+count-1} z_n^m = z_a^m (1 - w^(m count)) / (1 - w^m). */
+    cx za = cexpi(phase_at(p, a));
+    cx wn = cexpi(phase_split(p, (int64_t)count, -p->phase0, NULL));
+    cx w1 = cpair(st->w1);
+    cx g[METROLOGY_STEADY_M];
+    int top = 0;
+    for (int j = 0; j < st->n_m; j++)
+        if (st->mval[j] > top)
+            top = st->mval[j];
+    cx pa = {1.0, 0.0}, pn = {1.0, 0.0}, p1 = {1.0, 0.0};
+    cx pows[3][MAX_M];
+    pows[0][0] = pa;
+    pows[1][0] = pn;
+    pows[2][0] = p1;
+    for (int h = 1; h <= top; h++) {
+        pa = cmul(pa, za);
+        pn = cmul(pn, wn);
+        p1 = cmul(p1, w1);
+        pows[0][h] = pa;
+        pows[1][h] = pn;
+        pows[2][h] = p1;
+    }
+    for (int j = 0; j < st->n_m; j++) {
+        int mm = st->mval[j];
+        if (mm == 0) {
+            g[j] = (cx){(double)count, 0.0};
+            continue;
+        }
+        cx num = {1.0 - pows[1][mm].re, -pows[1][mm].im};
+        cx den = {1.0 - pows[2][mm].re, -pows[2][mm].im};
+        double dd = den.re * den.re + den.im * den.im;
+        if (dd < 1e-18) { /* w^m = 1: every term is z_a^m */
+            g[j] = (cx){(double)count * pows[0][mm].re, (double)count * pows[0][mm].im};
+            continue;
+        }
+        cx q = cmul(num, (cx){den.re / dd, -den.im / dd});
+        g[j] = cmul(pows[0][mm], q);
+    }
+    double nn = (double)count;
+    for (int k = 0; k < 3; k++) {
+        out->s[k].u2 = re_dot(st, st->coef[k], g) + nn * st->var_u[k];
+        out->s[k].i2 = re_dot(st, st->coef[3 + k], g) + nn * st->var_i[k];
+        out->s[k].p = re_dot(st, st->coef[6 + k], g);
+        out->ll[k] = re_dot(st, st->coef[9 + k], g) + nn * st->var_ll[k];
+    }
+    /* The quarter-period product: the voltage through the delay line's
+     * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
+     * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
+    cx e[4], pe[4], hresp[METROLOGY_PHASOR_ORDERS];
+    if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
+        for (int j = 0; j < 4; j++) {
+            cx x = cexpi(-phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
+            st->delay_rot[j][0] = x.re;
+            st->delay_rot[j][1] = x.im;
+        }
+        st->delay_cached = m->delay_int;
+    }
+    for (int j = 0; j < 4; j++) {
+        e[j] = cpair(st->delay_rot[j]);
+        pe[j] = (cx){1.0, 0.0};
+    }
+    int h = 0;
+    for (int o = 0; o < p->n; o++) {
+        while (h < p->order[o]) {
+            for (int j = 0; j < 4; j++)
+                pe[j] = cmul(pe[j], e[j]);
+            h++;
+        }
+        hresp[o] = (cx){0.0, 0.0};
+        for (int j = 0; j < 4; j++) {
+            hresp[o].re += m->taps[j] * pe[j].re;
+            hresp[o].im += m->taps[j] * pe[j].im;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        double ud[METROLOGY_PHASOR_ORDERS][2], d[METROLOGY_STEADY_M][2];
+        for (int o = 0; o < p->n; o++) {
+            cx v = cmul(cpair(st->u[k][o]), hresp[o]);
+            ud[o][0] = v.re;
+            ud[o][1] = v.im;
+        }
+        memset(d, 0, sizeof(d[0]) * (size_t)st->n_m);
+        add_product(st, d, ud, st->i[k]);
+        out->s[k].q = re_dot(st, d, g);
+    }
+}
+
+/* ---- the cycle open in closed form ------------------------------------ */
+
+/* The tick at which the crossing after the one at st->c is found, and the
+ * share of the sample before it that the next cycle takes. */
+static void find_next(metrology_steady_t *st, const metrology_t *m)
+{
+    const metrology_phasors_t *p = &st->ph;
+    /* A period of a whole number of ticks (50 Hz: 160) puts every crossing
+     * at the same fraction of a tick: after a cycle that was the same as
+     * the one before, the next is found one period on, with the same split,
+     * and looked at afresh every FAST_CYCLES (the phase drifts by the
+     * rounding of the step only, about 1e-17 of a cycle per period). */
+    if (st->periodic && st->reused && st->fast_left > 0) {
+        st->fast_left--;
+        st->next_c = st->c + st->period;
+        return;
+    }
+    st->fast_left = FAST_CYCLES;
+    double whole;
+    phase_split(p, (int64_t)(st->c - p->tick0), -st->xphase, &whole);
+    int64_t k = (int64_t)whole + 1;
+    uint64_t c1 = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        double x = (double)(int64_t)p->tick0 + ((double)k + st->xphase - p->phase0) / p->step;
+        c1 = (uint64_t)(int64_t)ceil(x);
+        if (c1 <= st->c + 1u)
+            k++;
+        else if ((double)(c1 - st->c) > 1.5 / p->step)
+            k--;
+        else
+            break;
+    }
+    double u0 = eval_ref(st, m->ref, c1 - 1u), u1 = eval_ref(st, m->ref, c1);
+    /* The first tick >= 0 after one < 0, as metrology_step finds it. */
+    for (int tries = 0; tries < 4; tries++) {
+        if (u1 < 0.0) {
+            c1++;
+            u0 = u1;
+            u1 = eval_ref(st, m->ref, c1);
+        } else if (u0 >= 0.0 && c1 > st->c + 2u) {
+            c1--;
+            u1 = u0;
+            u0 = eval_ref(st, m->ref, c1 - 1u);
+        } else {
+            break;
+        }
+    }
+    double f = u0 / (u0 - u1);
+    st->next_c = c1;
+    st->next_move = 1.0 - f;
+    st->next_uref[0] = u0;
+    st->next_uref[1] = u1;
+}
+
+bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64_t c)
+{
+    if (!st->have || !st->usable || st->ref != m->ref || !m->have_crossing)
+        return false;
+    /* The delay line of the cycle's first whole tick must hold this
+     * description's samples only (not the last one's, nor the zeros of a
+     * metrology started afresh at fresh_from). */
+    uint64_t from = st->ph.since > st->fresh_from ? st->ph.since : st->fresh_from;
+    if (c < from + m->delay_int + 1u)
+        return false;
+    for (int k = 0; k < 3; k++) {
+        st->head.s[k] = m->cyc[k];
+        st->head.ll[k] = m->cyc_ll[k];
+        st->head_last.s[k] = m->prev[k];
+        st->head_last.ll[k] = m->prev_ll[k];
+    }
+    st->head_ticks = m->cyc_ticks;
+    st->head_uref = m->prev_ref_u;
+    st->head_sampled = true;
+    st->c = c;
+    st->lazy_from = c + 1u;
+    st->lazy = true;
+    st->have_last = false;
+    st->reused = false;
+    find_next(st, m);
+    return true;
+}
+
+static bool same(double a, double b)
+{
+    return fabs(a - b) <= SAME;
+}
+
+void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
+{
+    uint64_t c1 = st->next_c;
+    double move = st->next_move;
+    double freq_now = m->last_frequency; /* its taps; close_cycle sets the next */
+    uint32_t len = (uint32_t)(c1 - st->c);
+    metrology_tick_sums_t cyc, head, last;
+    double ticks, head_ticks;
+    /* The same cycle again: the same length, crossings at the same
+     * fractions of a tick, the same delay for its body and for its head.
+     * The delay is compared as the frequency it was set from, not as taps:
+     * at 50 Hz the delay is 40 ticks to within rounding, and the measured
+     * period puts it at 39 + 0.99999.. or at 40 + 0.0 from one cycle to the
+     * next, two stencils that interpolate the same sample. */
+    bool reuse = st->have_last && !st->head_sampled && st->last_len == len &&
+                 same(st->last_move_out, move) && same(st->last_move_in, st->head_ticks - 1.0) &&
+                 fabs(st->last_freq - freq_now) <= SAME_F * freq_now &&
+                 fabs(st->last_head_freq - st->head_freq) <= SAME_F * freq_now;
+    st->reused = reuse;
+    st->n_closed++;
+    st->n_reused += reuse;
+    if (reuse) {
+        cyc = st->last_cyc;
+        ticks = st->last_ticks;
+        head = st->last_head;
+        head_ticks = st->last_head_ticks;
+        last = st->last_head_last;
+    } else {
+        metrology_tick_sums_t a;
+        tick_sums(st, m, c1 - 1u, &a);
+        tick_sums(st, m, c1, &last);
+        run_sums(st, m, st->c + 1u, (uint64_t)len - 2u, &cyc);
+        add_sums(&cyc, &st->head, 1.0);
+        add_sums(&cyc, &a, 1.0 - move);
+        ticks = st->head_ticks + (double)(len - 1u) - move;
+        memset(&head, 0, sizeof head);
+        add_sums(&head, &a, move);
+        add_sums(&head, &last, 1.0);
+        head_ticks = move + 1.0;
+        /* Remember it: the next cycle may be the same one again. A cycle
+         * whose head was sampled (noise drawn) is not a model for others. */
+        st->have_last = !st->head_sampled;
+        st->last_head_freq = st->head_freq;
+        st->last_len = len;
+        st->last_freq = freq_now;
+        st->last_move_in = st->head_ticks - 1.0; /* the head's split share */
+        st->last_move_out = move;
+        st->last_cyc = cyc;
+        st->last_ticks = ticks;
+        st->last_head = head;
+        st->last_head_ticks = head_ticks;
+        st->last_head_last = last;
+    }
+    for (int k = 0; k < 3; k++) {
+        m->cyc[k] = cyc.s[k];
+        m->cyc_ll[k] = cyc.ll[k];
+    }
+    m->cyc_ticks = ticks;
+    metrology_close_cycle(m, true, (double)c1 - move);
+    /* The detector as metrology_step leaves it after a crossing. */
+    for (int k = 0; k < 3; k++) {
+        m->cyc[k] = head.s[k];
+        m->cyc_ll[k] = head.ll[k];
+        m->prev[k] = last.s[k];
+        m->prev_ll[k] = last.ll[k];
+        m->cyc_peak[k] = 0.0;
+    }
+    m->cyc_ticks = head_ticks;
+    m->prev_ref_u = st->next_uref[1];
+    m->armed = false;
+    st->head_freq = freq_now;
+    st->head_sampled = false;
+    st->head = head;
+    st->head_last = last;
+    st->head_ticks = head_ticks;
+    st->head_uref = st->next_uref[1];
+    st->c = c1;
+    find_next(st, m);
+}
+
+void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
+{
+    uint64_t now = m->tick; /* the next tick to be sampled */
+    metrology_tick_sums_t cyc = st->head, prev = st->head_last;
+    double prev_ref = st->head_uref;
+    if (now > st->c + 1u) {
+        metrology_tick_sums_t run;
+        run_sums(st, m, st->c + 1u, now - 1u - st->c, &run);
+        add_sums(&cyc, &run, 1.0);
+        tick_sums(st, m, now - 1u, &prev);
+        prev_ref = eval_ref(st, m->ref, now - 1u);
+    }
+    for (int k = 0; k < 3; k++) {
+        m->cyc[k] = cyc.s[k];
+        m->cyc_ll[k] = cyc.ll[k];
+        m->prev[k] = prev.s[k];
+        m->prev_ll[k] = prev.ll[k];
+        m->cyc_peak[k] = 0.0;
+    }
+    m->cyc_ticks = st->head_ticks + (double)(now - 1u - st->c);
+    m->prev_ref_u = prev_ref;
+    /* The detector armed, the peaks and the delay line, from the ticks
+     * since the crossing (the ring only for the ticks not sampled). */
+    uint64_t ring_from = now - st->lazy_from > RING_MASK ? now - RING_MASK - 1u : st->lazy_from;
+    uint64_t from = ring_from < st->c + 1u ? ring_from : st->c + 1u;
+    m->armed = false;
+    for (uint64_t n = from; n < now; n++) {
+        double u[3];
+        eval_u(st, n, u);
+        if (n > st->c) {
+            if (u[m->ref] < -HYST)
+                m->armed = true;
+            for (int k = 0; k < 3; k++)
+                if (fabs(u[k]) > m->cyc_peak[k])
+                    m->cyc_peak[k] = fabs(u[k]);
+        }
+        if (n >= ring_from) {
+            uint32_t pos = (m->ring_pos - (uint32_t)(now - n)) & RING_MASK;
+            for (int k = 0; k < 3; k++)
+                m->ring[k][pos] = u[k];
+        }
+    }
+    st->lazy = false;
+    st->have_last = false;
+}
+
+void metrology_steady_skip(metrology_t *m, uint64_t n)
+{
+    m->tick += n;
+    m->ring_pos = (uint32_t)((m->ring_pos + n) & RING_MASK);
+    m->cycle_ready = false;
+}
