@@ -7,17 +7,17 @@
 #      profiles as the host samples them (tests/scenarios/year/integrate.py),
 #      and that sum finds a value 3 Wh off
 #   3. a cut of the year runs in the twin and every read holds: YEAR_CUT, the
-#      two days of the summer-time change and the March read at sample level
-#      (a simulated month at sample level takes about 13 min here; once
-#      --fidelity auto is the headless default, YEAR_CUT becomes
-#      tests/scenarios/year/year-month.json, the first month)
+#      first month (the summer-time change, the March read), with
+#      --fidelity auto, the headless default (at sample level a month takes
+#      about 13 min here; year-dst-2d.json, the change's two days, is the cut
+#      to run at sample level by hand: YEAR_CUT=... with --fidelity sample)
 #
 # SCENARIOS_SKIP (as in test_scenarios.sh) may name the cut: not run then.
 set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/metersim
 PY=/usr/bin/python3
-YEAR_CUT=${YEAR_CUT:-tests/scenarios/year/year-dst-2d.json}
+YEAR_CUT=${YEAR_CUT:-tests/scenarios/year/year-month.json}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
