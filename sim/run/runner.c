@@ -511,6 +511,7 @@ static void advance_meter(run_t *r, int k, uint64_t target)
     uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        n = trace_run_cap(r->trace, t, n); /* the LCD's grid (trace.h) */
         trace_meter(r->trace, k, m, &r->waves[k].desc);
         wave_fill(&r->waves[k], r->buf, n);
         meter_exec(m, r->buf, n);
@@ -893,6 +894,16 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         show_progress(r, r->forever ? 0 : r->end);
         fputc('\n', stderr);
     }
+    /* A paced run that was stopped ends where its clock is: the meters and
+     * the traces get there too, so they end where the recording does, and a
+     * --replay (which runs to the recording's end) gives the same traces. */
+    uint64_t stop_ns = r->paced ? loop_now(&r->loop) : now_ns(r);
+    if (r->paced && ceil_tick(stop_ns) > r->tick && (r->forever || ceil_tick(stop_ns) <= r->end)) {
+        int stopped = *r->stop;
+        *r->stop = 0; /* advance_to() stops at once on it */
+        advance_to(r, ceil_tick(stop_ns));
+        *r->stop = stopped;
+    }
     check_xfers(r, true); /* a request still waiting is judged on what came */
     if (o->stats)
         report_stats(r);
@@ -901,7 +912,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     for (int k = 0; k < sc->n_meters; k++)
         meter_set_supply(&r->meters[k], false);
     state_finish(&r->state, sc, r->meters);
-    bool recorded = record_close(o->rec, r->paced ? loop_now(&r->loop) : now_ns(r));
+    bool recorded = record_close(o->rec, stop_ns);
     int status = r->failures ? 1 : (r->state.failed || r->ep.failed || !recorded) ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));
