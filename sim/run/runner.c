@@ -599,8 +599,14 @@ static void catch_up(loop_t *l, void *ctx)
         now - planned > r->max_lag_ns)
         r->max_lag_ns = now - planned;
     uint64_t target = ceil_tick(now);
-    if (target > r->end && !r->forever)
+    if (target > r->end && !r->forever) {
+        /* Past the end only while a request sent at the end waits for its
+         * answer time, a tick at a time, as headless at full speed (the
+         * same end, the same traces; a paced run used to spin here). */
+        while (r->tick >= r->end && r->tick < target && xfers_waiting(r) && !*r->stop)
+            advance_to(r, r->tick + 1);
         target = r->end > r->tick ? r->end : r->tick;
+    }
     /* The fleet as a whole moves every PACED_TICKS, or when a common stop
      * has come; in between only the buses with work do. */
     if (target >= r->tick + PACED_TICKS || next_stop(r) <= target)
