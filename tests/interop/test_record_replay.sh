@@ -8,7 +8,8 @@
 # are identical); --record-to-scenario turns it into a scenario that passes,
 # and that fails once one expected byte is changed. The values the clients
 # read are checked against the physics (230 V, 50 Hz), so the bytes compared
-# are real replies, not empty ones. Speaks TAP.
+# are real replies, not empty ones. Speaks TAP. RECORD_REPLAY_PORT moves the
+# two TCP ports (it and it + 2); TRACE_KEEP=DIR keeps traces that differ.
 . "$(dirname "$0")/lib.sh"
 DIR=$(dirname "$0")/mbus
 
