@@ -59,9 +59,13 @@ void gateway_detach(gateway_t *g, gateway_client_t *c)
         g->cur = NULL; /* the exchange finishes on the bus; nobody hears its reply */
 }
 
-/* The line is ours again; the client gets its response. */
+/* The line is ours again; the client gets its response, which the traces
+ * stamp `at_ns`: the instant the gateway could answer, known in virtual time
+ * (the end of the reply on the line, the timeout), not the later instant the
+ * host came round to it, which depends on the pace (issue 15: the same
+ * traces live and in a --replay; docs/trace.md). */
 static void respond(gateway_t *g, const uint8_t *pdu, size_t len, uint8_t exception,
-                    uint64_t now_ns)
+                    uint64_t now_ns, uint64_t at_ns)
 {
     g->busy = false;
     g->bus->hold--;
@@ -71,7 +75,7 @@ static void respond(gateway_t *g, const uint8_t *pdu, size_t len, uint8_t except
         return;
     c->in_flight = false;
     trace_mbtcp(g->bus->trace, g->bus->trace_bus, c, false, g->req.tid, g->req.unit,
-                exception ? g->req.pdu : pdu, exception ? 1 : len, exception, now_ns);
+                exception ? g->req.pdu : pdu, exception ? 1 : len, exception, at_ns);
     bool ok = true;
     if (exception)
         ok = modbus_tcp_exception(&c->framer, g->req.tid, g->req.unit, g->req.pdu[0], exception,
@@ -97,7 +101,7 @@ static bool finish(gateway_t *g, uint64_t now)
         if (now < g->deadline_ns)
             return false;
         bus_clear(b);
-        respond(g, NULL, 0, 0, now);
+        respond(g, NULL, 0, 0, now, g->deadline_ns);
         return true;
     }
     if (b->n_replies) {
@@ -116,7 +120,9 @@ static bool finish(gateway_t *g, uint64_t now)
         if (!err && modbus_tcp_from_rtu(g->req.unit, bytes, n, &pdu, &len) && len >= 1 &&
             len <= MODBUS_TCP_PDU_MAX) {
             g->stats.replies++;
-            respond(g, pdu, len, 0, now);
+            /* A reply is whole 3.5 characters after its last (Modbus over
+             * Serial Line 2.5.1.1); with wire time off, at once. */
+            respond(g, pdu, len, 0, now, g->fast ? now : b->busy_until_ns + t35(g));
             return true;
         }
         g->stats.garbled++; /* a collision or noise: as if nobody answered */
@@ -126,7 +132,8 @@ static bool finish(gateway_t *g, uint64_t now)
     if (!g->fast && b->busy_until_ns > now)
         return false; /* a reply under way is received to its end */
     g->stats.timeouts++;
-    respond(g, NULL, 0, 0x0B, now); /* gateway target device failed to respond */
+    uint64_t at = g->deadline_ns > b->busy_until_ns ? g->deadline_ns : b->busy_until_ns;
+    respond(g, NULL, 0, 0x0B, now, g->fast ? now : at); /* target device failed to respond */
     return true;
 }
 
@@ -162,7 +169,7 @@ static bool start_next(gateway_t *g, uint64_t now)
     c->in_flight = true;
     if (g->req.unit > 247) {
         g->stats.unreachable++;
-        respond(g, NULL, 0, 0x0A, now); /* gateway path unavailable */
+        respond(g, NULL, 0, 0x0A, now, now); /* gateway path unavailable */
         return true;
     }
     uint8_t adu[MODBUS_TCP_PDU_MAX + 3];

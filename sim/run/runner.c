@@ -531,6 +531,7 @@ static void advance_meter(run_t *r, int k, uint64_t target)
     bool steady = r->o->fidelity == RUNNER_FIDELITY_AUTO;
     while (t < target) {
         size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        n = trace_run_cap(r->trace, t, n); /* the LCD's grid (trace.h) */
         trace_meter(r->trace, k, m, &r->waves[k].desc);
         if (steady && r->described_ok[k]) {
             /* --fidelity auto: the phasors, steady cycles in closed form. */
@@ -626,8 +627,14 @@ static void catch_up(loop_t *l, void *ctx)
         now - planned > r->max_lag_ns)
         r->max_lag_ns = now - planned;
     uint64_t target = ceil_tick(now);
-    if (target > r->end && !r->forever)
+    if (target > r->end && !r->forever) {
+        /* Past the end only while a request sent at the end waits for its
+         * answer time, a tick at a time, as headless at full speed (the
+         * same end, the same traces; a paced run used to spin here). */
+        while (r->tick >= r->end && r->tick < target && xfers_waiting(r) && !*r->stop)
+            advance_to(r, r->tick + 1);
         target = r->end > r->tick ? r->end : r->tick;
+    }
     /* The fleet as a whole moves every PACED_TICKS, or when a common stop
      * has come; in between only the buses with work do. */
     if (target >= r->tick + PACED_TICKS || next_stop(r) <= target)
@@ -928,6 +935,16 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         show_progress(r, r->forever ? 0 : r->end);
         fputc('\n', stderr);
     }
+    /* A paced run that was stopped ends where its clock is: the meters and
+     * the traces get there too, so they end where the recording does, and a
+     * --replay (which runs to the recording's end) gives the same traces. */
+    uint64_t stop_ns = r->paced ? loop_now(&r->loop) : now_ns(r);
+    if (r->paced && ceil_tick(stop_ns) > r->tick && (r->forever || ceil_tick(stop_ns) <= r->end)) {
+        int stopped = *r->stop;
+        *r->stop = 0; /* advance_to() stops at once on it */
+        advance_to(r, ceil_tick(stop_ns));
+        *r->stop = stopped;
+    }
     check_xfers(r, true); /* a request still waiting is judged on what came */
     if (o->stats)
         report_stats(r);
@@ -936,7 +953,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     for (int k = 0; k < sc->n_meters; k++)
         meter_set_supply(&r->meters[k], false);
     state_finish(&r->state, sc, r->meters);
-    bool recorded = record_close(o->rec, r->paced ? loop_now(&r->loop) : now_ns(r));
+    bool recorded = record_close(o->rec, stop_ns);
     int status = r->failures ? 1 : (r->state.failed || r->ep.failed || !recorded) ? 3 : 0;
     if (fflush(o->log) != 0 || ferror(o->log)) {
         fprintf(stderr, "metersim: writing the log failed: %s\n", strerror(errno));

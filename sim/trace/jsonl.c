@@ -25,6 +25,7 @@ struct jsonl {
     char **edge_tpl; /* [meter][signal][level], NULL until first used */
     int n_meters;
     char line[4096];
+    hold_t *hold; /* every line, until its order is final (hold.c) */
 };
 
 jsonl_t *jsonl_open(const char *path, int n_meters, char *err, size_t errlen)
@@ -33,8 +34,14 @@ jsonl_t *jsonl_open(const char *path, int n_meters, char *err, size_t errlen)
     if (j)
         j->edge_tpl = calloc((size_t)(n_meters > 0 ? n_meters : 1) * TRACE_METER_SIGS * 2,
                              sizeof *j->edge_tpl);
-    if (!j || !j->edge_tpl) {
+    if (j && j->edge_tpl)
+        j->hold = hold_new();
+    if (!j || !j->edge_tpl || !j->hold) {
         snprintf(err, errlen, "--trace-jsonl %s: out of memory", path);
+        if (j) {
+            free(j->edge_tpl);
+            free(j->hold);
+        }
         free(j);
         return NULL;
     }
@@ -44,6 +51,7 @@ jsonl_t *jsonl_open(const char *path, int n_meters, char *err, size_t errlen)
     if (!j->f) {
         snprintf(err, errlen, "--trace-jsonl %s: cannot write it: %s", path, strerror(errno));
         free(j->edge_tpl);
+        free(j->hold);
         free(j);
         return NULL;
     }
@@ -89,32 +97,58 @@ static cJSON *start(const char *type, uint64_t t_ns)
     return o;
 }
 
-/* Writes the object as one line. */
-static void put(jsonl_t *j, cJSON *o)
+/* The file's writer for hold.c: one line, in its final place. */
+static void write_line(void *ctx, uint64_t t_ns, const uint8_t *bytes, size_t len)
+{
+    jsonl_t *j = ctx;
+    (void)t_ns;
+    if (fwrite(bytes, 1, len, j->f) != len)
+        j->failed = true;
+}
+
+/* One line (its newline included) to hold until its order is final. */
+static void hold_line(jsonl_t *j, uint64_t t_ns, const char *line, size_t len)
+{
+    if (!hold_put(j->hold, t_ns, line, len))
+        j->failed = true;
+}
+
+/* Holds the object as one line. */
+static void put(jsonl_t *j, cJSON *o, uint64_t t_ns)
 {
     /* Into a buffer of our own first (no allocation); a longer object (an
      * M-Bus RSP_UD's bytes) gets one from the library. */
     if (cJSON_PrintPreallocated(o, j->line, (int)sizeof j->line - 1, 0)) {
         size_t n = strlen(j->line);
         j->line[n] = '\n';
-        if (fwrite(j->line, 1, n + 1, j->f) != n + 1)
-            j->failed = true;
+        hold_line(j, t_ns, j->line, n + 1);
         return;
     }
     char *s = cJSON_PrintUnformatted(o);
-    if (!s || fputs(s, j->f) == EOF || fputc('\n', j->f) == EOF)
+    if (!s) {
         j->failed = true;
-    free(s);
+        return;
+    }
+    size_t n = strlen(s);
+    char *l = realloc(s, n + 2);
+    if (!l) {
+        free(s);
+        j->failed = true;
+        return;
+    }
+    l[n] = '\n';
+    hold_line(j, t_ns, l, n + 1);
+    free(l);
 }
 
-/* Writes the object as one line and frees it. */
-static void emit(jsonl_t *j, cJSON *o)
+/* Holds the object as one line and frees it. */
+static void emit(jsonl_t *j, cJSON *o, uint64_t t_ns)
 {
     if (!o) {
         j->failed = true;
         return;
     }
-    put(j, o);
+    put(j, o, t_ns);
     cJSON_Delete(o);
 }
 
@@ -160,7 +194,7 @@ void jsonl_frame(jsonl_t *j, const char *bus, meter_line_t line, int dir, const 
                                                             : "even");
         add_hex(o, "bytes", bytes, n);
     }
-    emit(j, o);
+    emit(j, o, t_start_ns);
 }
 
 void jsonl_cut(jsonl_t *j, const char *bus, meter_line_t line, const char *meter, uint64_t t_ns)
@@ -172,7 +206,7 @@ void jsonl_cut(jsonl_t *j, const char *bus, meter_line_t line, const char *meter
         if (meter)
             cJSON_AddStringToObject(o, "meter", meter);
     }
-    emit(j, o);
+    emit(j, o, t_ns);
 }
 
 void jsonl_mbtcp(jsonl_t *j, const char *bus, int client, bool to_gateway, const uint8_t *adu,
@@ -185,7 +219,7 @@ void jsonl_mbtcp(jsonl_t *j, const char *bus, int client, bool to_gateway, const
         cJSON_AddStringToObject(o, "dir", to_gateway ? "to_gateway" : "to_client");
         add_hex(o, "bytes", adu, n);
     }
-    emit(j, o);
+    emit(j, o, t_ns);
 }
 
 /* The marker where an edge's time goes: a raw value cJSON prints as it is,
@@ -222,12 +256,19 @@ void jsonl_edge(jsonl_t *j, int k, const char *meter, int sig, bool level, uint6
         j->failed = true;
         return;
     }
-    char digits[24];
-    int nd = u64_digits(t_ns, digits);
-    size_t head = (size_t)(mark - tpl);
-    if (fwrite(tpl, 1, head, j->f) != head || fwrite(digits, 1, (size_t)nd, j->f) != (size_t)nd ||
-        fputs(mark + 1, j->f) == EOF || fputc('\n', j->f) == EOF)
+    /* The line in our own buffer: the text before the marker, the time's
+     * digits, the text after it. */
+    size_t head = (size_t)(mark - tpl), tail = strlen(mark + 1);
+    if (head + 21 + tail + 1 > sizeof j->line) {
         j->failed = true;
+        return;
+    }
+    memcpy(j->line, tpl, head);
+    size_t n = head + (size_t)u64_digits(t_ns, j->line + head);
+    memcpy(j->line + n, mark + 1, tail);
+    n += tail;
+    j->line[n++] = '\n';
+    hold_line(j, t_ns, j->line, n);
 }
 
 void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns)
@@ -237,7 +278,7 @@ void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns)
         cJSON_AddStringToObject(o, "meter", meter ? meter : "");
         cJSON_AddStringToObject(o, "text", text);
     }
-    emit(j, o);
+    emit(j, o, t_ns);
 }
 
 /* A measured value in micro-units, as a JSON number ("230", "-1.5",
@@ -306,11 +347,25 @@ void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, ui
         add_value(o, "pf_total", v->pf_total);
         add_value(o, "frequency", v->frequency);
     }
-    emit(j, o);
+    emit(j, o, t_ns);
+}
+
+void jsonl_time(jsonl_t *j, uint64_t before_ns)
+{
+    hold_flush(j->hold, before_ns, write_line, j);
 }
 
 bool jsonl_close(jsonl_t *j)
 {
+    bool oom;
+    uint64_t late = hold_free(j->hold, write_line, j, &oom);
+    if (oom)
+        j->failed = true;
+    if (late)
+        fprintf(stderr,
+                "metersim: --trace-jsonl %s: %llu records came later than the trace could "
+                "wait and are out of order\n",
+                j->path, (unsigned long long)late);
     for (size_t i = 0; i < (size_t)(j->n_meters > 0 ? j->n_meters : 1) * TRACE_METER_SIGS * 2; i++)
         cJSON_free(j->edge_tpl[i]);
     free(j->edge_tpl);

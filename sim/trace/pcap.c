@@ -55,6 +55,8 @@ struct pcapw {
     pcap_t *dead;
     pcap_dumper_t *dump;
     char path[512];
+    hold_t *hold; /* every packet, until its order is final (hold.c) */
+    bool failed;
 };
 
 pcapw_t *pcapw_open(const char *path, char *err, size_t errlen)
@@ -65,6 +67,12 @@ pcapw_t *pcapw_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     snprintf(p->path, sizeof p->path, "%s", path);
+    p->hold = hold_new();
+    if (!p->hold) {
+        snprintf(err, errlen, "--trace-pcap %s: out of memory", path);
+        free(p);
+        return NULL;
+    }
     p->dead = pcap_open_dead_with_tstamp_precision(DLT_WIRESHARK_UPPER_PDU, PCAPW_SNAPLEN,
                                                    PCAP_TSTAMP_PRECISION_NANO);
     if (p->dead)
@@ -74,6 +82,7 @@ pcapw_t *pcapw_open(const char *path, char *err, size_t errlen)
                  p->dead ? pcap_geterr(p->dead) : "libpcap failed");
         if (p->dead)
             pcap_close(p->dead);
+        free(p->hold);
         free(p);
         return NULL;
     }
@@ -129,10 +138,18 @@ static void write_packet(pcapw_t *p, const char *proto, const char *table, uint3
     at = put_u32(buf, at, EXP_DST_PORT, dport);
     at = put_tag(buf, at, EXP_END, NULL, 0);
     memcpy(buf + at, bytes, n);
+    if (!hold_put(p->hold, t_ns, buf, at + n))
+        p->failed = true;
+}
+
+/* The file's writer for hold.c: one packet, in its final place. */
+static void dump_packet(void *ctx, uint64_t t_ns, const uint8_t *buf, size_t len)
+{
+    pcapw_t *p = ctx;
     struct pcap_pkthdr h = {0};
     h.ts.tv_sec = (time_t)(t_ns / 1000000000ull);
     h.ts.tv_usec = (suseconds_t)(t_ns % 1000000000ull); /* nanoseconds in a nano file */
-    h.caplen = h.len = (bpf_u_int32)(at + n);
+    h.caplen = h.len = (bpf_u_int32)len;
     pcap_dump((u_char *)p->dump, &h, buf);
 }
 
@@ -157,10 +174,22 @@ void pcapw_mbtcp(pcapw_t *p, int bus, int client, bool to_gateway, const uint8_t
                  to_gateway ? PCAPW_SERVER_PORT : c, adu, n, t_ns);
 }
 
+void pcapw_time(pcapw_t *p, uint64_t before_ns)
+{
+    hold_flush(p->hold, before_ns, dump_packet, p);
+}
+
 bool pcapw_close(pcapw_t *p)
 {
+    bool oom;
+    uint64_t late = hold_free(p->hold, dump_packet, p, &oom);
+    if (late)
+        fprintf(stderr,
+                "metersim: --trace-pcap %s: %llu packets came later than the trace could wait "
+                "and are out of order\n",
+                p->path, (unsigned long long)late);
     FILE *f = pcap_dump_file(p->dump);
-    bool ok = pcap_dump_flush(p->dump) == 0 && !ferror(f);
+    bool ok = !oom && !p->failed && pcap_dump_flush(p->dump) == 0 && !ferror(f);
     pcap_dump_close(p->dump);
     pcap_close(p->dead);
     if (!ok)

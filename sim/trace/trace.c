@@ -14,6 +14,7 @@ typedef struct {
     bool seen;
     bool level[TRACE_METER_SIGS]; /* inputs only: tariff, supply per phase */
     uint32_t seq;                 /* metrology windows published */
+    bool lcd_seen;                /* the glass was looked at once */
     display_t glass;              /* what was lit (the fields before the sequencer's) */
     char lcd[96];
 } meter_seen_t;
@@ -226,30 +227,52 @@ void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave)
     if (s->seen && v->seq != s->seq && in_window(t, v->end_tick * VTIME_NS_PER_TICK))
         jsonl_window(t->jsonl, meter_name(t, k), v, v->end_tick * VTIME_NS_PER_TICK);
     s->seq = v->seq;
+    s->seen = true;
+    /* The glass is looked at on a fixed grid of virtual time (the runner
+     * ends a run of samples at every point of it, trace_run_cap()): what the
+     * core shows is drawn when a run of samples ends, so looking whenever the
+     * host happened to stop would give each pace its own LCD records
+     * (docs/decisions.md, "LCD changes on a grid"). */
+    if (now % TRACE_LCD_GRID_NS != 0 || (s->lcd_seen && now <= s->glass.now_ns))
+        return;
     /* The text only when something lit changed: rendering it at every look
      * would cost more than the trace (bench_trace). */
     const display_t *d = meter_display(m);
-    if (s->seen && memcmp(d, &s->glass, offsetof(display_t, now_ns)) == 0)
+    if (s->lcd_seen && memcmp(d, &s->glass, offsetof(display_t, now_ns)) == 0) {
+        s->glass.now_ns = now;
         return;
+    }
     memcpy(&s->glass, d, sizeof s->glass);
+    s->glass.now_ns = now; /* the last look */
     char lcd[sizeof s->lcd];
     text_lcd_line(d, lcd, sizeof lcd);
     /* Before its first samples a meter has drawn nothing yet: no change. */
-    if ((s->seen ? strcmp(lcd, s->lcd) != 0 : now > 0) && in_window(t, now))
+    if ((s->lcd_seen ? strcmp(lcd, s->lcd) != 0 : now > 0) && in_window(t, now))
         jsonl_lcd(t->jsonl, meter_name(t, k), lcd, now);
     memcpy(s->lcd, lcd, sizeof lcd);
-    s->seen = true;
+    s->lcd_seen = true;
 }
 
-/* How far behind the host's time the VCD holds its changes: a pulse edge is
- * known up to a mains cycle after it happened (pulse.h), a reply when the
- * meters reach the next common stop (100 ms, runner.c). */
-#define TRACE_VCD_MARGIN_NS (500ull * VTIME_NS_PER_MS)
+size_t trace_run_cap(const trace_t *t, uint64_t tick, size_t n)
+{
+    if (!t || !t->jsonl)
+        return n;
+    uint64_t grid = TRACE_LCD_GRID_NS / VTIME_NS_PER_TICK;
+    uint64_t left = grid - tick % grid;
+    return left < n ? (size_t)left : n;
+}
 
 void trace_time(trace_t *t, uint64_t now_ns)
 {
-    if (t && t->vcd && now_ns > TRACE_VCD_MARGIN_NS)
-        vcd_time(t->vcd, now_ns - TRACE_VCD_MARGIN_NS);
+    if (!t || now_ns <= TRACE_HOLD_NS)
+        return;
+    /* What lies TRACE_HOLD_NS behind the host's time is final (hold.c). */
+    if (t->vcd)
+        vcd_time(t->vcd, now_ns - TRACE_HOLD_NS);
+    if (t->pcap)
+        pcapw_time(t->pcap, now_ns - TRACE_HOLD_NS);
+    if (t->jsonl)
+        jsonl_time(t->jsonl, now_ns - TRACE_HOLD_NS);
 }
 
 bool trace_close(trace_t *t, uint64_t end_ns)

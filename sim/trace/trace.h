@@ -10,14 +10,24 @@
  *
  * Every hook takes a NULL trace and then does nothing, so a hook is one line
  * at its call site. Only events inside the --trace-from/--trace-until window
- * reach the files; the files are streamed, never held in memory (the VCD
- * keeps only the last TRACE_VCD_MARGIN_NS of changes, to put them in order).
+ * reach the files; the files are streamed, never held in memory whole: each
+ * keeps only the last TRACE_HOLD_NS (500 ms) of its records, to write them
+ * in an order that does not depend on the pace (the VCD by time, the JSONL
+ * and the pcap by time, then by their bytes; hold.c). The same scenario and
+ * the same inputs give the same bytes at any speed, and a --replay gives the
+ * live run's traces (issue 15; docs/trace.md, "Same bytes at any pace").
  *
- * Known inaccuracies: an LCD change is stamped with the instant the host
- * reads the glass after a run of samples (at most 100 ms late at full
- * speed; page changes and windows fall on those instants in a headless run);
- * a reply cut short by a loss of supply stays whole in the pcap and the
- * JSONL (a "cut" record follows in the JSONL; the VCD stops its bits).
+ * Every stamp is an instant of virtual time that does not depend on when the
+ * host looked: a frame's first bit, a pulse edge's own instant, a window's
+ * end, the LCD on a grid of TRACE_LCD_GRID_NS (the glass is looked at there,
+ * the runner ends a run of samples on every point of it), a Modbus TCP
+ * response 3.5 characters after the meter's reply ended on the line.
+ *
+ * Known inaccuracies: an LCD change is stamped with the next point of the
+ * grid (at most 100 ms late); a reply cut short by a loss of supply stays
+ * whole in the pcap and the JSONL (a "cut" record follows in the JSONL; the
+ * VCD stops its bits); a record that comes later than TRACE_HOLD_NS behind
+ * the host's time is written out of order (told on standard error).
  */
 #ifndef METERSIM_TRACE_H
 #define METERSIM_TRACE_H
@@ -78,6 +88,14 @@ void trace_mbtcp_closed(trace_t *t, int bus, const void *client);
  * inputs that changed are stamped now; the pulse edges it made, its
  * published windows and a changed LCD are taken. */
 void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave);
+
+/* The grid the LCD is looked at on (100 ms: a blink of the menu, 500 ms,
+ * shows; docs/decisions.md, "LCD changes on a grid"). */
+#define TRACE_LCD_GRID_NS (100ull * 1000000ull)
+
+/* How many of n samples from `tick` on meter_exec() may take in one go: while
+ * the LCD is traced, a run of samples ends on every point of its grid. */
+size_t trace_run_cap(const trace_t *t, uint64_t tick, size_t n);
 
 /* Virtual time has reached now_ns everywhere: what lies well before it is
  * final and written out. */

@@ -30,6 +30,26 @@ enum {
     TRACE_METER_SIGS
 };
 
+/* ---- hold.c: records held until their order is final ---- */
+typedef struct hold hold_t;
+typedef void (*hold_write_fn)(void *ctx, uint64_t t_ns, const uint8_t *bytes, size_t len);
+hold_t *hold_new(void);
+/* Keeps a copy of the record; false when out of memory (the record is lost). */
+bool hold_put(hold_t *s, uint64_t t_ns, const void *bytes, size_t len);
+/* Writes every record before `before_ns`, by time, then by their bytes. */
+void hold_flush(hold_t *s, uint64_t before_ns, hold_write_fn write, void *ctx);
+/* Writes the rest and frees it; returns how many records came after their
+ * instant had been written (they went out of order), *failed when memory ran
+ * out. */
+uint64_t hold_free(hold_t *s, hold_write_fn write, void *ctx, bool *failed);
+
+/* How far behind the host's time the traces hold their records to put them
+ * in order: a pulse edge is known up to a mains cycle after it happened
+ * (pulse.h), a reply when the meters reach the next common stop (100 ms,
+ * runner.c), a Modbus TCP request waiting for the line up to a gateway
+ * timeout or two (gateway.h). */
+#define TRACE_HOLD_NS (500ull * VTIME_NS_PER_MS)
+
 /* ---- vcd.c ---- */
 typedef struct vcd vcd_t;
 vcd_t *vcd_open(const char *path, const scenario_t *sc, uint64_t from_ns, uint64_t until_ns,
@@ -50,6 +70,7 @@ void pcapw_frame(pcapw_t *p, int bus, meter_line_t line, int dir, const uint8_t 
                  uint64_t t_ns);
 void pcapw_mbtcp(pcapw_t *p, int bus, int client, bool to_gateway, const uint8_t *adu, size_t n,
                  uint64_t t_ns);
+void pcapw_time(pcapw_t *p, uint64_t before_ns);
 bool pcapw_close(pcapw_t *p);
 const char *pcapw_path(const pcapw_t *p);
 
@@ -66,6 +87,8 @@ void jsonl_mbtcp(jsonl_t *j, const char *bus, int client, bool to_gateway, const
 void jsonl_edge(jsonl_t *j, int k, const char *meter, int sig, bool level, uint64_t t_ns);
 void jsonl_lcd(jsonl_t *j, const char *meter, const char *text, uint64_t t_ns);
 void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, uint64_t t_ns);
+/* Writes out the records before `before_ns`, in their final order. */
+void jsonl_time(jsonl_t *j, uint64_t before_ns);
 bool jsonl_close(jsonl_t *j);
 const char *jsonl_path(const jsonl_t *j);
 

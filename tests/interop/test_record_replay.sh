@@ -8,7 +8,8 @@
 # are identical); --record-to-scenario turns it into a scenario that passes,
 # and that fails once one expected byte is changed. The values the clients
 # read are checked against the physics (230 V, 50 Hz), so the bytes compared
-# are real replies, not empty ones. Speaks TAP.
+# are real replies, not empty ones. Speaks TAP. RECORD_REPLAY_PORT moves the
+# two TCP ports (it and it + 2); TRACE_KEEP=DIR keeps traces that differ.
 . "$(dirname "$0")/lib.sh"
 DIR=$(dirname "$0")/mbus
 
@@ -24,11 +25,12 @@ REC=$tmp/session.jsonl
 SCEN='{"meter": {"model": "4PU", "serial": "13070001", "settings": {"mbus_id": 1, "mbus_baud": 9600}},
  "grid": {"voltage": 230, "frequency": 50},
  "load": {"current": 10, "pf": 1}}'
-TCP_PORT=41100 # this test's ports (tests/interop: each test its own)
-MBAP_PORT=41102
+TCP_PORT=${RECORD_REPLAY_PORT:-41100} # this test's ports (tests/interop: each test its own)
+MBAP_PORT=$((TCP_PORT + 2))
 if ! start_twin "$SCEN" --mbus "pty:$MBUS" --mbus "tcp:127.0.0.1:$TCP_PORT" \
     --modbus "tcp:127.0.0.1:$MBAP_PORT" --record "$REC" \
-    --trace-jsonl "$tmp/live.trace.jsonl" --trace-pcap "$tmp/live.pcap" ||
+    --trace-jsonl "$tmp/live.trace.jsonl" --trace-pcap "$tmp/live.pcap" \
+    --trace-vcd "$tmp/live.vcd" ||
     ! wait_published; then
     notok "the twin serves Modbus and M-Bus on ptys, recording: $(cat "$tmp/twin.err")"
     echo "1..$n"
@@ -125,7 +127,7 @@ fi
 
 # Replay: headless, full speed, the same bytes.
 "$BIN" --replay "$REC" --quiet --trace-jsonl "$tmp/replay.trace.jsonl" \
-    --trace-pcap "$tmp/replay.pcap" >"$tmp/replay.log" 2>"$tmp/replay.err"
+    --trace-pcap "$tmp/replay.pcap" --trace-vcd "$tmp/replay.vcd" >"$tmp/replay.log" 2>"$tmp/replay.err"
 st=$?
 [ $st -eq 0 ] && grep -q 'identical' "$tmp/replay.err" &&
     ok "--replay gives byte-identical replies ($(sed -n 's/^metersim: --replay: //p' "$tmp/replay.err"))" ||
@@ -134,10 +136,14 @@ st=$?
 # JSONL (frames, pulse edges, LCD changes, windows) and the pcap of the live
 # run, byte for byte (and so at any pace: the replay runs on its own clock).
 if cmp -s "$tmp/live.trace.jsonl" "$tmp/replay.trace.jsonl" && cmp -s "$tmp/live.pcap" "$tmp/replay.pcap" &&
-    [ "$(grep -c '"frame"' "$tmp/live.trace.jsonl")" -gt 10 ]; then
-    ok "the replay's JSONL and pcap traces are byte-identical to the live run's"
+    cmp -s "$tmp/live.vcd" "$tmp/replay.vcd" &&
+    [ "$(grep -c '"frame"' "$tmp/live.trace.jsonl")" -gt 10 ] &&
+    [ "$(grep -c '"mbtcp"' "$tmp/live.trace.jsonl")" -ge 4 ] &&
+    [ "$(grep -c '"lcd"' "$tmp/live.trace.jsonl")" -ge 1 ]; then
+    ok "the replay's JSONL, pcap and VCD traces are byte-identical to the live run's"
 else
-    notok "traces differ: $(cmp "$tmp/live.trace.jsonl" "$tmp/replay.trace.jsonl" 2>&1; cmp "$tmp/live.pcap" "$tmp/replay.pcap" 2>&1)"
+    [ -n "${TRACE_KEEP:-}" ] && cp "$tmp"/live.* "$tmp"/replay.* "$TRACE_KEEP"/
+    notok "traces differ: $(cmp "$tmp/live.trace.jsonl" "$tmp/replay.trace.jsonl" 2>&1; cmp "$tmp/live.pcap" "$tmp/replay.pcap" 2>&1; cmp "$tmp/live.vcd" "$tmp/replay.vcd" 2>&1)"
 fi
 
 # A recording whose reply was edited: the replay names the record.
