@@ -119,7 +119,7 @@ test-bins: $(TEST_BIN)
 
 sanitize-build:
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="-O2 -g" CFLAGS="$(SAN_FLAGS)" \
-		LDFLAGS="$(SAN_FLAGS)" $(SAN_BUILD)/metersim test-bins
+		LDFLAGS="$(SAN_FLAGS)" $(SAN_BUILD)/metersim $(SAN_BUILD)/bench/fidelity_agree test-bins
 
 test-sanitize: deps
 	@SAN_BUILD=$(SAN_BUILD) sh tests/sanitize/test_sanitize.sh
