@@ -655,6 +655,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     uint32_t len = (uint32_t)(c1 - st->c);
     metrology_tick_sums_t cyc, head, last;
     double ticks, head_ticks;
+    bool split_old = false; /* the split sample was under the currents before a change */
     /* The same cycle again: the same length, crossings at the same
      * fractions of a tick, the same delay for its body and for its head.
      * The delay is compared as the frequency it was set from, not as taps:
@@ -675,10 +676,22 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         head_ticks = st->last_head_ticks;
         last = st->last_head_last;
     } else {
+        /* The ticks c + 1 .. c1 - 2 whole, c1 - 1 split: those before the
+         * last current change from the bank (the split one too, if the
+         * change came at the crossing tick c1), the rest in closed form. */
         metrology_tick_sums_t a;
-        tick_sums(st, m, c1 - 1u, &a);
+        bool held = st->bank_from > st->c + 1u;
+        split_old = held && st->bank_from == c1;
+        if (split_old) {
+            a = st->bank_last;
+            memset(&cyc, 0, sizeof cyc);
+        } else {
+            tick_sums(st, m, c1 - 1u, &a);
+            run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc);
+            if (held)
+                add_sums(&cyc, &st->bank_last, 1.0);
+        }
         tick_sums(st, m, c1, &last);
-        run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc);
         add_sums(&cyc, &st->bank, 1.0);
         add_sums(&cyc, &st->head, 1.0);
         add_sums(&cyc, &a, 1.0 - move);
@@ -720,7 +733,9 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     m->prev_ref_u = st->next_uref[1];
     m->armed = false;
     st->head_freq = freq_now;
-    st->head_sampled = false;
+    /* A head that holds a share of a sample under the old currents is no
+     * model for the cycles after (metrology_steady_carry). */
+    st->head_sampled = split_old;
     st->head = head;
     st->head_last = last;
     st->head_ticks = head_ticks;
@@ -735,16 +750,19 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
                             connection_t conn)
 {
     uint64_t now = m->tick; /* the first tick under ph */
-    /* Ticks next_c - 1 and next_c (the split sample and the crossing's) are
-     * evaluated under the description of the close: both must be under ph.
-     * One tick of margin for a crossing that the new phase's rounding
-     * moves by a tick. */
-    if (!st->lazy || !st->usable || st->ref != m->ref || now < st->bank_from ||
-        now + 2u > st->next_c || !same_voltage(&st->ph, ph))
+    /* The lazy loop closes the cycle at next_c before it moves on: now is
+     * at most the crossing tick (a change there leaves the split sample
+     * before it under the old currents, held in bank_last). */
+    if (!st->lazy || !st->usable || st->ref != m->ref || now < st->bank_from || now > st->next_c ||
+        !same_voltage(&st->ph, ph))
         return false;
     if (now > st->bank_from) {
+        /* The ticks bank_from .. now - 2 into the bank, now - 1 held apart:
+         * it may be the split sample before the crossing. */
         metrology_tick_sums_t run;
-        run_sums(st, m, st->bank_from, now - st->bank_from, &run);
+        if (st->bank_from > st->c + 1u)
+            add_sums(&st->bank, &st->bank_last, 1.0);
+        run_sums(st, m, st->bank_from, now - 1u - st->bank_from, &run);
         add_sums(&st->bank, &run, 1.0);
         tick_sums(st, m, now - 1u, &st->bank_last);
         st->bank_from = now;
@@ -761,7 +779,7 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
     st->head_sampled = true; /* a cycle a change went through is no model for others */
     st->n_carried++;
     find_next(st, m);
-    if (!st->usable || now + 1u > st->next_c)
+    if (!st->usable || now > st->next_c)
         metrology_steady_leave(st, m); /* not expected; the bank makes it exact */
     return true;
 }
@@ -774,8 +792,10 @@ void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
     /* The ticks c + 1 .. now - 1: those before the last current change
      * banked, the rest under the description in force. */
     add_sums(&cyc, &st->bank, 1.0);
-    if (st->bank_from > st->c + 1u)
+    if (st->bank_from > st->c + 1u) { /* the held tick */
+        add_sums(&cyc, &st->bank_last, 1.0);
         prev = st->bank_last;
+    }
     if (now > st->bank_from) {
         metrology_tick_sums_t run;
         run_sums(st, m, st->bank_from, now - st->bank_from, &run);

@@ -115,9 +115,10 @@ typedef struct {
     double head_freq;  /* the frequency its delay taps were set from */
     bool head_sampled; /* it came from the sample path (with its noise) */
     /* Current-only changes inside the open cycle (metrology_steady_carry):
-     * `bank` holds the sums of the ticks c + 1 .. bank_from - 1 under the
-     * descriptions before, `bank_last` the last of those ticks' own. With
-     * no change bank_from is c + 1 and bank is zero. */
+     * the ticks c + 1 .. bank_from - 1 were under the descriptions before:
+     * `bank` holds the sums of c + 1 .. bank_from - 2, `bank_last` the
+     * last tick's own, apart (it is the split sample if the crossing comes
+     * at bank_from). With no change bank_from is c + 1 and bank is zero. */
     uint64_t bank_from;
     metrology_tick_sums_t bank, bank_last;
     uint64_t v_since;   /* the tick the voltage side last changed */
