@@ -402,6 +402,49 @@ static void test_cuts(void **state)
     assert_memory_equal(&a.m.energy, &b.m.energy, sizeof a.m.energy);
 }
 
+/* Current changes inside cycles, with noise: where the host cuts its calls
+ * between the changes changes nothing, bit for bit. */
+static void test_cuts_current_changes(void **state)
+{
+    (void)state;
+    static rig_t a, b;
+    wave_desc_t d;
+    wave_desc_balanced(&d, 49.5, 230.0, 16.0, wave_lag_from_pf(0.9, 0, 0));
+    with_harmonics(&d);
+    d.noise_v = 0.5;
+    d.noise_i = 0.05;
+    d.seed = 5;
+    rig_init(&a, &d, CONNECTION_3P4W);
+    rig_init(&b, &d, CONNECTION_3P4W);
+    run_steady(&a, VTIME_SAMPLE_RATE, 8000);
+    run_steady(&b, VTIME_SAMPLE_RATE, 8000);
+    uint64_t x = 7;
+    for (int c = 0; c < 120; c++) {
+        wave_desc_t e = d;
+        for (int k = 0; k < 3; k++)
+            e.phase[k].current = 2.0 + (double)((c * 5 + k) % 17);
+        e.noise_i = 0.01 * (double)(c % 4);
+        rig_set(&a, &e);
+        rig_set(&b, &e);
+        uint64_t gap = 1 + (uint64_t)(c * 37 % 251);
+        run_steady(&a, gap, 8000);
+        uint64_t left = gap;
+        while (left) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t n = 1 + (x >> 33) % 53;
+            if (n > left)
+                n = left;
+            run_steady(&b, n, (size_t)n);
+            left -= n;
+        }
+    }
+    run_steady(&a, VTIME_SAMPLE_RATE, 8000);
+    run_steady(&b, VTIME_SAMPLE_RATE, 97);
+    assert_true(b.m.steady.n_carried >= 100u);
+    assert_memory_equal(&a.m.metrology.values, &b.m.metrology.values, sizeof a.m.metrology.values);
+    assert_memory_equal(&a.m.energy, &b.m.energy, sizeof a.m.energy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_current_changes_same_cycle),
         cmocka_unit_test(test_noise_expectation),
         cmocka_unit_test(test_cuts),
+        cmocka_unit_test(test_cuts_current_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
