@@ -407,7 +407,8 @@ void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n)
         st->have = false;
         return;
     }
-    if (!st->have || st->ph.gen != ph->gen) {
+    if ((!st->have || st->ph.gen != ph->gen) &&
+        !metrology_steady_carry(st, &m->metrology, ph, m->connection)) {
         if (st->lazy)
             metrology_steady_leave(st, &m->metrology);
         else if (!st->have)

@@ -306,9 +306,30 @@ static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
     return true;
 }
 
+/* Two descriptions' phases agree this closely (cycles) at the later one's
+ * first tick: the wave's phase accumulator and phase_split round apart by
+ * about 1e-15 of a cycle a second (sim/wave folds it every 256 ticks). */
+#define SAME_PHASE 1e-11
+
+/* Whether `b` has the voltage side of `a`: the voltages at every tick, the
+ * zero crossings and the delay line are the same under either. */
+static bool same_voltage(const metrology_phasors_t *a, const metrology_phasors_t *b)
+{
+    if (a->step != b->step || a->n != b->n || a->noise_v != b->noise_v ||
+        memcmp(a->order, b->order, sizeof(a->order[0]) * (size_t)a->n) != 0 ||
+        memcmp(a->v, b->v, sizeof a->v) != 0)
+        return false;
+    double d = phase_at(a, b->tick0) - b->phase0;
+    d -= nearbyint(d);
+    return fabs(d) <= SAME_PHASE;
+}
+
 void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
                                connection_t conn, int ref)
 {
+    /* The delay line holds this voltage since v_since (metrology_steady_enter). */
+    if (!st->have || !same_voltage(&st->ph, ph))
+        st->v_since = ph->since;
     /* What the last description had, to keep what depends on it alone: a
      * profile that moves the currents every second leaves the frequency and
      * the reference voltage, so the rotor tables and the crossing stay. */
@@ -598,7 +619,7 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
     /* The delay line of the cycle's first whole tick must hold this
      * description's samples only (not the last one's, nor the zeros of a
      * metrology started afresh at fresh_from). */
-    uint64_t from = st->ph.since > st->fresh_from ? st->ph.since : st->fresh_from;
+    uint64_t from = st->v_since > st->fresh_from ? st->v_since : st->fresh_from;
     if (c < from + m->delay_int + 1u)
         return false;
     for (int k = 0; k < 3; k++) {
@@ -612,6 +633,8 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
     st->head_sampled = true;
     st->c = c;
     st->lazy_from = c + 1u;
+    st->bank_from = c + 1u;
+    memset(&st->bank, 0, sizeof st->bank);
     st->lazy = true;
     st->have_last = false;
     st->reused = false;
@@ -632,6 +655,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     uint32_t len = (uint32_t)(c1 - st->c);
     metrology_tick_sums_t cyc, head, last;
     double ticks, head_ticks;
+    bool split_old = false; /* the split sample was under the currents before a change */
     /* The same cycle again: the same length, crossings at the same
      * fractions of a tick, the same delay for its body and for its head.
      * The delay is compared as the frequency it was set from, not as taps:
@@ -652,10 +676,23 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         head_ticks = st->last_head_ticks;
         last = st->last_head_last;
     } else {
+        /* The ticks c + 1 .. c1 - 2 whole, c1 - 1 split: those before the
+         * last current change from the bank (the split one too, if the
+         * change came at the crossing tick c1), the rest in closed form. */
         metrology_tick_sums_t a;
-        tick_sums(st, m, c1 - 1u, &a);
+        bool held = st->bank_from > st->c + 1u;
+        split_old = held && st->bank_from == c1;
+        if (split_old) {
+            a = st->bank_last;
+            memset(&cyc, 0, sizeof cyc);
+        } else {
+            tick_sums(st, m, c1 - 1u, &a);
+            run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc);
+            if (held)
+                add_sums(&cyc, &st->bank_last, 1.0);
+        }
         tick_sums(st, m, c1, &last);
-        run_sums(st, m, st->c + 1u, (uint64_t)len - 2u, &cyc);
+        add_sums(&cyc, &st->bank, 1.0);
         add_sums(&cyc, &st->head, 1.0);
         add_sums(&cyc, &a, 1.0 - move);
         ticks = st->head_ticks + (double)(len - 1u) - move;
@@ -664,7 +701,8 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         add_sums(&head, &last, 1.0);
         head_ticks = move + 1.0;
         /* Remember it: the next cycle may be the same one again. A cycle
-         * whose head was sampled (noise drawn) is not a model for others. */
+         * whose head was sampled (noise drawn), or that a current change
+         * went through (metrology_steady_carry), is not a model for others. */
         st->have_last = !st->head_sampled;
         st->last_head_freq = st->head_freq;
         st->last_len = len;
@@ -695,13 +733,55 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     m->prev_ref_u = st->next_uref[1];
     m->armed = false;
     st->head_freq = freq_now;
-    st->head_sampled = false;
+    /* A head that holds a share of a sample under the old currents is no
+     * model for the cycles after (metrology_steady_carry). */
+    st->head_sampled = split_old;
     st->head = head;
     st->head_last = last;
     st->head_ticks = head_ticks;
     st->head_uref = st->next_uref[1];
     st->c = c1;
+    st->bank_from = c1 + 1u;
+    memset(&st->bank, 0, sizeof st->bank);
     find_next(st, m);
+}
+
+bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrology_phasors_t *ph,
+                            connection_t conn)
+{
+    uint64_t now = m->tick; /* the first tick under ph */
+    /* The lazy loop closes the cycle at next_c before it moves on: now is
+     * at most the crossing tick (a change there leaves the split sample
+     * before it under the old currents, held in bank_last). */
+    if (!st->lazy || !st->usable || st->ref != m->ref || now < st->bank_from || now > st->next_c ||
+        !same_voltage(&st->ph, ph))
+        return false;
+    if (now > st->bank_from) {
+        /* The ticks bank_from .. now - 2 into the bank, now - 1 held apart:
+         * it may be the split sample before the crossing. */
+        metrology_tick_sums_t run;
+        if (st->bank_from > st->c + 1u)
+            add_sums(&st->bank, &st->bank_last, 1.0);
+        run_sums(st, m, st->bank_from, now - 1u - st->bank_from, &run);
+        add_sums(&st->bank, &run, 1.0);
+        tick_sums(st, m, now - 1u, &st->bank_last);
+        st->bank_from = now;
+    }
+    /* describe() ends the open cycle: keep it across. The reference voltage
+     * is the same, so the crossing phase and the rotor step stay. */
+    uint64_t c = st->c, lazy_from = st->lazy_from;
+    double head_freq = st->head_freq;
+    metrology_steady_describe(st, ph, conn, m->ref);
+    st->c = c;
+    st->lazy_from = lazy_from;
+    st->head_freq = head_freq;
+    st->lazy = true;
+    st->head_sampled = true; /* a cycle a change went through is no model for others */
+    st->n_carried++;
+    find_next(st, m);
+    if (!st->usable || now > st->next_c)
+        metrology_steady_leave(st, m); /* not expected; the bank makes it exact */
+    return true;
 }
 
 void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
@@ -709,13 +789,21 @@ void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
     uint64_t now = m->tick; /* the next tick to be sampled */
     metrology_tick_sums_t cyc = st->head, prev = st->head_last;
     double prev_ref = st->head_uref;
-    if (now > st->c + 1u) {
+    /* The ticks c + 1 .. now - 1: those before the last current change
+     * banked, the rest under the description in force. */
+    add_sums(&cyc, &st->bank, 1.0);
+    if (st->bank_from > st->c + 1u) { /* the held tick */
+        add_sums(&cyc, &st->bank_last, 1.0);
+        prev = st->bank_last;
+    }
+    if (now > st->bank_from) {
         metrology_tick_sums_t run;
-        run_sums(st, m, st->c + 1u, now - 1u - st->c, &run);
+        run_sums(st, m, st->bank_from, now - st->bank_from, &run);
         add_sums(&cyc, &run, 1.0);
         tick_sums(st, m, now - 1u, &prev);
-        prev_ref = eval_ref(st, m->ref, now - 1u);
     }
+    if (now > st->c + 1u)
+        prev_ref = eval_ref(st, m->ref, now - 1u); /* the voltage: the same under each */
     for (int k = 0; k < 3; k++) {
         m->cyc[k] = cyc.s[k];
         m->cyc_ll[k] = cyc.ll[k];

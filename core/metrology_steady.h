@@ -114,6 +114,15 @@ typedef struct {
     double head_uref;  /* the reference at tick c */
     double head_freq;  /* the frequency its delay taps were set from */
     bool head_sampled; /* it came from the sample path (with its noise) */
+    /* Current-only changes inside the open cycle (metrology_steady_carry):
+     * the ticks c + 1 .. bank_from - 1 were under the descriptions before:
+     * `bank` holds the sums of c + 1 .. bank_from - 2, `bank_last` the
+     * last tick's own, apart (it is the split sample if the crossing comes
+     * at bank_from). With no change bank_from is c + 1 and bank is zero. */
+    uint64_t bank_from;
+    metrology_tick_sums_t bank, bank_last;
+    uint64_t v_since;   /* the tick the voltage side last changed */
+    uint64_t n_carried; /* statistics: changes carried on in closed form */
 
     /* Statistics: cycles closed in closed form, and of those reused. */
     uint64_t n_closed, n_reused;
@@ -142,6 +151,16 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
 /* Closes the open cycle at st->next_c (m->tick must be there): the sums in
  * closed form, close_cycle, and the next cycle opened. */
 void metrology_steady_close(metrology_steady_t *st, metrology_t *m);
+
+/* A new description whose voltage side is the one in force (the same
+ * voltage phasors, orders, frequency, phase and voltage noise: only the
+ * currents moved, as a load profile or a load step moves them), arriving at
+ * m->tick inside the cycle open in closed form: the ticks since the last
+ * change are summed in closed form under the old description, and the
+ * cycle carries on under the new one. False (nothing changed) when it
+ * cannot: the caller leaves and describes as for any other change. */
+bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrology_phasors_t *ph,
+                            connection_t conn);
 
 /* Hands the open cycle back to the sample path at m->tick: the partial sums,
  * the delay line, the detector, as if every tick had been sampled. */

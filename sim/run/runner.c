@@ -508,7 +508,15 @@ static uint64_t serve(run_t *r, uint64_t now)
 static uint64_t next_stop(const run_t *r)
 {
     const scenario_t *sc = r->sc;
-    uint64_t stop_at = r->tick + CHUNK_TICKS;
+    /* Headless at full speed in --fidelity auto, with nobody looking between
+     * the seconds (no port, no trace, no state file, no --every), the stops
+     * are the seconds and the events alone: each stop ends a call of every
+     * meter, and the end of a call (the display brought up to date from a
+     * full set of readings) was a fifth of a steady week's time
+     * (docs/performance.md). */
+    bool quiet = r->o->fidelity == RUNNER_FIDELITY_AUTO && !r->paced && !r->trace && !r->state.n &&
+                 !r->ep.n_serial && !r->ep.n_tcp && r->o->every % VTIME_SAMPLE_RATE == 0;
+    uint64_t stop_at = r->tick + (quiet ? VTIME_SAMPLE_RATE : CHUNK_TICKS);
     uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
     if (second < stop_at)
         stop_at = second;
@@ -530,10 +538,13 @@ static void advance_meter(run_t *r, int k, uint64_t target)
     uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
     bool steady = r->o->fidelity == RUNNER_FIDELITY_AUTO;
     while (t < target) {
-        size_t n = target - t < CHUNK_TICKS ? (size_t)(target - t) : CHUNK_TICKS;
+        /* The phasors need no buffer: a steady meter takes the run to the
+         * next stop in one call (next_stop bounds it). */
+        bool phasors = steady && r->described_ok[k];
+        size_t n = target - t < CHUNK_TICKS || phasors ? (size_t)(target - t) : CHUNK_TICKS;
         n = trace_run_cap(r->trace, t, n); /* the LCD's grid (trace.h) */
         trace_meter(r->trace, k, m, &r->waves[k].desc);
-        if (steady && r->described_ok[k]) {
+        if (phasors) {
             /* --fidelity auto: the phasors, steady cycles in closed form. */
             meter_exec_steady(m, &r->phasors[k], n);
             wave_skip(&r->waves[k], n);
