@@ -95,9 +95,16 @@ print(json.dumps({"name": "fleet", "buses": buses,
 PY
 }
 
-buses_for() { # N: at most 160 meters a bus, so that the master reads them all soon
+buses_for() { # N: at most 160 meters a bus, so that the master reads them all soon;
+    # every bus carries the same number, so a count that does not divide into
+    # at most 63 buses of 160 takes buses of up to 200 (10 000: 50 x 200, not
+    # 63 x 158 = 9 954 meters, which could never reach the format's limit)
     nb=$((($1 + 159) / 160))
     [ "$nb" -lt 10 ] && nb=10
+    if [ $(($1 % nb)) -ne 0 ]; then
+        alt=$((($1 + 199) / 200))
+        [ "$alt" -ge 10 ] && [ $(($1 % alt)) -eq 0 ] && nb=$alt
+    fi
     echo "$nb"
 }
 
