@@ -15,9 +15,10 @@
 static void conn_close(tcp_conn_t *c, const char *why, uint64_t *counter);
 static void listener_readable(loop_t *l, loop_ep_t *ep);
 
-void tcp_server_open_replay(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
-                            const char *line, bus_t *bus, gateway_t *gw, bool fast,
-                            uint64_t idle_ns, FILE *log)
+/* What a server is before it listens: the same for a live one and a replay's. */
+static void server_init(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
+                        const char *line, bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns,
+                        FILE *log)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
@@ -30,6 +31,13 @@ void tcp_server_open_replay(tcp_server_t *srv, loop_t *loop, const endpoint_spec
     srv->log = log;
     srv->ep.fd = -1;
     srv->ep.slot = -1;
+}
+
+void tcp_server_open_replay(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec,
+                            const char *line, bus_t *bus, gateway_t *gw, bool fast,
+                            uint64_t idle_ns, FILE *log)
+{
+    server_init(srv, loop, spec, line, bus, gw, fast, idle_ns, log);
     snprintf(srv->name, sizeof srv->name, "%s replay", line);
 }
 
@@ -37,17 +45,7 @@ int tcp_server_open(tcp_server_t *srv, loop_t *loop, const endpoint_spec_t *spec
                     bus_t *bus, gateway_t *gw, bool fast, uint64_t idle_ns, FILE *log, char *err,
                     size_t errlen)
 {
-    memset(srv, 0, sizeof *srv);
-    srv->loop = loop;
-    srv->spec = *spec;
-    srv->line = line;
-    srv->bus = bus;
-    srv->gw = gw;
-    srv->fast = fast;
-    srv->idle_ns = idle_ns ? idle_ns : TCP_IDLE_DEFAULT_NS;
-    srv->log = log;
-    srv->ep.fd = -1;
-    srv->ep.slot = -1;
+    server_init(srv, loop, spec, line, bus, gw, fast, idle_ns, log);
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
