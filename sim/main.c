@@ -387,7 +387,13 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
     o->fidelity = rf->flags.closed_form ? FIDELITY_AUTO : FIDELITY_SAMPLE;
     o->tcp_idle = rf->flags.tcp_idle_ns / VTIME_NS_PER_TICK;
     o->gateway_timeout = rf->flags.gateway_timeout_ns / VTIME_NS_PER_TICK;
+    /* The live run's meters stopped at its end record's instant or at its
+     * --until, whichever came first (the end record of a run that reached
+     * its --until is written a little after it): the replay's too, or it
+     * would publish a window the live run never did. */
     uint64_t t_end = rf->e[rf->n - 1].t_ns;
+    if (rf->flags.until_ns && rf->flags.until_ns < t_end)
+        t_end = rf->flags.until_ns;
     o->until = (t_end + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
     if (o->until == 0)
         o->until = 1;
