@@ -20,6 +20,7 @@ need_pc sdl2 libsdl2-dev
 need_pc libserialport libserialport-dev
 need_pc libcjson libcjson-dev
 need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
+need_cmd pandoc pandoc      # metersim.1 from docs/cli.md (make install, mk/man.lua)
 if [ "$want" = test ]; then
     need_pc cmocka libcmocka-dev
     need_pc libmodbus libmodbus-dev
