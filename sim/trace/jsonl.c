@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digits.h"
 #include "trace_internal.h"
 
 /* The file is written in pieces of this size: a write every few
@@ -93,30 +94,15 @@ const char *jsonl_path(const jsonl_t *j)
 
 #define LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
 
-/* Decimal digits of v, two at a time (an edge's line is mostly its time:
- * digit by digit, it was a third of the trace's cost, bench_trace). */
+/* Decimal digits of v (digits.h: an edge's line is mostly its time, and
+ * digit by digit it was a third of the trace's cost, bench_trace). */
 static char *put_u64(char *p, uint64_t v)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    char tmp[20];
-    int i = 20;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        i -= 2;
-        memcpy(tmp + i, pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        i -= 2;
-        memcpy(tmp + i, pairs + 2 * v, 2);
-    } else {
-        tmp[--i] = (char)('0' + v);
-    }
-    memcpy(p, tmp + i, (size_t)(20 - i));
-    return p + 20 - i;
+    char tmp[TRACE_DIGITS_MAX];
+    char *start = trace_digits(tmp + sizeof tmp, v);
+    size_t n = (size_t)(tmp + sizeof tmp - start);
+    memcpy(p, start, n);
+    return p + n;
 }
 
 /* A JSON string as cJSON prints it: quoted; `"`, `\` and the control
