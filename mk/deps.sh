@@ -35,6 +35,13 @@ if [ "$want" = test ]; then
         missing="$missing python3-pymodbus python3-serial"
     /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
         missing="$missing python3-jsonschema"
+    # tests/deploy: the Kubernetes manifests parsed as YAML; the Debian
+    # package built (make deb) and checked
+    /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing="$missing python3-yaml"
+    need_cmd dh debhelper
+    need_cmd dpkg-buildpackage dpkg-dev
+    need_cmd fakeroot fakeroot
+    need_cmd lintian lintian
     # node-gyp builds node-mbus against Node's own headers (Debian: libnode-dev),
     # never downloading them.
     [ -f /usr/include/node/node.h ] || missing="$missing libnode-dev"
