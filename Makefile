@@ -7,6 +7,7 @@
 #                UBSan build of the twin in build-san/ (make test runs it too)
 #   make deps    only install what is missing (Debian packages)
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb     the Debian packages, into build/deb/ (docs/deploy.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -41,7 +42,7 @@ SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install clean check-core check-facade check-format \
+.PHONY: all run test bench deps deps-build install deb clean check-core check-facade check-format \
 	test-bins sanitize-build test-sanitize
 .DEFAULT_GOAL := all
 
@@ -132,6 +133,13 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/metersim/scenarios
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/metersim
 	install -m 644 scenarios/*.json $(DESTDIR)$(PREFIX)/share/metersim/scenarios/
+
+# The Debian packages metersim, libmetercore1 and libmetercore-dev, built
+# with dpkg-buildpackage from a copy of the tree into $(BUILD)/deb/
+# (mk/deb.sh; docs/deploy.md).
+deb:
+	@sh mk/deps.sh deb
+	@BUILD=$(BUILD) sh mk/deb.sh
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)
