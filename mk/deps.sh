@@ -20,6 +20,7 @@ need_pc sdl2 libsdl2-dev
 need_pc libserialport libserialport-dev
 need_pc libcjson libcjson-dev
 need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
+need_cmd pandoc pandoc      # metersim.1 from docs/cli.md (make install, mk/man.lua)
 # make deb (and tests/deploy/test_deb.sh): the Debian package's tools
 if [ "$want" = test ] || [ "$want" = deb ]; then
     need_cmd dh debhelper

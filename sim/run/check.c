@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "scenario.h"
+#include "share.h"
 
 #define CHECK_INVALID 2
 
@@ -31,6 +32,17 @@ static bool check_one(const char *file, const scenario_opts_t *so)
         return false;
     }
     err[0] = '\0';
+    /* A library name, as --scenario takes one (share.h). */
+    char path[SHARE_PATH_MAX];
+    share_t sh;
+    if (share_is_library_name(file)) {
+        if (!share_find(&sh, err, cap) || !share_scenario(&sh, file, path, sizeof path, err, cap)) {
+            fprintf(stderr, "metersim: --check %s: %s\n", file, err);
+            free(err);
+            return false;
+        }
+        file = path;
+    }
     scenario_t sc;
     bool ok = scenario_load_opts(file, so, &sc, err, cap);
     if (ok) {

@@ -16,7 +16,8 @@
 /* True when argv holds --check: main() hands the command line to check_main. */
 int check_wanted(int argc, char **argv);
 
-/* --check and its files (and --allow-outside-paths, --scenario FILE): the
+/* --check and its files or library names (and --allow-outside-paths,
+ * --scenario FILE): the
  * exit status. */
 int check_main(int argc, char **argv);
 

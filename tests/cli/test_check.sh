@@ -138,6 +138,12 @@ check "two valid and one invalid file: status 2, both valid ones said ok" [ "$st
     [ "$(grep -c ': ok: ' "$tmp/out")" -eq 2 ]
 check "... and a summary: 1 of 3 invalid" grep -qxF "metersim: --check: 1 of 3 scenarios invalid" "$tmp/err"
 
+# A library name, as --scenario takes one (metersim --list-scenarios).
+timeout 20 "$BIN" --check office-day >"$tmp/out" 2>"$tmp/err"
+st=$?
+check "a library name (office-day): status 0, its file named" [ "$st" -eq 0 ] &&
+    grep -q 'scenarios/office-day.json: ok: 1 meter' "$tmp/out"
+
 # --- the command line ----------------------------------------------------------
 timeout 20 "$BIN" --check >"$tmp/out" 2>"$tmp/err"
 st=$?
