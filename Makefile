@@ -119,6 +119,8 @@ $(BUILD)/sim/version/version.o: DEFS = -DMETERSIM_VERSION='"$(shell cat $(VERSIO
 # metersim(1), generated from docs/cli.md, its one source (mk/man.lua).
 $(MAN): docs/cli.md mk/man.lua VERSION
 	@mkdir -p $(dir $@)
+	@command -v pandoc >/dev/null || { echo "make: pandoc is missing, for the man page:" \
+		"make deps-build (or apt-get install pandoc)" >&2; exit 1; }
 	pandoc --from gfm --to man --standalone --lua-filter mk/man.lua \
 		--metadata title=METERSIM --metadata section=1 \
 		--metadata footer="metersim $$(cat VERSION)" --metadata header="metersim manual" \

@@ -36,6 +36,8 @@ if [ "$want" = test ]; then
     need_cmd clang clang
     need_cmd clang-format clang-format # make check-format
     need_cmd ss iproute2               # tests and benchmarks wait for listening ports
+    # tests/install/test_man.sh runs the installed bash completion
+    [ -f /usr/share/bash-completion/bash_completion ] || missing="$missing bash-completion"
     # libFuzzer and the sanitizers' runtime for clang 14
     [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
         missing="$missing libclang-rt-14-dev"

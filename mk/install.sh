@@ -88,10 +88,17 @@ dirs() {
     done
 }
 
+# metercore.pc: a space in a path is written "\ ", which pkg-config keeps in
+# its output, so that a shell (make's recipes, eval) reads the path whole.
 pc_file() {
+    esc_prefix=$(printf '%s' "$PREFIX" | sed 's/ /\\ /g')
+    case "$LIBDIR" in
+    "$PREFIX"/*) esc_libdir="\${prefix}/${LIBDIR#"$PREFIX"/}" ;;
+    *) esc_libdir=$(printf '%s' "$LIBDIR" | sed 's/ /\\ /g') ;;
+    esac
     cat <<PC
-prefix=$PREFIX
-libdir=$LIBDIR
+prefix=$esc_prefix
+libdir=$esc_libdir
 includedir=\${prefix}/include
 
 Name: metercore
