@@ -734,10 +734,13 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             scn_fail(c, "expected an array of at most %d events", SCENARIO_MAX_EVENTS);
         } else {
             scenario_grid_t grid = sc->grid;
-            scenario_load_t *loads = malloc((size_t)sc->n_meters * sizeof *loads);
+            /* --check goes on after meters with errors: there may be none. */
+            size_t n_loads = sc->n_meters > 0 ? (size_t)sc->n_meters : 1;
+            scenario_load_t *loads = malloc(n_loads * sizeof *loads);
             if (!loads)
                 return scn_fail(c, "out of memory");
-            memcpy(loads, sc->load, (size_t)sc->n_meters * sizeof *loads);
+            if (sc->n_meters > 0)
+                memcpy(loads, sc->load, (size_t)sc->n_meters * sizeof *loads);
             uint64_t last = 0;
             int i = 0;
             const cJSON *it;
