@@ -87,6 +87,22 @@ check "an unknown field at 13:54 (meter b, whose serial was bad, still known)" \
     want 13:54 '$.timeline[2].assert.field' 'no field named "voltage.L4"'
 check "errors in file order" sh -c "cut -d: -f2 '$tmp/err' | sort -n -c"
 
+# No meter could be read at all: the timeline is still checked (a case
+# found by mutating the library's scenarios under ASan/UBSan).
+cat >"$tmp/nometer.json" <<'J'
+{
+  "meters": [ { "count": "x" } ],
+  "timeline": [ { "at": "1s", "tariff_input": "on" } ]
+}
+J
+timeout 20 "$BIN" --check "$tmp/nometer.json" >"$tmp/out" 2>"$tmp/err"
+st=$?
+f=$tmp/nometer.json
+check "no meter readable: status 2, the count at 2:26 and the timeline's error at 3:47" [ "$st" -eq 2 ] &&
+    want 2:26 '$.meters[0].count' "expected an integer" && want 3:47 '$.timeline[0].tariff_input' "expected true" &&
+    [ "$(wc -l <"$tmp/err")" -eq 2 ]
+f=$tmp/many.json
+
 # A run of the same file stops at the first of them, with the same text.
 timeout 20 "$BIN" --headless --quiet "$tmp/many.json" >"$tmp/out" 2>"$tmp/err1"
 st=$?
