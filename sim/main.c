@@ -29,7 +29,7 @@
 #define EXIT_INVALID 2
 
 static const char usage[] =
-    "Usage: metersim [OPTIONS] [SCENARIO.json]\n"
+    "Usage: metersim [OPTIONS] [SCENARIO.json | NAME]\n"
     "A digital twin of the WAGO 879-3000 (4PU) / 879-3020 (4PS) energy meter.\n"
     "\n"
     "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md; a\n"

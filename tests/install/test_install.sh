@@ -69,6 +69,14 @@ else
     notok "missing or different after install:$missing"
 fi
 
+# man finds the installed page under the prefix.
+page=$(MANPATH="$ROOT/share/man" man -w metersim 2>&1)
+if [ "$page" = "$ROOT/share/man/man1/metersim.1" ]; then
+    ok "man -w metersim with MANPATH=PREFIX/share/man: the installed page"
+else
+    notok "man -w metersim: $page"
+fi
+
 # The public headers: meter.h and what it includes, whole on their own; never
 # the core's internal ones.
 if [ ! -e "$ROOT/include/metercore/internal.h" ] &&
