@@ -21,6 +21,8 @@ rm -rf "$out"
 mkdir -p "$src"
 tar --exclude="./$build" --exclude=./build --exclude=./build-san --exclude=./.git \
     --exclude=node_modules -cf - . | tar -xf - -C "$src"
+# A make of our own (make deb, make test) must not hand its jobserver on.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-nocheck parallel=2}"
 echo "deb: dpkg-buildpackage -b -us -uc in $src (DEB_BUILD_OPTIONS=$DEB_BUILD_OPTIONS)" >&2
 if ! (cd "$src" && dpkg-buildpackage -b -us -uc) >"$out/build.log" 2>&1; then
