@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the build and the tests need, from Debian's packages and npm,
 # when it is missing. Says what it installs; where it cannot (not root, no
-# sudo) it stops with the exact command to run. Usage: mk/deps.sh [build|test]
+# sudo) it stops with the exact command to run. Usage: mk/deps.sh [build|deb|test]
 set -u
 want=${1:-test}
 missing=""
@@ -21,6 +21,13 @@ need_pc libserialport libserialport-dev
 need_pc libcjson libcjson-dev
 need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
 need_cmd pandoc pandoc      # metersim.1 from docs/cli.md (make install, mk/man.lua)
+# make deb (and tests/deploy/test_deb.sh): the Debian package's tools
+if [ "$want" = test ] || [ "$want" = deb ]; then
+    need_cmd dh debhelper
+    need_cmd dpkg-buildpackage dpkg-dev
+    need_cmd fakeroot fakeroot
+    need_cmd lintian lintian
+fi
 if [ "$want" = test ]; then
     need_pc cmocka libcmocka-dev
     need_pc libmodbus libmodbus-dev
@@ -38,6 +45,8 @@ if [ "$want" = test ]; then
         missing="$missing python3-pymodbus python3-serial"
     /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
         missing="$missing python3-jsonschema"
+    # tests/deploy: the Kubernetes manifests parsed as YAML
+    /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing="$missing python3-yaml"
     # node-gyp builds node-mbus against Node's own headers (Debian: libnode-dev),
     # never downloading them.
     [ -f /usr/include/node/node.h ] || missing="$missing libnode-dev"

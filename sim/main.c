@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "meter.h"
 #include "recfile.h"
 #include "record.h"
@@ -125,6 +126,10 @@ static const char usage[] =
     "  --trace-from D      the traces start at this simulated time (default 0)\n"
     "  --trace-until D     ... and end at this one (default: the end of the run)\n"
     "                      A trace file that cannot be written: status 3, nothing ran\n"
+    "  --check SCENARIO... load and validate each scenario as a run would (its\n"
+    "                      CSV profiles too) and run nothing: \"FILE: ok\" on\n"
+    "                      standard output, or every error found, one a line,\n"
+    "                      FILE:LINE:COL: PATH: what (status 2)\n"
     "  --help              this text\n"
     "  --version           the program's version (VERSION, and the git commit it\n"
     "                      was built from, where there was one)\n"
@@ -479,6 +484,8 @@ static bool record_allowed(const options_t *o)
 
 int main(int argc, char **argv)
 {
+    if (check_wanted(argc, argv))
+        return check_main(argc, argv);
     options_t o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
