@@ -1,0 +1,115 @@
+// controls: the scenario's live controls beside the front, as in the SDL
+// window's panel: supply per phase (manual 4: the meter is powered from its
+// phases), the tariff input (230 V on terminals 10/11, A1.1), the load per
+// phase in A and its direction (forward = import, reverse = export). Each
+// change is one POST /api/meters/{id}/physics (docs/http.md); the twin logs
+// it as a timeline event. The values shown are what was last set here or
+// read back from the meter.
+"use strict";
+
+const CONTROLS_PHASES = ["L1", "L2", "L3"];
+
+function controlsCreate(host, send) {
+    const state = {
+        supply: [true, true, true],
+        current: [0, 0, 0],
+        reverse: [false, false, false],
+        tariffInput: false,
+    };
+    host.innerHTML = `
+      <div class="ctl-row">
+        <button type="button" class="toggle" data-ctl="tariff">tariff input</button>
+        <span class="hint">terminals 10/11 (A1.1)</span>
+      </div>
+      <table class="ctl-phases">
+        <thead><tr><th></th><th>supply</th><th colspan="3">load</th><th>direction</th></tr></thead>
+        <tbody>${CONTROLS_PHASES.map((p, i) => `
+          <tr data-phase="${i}">
+            <th>${p}</th>
+            <td><button type="button" class="toggle" data-ctl="supply">supply</button></td>
+            <td><button type="button" data-ctl="minus" aria-label="${p} -1 A">&minus;</button></td>
+            <td><input type="number" data-ctl="current" min="0" max="65" step="0.1" aria-label="${p} current, A"> A</td>
+            <td><button type="button" data-ctl="plus" aria-label="${p} +1 A">+</button></td>
+            <td><button type="button" class="toggle" data-ctl="direction">forward</button></td>
+          </tr>`).join("")}
+        </tbody>
+      </table>
+      <div class="ctl-row"><button type="button" data-ctl="all-off">all supply off</button>
+        <button type="button" data-ctl="all-on">all supply on</button></div>`;
+
+    const q = (sel) => host.querySelector(sel);
+    const row = (i) => host.querySelector(`tr[data-phase="${i}"]`);
+
+    function show() {
+        const t = q('[data-ctl="tariff"]');
+        t.classList.toggle("on", state.tariffInput);
+        t.textContent = state.tariffInput ? "tariff input 230 V" : "tariff input 0 V";
+        for (let i = 0; i < 3; i++) {
+            const r = row(i);
+            const s = r.querySelector('[data-ctl="supply"]');
+            s.classList.toggle("on", state.supply[i]);
+            s.textContent = state.supply[i] ? "on" : "off";
+            const c = r.querySelector('[data-ctl="current"]');
+            if (document.activeElement !== c) c.value = state.current[i].toFixed(1);
+            const d = r.querySelector('[data-ctl="direction"]');
+            d.classList.toggle("rev", state.reverse[i]);
+            d.textContent = state.reverse[i] ? "reverse" : "forward";
+        }
+    }
+
+    function apply(body) {
+        send(body).then(show, show);
+        show();
+    }
+
+    q('[data-ctl="tariff"]').addEventListener("click", () => {
+        state.tariffInput = !state.tariffInput;
+        apply({ tariff_input: state.tariffInput });
+    });
+    q('[data-ctl="all-off"]').addEventListener("click", () => {
+        state.supply = [false, false, false];
+        apply({ supply: state.supply.slice() });
+    });
+    q('[data-ctl="all-on"]').addEventListener("click", () => {
+        state.supply = [true, true, true];
+        apply({ supply: state.supply.slice() });
+    });
+    for (let i = 0; i < 3; i++) {
+        const r = row(i);
+        r.querySelector('[data-ctl="supply"]').addEventListener("click", () => {
+            state.supply[i] = !state.supply[i];
+            apply({ supply: state.supply.slice() });
+        });
+        const setCurrent = (a) => {
+            state.current[i] = Math.max(0, Math.min(65, Math.round(a * 10) / 10));
+            apply({ current: state.current.slice() });
+        };
+        r.querySelector('[data-ctl="minus"]').addEventListener("click", () => setCurrent(state.current[i] - 1));
+        r.querySelector('[data-ctl="plus"]').addEventListener("click", () => setCurrent(state.current[i] + 1));
+        r.querySelector('[data-ctl="current"]').addEventListener("change", (ev) => {
+            const a = parseFloat(ev.target.value);
+            if (Number.isFinite(a)) setCurrent(a);
+        });
+        r.querySelector('[data-ctl="direction"]').addEventListener("click", () => {
+            state.reverse[i] = !state.reverse[i];
+            apply({ direction: state.reverse.map((rv) => (rv ? "export" : "import")) });
+        });
+    }
+    show();
+
+    return {
+        state,
+        show,
+        // Takes what the meter says it has (physics as the API reports it).
+        adopt(p) {
+            if (!p) return;
+            const three = (v) => (Array.isArray(v) ? v : [v, v, v]);
+            if (p.supply !== undefined) state.supply = three(p.supply).map(Boolean);
+            if (p.current !== undefined) state.current = three(p.current).map(Number);
+            if (p.direction !== undefined)
+                state.reverse = three(p.direction).map((d) => d === "export" || d === "reverse" || d === -1);
+            if (p.tariff_input !== undefined) state.tariffInput = !!p.tariff_input;
+            show();
+        },
+    };
+}

@@ -1,0 +1,146 @@
+// main: puts the page together. The meter list on top; for the chosen meter
+// (#meter=ID in the address, so a link opens it) its front (front.js), its
+// live controls (controls.js) and the app's functions (app.js). The front
+// follows the twin through the meter's event stream: "lcd" redraws the glass
+// from the core's display state, "indicators" the LED and S0 outputs,
+// "readings" the supply state of the controls. The list is read again when a
+// connection changes and every few seconds (a setting changed in the menu).
+"use strict";
+
+const Main = {
+    meters: [],
+    selected: null,
+    view: null, // {id, front, controls, app, events}
+};
+
+function mainSelected() {
+    const m = /meter=([^&]+)/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+}
+
+function mainStatus(text, kind) {
+    const el = document.getElementById("status");
+    el.textContent = text;
+    el.className = kind || "";
+}
+
+async function mainRefreshList() {
+    try {
+        Main.meters = await metersLoad();
+    } catch (e) {
+        mainStatus("cannot list the meters: " + e.message, "error");
+        return;
+    }
+    if (!Main.selected && Main.meters.length) Main.selected = String(Main.meters[0].id);
+    metersRender(document.getElementById("meters"), Main.meters, Main.selected, (id) => {
+        location.hash = "meter=" + encodeURIComponent(id);
+    });
+    const m = Main.meters.find((x) => String(x.id) === String(Main.selected));
+    if (Main.view && m && Main.view.id === String(m.id)) Main.view.app.setConnected(!!m.connected);
+    else if (m) mainOpen(m);
+}
+
+// The LED and S0 lines as {led, s0: [a, b]}, whatever names the event uses.
+function mainIndicators(d) {
+    const s0 = Array.isArray(d.s0) ? d.s0 : [d.s0_1 ?? d.s01 ?? false, d.s0_2 ?? d.s02 ?? false];
+    return { led: !!(d.led ?? d.led_on), s0: s0.map(Boolean) };
+}
+
+function mainOpen(meter) {
+    if (Main.view && Main.view.events) Main.view.events.close();
+    const panel = document.getElementById("panel");
+    panel.innerHTML = `
+      <section class="front-host" aria-label="front panel"></section>
+      <section class="side">
+        <h2 class="meter-title"></h2>
+        <div class="controls"></div>
+        <h2>Bluetooth app</h2>
+        <div class="app"></div>
+      </section>`;
+    panel.querySelector(".meter-title").textContent = `${meter.name || meter.id} — ${meter.variant || ""} ${meter.serial || ""}`;
+    const id = String(meter.id);
+    const touch = (button, action, ms) =>
+        Api.post(Api.meter(id, "/buttons"), { button, action, ms }).catch((e) =>
+            mainStatus("button refused: " + e.message, "error"));
+    const front = frontCreate(panel.querySelector(".front-host"), touch);
+    const controls = controlsCreate(panel.querySelector(".controls"), (body) =>
+        Api.post(Api.meter(id, "/physics"), body).catch((e) => {
+            mainStatus("control refused: " + e.message, "error");
+            throw e;
+        }));
+    const app = appCreate(panel.querySelector(".app"), meter, { changed: mainRefreshList });
+    const ind = { led: false, s0: [false, false] };
+    let lcdState = null;
+    const redrawIndicators = () =>
+        front.setIndicators(ind, lcdPower(lcdState) !== "off", controls.state.tariffInput);
+
+    Main.view = { id, front, controls, app, events: null };
+    front.setLcd(null);
+    redrawIndicators();
+    Api.get(Api.meter(id, "/lcd"))
+        .then((d) => {
+            lcdState = d.display || d;
+            front.setLcd(lcdState);
+            redrawIndicators();
+        })
+        .catch((e) => mainStatus("cannot read the LCD: " + e.message, "error"));
+    Api.get(Api.meter(id))
+        .then((d) => controls.adopt((d && (d.physics || (d.meter && d.meter.physics))) || null))
+        .catch(() => {});
+
+    Main.view.events = Api.events(
+        id,
+        {
+            lcd: (d) => {
+                lcdState = d.display || d;
+                front.setLcd(lcdState);
+                redrawIndicators();
+            },
+            indicators: (d) => {
+                Object.assign(ind, mainIndicators(d));
+                if (d.tariff_input !== undefined) controls.state.tariffInput = !!d.tariff_input;
+                redrawIndicators();
+            },
+            readings: (d) => {
+                if (d.physics) controls.adopt(d.physics);
+            },
+        },
+        (open) => mainStatus(open ? "live" : "event stream lost, retrying…", open ? "ok" : "error")
+    );
+    mainKeys(touch);
+}
+
+// The SDL window's keys for the three buttons: Left, Down/Return/Space,
+// Right; held longer than FRONT_HOLD_MS they are a hold.
+function mainKeys(touch) {
+    const names = { ArrowLeft: "left", ArrowDown: "middle", Enter: "middle", " ": "middle", ArrowRight: "right" };
+    const down = {};
+    document.onkeydown = (ev) => {
+        const b = names[ev.key];
+        if (!b || ev.target.closest("input, select, textarea, button, dialog")) return;
+        ev.preventDefault();
+        if (!down[b]) down[b] = performance.now();
+    };
+    document.onkeyup = (ev) => {
+        const b = names[ev.key];
+        if (!b || !down[b]) return;
+        const ms = Math.round(performance.now() - down[b]);
+        down[b] = 0;
+        touch(b, ms >= FRONT_HOLD_MS ? "hold" : "press", ms);
+    };
+}
+
+window.addEventListener("hashchange", () => {
+    Main.selected = mainSelected();
+    const m = Main.meters.find((x) => String(x.id) === String(Main.selected));
+    if (m) mainOpen(m);
+    metersRender(document.getElementById("meters"), Main.meters, Main.selected, (id) => {
+        location.hash = "meter=" + encodeURIComponent(id);
+    });
+});
+
+window.addEventListener("DOMContentLoaded", () => {
+    Main.selected = mainSelected();
+    mainRefreshList();
+    setInterval(mainRefreshList, 5000);
+});
