@@ -122,8 +122,13 @@ function frontCreate(host, onButton) {
     }
     return {
         svg,
-        setLcd(state) {
+        // `state` is the core's display state; `text` its one-line text form
+        // (text_lcd_line), kept on the element for tests and screen readers.
+        setLcd(state, text) {
             lcd.innerHTML = lcdMarkup(state);
+            lcd.setAttribute("data-power", lcdPower(state));
+            lcd.setAttribute("data-text", text || "");
+            lcd.setAttribute("aria-label", "LCD: " + (text || lcdPower(state)));
         },
         setIndicators(i, supply, t2) {
             ind.innerHTML = frontIndicatorsMarkup(i, supply, t2);

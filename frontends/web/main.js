@@ -80,7 +80,7 @@ function mainOpen(meter) {
     Api.get(Api.meter(id, "/lcd"))
         .then((d) => {
             lcdState = d.display || d;
-            front.setLcd(lcdState);
+            front.setLcd(lcdState, d.text);
             redrawIndicators();
         })
         .catch((e) => mainStatus("cannot read the LCD: " + e.message, "error"));
@@ -93,7 +93,7 @@ function mainOpen(meter) {
         {
             lcd: (d) => {
                 lcdState = d.display || d;
-                front.setLcd(lcdState);
+                front.setLcd(lcdState, d.text);
                 redrawIndicators();
             },
             indicators: (d) => {
