@@ -47,6 +47,11 @@ if [ "$want" = test ]; then
     # the traces checked by outside tools (tests/cli/test_trace_*.sh)
     need_cmd sigrok-cli sigrok-cli
     need_cmd tshark tshark
+    # the web page's browser test (tests/browser): Debian's chromium, driven
+    # by npm's playwright-core (below), which never downloads a browser; curl
+    # waits for the twin's HTTP port
+    need_cmd chromium chromium
+    need_cmd curl curl
 fi
 
 # The npm packages of tests/interop/mbus (node-mbus, pinned by its
@@ -68,7 +73,25 @@ npm_deps() {
     }
 }
 
-[ -z "$missing" ] && { npm_deps; exit; }
+# playwright-core (pinned by tests/browser/package-lock.json) into
+# tests/browser/node_modules, when missing. The package alone: no browser is
+# downloaded (the test drives Debian's chromium).
+npm_browser() {
+    [ "$want" = test ] || return 0
+    dir="$(dirname "$0")/../tests/browser"
+    [ -f "$dir/node_modules/playwright-core/package.json" ] && return 0
+    command -v npm >/dev/null 2>&1 || {
+        echo "deps: npm is missing; run: apt-get install -y nodejs npm" >&2
+        return 1
+    }
+    echo "deps: installing playwright-core into tests/browser/node_modules (npm ci)" >&2
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) || {
+        echo "deps: npm ci failed; run: cd tests/browser && npm ci" >&2
+        return 1
+    }
+}
+
+[ -z "$missing" ] && { npm_deps && npm_browser; exit; }
 
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" = 0 ]; then
@@ -88,4 +111,4 @@ $SUDO apt-get install -y -qq $missing >/dev/null 2>&1 || {
     echo "deps: apt-get install failed; run: apt-get update && apt-get install -y$missing" >&2
     exit 1
 }
-npm_deps
+npm_deps && npm_browser
