@@ -7,16 +7,20 @@
 // app, the values and settings are there only while connected.
 "use strict";
 
-// What the device page shows (A4.3), by the names the API may use.
+// What the device page shows (A4.3: "meter type, serial number, software
+// version and checksums"), by the names of GET /api/meters/{id} (nested
+// objects flattened: firmware.software); absent ones are left out.
 const APP_DEVICE_FIELDS = [
     ["variant", "Meter type"],
-    ["model", "Meter type"],
-    ["name", "Name"],
+    ["article", "Article"],
     ["serial", "Serial number"],
+    ["firmware.software", "Software version"],
     ["software_version", "Software version"],
-    ["hardware_version", "Hardware version"],
-    ["checksum", "Checksum"],
-    ["checksum2", "Checksum 2"],
+    ["firmware.hardware", "Hardware version"],
+    ["checksums.mid_crc", "Checksum (MID CRC)"],
+    ["checksum", "Checksum (MID CRC)"],
+    ["checksums.checksum2", "Checksum 2"],
+    ["name", "Name"],
     ["modbus_id", "Modbus ID"],
     ["mbus_address", "M-Bus address"],
 ];
@@ -25,9 +29,18 @@ function appEscape(s) {
     return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
 
+// {a: {b: 1}} -> {"a.b": 1}, scalars only.
+function appFlatten(o, prefix, out) {
+    out = out || {};
+    for (const [k, v] of Object.entries(o || {})) {
+        if (v && typeof v === "object" && !Array.isArray(v)) appFlatten(v, prefix + k + ".", out);
+        else if (typeof v !== "object") out[prefix + k] = v;
+    }
+    return out;
+}
+
 function appDeviceValue(key, v) {
-    if ((key === "checksum" || key === "checksum2") && typeof v === "number")
-        return "0x" + v.toString(16).toUpperCase().padStart(8, "0");
+    if (key === "checksum" && typeof v === "number") return v.toString(16).toUpperCase().padStart(4, "0");
     if (key === "software_version" && typeof v === "number") return v.toFixed(2);
     return v;
 }
@@ -76,7 +89,7 @@ function appCreate(host, meter, hooks) {
 
     async function device() {
         const d = await Api.get(Api.meter(meter.id));
-        const info = Object.assign({}, meter, d && d.meter ? d.meter : d);
+        const info = appFlatten(Object.assign({}, meter, d && d.meter ? d.meter : d), "");
         const seen = new Set();
         q(".device dl").innerHTML = APP_DEVICE_FIELDS.filter(([k, l]) => {
             if (info[k] === undefined || info[k] === null || seen.has(l)) return false;
@@ -86,7 +99,7 @@ function appCreate(host, meter, hooks) {
             .map(([k, l]) => `<dt>${l}</dt><dd data-key="${k}">${appEscape(appDeviceValue(k, info[k]))}</dd>`)
             .join("");
         meter.serial = info.serial;
-        meter.variant = info.variant || info.model;
+        meter.variant = info.variant;
     }
 
     async function refresh() {

@@ -1,7 +1,8 @@
 // controls: the scenario's live controls beside the front, as in the SDL
 // window's panel: supply per phase (manual 4: the meter is powered from its
 // phases), the tariff input (230 V on terminals 10/11, A1.1), the load per
-// phase in A and its direction (forward = import, reverse = export). Each
+// phase in A, and the direction of the flow (import, forward; export,
+// reverse), which the API sets for the three phases together. Each
 // change is one POST /api/meters/{id}/physics (docs/http.md); the twin logs
 // it as a timeline event. The values shown are what was last set here or
 // read back from the meter.
@@ -13,7 +14,7 @@ function controlsCreate(host, send) {
     const state = {
         supply: [true, true, true],
         current: [0, 0, 0],
-        reverse: [false, false, false],
+        direction: "import", // "import", "export", or "mixed" (a scenario's phases differ)
         tariffInput: false,
     };
     host.innerHTML = `
@@ -22,7 +23,7 @@ function controlsCreate(host, send) {
         <span class="hint">terminals 10/11 (A1.1)</span>
       </div>
       <table class="ctl-phases">
-        <thead><tr><th></th><th>supply</th><th colspan="3">load</th><th>direction</th></tr></thead>
+        <thead><tr><th></th><th>supply</th><th colspan="3">load</th></tr></thead>
         <tbody>${CONTROLS_PHASES.map((p, i) => `
           <tr data-phase="${i}">
             <th>${p}</th>
@@ -30,10 +31,11 @@ function controlsCreate(host, send) {
             <td><button type="button" data-ctl="minus" aria-label="${p} -1 A">&minus;</button></td>
             <td><input type="number" data-ctl="current" min="0" max="65" step="0.1" aria-label="${p} current, A"> A</td>
             <td><button type="button" data-ctl="plus" aria-label="${p} +1 A">+</button></td>
-            <td><button type="button" class="toggle" data-ctl="direction">forward</button></td>
           </tr>`).join("")}
         </tbody>
       </table>
+      <div class="ctl-row"><button type="button" class="toggle" data-ctl="direction">import</button>
+        <span class="hint">direction of the flow, all phases</span></div>
       <div class="ctl-row"><button type="button" data-ctl="all-off">all supply off</button>
         <button type="button" data-ctl="all-on">all supply on</button></div>`;
 
@@ -41,6 +43,9 @@ function controlsCreate(host, send) {
     const row = (i) => host.querySelector(`tr[data-phase="${i}"]`);
 
     function show() {
+        const d = q('[data-ctl="direction"]');
+        d.classList.toggle("rev", state.direction === "export");
+        d.textContent = { import: "import (forward)", export: "export (reverse)", mixed: "mixed" }[state.direction] || state.direction;
         const t = q('[data-ctl="tariff"]');
         t.classList.toggle("on", state.tariffInput);
         t.textContent = state.tariffInput ? "tariff input 230 V" : "tariff input 0 V";
@@ -51,14 +56,22 @@ function controlsCreate(host, send) {
             s.textContent = state.supply[i] ? "on" : "off";
             const c = r.querySelector('[data-ctl="current"]');
             if (document.activeElement !== c) c.value = state.current[i].toFixed(1);
-            const d = r.querySelector('[data-ctl="direction"]');
-            d.classList.toggle("rev", state.reverse[i]);
-            d.textContent = state.reverse[i] ? "reverse" : "forward";
         }
     }
 
+    // Sends a change; the answer is the meter's physics after it.
     function apply(body) {
-        send(body).then(show, show);
+        send(body).then((p) => adopt(p), show);
+        show();
+    }
+
+    function adopt(p) {
+        if (!p) return show();
+        const three = (v) => (Array.isArray(v) ? v : [v, v, v]);
+        if (p.supply !== undefined) state.supply = three(p.supply).map(Boolean);
+        if (p.current !== undefined) state.current = three(p.current).map(Number);
+        if (typeof p.direction === "string") state.direction = p.direction;
+        if (p.tariff_input !== undefined) state.tariffInput = !!p.tariff_input;
         show();
     }
 
@@ -90,26 +103,17 @@ function controlsCreate(host, send) {
             const a = parseFloat(ev.target.value);
             if (Number.isFinite(a)) setCurrent(a);
         });
-        r.querySelector('[data-ctl="direction"]').addEventListener("click", () => {
-            state.reverse[i] = !state.reverse[i];
-            apply({ direction: state.reverse.map((rv) => (rv ? "export" : "import")) });
-        });
     }
+    q('[data-ctl="direction"]').addEventListener("click", () => {
+        state.direction = state.direction === "import" ? "export" : "import";
+        apply({ direction: state.direction });
+    });
     show();
 
     return {
         state,
         show,
         // Takes what the meter says it has (physics as the API reports it).
-        adopt(p) {
-            if (!p) return;
-            const three = (v) => (Array.isArray(v) ? v : [v, v, v]);
-            if (p.supply !== undefined) state.supply = three(p.supply).map(Boolean);
-            if (p.current !== undefined) state.current = three(p.current).map(Number);
-            if (p.direction !== undefined)
-                state.reverse = three(p.direction).map((d) => d === "export" || d === "reverse" || d === -1);
-            if (p.tariff_input !== undefined) state.tariffInput = !!p.tariff_input;
-            show();
-        },
+        adopt,
     };
 }

@@ -4,11 +4,12 @@
 // (6.4) and the two S0 outputs (6.6.3). Same 485 x 640 canvas units as the
 // window's left half.
 //
-// Buttons: a click is a press; holding the pointer down is a hold of that
-// length (the API takes a press or a hold of N ms, not separate edges), sent
-// when the pointer is let go. The menu opens on a hold of 3 s (6.4), so hold
-// the middle button for more than 3 s. Keys as in the SDL window: Left,
-// Down / Return / Space, Right.
+// Buttons: pressing the pointer (or a key, main.js) sends the press edge
+// ("down"), letting go the release ("up"), so a button is held exactly as
+// long as the pointer is down and the menu opens while it is still held, at
+// 3 s (6.4). Where the API takes only whole touches, the page falls back to
+// sending, on letting go, a "press" (shorter than 0.5 s) or a "hold" of that
+// many ms. Keys as in the SDL window: Left, Down / Return / Space, Right.
 "use strict";
 
 const FRONT_INK = "rgb(40,44,48)";
@@ -77,9 +78,32 @@ function frontIndicatorsMarkup(ind, supply, t2) {
     return pen.out.join("");
 }
 
-// The front of one meter in `host` (an element); `onButton(name, action, ms)`
-// sends a touch. Returns {setLcd(state), setIndicators(ind, supply, t2)}.
-function frontCreate(host, onButton) {
+// Sends button edges, or whole touches where the API has no edges.
+// `send(name, action, ms)` returns the API call's promise.
+function frontToucher(send) {
+    let edges = true;
+    const down = {};
+    return {
+        down(name) {
+            down[name] = performance.now();
+            if (edges)
+                send(name, "down").catch((e) => {
+                    if (e.status === 400) edges = false; /* an API without edges */
+                });
+        },
+        up(name) {
+            if (!down[name]) return;
+            const ms = Math.max(1, Math.round(performance.now() - down[name]));
+            down[name] = 0;
+            if (edges) send(name, "up");
+            else send(name, ms >= FRONT_HOLD_MS ? "hold" : "press", ms);
+        },
+    };
+}
+
+// The front of one meter in `host`; `toucher` (frontToucher) sends the
+// touches. Returns {setLcd(state, text), setIndicators(ind, supply, t2)}.
+function frontCreate(host, toucher) {
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 485 640");
@@ -102,23 +126,23 @@ function frontCreate(host, onButton) {
         g.setAttribute("aria-label", b.name === "middle" ? "middle button" : b.sym + " button");
         g.innerHTML = frontButtonMarkup(b, false);
         svg.appendChild(g);
-        let down = 0;
-        const release = (ev, send) => {
-            if (!down) return;
-            const ms = Math.round(performance.now() - down);
-            down = 0;
+        let held = false;
+        const release = () => {
+            if (!held) return;
+            held = false;
             g.innerHTML = frontButtonMarkup(b, false);
-            if (send)
-                onButton(b.name, ms >= FRONT_HOLD_MS ? "hold" : "press", ms);
+            toucher.up(b.name);
         };
         g.addEventListener("pointerdown", (ev) => {
             ev.preventDefault();
-            down = performance.now();
+            held = true;
             g.setPointerCapture(ev.pointerId);
             g.innerHTML = frontButtonMarkup(b, true);
+            toucher.down(b.name);
         });
-        g.addEventListener("pointerup", (ev) => release(ev, true));
-        g.addEventListener("pointercancel", (ev) => release(ev, false));
+        g.addEventListener("pointerup", release);
+        g.addEventListener("pointercancel", release);
+        g.addEventListener("lostpointercapture", release);
     }
     return {
         svg,

@@ -51,9 +51,12 @@ function lcdIconMask(icons) {
 }
 
 // A field's decimal points as a bit mask (number, or list of digit indexes).
+// A field's decimal points as a bit mask: a number, a list of booleans (one
+// per digit) or a list of digit indexes.
 function lcdDpMask(dp) {
     if (typeof dp === "number") return dp;
-    if (Array.isArray(dp)) return dp.reduce((m, i) => m | (1 << i), 0);
+    if (Array.isArray(dp))
+        return dp.reduce((m, v, i) => (typeof v === "boolean" ? (v ? m | (1 << i) : m) : m | (1 << v)), 0);
     return 0;
 }
 
@@ -153,9 +156,11 @@ function lcdDigit(pen, x, y, w, hgt, segs, dp, col) {
     pen.rect(x + w + t * 0.35, y + hgt - d, d, d, dp ? col.on : col.ghost);
 }
 
+// A field's segments (bit 0 a .. bit 6 g) and points, as the API names them
+// ("segments", "points": one boolean per digit) or as display_t does ("seg", "dp").
 function lcdField(pen, f, n, x, y, w, h, pitch, col, lit) {
-    const seg = (f && f.seg) || [];
-    const dp = lcdDpMask(f && f.dp);
+    const seg = (f && (f.segments || f.seg)) || [];
+    const dp = lcdDpMask(f && (f.points !== undefined ? f.points : f.dp));
     for (let i = 0; i < n; i++)
         lcdDigit(pen, x + i * pitch, y, w, h, lit ? seg[i] || 0 : 0, lit && dp & (1 << i), col);
 }
@@ -166,7 +171,7 @@ function lcdMarkup(state) {
     const powered = power !== "off";
     const light = powered && !!state.backlight;
     const col = light ? LCD_COLORS.light : LCD_COLORS.dark;
-    const icons = powered ? lcdIconMask(state.icons) : 0;
+    const icons = powered ? (typeof state.icon_bits === "number" ? state.icon_bits : lcdIconMask(state.icons)) : 0;
     const ic = (bit) => (icons & bit ? col.on : col.ghost);
     const pen = new LcdPen();
 

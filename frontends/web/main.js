@@ -3,8 +3,9 @@
 // live controls (controls.js) and the app's functions (app.js). The front
 // follows the twin through the meter's event stream: "lcd" redraws the glass
 // from the core's display state, "indicators" the LED and S0 outputs,
-// "readings" the supply state of the controls. The list is read again when a
-// connection changes and every few seconds (a setting changed in the menu).
+// "readings" the live values. The list and the physics are read again when a
+// connection changes and every few seconds (a setting changed in the menu, a
+// scenario's timeline).
 "use strict";
 
 const Main = {
@@ -36,14 +37,20 @@ async function mainRefreshList() {
         location.hash = "meter=" + encodeURIComponent(id);
     });
     const m = Main.meters.find((x) => String(x.id) === String(Main.selected));
-    if (Main.view && m && Main.view.id === String(m.id)) Main.view.app.setConnected(!!m.connected);
+    if (Main.view && m && Main.view.id === String(m.id)) {
+        Main.view.app.setConnected(!!m.connected);
+        Main.view.physics(); /* a scenario's timeline may have changed it */
+    }
     else if (m) mainOpen(m);
 }
 
 // The LED and S0 lines as {led, s0: [a, b]}, whatever names the event uses.
+// The API sends {s0_1: {on, pulses}, s0_2: {...}, led: {...}}; plain
+// booleans are taken too.
 function mainIndicators(d) {
-    const s0 = Array.isArray(d.s0) ? d.s0 : [d.s0_1 ?? d.s01 ?? false, d.s0_2 ?? d.s02 ?? false];
-    return { led: !!(d.led ?? d.led_on), s0: s0.map(Boolean) };
+    const on = (x) => !!(x && typeof x === "object" ? x.on : x);
+    const s0 = Array.isArray(d.s0) ? d.s0 : [d.s0_1, d.s0_2];
+    return { led: on(d.led), s0: s0.map(on) };
 }
 
 function mainOpen(meter) {
@@ -54,15 +61,18 @@ function mainOpen(meter) {
       <section class="side">
         <h2 class="meter-title"></h2>
         <div class="controls"></div>
+        <div class="live-host"></div>
         <h2>Bluetooth app</h2>
         <div class="app"></div>
       </section>`;
     panel.querySelector(".meter-title").textContent = `${meter.name || meter.id} — ${meter.variant || ""} ${meter.serial || ""}`;
     const id = String(meter.id);
-    const touch = (button, action, ms) =>
-        Api.post(Api.meter(id, "/buttons"), { button, action, ms }).catch((e) =>
-            mainStatus("button refused: " + e.message, "error"));
-    const front = frontCreate(panel.querySelector(".front-host"), touch);
+    const toucher = frontToucher((button, action, ms) =>
+        Api.post(Api.meter(id, "/buttons"), ms === undefined ? { button, action } : { button, action, ms }).catch((e) => {
+            mainStatus("button refused: " + e.message, "error");
+            throw e;
+        }));
+    const front = frontCreate(panel.querySelector(".front-host"), toucher);
     const controls = controlsCreate(panel.querySelector(".controls"), (body) =>
         Api.post(Api.meter(id, "/physics"), body).catch((e) => {
             mainStatus("control refused: " + e.message, "error");
@@ -84,9 +94,11 @@ function mainOpen(meter) {
             redrawIndicators();
         })
         .catch((e) => mainStatus("cannot read the LCD: " + e.message, "error"));
-    Api.get(Api.meter(id))
-        .then((d) => controls.adopt((d && (d.physics || (d.meter && d.meter.physics))) || null))
-        .catch(() => {});
+    Main.view.physics = () =>
+        Api.get(Api.meter(id, "/physics"))
+            .then((p) => controls.adopt(p))
+            .catch(() => {});
+    Main.view.physics();
 
     Main.view.events = Api.events(
         id,
@@ -101,32 +113,26 @@ function mainOpen(meter) {
                 if (d.tariff_input !== undefined) controls.state.tariffInput = !!d.tariff_input;
                 redrawIndicators();
             },
-            readings: (d) => {
-                if (d.physics) controls.adopt(d.physics);
-            },
+            readings: (d) => liveShow(panel.querySelector(".live-host"), d),
         },
         (open) => mainStatus(open ? "live" : "event stream lost, retrying…", open ? "ok" : "error")
     );
-    mainKeys(touch);
+    mainKeys(toucher);
 }
 
 // The SDL window's keys for the three buttons: Left, Down/Return/Space,
-// Right; held longer than FRONT_HOLD_MS they are a hold.
-function mainKeys(touch) {
+// Right, with their press and release edges (auto-repeat ignored).
+function mainKeys(toucher) {
     const names = { ArrowLeft: "left", ArrowDown: "middle", Enter: "middle", " ": "middle", ArrowRight: "right" };
-    const down = {};
     document.onkeydown = (ev) => {
         const b = names[ev.key];
         if (!b || ev.target.closest("input, select, textarea, button, dialog")) return;
         ev.preventDefault();
-        if (!down[b]) down[b] = performance.now();
+        if (!ev.repeat) toucher.down(b);
     };
     document.onkeyup = (ev) => {
         const b = names[ev.key];
-        if (!b || !down[b]) return;
-        const ms = Math.round(performance.now() - down[b]);
-        down[b] = 0;
-        touch(b, ms >= FRONT_HOLD_MS ? "hold" : "press", ms);
+        if (b) toucher.up(b);
     };
 }
 
