@@ -21,15 +21,20 @@ const FRONT_BUTTONS = [
 // A pointer held at least this long is sent as a hold, not a press.
 const FRONT_HOLD_MS = 500;
 
+// A circle as the SDL view draws it: a 16-sided polygon.
 function frontCircle(pen, cx, cy, r, fill) {
-    pen.out.push(`<circle cx="${cx}" cy="${cy}" r="${r}" fill="${fill}"/>`);
+    const xy = [];
+    for (let i = 0; i < 16; i++) xy.push(cx + r * Math.cos((i * 2 * Math.PI) / 16), cy + r * Math.sin((i * 2 * Math.PI) / 16));
+    pen.poly(xy, fill);
 }
 
 function frontTerminal(pen, x, y, w, label) {
     pen.rect(x, y, w, w * 0.9, "rgb(70,74,78)");
     pen.rect(x + w * 0.2, y + w * 0.15, w * 0.6, w * 0.35, "rgb(20,22,24)");
     pen.rect(x + w * 0.25, y + w * 0.58, w * 0.5, w * 0.22, "rgb(240,128,20)");
-    pen.text(x + (w - (label.length * 6 * 1.4 - 1.4)) / 2, y + w * 0.9 + 4, 1.4, label, FRONT_INK);
+    const f = Math.fround; /* single precision, as sdl_view.c */
+    const tw = f(f(label.length * 6 * f(1.4)) - f(1.4));
+    pen.text(f(x + f(f(w - tw) / 2)), f(f(y + f(w * f(0.9))) + 4), 1.4, label, FRONT_INK);
 }
 
 // The housing: drawn once (it never changes).
@@ -80,23 +85,32 @@ function frontIndicatorsMarkup(ind, supply, t2) {
 
 // Sends button edges, or whole touches where the API has no edges.
 // `send(name, action, ms)` returns the API call's promise.
+// The calls go one after the other, each when the one before was answered:
+// two requests in flight could overtake each other on two connections, and a
+// release would come before its press.
 function frontToucher(send) {
     let edges = true;
+    let chain = Promise.resolve();
     const down = {};
+    const queue = (fn) => {
+        chain = chain.then(fn).catch(() => {});
+    };
     return {
         down(name) {
             down[name] = performance.now();
-            if (edges)
-                send(name, "down").catch((e) => {
-                    if (e.status === 400) edges = false; /* an API without edges */
-                });
+            queue(() =>
+                edges
+                    ? send(name, "down").catch((e) => {
+                          if (e.status === 400) edges = false; /* an API without edges */
+                      })
+                    : null
+            );
         },
         up(name) {
             if (!down[name]) return;
             const ms = Math.max(1, Math.round(performance.now() - down[name]));
             down[name] = 0;
-            if (edges) send(name, "up");
-            else send(name, ms >= FRONT_HOLD_MS ? "hold" : "press", ms);
+            queue(() => (edges ? send(name, "up") : send(name, ms >= FRONT_HOLD_MS ? "hold" : "press", ms)));
         },
     };
 }
@@ -108,6 +122,9 @@ function frontCreate(host, toucher) {
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 485 640");
     svg.setAttribute("class", "front");
+    // Edges on whole pixels, as SDL draws them (no anti-aliasing): the
+    // pictures of the two frontends then compare pixel for pixel.
+    svg.setAttribute("shape-rendering", "crispEdges");
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", "the meter's front panel");
     svg.innerHTML =

@@ -75,6 +75,12 @@ const LCD_COLORS = {
     dark: { bg: "rgb(70,88,104)", on: "rgb(14,20,28)", ghost: "rgba(14,20,28,0.063)" },
 };
 
+// SDL fills a pixel when its centre lies in a polygon; the browser, drawing
+// without anti-aliasing (shape-rendering: crispEdges), decides at the
+// pixel's corner. Shapes move by half a pixel so that both fill the same
+// pixels (the test compares the two pictures). Text is on whole pixels.
+const LCD_PIXEL_CENTRE = 0.5;
+
 // Collects SVG elements as text; every shape in glass coordinates.
 class LcdPen {
     constructor() {
@@ -83,11 +89,11 @@ class LcdPen {
     poly(xy, fill) {
         const pts = [];
         for (let i = 0; i < xy.length; i += 2)
-            pts.push(xy[i].toFixed(2) + "," + xy[i + 1].toFixed(2));
+            pts.push((xy[i] - LCD_PIXEL_CENTRE).toFixed(2) + "," + (xy[i + 1] - LCD_PIXEL_CENTRE).toFixed(2));
         this.out.push(`<polygon points="${pts.join(" ")}" fill="${fill}"/>`);
     }
     rect(x, y, w, h, fill) {
-        this.out.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${fill}"/>`);
+        this.poly([x, y, x + w, y, x + w, y + h, x, y + h], fill);
     }
     frame(x, y, w, h, t, fill) {
         this.rect(x, y, w, t, fill);
@@ -101,10 +107,16 @@ class LcdPen {
         const nx = (-dy / l) * t / 2, ny = (dx / l) * t / 2;
         this.poly([x0 + nx, y0 + ny, x1 + nx, y1 + ny, x1 - nx, y1 - ny, x0 - nx, y0 - ny], fill);
     }
-    // Text in the SDL window's 5x7 font, `sc` units per font pixel.
+    // Text in the SDL window's 5x7 font, `sc` units per font pixel. The
+    // arithmetic is in single precision (Math.fround), as the SDL view's:
+    // a cell edge at x.5 then rounds to the same pixel in both.
     text(x, y, sc, s, fill) {
+        const f = Math.fround;
         let d = "";
-        for (let k = 0; k < s.length; k++, x += 6 * sc) {
+        x = f(x);
+        y = f(y);
+        sc = f(sc);
+        for (let k = 0; k < s.length; k++, x = f(x + f(6 * sc))) {
             const g = FONT_5X7[s[k]];
             if (!g) continue;
             for (let row = 0; row < 7; row++)
@@ -115,15 +127,22 @@ class LcdPen {
                     }
                     let run = col;
                     while (run < 5 && g[row] & (0x10 >> run)) run++;
-                    d += `M${(x + col * sc).toFixed(2)} ${(y + row * sc).toFixed(2)}h${((run - col) * sc).toFixed(2)}v${sc}h${(-(run - col) * sc).toFixed(2)}z`;
+                    // on whole pixels, at least one wide and high, as the
+                    // SDL view's cell(): thin strokes do not fall between pixels
+                    const cx = f(x + f(col * sc)), cy = f(y + f(row * sc));
+                    const x0 = Math.round(cx), x1 = Math.round(f(cx + f((run - col) * sc)));
+                    const y0 = Math.round(cy), y1 = Math.round(f(cy + sc));
+                    const w = x1 > x0 ? x1 - x0 : 1, h = y1 > y0 ? y1 - y0 : 1;
+                    d += `M${x0} ${y0}h${w}v${h}h${-w}z`;
                     col = run;
                 }
         }
         if (d) this.out.push(`<path d="${d}" fill="${fill}"/>`);
     }
     textCentered(x, y, w, h, sc, s, fill) {
-        const tw = s.length * 6 * sc - sc;
-        this.text(x + (w - tw) / 2, y + (h - 7 * sc) / 2, sc, s, fill);
+        const f = Math.fround;
+        const tw = f(f(s.length * 6 * f(sc)) - f(sc));
+        this.text(f(x + f(f(w - tw) / 2)), f(y + f(f(h - f(7 * f(sc))) / 2)), sc, s, fill);
     }
 }
 

@@ -41,6 +41,8 @@ function ok(cond, desc, diag) {
     return cond;
 }
 const now = () => Date.now() / 1000;
+const T0 = Number(process.env.T0 || now());
+const elapsed = () => (now() - T0).toFixed(1);
 
 // mbpoll over Modbus TCP: `count` values of `type` from `reg` of `unit`
 // (PDU addresses, -0; Float ABCD, -B). null when the meter does not answer.
@@ -107,7 +109,9 @@ async function waitLcd(page, re, ms) {
 
 // A touch button pressed (short) or held for `ms` with the mouse.
 async function touch(page, name, ms) {
-    const box = await page.locator(`svg.front g.touch[data-button="${name}"]`).boundingBox();
+    const button = page.locator(`svg.front g.touch[data-button="${name}"]`);
+    await button.scrollIntoViewIfNeeded();
+    const box = await button.boundingBox();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
     await page.waitForTimeout(ms || 60);
@@ -121,7 +125,7 @@ async function shot(page, name) {
 // The LED is drawn dark (a pulse is 30 ms): the picture does not depend on
 // when a pulse comes.
 async function ledDark(page) {
-    await page.waitForFunction(() => !document.querySelector('svg.front .indicators circle[fill="rgb(255,40,30)"]'),
+    await page.waitForFunction(() => !document.querySelector('svg.front .indicators [fill="rgb(255,40,30)"]'),
         null, { timeout: 3000 }).catch(() => {});
 }
 
@@ -155,15 +159,18 @@ async function main() {
     await page.click(".app .connect");
     const connected = await page.waitForSelector(".app .energy tbody tr", { timeout: 5000 }).then(() => true, () => false);
     ok(connected, "Connect opens the device page and the values (A4.2, A4.3)",
-        await page.textContent(".app-state").catch(() => ""));
+        `${await page.textContent(".app-state").catch(() => "")} (${elapsed()} s after the start)`);
     const dev = await page.textContent(".device dl").catch(() => "");
     ok(dev.includes(SERIAL) && /Software version/.test(dev), "the device page shows the serial number and software version", dev);
 
-    // ---- the normal display: part 1's first page, "SoFt", before any Modbus traffic
-    const soft = await waitLcd(page, /^SoFt /, 3000);
+    // ---- the normal display: part 1's serial number page, shown from 10 s to
+    // 20 s after power-up (6.1: part 1 scrolls every 10 s; docs/display.md),
+    // before any Modbus traffic (icon 2 dark)
+    const sn = await waitLcd(page, new RegExp(`^Sn ${SERIAL} kWh T1 BT$`), 15000);
     await ledDark(page);
     await shot(page, "normal");
-    ok(soft, "the glass shows part 1's software version page (6.1)", await lcdText(page));
+    ok(sn, `the glass shows part 1's serial number page: Sn ${SERIAL} (6.1; ${elapsed()} s after the start)`,
+        await lcdText(page));
 
     // ---- every A4.4 row against mbpoll in the same second, and the physics
     await page.click(".app .refresh");
@@ -274,7 +281,7 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, "refused-page.png") });
 
     // ---- the menu with the touch buttons (6.4-6.6): hold the middle one 3 s,
-    // >> to SEt, password 0000 (four middle presses), then the list: 6.6.3
+    // >> to SEt, middle, password 0000 (four middle presses), then the list: 6.6.3
     // shows the S0 rate set above, 6.6.6 the Modbus ID.
     await touch(page, "middle", 3300);
     const top = await waitLcd(page, /^6\.5 bt on/, 3000);
@@ -282,10 +289,11 @@ async function main() {
     await touch(page, "right");
     const set = await waitLcd(page, /^6\.6 SEt/, 2000);
     ok(set, ">> moves to 6.6 SEt", await lcdText(page));
-    for (let k = 0; k < 4; k++) {
-        await touch(page, "middle");
-        await page.waitForTimeout(150);
-    }
+    // middle opens the password (0000, the first digit blinking), then four
+    // middle presses confirm its four digits (6.6: "Confirm each digit")
+    await touch(page, "middle");
+    await waitLcd(page, /^PASS /, 2000);
+    for (let k = 0; k < 4; k++) await touch(page, "middle");
     const list = await waitLcd(page, /^6\.6\.1 PASS/, 3000);
     ok(list, "the password 0000 opens the settings list: 6.6.1 PASS", await lcdText(page));
     await touch(page, "right");
@@ -322,6 +330,26 @@ async function main() {
     ok(why && hidden, "connecting fails while the meter's Bluetooth is off (6.5), the page says why",
         await page.textContent(".app-state"));
     await page.locator(".app-bar").screenshot({ path: path.join(SHOTS, "bt-off.png") });
+
+    // ---- meter 2's menu to 6.6.6: the SDL tests' "menu" state (Id 001,
+    // Bluetooth off, no bus traffic), for comparing the two drawings
+    await page.waitForSelector("svg.front g.lcd[data-power]");
+    await touch(page, "middle", 3300);
+    const top2 = await waitLcd(page, /^6\.5 bt oFF /, 3000);
+    await touch(page, "right");
+    await waitLcd(page, /^6\.6 SEt/, 2000);
+    await touch(page, "middle");
+    await waitLcd(page, /^PASS /, 2000);
+    for (let k = 0; k < 4; k++) await touch(page, "middle");
+    await waitLcd(page, /^6\.6\.1 PASS/, 3000);
+    for (let k = 2; k <= 6; k++) {
+        await touch(page, "right");
+        await waitLcd(page, new RegExp(`^6\\.6\\.${k} `), 2000);
+    }
+    const id001 = await waitLcd(page, /^6\.6\.6 Id 001 SET$/, 2000);
+    await ledDark(page);
+    await shot(page, "sdl-menu");
+    ok(top2 && id001, "meter 2's menu, walked with the buttons: 6.5 bt oFF ... 6.6.6 Id 001 SET", await lcdText(page));
 
     ok(external.length === 0, "the page loads nothing from outside the twin", external.join("\n"));
     ok(errors.length === 0, "no script error on the page", errors.join("\n"));

@@ -61,7 +61,11 @@ if ! "$BIN" --help 2>&1 | grep -q -- '--http'; then
     finish 1
 fi
 
-# Meter 1: Bluetooth on, Modbus ID 1; meter 2: Bluetooth off (6.5), ID 2.
+# Meter 1: Bluetooth on, Modbus ID 1, on the bus with the Modbus TCP
+# gateway. Meter 2: Bluetooth off (6.5), at the factory settings otherwise
+# (Modbus ID 1), on a bus of its own with no endpoint: its menu screen 6.6.6
+# "Id 001" is the SDL tests' "menu" state, so its glass is compared with the
+# SDL window's reference (the same segments and icons, drawn by both).
 # 230/231/229 V, 10/6.5/2 A, PF 0.95 inductive, L3 exporting: every A4.4 row
 # has its own value, and the reverse energy counts. No noise: steady values.
 U=230,231,229
@@ -69,9 +73,11 @@ I=10,6.5,2
 PF=0.95
 SERIAL=13070001
 cat >"$tmp/scenario.json" <<EOF
-{"meters": [
-  {"name": "app", "model": "4PU", "serial": "$SERIAL", "settings": {"bluetooth": 1, "modbus_id": 1}},
-  {"name": "no-bt", "model": "4PU", "serial": "13070002", "settings": {"bluetooth": 0, "modbus_id": 2}}],
+{"buses": [
+  {"name": "app", "modbus": "tcp:127.0.0.1:$MB_PORT",
+   "meters": [{"name": "app", "model": "4PU", "serial": "$SERIAL", "settings": {"bluetooth": 1, "modbus_id": 1}}]},
+  {"name": "bench",
+   "meters": [{"name": "no-bt", "model": "4PU", "serial": "13070002", "settings": {"bluetooth": 0}}]}],
  "grid": {"voltage": [230, 231, 229], "frequency": 50},
  "load": {"pf": $PF, "L1": {"current": 10}, "L2": {"current": 6.5},
           "L3": {"current": 2, "direction": "export"}}}
@@ -79,8 +85,9 @@ EOF
 
 mkdir -p "$OUT"
 rm -f "$OUT"/*.png "$OUT"/*.csv "$OUT"/*.json
+T0=$(date +%s.%N)
 "$BIN" --headless --scenario "$tmp/scenario.json" --until 120s \
-    --http "127.0.0.1:$HTTP_PORT" --modbus "tcp:127.0.0.1:$MB_PORT" \
+    --http "127.0.0.1:$HTTP_PORT" \
     >"$tmp/twin.log" 2>"$tmp/twin.err" &
 twin_pid=$!
 i=0
@@ -95,7 +102,7 @@ until curl -sf "http://127.0.0.1:$HTTP_PORT/api/meters" >/dev/null 2>&1 &&
 done
 ok "the twin serves HTTP on $HTTP_PORT and Modbus TCP on $MB_PORT"
 
-HTTP="http://127.0.0.1:$HTTP_PORT" MBPORT=$MB_PORT SHOTS=$OUT SERIAL=$SERIAL U=$U I=$I PF=$PF EXPORT=3 \
+T0=$T0 HTTP="http://127.0.0.1:$HTTP_PORT" MBPORT=$MB_PORT SHOTS=$OUT SERIAL=$SERIAL U=$U I=$I PF=$PF EXPORT=3 \
     NODE_PATH="$HERE/node_modules" timeout 60 node "$HERE/page_check.cjs" >"$tmp/node.out" 2>&1
 status=$?
 # The browser's results, renumbered after ours.
@@ -103,6 +110,7 @@ while IFS= read -r line; do
     case $line in
     "ok "*) ok "${line#ok [0-9]* - }" ;;
     "not ok "*) notok "${line#not ok [0-9]* - }" ;;
+    "#"*) echo "$line" ;;
     *) echo "# $line" ;;
     esac
 done <"$tmp/node.out"
@@ -144,6 +152,23 @@ for s in $STATES; do
     compare "$s" "glass" --region "$GLASS"
 done
 compare bt-off "app bar"
+
+# The browser draws the glass as the SDL window does: meter 2's menu screen
+# against the SDL tests' own "menu" reference (tests/sdl/reference/menu.png,
+# the same state: 6.6.6 Id 001 SET, Bluetooth off, no bus traffic), and the
+# dark glass against theirs. The glass only: the housing's edges are drawn
+# by two different rasterisers.
+for s in menu dark; do
+    b=$s
+    [ "$s" = menu ] && b=sdl-menu
+    if [ ! -f "$OUT/$b.png" ]; then
+        notok "$b: no picture was taken"
+    elif msg=$($PY tests/sdl/imgdiff.py compare --region "$GLASS" "$OUT/$b.png" tests/sdl/reference/$s.png "$OUT/$b-sdl-diff.png" 2>&1); then
+        ok "$b: the browser's glass matches the SDL window's $s reference ($msg)"
+    else
+        notok "$b: the browser's glass differs from the SDL window's $s reference: $msg; see $OUT/$b-sdl-diff.png"
+    fi
+done
 
 # The tolerance is not so wide that another state would pass.
 for pair in normal:menu menu:dark dark:normal; do
