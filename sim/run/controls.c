@@ -10,6 +10,15 @@
 #include "record.h"
 #include "run_internal.h"
 
+/* A person's change is in the log at once in a run that keeps time (a
+ * harness reading the log waits for it); at full speed the log's own
+ * buffering stays. */
+static void flush(run_t *r)
+{
+    if (r->paced)
+        fflush(r->o->log);
+}
+
 /* The log's line for a change: {"t":..,"event":"control",...}. */
 static void log_control(run_t *r, int k, const char *action, int arg, double value)
 {
@@ -17,6 +26,7 @@ static void log_control(run_t *r, int k, const char *action, int arg, double val
             "{\"t\":%.3f,\"event\":\"control\",\"meter\":\"%s\",\"action\":\"%s\",\"arg\":%d,"
             "\"value\":%.17g}\n",
             (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, action, arg, value);
+    flush(r);
 }
 
 static void control(run_t *r, int k, const char *action, int arg, double value)
@@ -119,6 +129,7 @@ settings_err_t runner_set_setting(runner_t *r, int k, setting_id_t id, int32_t v
             "\"result\":\"%s\"}\n",
             (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, settings_name(id),
             (int)value, settings_strerror(e));
+    flush(r);
     return e;
 }
 
@@ -126,6 +137,7 @@ void runner_fault(runner_t *r, int k, meter_fault_t fault)
 {
     run_record_action(r, k, "fault", (int)fault, 0);
     run_restart_meter(r, k, fault); /* logs its "fault" event */
+    flush(r);
 }
 
 bool runner_bt_connect(runner_t *r, int k, bool on)
