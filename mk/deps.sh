@@ -20,6 +20,8 @@ need_pc sdl2 libsdl2-dev
 need_pc libserialport libserialport-dev
 need_pc libcjson libcjson-dev
 need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
+need_pc libmicrohttpd libmicrohttpd-dev # --http (docs/http.md)
+need_cmd xxd xxd                        # embeds frontends/web/ in the binary
 if [ "$want" = test ]; then
     need_pc cmocka libcmocka-dev
     need_pc libmodbus libmodbus-dev
@@ -28,6 +30,7 @@ if [ "$want" = test ]; then
     need_cmd clang clang
     need_cmd clang-format clang-format # make check-format
     need_cmd ss iproute2               # tests and benchmarks wait for listening ports
+    need_cmd curl curl                 # tests/cli/test_http*.sh
     # libFuzzer and the sanitizers' runtime for clang 14
     [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
         missing="$missing libclang-rt-14-dev"
@@ -48,10 +51,8 @@ if [ "$want" = test ]; then
     need_cmd sigrok-cli sigrok-cli
     need_cmd tshark tshark
     # the web page's browser test (tests/browser): Debian's chromium, driven
-    # by npm's playwright-core (below), which never downloads a browser; curl
-    # waits for the twin's HTTP port
+    # by npm's playwright-core (below), which never downloads a browser
     need_cmd chromium chromium
-    need_cmd curl curl
 fi
 
 # The npm packages of tests/interop/mbus (node-mbus, pinned by its
