@@ -50,7 +50,6 @@ function frontHousingMarkup() {
     ["4", "5", "6", "7", "8", "9", "10", "11"].forEach((s, i) => frontTerminal(pen, 62 + i * 47, 520, 28, s));
     ["L1", "L2", "L3", "N"].forEach((s, i) => pen.text(80 + i * 100, 602, 1.4, s, FRONT_INK));
     pen.text(45, 140, 2.4, "WAGO", "rgb(20,60,120)");
-    pen.text(120, 144, 1.6, "879-3000  MID", FRONT_INK);
     pen.text(392, 145, 1.2, "imp", FRONT_INK);
     pen.text(90, 470, 1.4, "3x230/400V  65A  50Hz", FRONT_INK);
     return pen.out.join("");
@@ -116,7 +115,8 @@ function frontToucher(send) {
 }
 
 // The front of one meter in `host`; `toucher` (frontToucher) sends the
-// touches. Returns {setLcd(state, text), setIndicators(ind, supply, t2)}.
+// touches. Returns {setLcd(state, text), setIndicators(ind, supply, t2),
+// setArticle(text)}.
 function frontCreate(host, toucher) {
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
@@ -129,9 +129,11 @@ function frontCreate(host, toucher) {
     svg.setAttribute("aria-label", "the meter's front panel");
     svg.innerHTML =
         frontHousingMarkup() +
+        `<g class="article"></g>` +
         `<g class="lcd" transform="translate(45 170)"></g>` +
         `<g class="indicators"></g>`;
     const lcd = svg.querySelector(".lcd");
+    const article = svg.querySelector(".article");
     const ind = svg.querySelector(".indicators");
     host.appendChild(svg);
 
@@ -161,8 +163,17 @@ function frontCreate(host, toucher) {
         g.addEventListener("pointercancel", release);
         g.addEventListener("lostpointercapture", release);
     }
+    // The model's article number on the housing (879-3000, 879-3020:
+    // GET /api/meters/{id} "article"), as the SDL window prints it.
+    const setArticle = (a) => {
+        const pen = new LcdPen();
+        pen.text(120, 144, 1.6, `${a}  MID`, FRONT_INK);
+        article.innerHTML = pen.out.join("");
+    };
+    setArticle("879-3000");
     return {
         svg,
+        setArticle,
         // `state` is the core's display state; `text` its one-line text form
         // (text_lcd_line), kept on the element for tests and screen readers.
         setLcd(state, text) {

@@ -99,6 +99,9 @@ function mainOpen(meter) {
             .then((p) => controls.adopt(p))
             .catch(() => {});
     Main.view.physics();
+    Api.get(Api.meter(id))
+        .then((d) => d && d.article && front.setArticle(d.article))
+        .catch(() => {});
 
     Main.view.events = Api.events(
         id,
