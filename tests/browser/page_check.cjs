@@ -13,7 +13,8 @@
 //
 // env: HTTP (base URL), MBPORT (Modbus TCP port), SHOTS (folder for the
 // screenshots), SERIAL (meter 1's serial), U (the three voltages), I (the
-// three currents), PF, EXPORT (the phase that exports, 1-3).
+// three currents), PF, EXPORT (the phase that exports, 1-3); TOKEN_HTTP and
+// TOKEN: a second twin that wants a token.
 "use strict";
 const { chromium } = require("playwright-core");
 const { execFileSync } = require("child_process");
@@ -28,6 +29,8 @@ const U = process.env.U.split(",").map(Number);
 const I = process.env.I.split(",").map(Number);
 const PF = Number(process.env.PF);
 const EXPORT = Number(process.env.EXPORT);
+const TOKEN_HTTP = process.env.TOKEN_HTTP || ""; // a second twin, with --http-token TOKEN
+const TOKEN = process.env.TOKEN || "";
 
 let n = 0;
 let failed = 0;
@@ -350,6 +353,27 @@ async function main() {
     await ledDark(page);
     await shot(page, "sdl-menu");
     ok(top2 && id001, "meter 2's menu, walked with the buttons: 6.5 bt oFF ... 6.6.6 Id 001 SET", await lcdText(page));
+
+    // ---- a twin with --http-token: without the token the page is refused
+    // (401); opened as /?token=T it lists the meters and its event stream runs
+    if (TOKEN_HTTP) {
+        const bare = await browser.newContext();
+        const p1 = await bare.newPage();
+        const r1 = await p1.goto(TOKEN_HTTP + "/");
+        ok(r1 && r1.status() === 401, "--http-token: the page without the token is refused (401)", r1 && r1.status());
+        await bare.close();
+        const tctx = await browser.newContext();
+        const p2 = await tctx.newPage();
+        p2.on("pageerror", (e) => errors.push(e.message));
+        await p2.goto(`${TOKEN_HTTP}/?token=${encodeURIComponent(TOKEN)}`);
+        const rows = await p2.waitForSelector(".meter-list tbody tr", { timeout: 5000 }).then(() => true, () => false);
+        const live = await p2.waitForFunction(() => document.getElementById("status").textContent === "live",
+            null, { timeout: 5000 }).then(() => true, () => false);
+        const glass = await p2.waitForSelector('svg.front g.lcd[data-power="on"]', { timeout: 5000 }).then(() => true, () => false);
+        ok(rows && live && glass, "--http-token: the page opened with ?token= lists the meters, draws the glass and follows the events",
+            await p2.textContent("#status"));
+        await tctx.close();
+    }
 
     ok(external.length === 0, "the page loads nothing from outside the twin", external.join("\n"));
     ok(errors.length === 0, "no script error on the page", errors.join("\n"));

@@ -11,7 +11,8 @@
 #   sh tests/browser/test_page.sh --rebaseline  rewrite the references from
 #                                               this run (look at them first)
 #
-# Ports 47200-47209 on 127.0.0.1. The twin is stopped by its PID. The pictures
+# Ports 47201-47203 on 127.0.0.1 (a second twin checks --http-token). The
+# twins are stopped by their PIDs. The pictures
 # of the last run stay in $BUILD/tests/browser-shots (NAME-diff.png for any
 # that did not match), with the two files "Save meter data" downloaded.
 set -u
@@ -23,6 +24,8 @@ REF=$HERE/ref
 OUT=$BUILD/tests/browser-shots
 HTTP_PORT=${HTTP_PORT:-47201}
 MB_PORT=${MB_PORT:-47202}
+TOKEN_PORT=${TOKEN_PORT:-47203}
+TOKEN=page-test-token
 GLASS=37,162,416,166 # the LCD with its bezel, in front pixels (front.js, as sdl_view.c)
 STATES="normal menu dark"
 rebaseline=0
@@ -36,11 +39,16 @@ finish() {
 }
 tmp=$(mktemp -d)
 twin_pid=""
-cleanup() {
-    if [ -n "$twin_pid" ]; then
-        kill "$twin_pid" 2>/dev/null
-        wait "$twin_pid" 2>/dev/null
+token_pid=""
+stop() { # PID: stops one twin we started
+    if [ -n "$1" ]; then
+        kill "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
     fi
+}
+cleanup() {
+    stop "$twin_pid"
+    stop "$token_pid"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -102,7 +110,22 @@ until curl -sf "http://127.0.0.1:$HTTP_PORT/api/meters" >/dev/null 2>&1 &&
 done
 ok "the twin serves HTTP on $HTTP_PORT and Modbus TCP on $MB_PORT"
 
-T0=$T0 HTTP="http://127.0.0.1:$HTTP_PORT" MBPORT=$MB_PORT SHOTS=$OUT SERIAL=$SERIAL U=$U I=$I PF=$PF EXPORT=3 \
+# A second twin whose service wants a token (--http-token).
+printf '%s\n' '{"meter": {"model": "4PU", "serial": "13070003"}, "load": {"current": 5}}' >"$tmp/token.json"
+"$BIN" --headless --scenario "$tmp/token.json" --until 120s --http "127.0.0.1:$TOKEN_PORT" \
+    --http-token "$TOKEN" >"$tmp/token.log" 2>"$tmp/token.err" &
+token_pid=$!
+i=0
+until curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$TOKEN_PORT/api/meters" >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 250 ] || ! kill -0 "$token_pid" 2>/dev/null; then
+        notok "the twin with --http-token serves HTTP on $TOKEN_PORT: $(cat "$tmp/token.err")"
+        finish 1
+    fi
+    sleep 0.02
+done
+
+T0=$T0 TOKEN_HTTP="http://127.0.0.1:$TOKEN_PORT" TOKEN=$TOKEN HTTP="http://127.0.0.1:$HTTP_PORT" MBPORT=$MB_PORT SHOTS=$OUT SERIAL=$SERIAL U=$U I=$I PF=$PF EXPORT=3 \
     NODE_PATH="$HERE/node_modules" timeout 60 node "$HERE/page_check.cjs" >"$tmp/node.out" 2>&1
 status=$?
 # The browser's results, renumbered after ours.
@@ -116,9 +139,10 @@ while IFS= read -r line; do
 done <"$tmp/node.out"
 [ $status -ne 0 ] && ! grep -q '^not ok' "$tmp/node.out" && notok "the browser run ended with status $status"
 
-kill "$twin_pid" 2>/dev/null
-wait "$twin_pid" 2>/dev/null
+stop "$twin_pid"
+stop "$token_pid"
 twin_pid=""
+token_pid=""
 
 if [ "$rebaseline" -eq 1 ]; then
     mkdir -p "$REF"
