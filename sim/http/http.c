@@ -170,7 +170,57 @@ static void set_deadline(http_t *h)
     for (int i = 0; i < h->n_rel; i++)
         if (h->rel[i].at_ns < d)
             d = h->rel[i].at_ns;
-    h->ep.deadline_ns = d;
+    h->timer.deadline_ns = d;
+}
+
+static void mhd_io(loop_t *l, loop_ep_t *ep);
+
+/* The loop watches exactly the descriptors MHD wants, for what it wants
+ * (MHD_get_fdset2: level-triggered, so a request and the end of its
+ * connection arriving together are both seen). */
+static void sync_fds(http_t *h)
+{
+    fd_set rs, ws, es;
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_ZERO(&es);
+    MHD_socket max = -1;
+    if (MHD_get_fdset2(h->d, &rs, &ws, &es, &max, FD_SETSIZE) != MHD_YES)
+        max = -1;
+    int top = max > h->max_fd ? max : h->max_fd;
+    h->max_fd = -1;
+    for (int fd = 0; fd <= top; fd++) {
+        loop_ep_t *ep = &h->fds[fd];
+        bool r = fd <= max && FD_ISSET(fd, &rs), w = fd <= max && FD_ISSET(fd, &ws);
+        if (!r && !w) {
+            if (ep->slot >= 0)
+                loop_remove(h->loop, ep);
+            continue;
+        }
+        if (ep->slot < 0) {
+            *ep = (loop_ep_t){.fd = fd,
+                              .deadline_ns = VTIME_NEVER,
+                              .on_readable = mhd_io,
+                              .on_writable = mhd_io,
+                              .ctx = h,
+                              .slot = -1};
+            if (!loop_add(h->loop, ep))
+                continue; /* out of memory: MHD's timeout still runs it */
+        }
+        ep->want_read = r;
+        ep->want_write = w;
+        h->max_fd = fd;
+    }
+}
+
+/* MHD's round: everything ready (it selects itself, with no wait), then
+ * the loop's view of its descriptors and its deadline. */
+static void mhd_round(http_t *h)
+{
+    MHD_run(h->d);
+    h->ran_wake = h->loop->wakeups;
+    sync_fds(h);
+    set_deadline(h);
 }
 
 /* Releases whose time has come, each at its meter's exact instant where the
@@ -201,12 +251,12 @@ bool http_release_later(http_t *h, int meter, menu_button_t b, uint64_t at_ns)
     return true;
 }
 
-static void mhd_readable(loop_t *l, loop_ep_t *ep)
+/* A descriptor of MHD's is ready: one round per wake serves them all. */
+static void mhd_io(loop_t *l, loop_ep_t *ep)
 {
-    (void)l;
     http_t *h = ep->ctx;
-    MHD_run(h->d);
-    set_deadline(h);
+    if (h->ran_wake != l->wakeups)
+        mhd_round(h);
 }
 
 static void mhd_due(loop_t *l, loop_ep_t *ep, uint64_t now_ns)
@@ -216,8 +266,7 @@ static void mhd_due(loop_t *l, loop_ep_t *ep, uint64_t now_ns)
     http_t *h = ep->ctx;
     if (h->run)
         releases(h);
-    MHD_run(h->d);
-    set_deadline(h);
+    mhd_round(h);
 }
 
 /* ---- the runner's hook ------------------------------------------------- */
@@ -232,19 +281,14 @@ static bool attach(void *ctx, runner_t *r, loop_t *l)
     }
     h->run = r;
     h->loop = l;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-    h->ep = (loop_ep_t){.fd = info ? info->epoll_fd : -1,
-                        .want_read = true,
-                        .deadline_ns = VTIME_NEVER,
-                        .on_readable = mhd_readable,
-                        .on_due = mhd_due,
-                        .ctx = h,
-                        .slot = -1};
-    if (h->ep.fd < 0 || !loop_add(l, &h->ep)) {
+    h->timer =
+        (loop_ep_t){.fd = -1, .deadline_ns = VTIME_NEVER, .on_due = mhd_due, .ctx = h, .slot = -1};
+    if (!loop_add(l, &h->timer)) {
         fprintf(stderr, "metersim: --http: cannot join the event loop\n");
         h->run = NULL;
         return false;
     }
+    mhd_round(h);
     return true;
 }
 
@@ -258,10 +302,8 @@ static void step(void *ctx, runner_t *r)
         releases(h);
     if (h->n_sse)
         sse_step(h);
-    if (!runner_paced(h->run) || h->n_sse) {
-        MHD_run(h->d);
-        set_deadline(h);
-    }
+    if (!runner_paced(h->run) || h->n_sse)
+        mhd_round(h);
 }
 
 static void detach(void *ctx, runner_t *r)
@@ -270,7 +312,9 @@ static void detach(void *ctx, runner_t *r)
     (void)r;
     sse_close_all(h);
     MHD_run(h->d);
-    loop_remove(h->loop, &h->ep);
+    for (int fd = 0; fd <= h->max_fd; fd++)
+        loop_remove(h->loop, &h->fds[fd]);
+    loop_remove(h->loop, &h->timer);
     h->run = NULL;
     h->loop = NULL;
     h->n_rel = 0;
@@ -392,13 +436,23 @@ http_t *http_open(const http_opts_t *o, char *err, size_t errlen)
     h->port = (uint16_t)port;
     if (o->token)
         snprintf(h->token, sizeof h->token, "%s", o->token);
-    h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, h,
-                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)HTTP_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_END);
+    h->fds = calloc(FD_SETSIZE, sizeof *h->fds);
+    if (!h->fds) {
+        close(fd);
+        free(h);
+        snprintf(err, errlen, "--http: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < FD_SETSIZE; i++)
+        h->fds[i].slot = -1;
+    h->max_fd = -1;
+    h->d = MHD_start_daemon(
+        MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         close(fd);
+        free(h->fds);
         free(h);
         snprintf(err, errlen, "--http %s: libmicrohttpd could not start", o->spec);
         return NULL;
@@ -414,5 +468,6 @@ void http_close(http_t *h)
     if (h->run)
         detach(h, h->run);
     MHD_stop_daemon(h->d); /* closes the listening socket too */
+    free(h->fds);
     free(h);
 }

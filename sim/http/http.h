@@ -1,7 +1,7 @@
 /* http: the twin's local web service (--http [HOST:]PORT, docs/http.md).
  *
- *   browser / curl --TCP--> libmicrohttpd (external polling, one epoll fd)
- *                              |  registered in the run's event loop (loop.h):
+ *   browser / curl --TCP--> libmicrohttpd (external select mode)
+ *                              |  its descriptors endpoints of the run's loop (loop.h):
  *                              |  readable -> MHD_run(); its timeout -> deadline
  *                              v
  *        /           the page, embedded at build time (static_files.c)
@@ -9,10 +9,11 @@
  *        /api/events server-sent events (sse.c), pushed at each step of the run
  *
  * No thread and no blocking call: libmicrohttpd is driven from the loop the
- * Modbus endpoints use, so a slow browser never holds the twin back. Loopback
- * by default; another address needs a token (--http-token) that every request
- * presents (docs/http.md, "Safety"). Request bodies are bounded
- * (HTTP_BODY_MAX: 413 beyond).
+ * Modbus endpoints use (select mode, level-triggered: libmicrohttpd 0.9.75's
+ * epoll mode misses a client's close that arrives with its last bytes), so a slow browser never
+ * holds the twin back. Loopback by default; another address needs a token (--http-token) that every
+ * request presents (docs/http.md, "Safety"). Request bodies are bounded (HTTP_BODY_MAX: 413
+ * beyond).
  */
 #ifndef METERSIM_HTTP_H
 #define METERSIM_HTTP_H

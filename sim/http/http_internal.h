@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/select.h>
 
 #include "http.h"
 #include "loop.h"
@@ -67,7 +68,10 @@ struct http {
     runner_service_t hook;
     runner_t *run; /* while attached */
     loop_t *loop;
-    loop_ep_t ep; /* MHD's epoll fd */
+    loop_ep_t timer;   /* MHD's timeout and the buttons' releases (fd -1) */
+    loop_ep_t *fds;    /* [FD_SETSIZE]: an endpoint per descriptor MHD watches */
+    int max_fd;        /* the highest registered, -1: none */
+    uint64_t ran_wake; /* the loop's wake at which MHD last ran */
     http_sse_t sse[HTTP_SSE_MAX];
     int n_sse;
     http_watch_t *watch; /* per meter, while attached */
