@@ -143,10 +143,17 @@ function settingsCreate(host, io) {
             say("not saved", "");
             return;
         }
+        const pending = changes(); // edits not saved now stay edits
         try {
             await io.save(password, ch);
-            say(`saved: ${names.join(", ")}`, "ok");
             await reload(true);
+            for (const [k, v] of Object.entries(pending)) {
+                const el = body.querySelector(`[data-key="${k}"]:is(input, select)`);
+                if (k in ch || !el) continue;
+                el.value = String(v);
+                mark(el);
+            }
+            say(`saved: ${names.join(", ")}`, "ok");
         } catch (e) {
             if (e.status === 403) say("wrong password: nothing was changed", "error");
             else say("refused: " + e.message, "error");

@@ -260,12 +260,22 @@ async function main() {
     await page.selectOption('select[data-key="s0_rate"]', { label: "10" });
     const green = await page.$$eval(".settings tr.changed", (t) => t.map((x) => x.dataset.key));
     ok(green.sort().join() === "modbus_id,s0_rate", "changed settings are highlighted (A4.6)", JSON.stringify(green));
+    // the S0 rate alone with its own Save (individually), then the rest with
+    // "Save all changes" (all at once): A4.6 "individually and/or ... all at once"
+    await page.click('.settings tr[data-key="s0_rate"] .save-one');
+    await page.fill("#password-dialog input", "0000");
+    await page.click("#password-dialog button.ok");
+    const one = await page.waitForFunction(() => /saved: s0_rate$/.test(document.querySelector(".settings-msg").textContent),
+        null, { timeout: 3000 }).then(() => true, () => false);
+    const left = await page.$$eval(".settings tr.changed", (t) => t.map((x) => x.dataset.key));
+    ok(one && left.join() === "modbus_id", "Save beside the S0 rate saves it alone; the Modbus ID stays an edit",
+        `${await page.textContent(".settings-msg")}; still changed: ${left}`);
     await page.click(".settings .save-all");
     await page.fill("#password-dialog input", "0000");
     await page.click("#password-dialog button.ok");
-    const savedMsg = await page.waitForFunction(() => /saved/.test(document.querySelector(".settings-msg").textContent),
+    const savedMsg = await page.waitForFunction(() => /saved: modbus_id$/.test(document.querySelector(".settings-msg").textContent),
         null, { timeout: 3000 }).then(() => true, () => false);
-    ok(savedMsg, "the right password saves both settings", await page.textContent(".settings-msg"));
+    ok(savedMsg, "Save all changes with the right password saves the rest", await page.textContent(".settings-msg"));
     const id17 = mbpoll(17, "4", 0x4003, 1);
     const s0 = mbpoll(17, "4:float", 0x400d, 1);
     ok(id17 && id17[0] === 17, "Modbus: the meter answers as ID 17 and 0x4003 reads 17 (A3.3)", JSON.stringify(id17));
