@@ -25,6 +25,7 @@
 #define HTTP_RELEASES_MAX 16        /* button presses waiting for their release */
 #define HTTP_CONNECTIONS_MAX 128    /* connections at once (MHD's limit) */
 #define HTTP_IDLE_S 30              /* an idle keep-alive connection is closed */
+#define HTTP_POLL_NS 2000000u       /* --speed max: the sockets every 2 ms of wall time */
 
 /* One event-stream client. */
 typedef struct {
@@ -68,10 +69,11 @@ struct http {
     runner_service_t hook;
     runner_t *run; /* while attached */
     loop_t *loop;
-    loop_ep_t timer;   /* MHD's timeout and the buttons' releases (fd -1) */
-    loop_ep_t *fds;    /* [FD_SETSIZE]: an endpoint per descriptor MHD watches */
-    int max_fd;        /* the highest registered, -1: none */
-    uint64_t ran_wake; /* the loop's wake at which MHD last ran */
+    loop_ep_t timer;      /* MHD's timeout and the buttons' releases (fd -1) */
+    loop_ep_t *fds;       /* [FD_SETSIZE]: an endpoint per descriptor MHD watches */
+    int max_fd;           /* the highest registered, -1: none */
+    uint64_t ran_wake;    /* the loop's wake at which MHD last ran */
+    uint64_t polled_wall; /* --speed max: when the sockets were last looked at */
     http_sse_t sse[HTTP_SSE_MAX];
     int n_sse;
     http_watch_t *watch; /* per meter, while attached */

@@ -145,6 +145,39 @@ code=$(curl -s -o "$tmp/body" -w '%{http_code}|%{content_type}' "$URL/")
 expect "GET / serves the embedded page as text/html" eval '[ "$code" = "200|text/html; charset=utf-8" ] && cmp -s "$tmp/body" frontends/web/index.html'
 code=$(curl -s -o "$tmp/body" -w '%{http_code}' "$URL/nope.js")
 expect "a file the page does not have is 404" eval 'status_is 404'
+# docs/openapi.json: OpenAPI 3, the same routes as docs/http.md's headings,
+# and every route it names is one the twin answers (not 404 or 405).
+cat >"$tmp/openapi.py" <<'PY'
+import json, re, sys, urllib.request, urllib.error
+url = sys.argv[1]
+doc = json.load(open("docs/openapi.json"))
+assert doc["openapi"].startswith("3."), doc["openapi"]
+api = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
+md = open("docs/http.md").read()
+heads = set()
+for line in md.splitlines():
+    if line.startswith("### "):
+        for m, p in re.findall(r"`(GET|PUT|POST) (/[^`\[ ]*)", line):
+            heads.add((m, p.split("?")[0]))
+assert api == heads, ("openapi only", sorted(api - heads), "http.md only", sorted(heads - api))
+for m, p in sorted(api):
+    path = p.replace("{id}", "0")
+    if path.endswith("/registers"):
+        path += "?address=0x4000&count=2"
+    if path == "/api/events":
+        path += "?meter=0"
+    data = b"{}" if m in ("PUT", "POST") else None
+    req = urllib.request.Request(url + path, data=data, method=m)
+    try:
+        code = urllib.request.urlopen(req, timeout=2).status
+    except urllib.error.HTTPError as e:
+        code = e.code
+    except Exception as e: # the event stream does not end: its headers came
+        code = 200 if path.startswith("/api/events") else str(e)
+    assert code not in (404, 405), (m, path, code)
+print(len(api), "routes")
+PY
+expect "docs/openapi.json: OpenAPI 3, the routes of docs/http.md, each answered by the twin" "$PY" "$tmp/openapi.py" "$URL"
 expect "the twin is still running" kill -0 "$twin_pid"
 stop_twin
 echo "1..$n"

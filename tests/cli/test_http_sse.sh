@@ -97,6 +97,25 @@ expect "--http-token without --http: status 2" [ $st = 2 ]
 "$BIN" --help >"$tmp/help"
 expect "--help lists --http and --http-token" eval 'grep -q -- "--http \[HOST:\]PORT" "$tmp/help" && grep -q -- "--http-token TOKEN" "$tmp/help"'
 
+# At --speed max the service is polled between the steps of the run.
+"$BIN" --headless --speed max --quiet --fidelity sample --until 30d --http 127.0.0.1:47132 \
+    --scenario "$tmp/scenario.json" >/dev/null 2>&1 &
+twin_pid=$!
+i=0
+until code=$(curl -s -o "$tmp/body" -w '%{http_code}' "http://127.0.0.1:47132/api/meters/0/readings") &&
+    [ "$code" = 200 ]; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && break
+    sleep 0.05
+done
+t1=$(jq_ 'd["t_ns"]')
+sleep 0.3
+curl -s -o "$tmp/body" "http://127.0.0.1:47132/api/meters/0/readings"
+t2=$(jq_ 'd["t_ns"]')
+expect "--speed max: the API answers between the run's steps, and simulated time runs ahead fast" \
+    "$PY" -c "import sys; sys.exit(0 if float('$t2') - float('$t1') > 5e9 else 1)"
+stop_twin
+
 start_http 47131 "$SC" --http-token s3cret 2>/dev/null
 # start_http polls /api/meters, which answers 401 here: it still shows it is up.
 api GET /api/meters
