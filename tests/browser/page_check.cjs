@@ -14,7 +14,8 @@
 // env: HTTP (base URL), MBPORT (Modbus TCP port), SHOTS (folder for the
 // screenshots), SERIAL (meter 1's serial), U (the three voltages), I (the
 // three currents), PF, EXPORT (the phase that exports, 1-3); TOKEN_HTTP and
-// TOKEN: a second twin that wants a token.
+// TOKEN: a second twin that wants a token; PAGE_TIMES=1 prints the time of
+// each result since the twin started (where a slow run spends it).
 "use strict";
 const { chromium } = require("playwright-core");
 const { execFileSync } = require("child_process");
@@ -37,6 +38,7 @@ let failed = 0;
 function ok(cond, desc, diag) {
     n++;
     console.log(`${cond ? "ok" : "not ok"} ${n} - ${desc}`);
+    if (process.env.PAGE_TIMES) console.log(`# at ${elapsed()} s`);
     if (!cond) {
         failed++;
         if (diag) for (const l of String(diag).split("\n")) console.log("# " + l);
