@@ -295,6 +295,17 @@ async function main() {
     ok(still && still[0] === 17, "Modbus: after the refusal the ID is still 17", JSON.stringify(still));
     await page.screenshot({ path: path.join(SHOTS, "refused-page.png") });
 
+    // ---- a live control: L1's load to 20 A in the panel reaches the
+    // registers (0x500C, L1 current, A3.2) from the next one-second window
+    await page.fill('.controls tr[data-phase="0"] input[data-ctl="current"]', "20");
+    await page.press('.controls tr[data-phase="0"] input[data-ctl="current"]', "Enter");
+    let i20 = null;
+    for (let k = 0; k < 15 && !(i20 && Math.abs(i20[0] - 20) < 1e-3); k++) {
+        await page.waitForTimeout(200);
+        i20 = mbpoll(17, "4:float", 0x500c, 1);
+    }
+    ok(i20 && Math.abs(i20[0] - 20) < 1e-3, "the panel's L1 load of 20 A reads 20 A over Modbus (0x500C)", JSON.stringify(i20));
+
     // ---- the menu with the touch buttons (6.4-6.6): hold the middle one 3 s,
     // >> to SEt, middle, password 0000 (four middle presses), then the list: 6.6.3
     // shows the S0 rate set above, 6.6.6 the Modbus ID.
