@@ -24,7 +24,7 @@ WARN := -Wall -Wextra -Werror
 CSTD := -std=c11
 OPT ?= -O2 -g
 BASE_CFLAGS := $(CSTD) $(OPT) $(WARN) -ffp-contract=off -MMD -MP
-PKGS := sdl2 libserialport libcjson libpcap
+PKGS := sdl2 libserialport libcjson libpcap libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -37,7 +37,10 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/%.o)
+# The page of --http (frontends/web/), embedded in the binary (sim/http/web_assets.h).
+WEB_FILES := $(shell find frontends/web -type f -not -path '*/node_modules/*' 2>/dev/null)
+WEB_OBJ := $(BUILD)/gen/web_assets.o
+SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -90,6 +93,13 @@ $(BUILD)/core/%.o: core/%.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim $(SIM_INC) -Ifrontends $(DEFS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) frontends/web mk/embed_web.sh
+	@mkdir -p $(dir $@)
+	sh mk/embed_web.sh frontends/web > $@.tmp && mv $@.tmp $@
+
+$(WEB_OBJ): $(BUILD)/gen/web_assets.c
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Isim/http -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@

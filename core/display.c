@@ -520,8 +520,11 @@ void display_advance(display_t *d, const readings_t *r, uint64_t now_ns)
         display_field_set(&d->main, DISPLAY_MAIN_DIGITS, txt);
         return;
     }
-    /* 6.1 / 6.5: icon 1 while Bluetooth is on, icon 2 while a bus talks to us. */
-    if (r->settings.bluetooth)
+    /* 6.1 / 6.5: icon 1 while Bluetooth is on, steady while an app is
+     * connected and blinking while it waits for one (docs/decisions.md);
+     * icon 2 while a bus talks to us. */
+    d->bt_waiting = r->settings.bluetooth && !r->bt_connected;
+    if (r->bt_connected || (d->bt_waiting && (now_ns / DISPLAY_BLINK_NS) % 2 == 0))
         d->icons |= DISPLAY_ICON_BT;
     if (r->comm_active)
         d->icons |= DISPLAY_ICON_COMM;
@@ -547,6 +550,10 @@ uint64_t display_deadline(const display_t *d)
             d->screen.blink ? (d->now_ns / DISPLAY_BLINK_NS + 1) * DISPLAY_BLINK_NS : VTIME_NEVER;
     else
         next = d->page_since_ns + d->page_dwell_ns;
+    if (d->bt_waiting) { /* icon 1 blinks */
+        uint64_t b = (d->now_ns / DISPLAY_BLINK_NS + 1) * DISPLAY_BLINK_NS;
+        next = b < next ? b : next;
+    }
     return next < t ? next : t;
 }
 

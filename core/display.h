@@ -83,7 +83,8 @@ typedef enum {
     DISPLAY_ICON_V = 1u << 12,
     DISPLAY_ICON_A = 1u << 13,
     DISPLAY_ICON_HZ = 1u << 14,
-    DISPLAY_ICON_BT = 1u << 15,        /* icon 1: Bluetooth activated (6.1, 6.5) */
+    DISPLAY_ICON_BT = 1u << 15,        /* icon 1: Bluetooth on, blinking until an app connects
+                                          (6.1, 6.5, docs/decisions.md) */
     DISPLAY_ICON_COMM = 1u << 16,      /* icon 2: Modbus / M-Bus traffic (6.1) */
     DISPLAY_ICON_ARROW_FWD = 1u << 17, /* "->" forward, import */
     DISPLAY_ICON_ARROW_REV = 1u << 18, /* "<-" reverse, export */
@@ -192,6 +193,7 @@ typedef struct display {
     uint64_t last_touch_ns; /* for the button-mode backlight */
     bool touched;
     uint8_t backlight_mode;  /* settings.backlight at the last advance */
+    bool bt_waiting;         /* Bluetooth on, no app connected: icon 1 blinks */
     display_screen_t screen; /* the menu's screen while `menu` */
 } display_t;
 

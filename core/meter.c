@@ -125,6 +125,7 @@ static void power_off(meter_t *m)
     m->memory_gen++;
     m->supply = false;
     m->booting = false;
+    m->bt_connected = false; /* the radio goes with the supply */
     sched_set(&m->sched, SCHED_BOOT, VTIME_NEVER);
     lines_reset(m);
     pulse_power_off(&m->pulse, now);
@@ -617,6 +618,7 @@ void meter_readings(const meter_t *m, readings_t *r)
     uint64_t now = meter_now_ns(m);
     r->comm_active =
         recent(modbus_last_request_ns(&m->modbus), now) || recent(m->mbus.last_frame_ns, now);
+    r->bt_connected = m->bt_connected;
     for (int k = 0; k < PULSE_OUTPUTS; k++) {
         r->pulses[k] = pulse_count(&m->pulse, k);
         r->pulse_level[k] = pulse_level(&m->pulse, k);
@@ -651,12 +653,32 @@ settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value)
 {
     CHECK(m);
     settings_err_t err = settings_set(&m->settings, id, value);
+    m->bt_connected = m->bt_connected && m->settings.bluetooth; /* off ends the link (6.5) */
     m->save_due |= err == SETTINGS_OK;
     m->memory_gen += err == SETTINGS_OK;
     tariff_changed(m);
     resync_lines(m);
     rearm(m);
     return err;
+}
+
+bool meter_bt_connect(meter_t *m, bool on)
+{
+    CHECK(m);
+    if (on && (!m->settings.bluetooth || !meter_running(m)))
+        return m->bt_connected;
+    m->bt_connected = on;
+    if (meter_running(m)) {
+        menu_advance(&m->menu, meter_now_ns(m)); /* icon 1 at once */
+        rearm(m);
+    }
+    return m->bt_connected;
+}
+
+bool meter_bt_connected(const meter_t *m)
+{
+    CHECK(m);
+    return m->bt_connected;
 }
 
 void meter_reset(meter_t *m, access_reset_t what)
@@ -813,6 +835,7 @@ static settings_err_t protocol_set(void *ctx, setting_id_t id, int32_t value)
 {
     meter_t *m = ctx;
     settings_err_t err = settings_set(&m->settings, id, value);
+    m->bt_connected = m->bt_connected && m->settings.bluetooth; /* off ends the link (6.5) */
     m->save_due |= err == SETTINGS_OK;
     m->memory_gen += err == SETTINGS_OK;
     tariff_changed(m);

@@ -150,6 +150,9 @@ typedef struct meter {
      * counters, settings, the supply flag): a host that mirrors the image
      * copies it only when this moved (meter_memory_generation()). */
     METER_FIELD uint32_t memory_gen;
+    /* The configurator app is connected over Bluetooth (A4.2): only while
+     * the Bluetooth setting is on (6.5) and the meter runs. */
+    METER_FIELD bool bt_connected;
     METER_FIELD display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     METER_FIELD menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
@@ -257,6 +260,15 @@ bool meter_running(const meter_t *m);
 /* Changes one setting as the menu does (validated by settings.h; the lines
  * take a new ID, baud rate or parity at once); SETTINGS_OK or why not. */
 settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value);
+
+/* The configurator app connects (true) or disconnects (A4.2). A connection
+ * is refused (false returned, nothing changed) while the Bluetooth setting is
+ * off (6.5) or the meter is not running; switching Bluetooth off or losing
+ * the supply ends it. The LCD's icon 1 is steady while an app is connected
+ * and blinks while Bluetooth waits for one (docs/decisions.md). Returns
+ * whether an app is connected afterwards. */
+bool meter_bt_connect(meter_t *m, bool on);
+bool meter_bt_connected(const meter_t *m);
 
 /* Resets a counter as the menu does (6.6.12, 6.6.13). */
 void meter_reset(meter_t *m, access_reset_t what);

@@ -80,6 +80,7 @@ typedef struct readings {
     uint8_t tariff;            /* the tariff in use, 1..4 (0x6048) */
     bool tariff_input;         /* 230 V on terminals 10/11 */
     bool comm_active;          /* Modbus or M-Bus traffic for this meter seen lately */
+    bool bt_connected;         /* the configurator app is connected over Bluetooth (A4.2) */
     uint64_t pulses[3];        /* pulses so far: S0-1, S0-2, the red LED (6.6.3) */
     bool pulse_level[3];       /* the outputs now: true while a pulse is on */
 

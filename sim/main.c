@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "http.h"
 #include "meter.h"
 #include "recfile.h"
 #include "record.h"
@@ -130,6 +131,16 @@ static const char usage[] =
     "                      CSV profiles too) and run nothing: \"FILE: ok\" on\n"
     "                      standard output, or every error found, one a line,\n"
     "                      FILE:LINE:COL: PATH: what (status 2)\n"
+    "  --http [HOST:]PORT  a web service: the configurator app's functions and the\n"
+    "                      front panel in a browser at http://HOST:PORT/, and a\n"
+    "                      JSON control API under /api/ (docs/http.md). HOST\n"
+    "                      defaults to 127.0.0.1; any other address needs\n"
+    "                      --http-token (status 2 without). PORT 0: any free\n"
+    "                      port (printed). With it the twin runs in real time\n"
+    "                      unless --speed is given\n"
+    "  --http-token TOKEN  every request must present TOKEN (\"Authorization:\n"
+    "                      Bearer TOKEN\", ?token=TOKEN, or the cookie the page\n"
+    "                      gets from ?token=); required off loopback\n"
     "  --help              this text\n"
     "  --version           the program's version (VERSION, and the git commit it\n"
     "                      was built from, where there was one)\n"
@@ -177,6 +188,8 @@ typedef struct {
     const char *replay; /* --replay FILE */
     trace_opts_t trace;
     uint64_t trace_from, trace_until; /* ticks */
+    const char *http;                 /* --http [HOST:]PORT */
+    const char *http_token;           /* --http-token */
 } options_t;
 
 /* --modbus [BUS=]SPEC / --mbus [BUS=]SPEC */
@@ -294,7 +307,8 @@ static int parse_args(int argc, char **argv, options_t *o)
                    strcmp(a, "--mbus") == 0 || strcmp(a, "--tcp-idle") == 0 ||
                    strcmp(a, "--gateway-timeout") == 0 || strcmp(a, "--record") == 0 ||
                    strcmp(a, "--replay") == 0 || strncmp(a, "--trace-", 8) == 0 ||
-                   strcmp(a, "--fidelity") == 0) {
+                   strcmp(a, "--fidelity") == 0 || strcmp(a, "--http") == 0 ||
+                   strcmp(a, "--http-token") == 0) {
             if (!val) {
                 fprintf(stderr, "metersim: %s needs a value (see --help)\n", a);
                 return EXIT_INVALID;
@@ -327,6 +341,10 @@ static int parse_args(int argc, char **argv, options_t *o)
                     fprintf(stderr, "metersim: --fidelity %s: expected sample or auto\n", val);
                     return EXIT_INVALID;
                 }
+            } else if (strcmp(a, "--http") == 0) {
+                o->http = val;
+            } else if (strcmp(a, "--http-token") == 0) {
+                o->http_token = val;
             } else if (strcmp(a, "--record") == 0) {
                 o->record = val;
             } else if (strcmp(a, "--replay") == 0) {
@@ -399,7 +417,13 @@ static int parse_args(int argc, char **argv, options_t *o)
     }
     o->trace.from_ns = o->trace_from * VTIME_NS_PER_TICK;
     o->trace.until_ns = o->trace_until * VTIME_NS_PER_TICK;
-    if (o->headless && !speed_given)
+    if (o->http_token && !o->http) {
+        fprintf(stderr, "metersim: --http-token needs --http\n");
+        return EXIT_INVALID;
+    }
+    /* A person or a harness at the browser lives in real time; a benchmark
+     * or a CI run may still ask for --speed (docs/decisions.md). */
+    if (o->headless && !speed_given && !o->http)
         o->speed = 0.0;
     o->speed_given = speed_given;
     return 0;
@@ -576,6 +600,24 @@ int main(int argc, char **argv)
         scenario_free(&sc);
         return 3;
     }
+    http_t *http = NULL;
+    if (o.http) {
+        if (o.replay) {
+            fprintf(stderr, "metersim: --http: not with --replay (the recording's inputs are "
+                            "the only ones)\n");
+            record_close(rec, 0);
+            scenario_free(&sc);
+            return EXIT_INVALID;
+        }
+        http_opts_t ho = {.spec = o.http, .token = o.http_token};
+        if (!(http = http_open(&ho, err, sizeof err))) {
+            fprintf(stderr, "metersim: %s\n", err);
+            record_close(rec, 0);
+            scenario_free(&sc);
+            return EXIT_INVALID;
+        }
+        fprintf(stderr, "metersim: http: serving on port %u\n", (unsigned)http_port(http));
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -609,8 +651,10 @@ int main(int argc, char **argv)
                         .gateway_timeout_ns = o.gateway_timeout * VTIME_NS_PER_TICK,
                         .rec = rec,
                         .replay = replay,
-                        .trace = o.trace};
+                        .trace = o.trace,
+                        .service = http ? http_service(http) : NULL};
     rc = runner_run(&sc, &ro, &stop_requested);
+    http_close(http);
     if (replay && rc <= 1) {
         int d = replay_finish(replay);
         rc = rc ? rc : d;

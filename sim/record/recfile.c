@@ -232,10 +232,10 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         uint64_t m, arg;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
         if (!a || strlen(a) >= sizeof e->action || !get_uint(o, "meter", &m) ||
-            !get_uint(o, "at_ns", &e->at_ns) || !get_uint(o, "arg", &arg) || arg > 2 ||
+            !get_uint(o, "at_ns", &e->at_ns) || !get_uint(o, "arg", &arg) || arg > 255 ||
             !cJSON_IsNumber(v))
             return fail(err, errlen, path, want_n,
-                        "expected \"action\", \"meter\", \"at_ns\", \"arg\" (0 to 2) and "
+                        "expected \"action\", \"meter\", \"at_ns\", \"arg\" (0 to 255) and "
                         "\"value\"");
         snprintf(e->action, sizeof e->action, "%s", a);
         e->meter = (int)m;

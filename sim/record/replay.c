@@ -303,6 +303,8 @@ void replay_attach(replay_t *p, loop_t *loop, endpoints_t *ep)
     loop_add(loop, &p->ep);
 }
 
+static bool replay_control(runner_t *r, const rec_entry_t *e);
+
 void replay_round(replay_t *p, runner_t *r, volatile int *stop)
 {
     const recfile_t *rf = p->rf;
@@ -334,7 +336,7 @@ void replay_round(replay_t *p, runner_t *r, volatile int *stop)
             runner_set_current(r, e->meter, e->arg, e->value);
         } else if (strcmp(e->action, "export") == 0) {
             runner_set_export(r, e->meter, e->arg, e->value != 0);
-        } else {
+        } else if (!replay_control(r, e)) {
             fail_at(p, e, "an action this metersim does not know");
         }
         while (p->next_ui < rf->n && rf->e[p->next_ui].type != REC_UI)
@@ -355,6 +357,30 @@ void replay_round(replay_t *p, runner_t *r, volatile int *stop)
     set_deadline(p);
     if (p->differ)
         *stop = 1;
+}
+
+/* The HTTP service's changes (sim/run/controls.c); false: not one of them. */
+static bool replay_control(runner_t *r, const rec_entry_t *e)
+{
+    int k = e->meter, a = e->arg;
+    bool phase = a >= 0 && a < 3;
+    if (strcmp(e->action, "voltage") == 0 && phase)
+        runner_set_voltage(r, k, a, e->value);
+    else if (strcmp(e->action, "pf") == 0 && phase)
+        runner_set_pf(r, k, a, e->value);
+    else if (strcmp(e->action, "frequency") == 0)
+        runner_set_frequency(r, k, e->value);
+    else if (strcmp(e->action, "phase_supply") == 0 && phase)
+        runner_set_phase_supply(r, k, a, e->value != 0);
+    else if (strcmp(e->action, "setting") == 0 && a < SETTING_COUNT)
+        runner_set_setting(r, k, (setting_id_t)a, (int32_t)e->value);
+    else if (strcmp(e->action, "fault") == 0 && a < METER_FAULT_COUNT)
+        runner_fault(r, k, (meter_fault_t)a);
+    else if (strcmp(e->action, "bluetooth") == 0)
+        runner_bt_connect(r, k, e->value != 0);
+    else
+        return false;
+    return true;
 }
 
 int replay_finish(replay_t *p)

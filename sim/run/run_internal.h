@@ -56,6 +56,12 @@ struct runner {
     bool *described_ok;
     scenario_load_t *loads;
     bool *supply; /* the supply as the scenario or the user set it */
+    /* Live controls (controls.c, the HTTP service): a meter's own grid once
+     * one of its grid's values was changed (until the scenario's next grid
+     * event), and phases switched off one by one. */
+    scenario_grid_t *grids;
+    bool *own_grid;
+    bool (*phase_off)[3];
     run_bus_t *buses;
     scenario_grid_t grid;
     metrology_sample_t buf[800];
@@ -74,8 +80,15 @@ struct runner {
     uint64_t max_lag_ns; /* paced: the latest the host woke after it planned to */
     bool forever;
     trace_t *trace; /* NULL: no trace */
+    bool service_attached;
 };
 typedef struct runner run_t;
+
+/* runner.c, for controls.c */
+void run_set_wave(run_t *r, int k);
+void run_record_action(run_t *r, int k, const char *action, int arg, double value);
+void run_restart_meter(run_t *r, int k, meter_fault_t fault);
+void run_sync_meter(run_t *r, int k);
 
 /* report.c */
 void report_readings(run_t *r, int k);

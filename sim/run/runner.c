@@ -108,9 +108,10 @@ static void follow_supply(run_t *r, int k, const wave_desc_t *d)
  * while its supply is off. */
 static void wave_of(const run_t *r, int k, wave_desc_t *d)
 {
-    scenario_wave(&r->grid, &r->loads[k], r->sc->seed + (uint64_t)k, r->tick, d);
-    if (!r->supply[k])
-        for (int p = 0; p < 3; p++)
+    scenario_wave(r->own_grid[k] ? &r->grids[k] : &r->grid, &r->loads[k], r->sc->seed + (uint64_t)k,
+                  r->tick, d);
+    for (int p = 0; p < 3; p++)
+        if (!r->supply[k] || r->phase_off[k][p])
             d->phase[p].voltage = d->phase[p].current = 0.0;
 }
 
@@ -165,7 +166,7 @@ bool runner_supply(const runner_t *r, int k)
 /* Meter k's waveform alone: a person's action changes one meter, from that
  * meter's own time, and leaves the others' waveforms as they were (a
  * replay applies it at that same instant of that meter, docs/record.md). */
-static void set_wave(run_t *r, int k)
+void run_set_wave(run_t *r, int k)
 {
     wave_desc_t d;
     wave_of(r, k, &d);
@@ -175,7 +176,7 @@ static void set_wave(run_t *r, int k)
 
 /* --record: a person's action on meter k, at the wake it follows and at
  * meter k's own time, where it takes effect. */
-static void record_action(run_t *r, int k, const char *action, int arg, double value)
+void run_record_action(run_t *r, int k, const char *action, int arg, double value)
 {
     if (r->o->rec)
         record_ui(r->o->rec, loop_woke(&r->loop), meter_now_ns(&r->meters[k]), k, action, arg,
@@ -192,20 +193,20 @@ static void set_supply(runner_t *r, int k, bool on)
  * follow (--record, issue 15). */
 void runner_set_supply(runner_t *r, int k, bool on)
 {
-    record_action(r, k, "supply", 0, on);
+    run_record_action(r, k, "supply", 0, on);
     r->supply[k] = on;
-    set_wave(r, k);
+    run_set_wave(r, k);
 }
 
 void runner_button(runner_t *r, int k, menu_button_t b, bool pressed)
 {
-    record_action(r, k, "button", (int)b, pressed);
+    run_record_action(r, k, "button", (int)b, pressed);
     meter_button(&r->meters[k], b, pressed);
 }
 
 void runner_set_tariff_input(runner_t *r, int k, bool on)
 {
-    record_action(r, k, "tariff_input", 0, on);
+    run_record_action(r, k, "tariff_input", 0, on);
     meter_set_tariff_input(&r->meters[k], on);
 }
 
@@ -217,9 +218,9 @@ double runner_current(const runner_t *r, int k, int phase)
 void runner_set_current(runner_t *r, int k, int phase, double amps)
 {
     double imax = variant_of(r->sc->meters[k].model)->imax_a;
-    record_action(r, k, "current", phase, amps);
+    run_record_action(r, k, "current", phase, amps);
     r->loads[k].phase[phase].current = profile_const(amps < 0 ? 0 : amps > imax ? imax : amps);
-    set_wave(r, k);
+    run_set_wave(r, k);
 }
 
 bool runner_export(const runner_t *r, int k, int phase)
@@ -229,9 +230,9 @@ bool runner_export(const runner_t *r, int k, int phase)
 
 void runner_set_export(runner_t *r, int k, int phase, bool export_)
 {
-    record_action(r, k, "export", phase, export_);
+    run_record_action(r, k, "export", phase, export_);
     r->loads[k].phase[phase].export_ = export_;
-    set_wave(r, k);
+    run_set_wave(r, k);
 }
 
 /* What meter k is, as the scenario describes it. */
@@ -317,7 +318,7 @@ static bool setup_buses(run_t *r)
 
 /* A restart: the meter's memory image survives, everything else starts
  * again; a damaged copy is found at that power-up (7.1). */
-static void restart_meter(run_t *r, int k, meter_fault_t fault)
+void run_restart_meter(run_t *r, int k, meter_fault_t fault)
 {
     meter_t *m = &r->meters[k];
     meter_desc_t md;
@@ -414,6 +415,7 @@ static void apply(run_t *r, const scenario_event_t *ev)
         switch (ev->kind) {
         case SCENARIO_EV_GRID:
             r->grid = ev->u.grid;
+            memset(r->own_grid, 0, (size_t)r->sc->n_meters * sizeof *r->own_grid);
             break;
         case SCENARIO_EV_LOAD:
             r->loads[k] = ev->u.load;
@@ -456,7 +458,7 @@ static void apply(run_t *r, const scenario_event_t *ev)
             set_supply(r, k, ev->u.on);
             break;
         case SCENARIO_EV_FAULT:
-            restart_meter(r, k, ev->u.fault);
+            run_restart_meter(r, k, ev->u.fault);
             break;
         case SCENARIO_EV_ASSERT:
             report_check(r, ev, k);
@@ -489,6 +491,8 @@ static void collect(run_t *r)
 static uint64_t serve(run_t *r, uint64_t now)
 {
     uint64_t next = endpoints_service(&r->ep, now);
+    if (r->o->service)
+        r->o->service->step(r->o->service->ctx, r);
     for (int b = 0; b < r->sc->n_buses; b++)
         for (int l = 0; l < METER_LINES; l++) {
             bus_t *line = &r->buses[b].line[l];
@@ -581,6 +585,15 @@ static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns)
         if (bus_deadline(&b->line[l]) <= target * VTIME_NS_PER_TICK)
             bus_collect(&b->line[l]);
     mirror(r); /* before a reply leaves */
+}
+
+/* Meter k and its bus up to the loop's wake (a paced run) or where the run
+ * is: what a master on its bus would see now (the HTTP service reads and
+ * changes a meter at the same instant a Modbus request would). */
+void run_sync_meter(run_t *r, int k)
+{
+    if (r->paced)
+        sync_bus(r, &r->buses[r->sc->meters[k].bus], loop_woke(&r->loop));
 }
 
 /* bus.h's hook: a master is about to send on the line. */
@@ -824,6 +837,8 @@ static int open_endpoints(run_t *r)
 
 static void run_free(run_t *r)
 {
+    if (r->o->service && r->service_attached)
+        r->o->service->detach(r->o->service->ctx, r);
     if (r->trace)
         trace_close(r->trace, 0); /* a run that did not start: nothing in it */
     state_close(&r->state);
@@ -843,6 +858,9 @@ static void run_free(run_t *r)
     free(r->described_ok);
     free(r->loads);
     free(r->supply);
+    free(r->grids);
+    free(r->own_grid);
+    free(r->phase_off);
     free(r);
 }
 
@@ -864,8 +882,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     r->phasors = calloc(n, sizeof *r->phasors);
     r->described = calloc(n, sizeof *r->described);
     r->described_ok = calloc(n, sizeof *r->described_ok);
+    r->grids = calloc(n, sizeof *r->grids);
+    r->own_grid = calloc(n, sizeof *r->own_grid);
+    r->phase_off = calloc(n, sizeof *r->phase_off);
     if (!r->meters || !r->waves || !r->loads || !r->supply || !r->phasors || !r->described ||
-        !r->described_ok) {
+        !r->described_ok || !r->grids || !r->own_grid || !r->phase_off) {
         run_free(r);
         return 3;
     }
@@ -887,6 +908,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     int rc = state_load_all(&r->state, sc, r->meters);
     if (!rc)
         rc = open_endpoints(r);
+    if (!rc && o->service) {
+        if (!o->service->attach(o->service->ctx, r, &r->loop))
+            rc = 2;
+        r->service_attached = rc == 0;
+    }
     if (!rc && !state_start(&r->state, sc, r->meters))
         rc = 3;
     if (rc) {

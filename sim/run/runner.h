@@ -28,6 +28,7 @@
 #include "trace.h"
 
 typedef struct runner runner_t;
+struct loop;
 struct record;
 struct replay;
 
@@ -37,6 +38,19 @@ typedef struct {
     void *ctx;
     bool (*frame)(void *ctx, runner_t *r); /* false: stop the run */
 } runner_ui_t;
+
+/* A service of the run besides the ports (the HTTP service, sim/http/):
+ * attached to the run's event loop before the run starts (false: the run
+ * does not start, status 2), stepped whenever the simulation has moved (at
+ * every stop and every round of the loop: it pushes what changed to its
+ * clients; a run at full speed, which never sleeps in the loop, serves its
+ * sockets there too), detached before the run ends. */
+typedef struct {
+    void *ctx;
+    bool (*attach)(void *ctx, runner_t *r, struct loop *l);
+    void (*step)(void *ctx, runner_t *r);
+    void (*detach)(void *ctx, runner_t *r);
+} runner_service_t;
 
 /* An endpoint named on the command line: --modbus [BUS=]SPEC, --mbus [BUS=]SPEC. */
 typedef struct {
@@ -75,6 +89,7 @@ typedef struct {
                                     recording's (sim/record/replay.h); NULL: none */
     trace_opts_t trace;          /* --trace-vcd/-pcap/-jsonl (docs/trace.md) */
     runner_fidelity_t fidelity;
+    const runner_service_t *service; /* --http (sim/http/); NULL: none */
 } runner_opts_t;
 
 /* Runs until the end. Returns the exit status: 0 every assertion held, 1 one
@@ -98,6 +113,31 @@ double runner_current(const runner_t *r, int k, int phase); /* A, as set now */
 void runner_set_current(runner_t *r, int k, int phase, double amps);
 bool runner_export(const runner_t *r, int k, int phase);
 void runner_set_export(runner_t *r, int k, int phase, bool export_);
+
+/* ---- live controls (controls.c): the HTTP service's changes ----------------
+ * Each is a timeline event: applied at meter k's own time, brought up to the
+ * loop's wake first (what a master would see), written to the log as an
+ * "event" line and into --record as an action, so --replay repeats it. */
+int runner_meters(const runner_t *r);
+bool runner_paced(const runner_t *r);
+/* Meter k (and its bus) up to now: reads see what a Modbus read would. */
+void runner_sync(runner_t *r, int k);
+double runner_voltage(const runner_t *r, int k, int phase); /* V, as set now */
+void runner_set_voltage(runner_t *r, int k, int phase, double volts);
+double runner_pf(const runner_t *r, int k, int phase); /* signed: < 0 capacitive */
+void runner_set_pf(runner_t *r, int k, int phase, double pf);
+double runner_frequency(const runner_t *r, int k);
+void runner_set_frequency(runner_t *r, int k, double hz);
+bool runner_phase_supply(const runner_t *r, int k, int phase);
+void runner_set_phase_supply(runner_t *r, int k, int phase, bool on);
+/* A setting as the menu changes it (meter_set); logged as a "set" event. */
+settings_err_t runner_set_setting(runner_t *r, int k, setting_id_t id, int32_t value);
+/* A fault of docs/scenario.md (a restart through the memory image). */
+void runner_fault(runner_t *r, int k, meter_fault_t fault);
+/* The configurator app connects or disconnects (meter_bt_connect). */
+bool runner_bt_connect(runner_t *r, int k, bool on);
+/* Meter k's memory into its state file now; false without --state. */
+bool runner_save(runner_t *r, int k);
 
 /* "1d 02:03:04.125" for a tick count. */
 void runner_format_time(uint64_t tick, char *buf, size_t cap);

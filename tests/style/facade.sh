@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 INC="-Icore -Isim -Ifrontends $(for d in sim/*/; do printf -- '-I%s ' "${d%/}"; done)"
-PKG=$(pkg-config --cflags sdl2 libcjson cmocka 2>/dev/null)
+PKG=$(pkg-config --cflags sdl2 libcjson cmocka libmicrohttpd 2>/dev/null)
 if [ $# -eq 0 ]; then
     # The files that see meter_t: the host, the frontends, tools, benches and
     # the tests (the interop clients and fuzzers use no meter_t).

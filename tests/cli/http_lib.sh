@@ -1,0 +1,98 @@
+# Shared by tests/cli/test_http*.sh (sourced, not run): TAP counters, a
+# temporary folder, the twin started with --http on a port of the range
+# 47100-47199, calls with curl, JSON read with Debian's python3.
+#
+#   . "$(dirname "$0")/http_lib.sh"
+#   start_http PORT SCENARIO_TEXT [metersim flags...]  -> $twin_pid, $URL
+#   api METHOD PATH [BODY]   -> $code (HTTP status), body in $tmp/body
+#   jq_ 'EXPR'               -> prints EXPR of the body as JSON (d: the body)
+#   stop_twin
+set -u
+BUILD=${BUILD:-build}
+BIN=$BUILD/metersim
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+twin_pid=""
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; }
+# expect DESCRIPTION CONDITION-COMMAND...: ok if the command succeeds.
+expect() {
+    desc=$1
+    shift
+    if "$@" >"$tmp/check.out" 2>&1; then
+        ok "$desc"
+    else
+        notok "$desc"
+        sed 's/^/# /' "$tmp/check.out"
+        echo "# HTTP $code: $(head -c 400 "$tmp/body" 2>/dev/null)"
+    fi
+}
+stop_twin() {
+    if [ -n "$twin_pid" ]; then
+        kill "$twin_pid" 2>/dev/null
+        wait "$twin_pid" 2>/dev/null
+        twin_pid=""
+    fi
+}
+cleanup() {
+    stop_twin
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# start_http PORT SCENARIO_TEXT [flags...]: waits until the service answers
+# (at most 5 s) and the first window is published (the log's t = 2 line).
+start_http() {
+    HPORT=$1
+    printf '%s\n' "$2" >"$tmp/scenario.json"
+    shift 2
+    URL=http://127.0.0.1:$HPORT
+    "$BIN" --headless --scenario "$tmp/scenario.json" --until 300s --http "127.0.0.1:$HPORT" \
+        "$@" >"$tmp/twin.log" 2>"$tmp/twin.err" &
+    twin_pid=$!
+    i=0
+    until curl -s -o /dev/null "$URL/api/meters" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 250 ] || ! kill -0 "$twin_pid" 2>/dev/null; then
+            echo "# the twin did not serve HTTP: $(cat "$tmp/twin.err")"
+            return 1
+        fi
+        sleep 0.02
+    done
+    i=0
+    while ! grep -q '"t":2[,}]' "$tmp/twin.log" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 250 ] && return 1
+        sleep 0.02
+    done
+    return 0
+}
+
+# api METHOD PATH [BODY] [curl flags...]
+api() {
+    m=$1 p=$2
+    shift 2
+    if [ $# -gt 0 ]; then
+        b=$1
+        shift
+        code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+            --data-binary "$b" "$@" "$URL$p")
+    else
+        code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$URL$p")
+    fi
+}
+
+# jq_ EXPR: a Python expression over the body `d` (parsed JSON), printed.
+jq_() {
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=eval(sys.argv[2]); print(json.dumps(r) if not isinstance(r,str) else r)' "$tmp/body" "$1"
+}
+# jt EXPR: succeeds when the Python expression over the body is true.
+jt() {
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/body" "$1" || {
+        echo "false: $1"
+        return 1
+    }
+}
+status_is() { [ "$code" = "$1" ] || { echo "status $code, expected $1"; return 1; }; }
