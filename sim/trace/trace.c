@@ -226,7 +226,9 @@ void trace_meter(trace_t *t, int k, meter_t *m, const wave_desc_t *wave)
         return;
     }
     const metrology_values_t *v = &m->metrology.values;
-    if (s->seen && v->seq != s->seq && in_window(t, v->end_tick * VTIME_NS_PER_TICK))
+    /* seq back to 0 is the metrology starting afresh at power-up (nothing
+     * published yet), not a window: it would be stamped 0, out of order. */
+    if (s->seen && v->seq != s->seq && v->seq != 0 && in_window(t, v->end_tick * VTIME_NS_PER_TICK))
         jsonl_window(t->jsonl, meter_name(t, k), v, v->end_tick * VTIME_NS_PER_TICK);
     s->seq = v->seq;
     s->seen = true;

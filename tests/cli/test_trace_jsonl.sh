@@ -19,7 +19,16 @@ st=$?
 "$BIN" --headless --quiet --scenario "$SC" --trace-jsonl "$tmp/w.jsonl" --trace-from 5s \
     --trace-until 8s >/dev/null 2>>"$tmp/err"
 st2=$?
-"$PY" - "$SC" "$tmp/t.jsonl" "$tmp/w.jsonl" "$st" "$st2" <<'PYEOF'
+# Every scenario of tests/scenarios/pass (outages, restarts, faults, buses):
+# no record written out of order.
+for f in tests/scenarios/pass/*.json; do
+    "$BIN" --headless --quiet --scenario "$f" --trace-jsonl "$tmp/o.jsonl" >/dev/null 2>"$tmp/o.err"
+    printf '%s %s %s\n' "$f" "$?" "$(grep -c 'out of order' "$tmp/o.err")" >>"$tmp/order.txt"
+    "$PY" -c 'import json, sys
+t = [json.loads(l)["t_ns"] for l in open(sys.argv[1])]
+sys.exit(any(b < a for a, b in zip(t, t[1:])))' "$tmp/o.jsonl" || echo "$f lines out of order" >>"$tmp/order.txt"
+done
+"$PY" - "$SC" "$tmp/t.jsonl" "$tmp/w.jsonl" "$st" "$st2" "$tmp/order.txt" <<'PYEOF'
 import json, math, sys
 sc = json.load(open(sys.argv[1]))
 n = 0
@@ -91,4 +100,9 @@ w = [json.loads(l) for l in open(sys.argv[3])]
 tap(len(w) > 0 and all(5 * 10**9 <= r["t_ns"] <= 8 * 10**9 for r in w)
     and sum(1 for r in w if r["type"] == "frame" and r["dir"] == "to_meter") == sum(1 for x in want if 5e9 <= x[1] <= 8e9),
     "--trace-from 5s --trace-until 8s: only what happened from 5 s to 8 s")
+rows = [l.split() for l in open(sys.argv[6])]
+bad = [r for r in rows if len(r) != 3 or r[2] != "0"]
+tap(len(rows) >= 15 and not bad,
+    "every scenario of tests/scenarios/pass: its JSONL in order of t_ns, no record late (%d)" % len(rows),
+    repr(bad))
 PYEOF
