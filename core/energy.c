@@ -18,13 +18,32 @@ int64_t energy_wrap(int64_t uwh)
     return uwh % ENERGY_MODULUS_UWH; /* keeps the sign: -12 kWh stays -12 kWh */
 }
 
-/* Whole micro-units of rem + x, keeping the fraction for next time. */
-static int64_t quantize(double *rem, double x)
+/* A quantity of x > 0 micro-units a cycle, from remainder rem: x in the
+ * remainders' fixed point (rounded to 2^-32 of a micro-unit, the only
+ * rounding; it is the same for one cycle and for a run). */
+static energy_stream_t stream(uint32_t rem, double x)
 {
-    double t = *rem + x;
-    double n = floor(t);
-    *rem = t - n;
-    return (int64_t)n;
+    double w = floor(x);
+    uint64_t fr = (uint64_t)((x - w) * ENERGY_REM_ONE + 0.5);
+    if (fr >= (1ull << 32)) {
+        w += 1.0;
+        fr -= 1ull << 32;
+    }
+    return (energy_stream_t){.whole = (int64_t)w, .frac = fr, .rem0 = rem, .on = true};
+}
+
+/* Whole micro-units a stream counted in its first j cycles. */
+static int64_t counted(const energy_stream_t *s, uint64_t j)
+{
+    if (!s->on)
+        return 0;
+    return (int64_t)j * s->whole + (int64_t)(((uint64_t)s->rem0 + j * s->frac) >> 32);
+}
+
+/* Its remainder after j cycles. */
+static uint32_t left(const energy_stream_t *s, uint64_t j)
+{
+    return s->on ? (uint32_t)((uint64_t)s->rem0 + j * s->frac) : s->rem0;
 }
 
 /* How a combination code turns forward and reverse into "total" (6.6.15). */
@@ -58,39 +77,110 @@ static void add_tariff(energy_reg_t *r, int tariff, int64_t x)
     add(&r->slot[ENERGY_T1 + tariff - 1], x);
 }
 
-void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int code,
-                      energy_delta_t *delta)
+void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tariff, int code,
+                        energy_run_t *run)
 {
-    int64_t fwd[2][3] = {{0}}, rev[2][3] = {{0}};
-    int64_t sum_fwd[2] = {0}, sum_rev[2] = {0};
-    double net[2] = {0.0, 0.0};
-    double amount[2][3];
-
-    METER_ASSERT(e && c); /* delta may be NULL */
+    METER_ASSERT(e && c && run);
     METER_ASSERT(tariff >= 1 && tariff <= 4 && code >= 1 && code <= 5);
+    memset(run, 0, sizeof *run);
+    run->tariff = tariff;
+    run->code = code;
+    double net[2] = {0.0, 0.0};
     for (int k = 0; k < 3; k++) {
         /* No creep: below the starting current a phase registers nothing (4). */
-        amount[0][k] = c->started[k] ? c->p_ws[k] * UWH_PER_WS : 0.0;
-        amount[1][k] = c->started[k] ? c->q_vars[k] * UWH_PER_WS : 0.0;
+        run->amount[0][k] = c->started[k] ? c->p_ws[k] * UWH_PER_WS : 0.0;
+        run->amount[1][k] = c->started[k] ? c->q_vars[k] * UWH_PER_WS : 0.0;
         for (int a = 0; a < 2; a++) {
-            double x = amount[a][k];
+            double x = run->amount[a][k];
+            /* Direction is decided per phase and per cycle on its net energy. */
             if (x > 0.0)
-                fwd[a][k] = quantize(&e->rem_phase[a][0][k], x);
+                run->phase[a][0][k] = stream(e->rem_phase[a][0][k], x);
             else if (x < 0.0)
-                rev[a][k] = quantize(&e->rem_phase[a][1][k], -x);
-            sum_fwd[a] += fwd[a][k];
-            sum_rev[a] += rev[a][k];
+                run->phase[a][1][k] = stream(e->rem_phase[a][1][k], -x);
             net[a] += x;
         }
     }
+    if (code == 5) {
+        /* C-05 nets the phases before deciding the direction (6.6.15). */
+        if (net[0] > 0.0)
+            run->net[0] = stream(e->rem_net[0][0], net[0]);
+        else if (net[0] < 0.0)
+            run->net[1] = stream(e->rem_net[0][1], -net[0]);
+    }
+}
+
+/* The whole micro-units of every stream over cycles j0 + 1 .. j1. */
+typedef struct {
+    int64_t fwd[2][3], rev[2][3];
+    int64_t f[2], r[2]; /* forward and reverse as the totals count them */
+} counts_t;
+
+static void count(const energy_run_t *run, uint64_t j0, uint64_t j1, counts_t *n)
+{
+    for (int a = 0; a < 2; a++) {
+        n->f[a] = n->r[a] = 0;
+        for (int k = 0; k < 3; k++) {
+            n->fwd[a][k] = counted(&run->phase[a][0][k], j1) - counted(&run->phase[a][0][k], j0);
+            n->rev[a][k] = counted(&run->phase[a][1][k], j1) - counted(&run->phase[a][1][k], j0);
+            n->f[a] += n->fwd[a][k];
+            n->r[a] += n->rev[a][k];
+        }
+    }
+    if (run->code == 5) {
+        n->f[0] = counted(&run->net[0], j1) - counted(&run->net[0], j0);
+        n->r[0] = counted(&run->net[1], j1) - counted(&run->net[1], j0);
+    }
+}
+
+void energy_run_delta(const energy_run_t *run, uint64_t j0, uint64_t j1, energy_delta_t *d)
+{
+    METER_ASSERT(run && d && j0 <= j1);
+    counts_t n;
+    count(run, j0, j1, &n);
+    d->active_fwd = n.f[0];
+    d->active_rev = n.r[0];
+    d->led = n.f[0] + n.r[0];
+    d->reactive_fwd = n.f[1];
+    d->reactive_rev = n.r[1];
+}
+
+bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n)
+{
+    METER_ASSERT(e && run);
+    /* Every register moves by at most the sum of all streams' counts at
+     * any step; so long as that keeps it inside the modulus, no step wraps. */
+    int64_t bound = 0;
+    for (int a = 0; a < 2; a++)
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 3; k++)
+                bound += counted(&run->phase[a][d][k], n);
+    bound += counted(&run->net[0], n) + counted(&run->net[1], n);
+    if (bound < 0 || bound >= ENERGY_MODULUS_UWH)
+        return false;
+    energy_t *w = (energy_t *)e; /* energy_register() is the one enumeration; nothing is written */
+    for (unsigned i = 0; i < ENERGY_REGISTERS; i++) {
+        int64_t v = *energy_register(w, i);
+        if ((v < 0 ? -v : v) >= ENERGY_MODULUS_UWH - bound)
+            return false;
+    }
+    return true;
+}
+
+void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)
+{
+    METER_ASSERT(e && run);
+    int tariff = run->tariff, code = run->code;
+    counts_t c;
+    count(run, 0, n, &c);
+    for (int a = 0; a < 2; a++)
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 3; k++)
+                e->rem_phase[a][d][k] = left(&run->phase[a][d][k], n);
+    e->rem_net[0][0] = left(&run->net[0], n);
+    e->rem_net[0][1] = left(&run->net[1], n);
 
     for (int a = 0; a < 2; a++) {
-        int64_t f = sum_fwd[a], r = sum_rev[a];
-        if (a == 0 && code == 5) {
-            /* C-05 nets the phases before deciding the direction (6.6.15). */
-            f = net[0] > 0.0 ? quantize(&e->rem_net[0][0], net[0]) : 0;
-            r = net[0] < 0.0 ? quantize(&e->rem_net[0][1], -net[0]) : 0;
-        }
+        int64_t f = c.f[a], r = c.r[a];
         /* Reactive total is the sum of both directions: the combination code
          * is defined for active energy only (6.6.15; docs/decisions.md). */
         int64_t t = a == 0 ? combine(code, f, r) : f + r;
@@ -98,36 +188,58 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
         add_tariff(&e->reverse[a], tariff, r);
         add_tariff(&e->total[a], tariff, t);
         for (int k = 0; k < 3; k++) {
-            add(&e->forward[a].slot[ENERGY_L1 + k], fwd[a][k]);
-            add(&e->reverse[a].slot[ENERGY_L1 + k], rev[a][k]);
+            add(&e->forward[a].slot[ENERGY_L1 + k], c.fwd[a][k]);
+            add(&e->reverse[a].slot[ENERGY_L1 + k], c.rev[a][k]);
             add(&e->total[a].slot[ENERGY_L1 + k],
-                a == 0 ? combine(code == 5 ? 4 : code, fwd[a][k], rev[a][k])
-                       : fwd[a][k] + rev[a][k]);
+                a == 0 ? combine(code == 5 ? 4 : code, c.fwd[a][k], c.rev[a][k])
+                       : c.fwd[a][k] + c.rev[a][k]);
         }
         if (a == 0) {
             /* The trip counter counts what "total" counts (6.6.13). */
             add(&e->resettable[0], t);
             for (int k = 0; k < 3; k++)
-                add(&e->resettable[1 + k], combine(code == 5 ? 4 : code, fwd[0][k], rev[0][k]));
-            if (delta) {
-                delta->active_fwd = f;
-                delta->active_rev = r;
-                delta->led = f + r;
-            }
-        } else if (delta) {
-            delta->reactive_fwd = f;
-            delta->reactive_rev = r;
+                add(&e->resettable[1 + k], combine(code == 5 ? 4 : code, c.fwd[0][k], c.rev[0][k]));
         }
     }
 
     for (int k = 0; k < 3; k++) {
-        int64_t q = fwd[1][k] + rev[1][k];
+        int64_t q = c.fwd[1][k] + c.rev[1][k];
         if (q == 0)
             continue;
-        int quad = metrology_quadrant(amount[0][k], amount[1][k]) - 1;
+        int quad = metrology_quadrant(run->amount[0][k], run->amount[1][k]) - 1;
         add(&e->quadrant[quad][0], q);
         add(&e->quadrant[quad][tariff], q);
     }
+}
+
+void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int code,
+                      energy_delta_t *delta)
+{
+    METER_ASSERT(e && c); /* delta may be NULL */
+    energy_run_t run;
+    energy_run_prepare(e, c, tariff, code, &run);
+    energy_run_commit(e, &run, 1);
+    if (delta)
+        energy_run_delta(&run, 0, 1, delta);
+}
+
+static uint32_t *rem_at(energy_t *e, unsigned i)
+{
+    METER_ASSERT(i < 16);
+    if (i < 12)
+        return &e->rem_phase[i / 6][(i / 3) % 2][i % 3];
+    return &e->rem_net[(i - 12) / 2][(i - 12) % 2];
+}
+
+double energy_rem_get(const energy_t *e, unsigned i)
+{
+    return (double)*rem_at((energy_t *)e, i) / ENERGY_REM_ONE;
+}
+
+void energy_rem_set(energy_t *e, unsigned i, double v)
+{
+    double x = v * ENERGY_REM_ONE + 0.5;
+    *rem_at(e, i) = x <= 0.0 ? 0u : x >= ENERGY_REM_ONE ? 0xFFFFFFFFu : (uint32_t)x;
 }
 
 void energy_reset_day_counter(energy_t *e)
