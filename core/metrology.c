@@ -468,3 +468,31 @@ void metrology_close_cycle(metrology_t *m, bool ends_at_crossing, double end)
 {
     close_cycle(m, ends_at_crossing, end);
 }
+
+void metrology_close_repeat(metrology_t *m, uint64_t n, uint64_t c1, uint32_t period, double move,
+                            const metrology_sums_t s[3], const double ll[3], double ticks)
+{
+    /* The additions of close_cycle(), in its order for each accumulator
+     * (the accumulators are independent), so the window is the same bits. */
+    for (uint64_t j = 0; j < n; j++) {
+        for (int k = 0; k < 3; k++) {
+            metrology_sums_t *w = &m->win_whole[k];
+            w->u2 += s[k].u2;
+            w->i2 += s[k].i2;
+            w->p += s[k].p;
+            w->q += s[k].q;
+            m->win_whole_ll[k] += ll[k];
+        }
+        m->win_ticks += ticks;
+        m->win_period_ticks += ticks;
+        m->win_periods++;
+        if (m->win_ticks >= METROLOGY_WINDOW_TICKS - WINDOW_SLACK) {
+            m->tick = c1 + j * period;
+            publish(m);
+        }
+    }
+    m->tick = c1 + (n - 1) * period;
+    m->cycle.end = (double)m->tick - move;
+    m->cycle_ready = true;
+    m->have_crossing = true;
+}

@@ -327,6 +327,7 @@ static bool same_voltage(const metrology_phasors_t *a, const metrology_phasors_t
 void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
                                connection_t conn, int ref)
 {
+    st->clone = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
     if (!st->have || !same_voltage(&st->ph, ph))
         st->v_since = ph->since;
@@ -562,7 +563,7 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
 
 /* The tick at which the crossing after the one at st->c is found, and the
  * share of the sample before it that the next cycle takes. */
-static void find_next(metrology_steady_t *st, const metrology_t *m)
+static bool find_next(metrology_steady_t *st, const metrology_t *m)
 {
     const metrology_phasors_t *p = &st->ph;
     /* A period of a whole number of ticks (50 Hz: 160) puts every crossing
@@ -573,7 +574,7 @@ static void find_next(metrology_steady_t *st, const metrology_t *m)
     if (st->periodic && st->reused && st->fast_left > 0) {
         st->fast_left--;
         st->next_c = st->c + st->period;
-        return;
+        return true;
     }
     st->fast_left = FAST_CYCLES;
     double whole;
@@ -610,10 +611,12 @@ static void find_next(metrology_steady_t *st, const metrology_t *m)
     st->next_move = 1.0 - f;
     st->next_uref[0] = u0;
     st->next_uref[1] = u1;
+    return false;
 }
 
 bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64_t c)
 {
+    st->clone = false;
     if (!st->have || !st->usable || st->ref != m->ref || !m->have_crossing)
         return false;
     /* The delay line of the cycle's first whole tick must hold this
@@ -743,13 +746,39 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     st->c = c1;
     st->bank_from = c1 + 1u;
     memset(&st->bank, 0, sizeof st->bank);
-    find_next(st, m);
+    bool fast = find_next(st, m);
+    st->clone = reuse && fast && st->next_c - c1 == len;
+}
+
+uint64_t metrology_steady_clones(const metrology_steady_t *st)
+{
+    return st->lazy && st->clone && st->fast_left > 0 ? (uint64_t)st->fast_left : 0;
+}
+
+void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n)
+{
+    if (n == 0)
+        return;
+    /* Each close would take the reused cycle (nothing it compares moved)
+     * and find the next crossing one period on (fast_left > 0). */
+    uint64_t c1 = st->next_c;
+    metrology_sums_t s[3];
+    for (int k = 0; k < 3; k++)
+        s[k] = st->last_cyc.s[k];
+    metrology_close_repeat(m, n, c1, st->period, st->next_move, s, st->last_cyc.ll, st->last_ticks);
+    st->n_closed += n;
+    st->n_reused += n;
+    st->fast_left -= (int)n;
+    st->c = c1 + (n - 1u) * st->period;
+    st->bank_from = st->c + 1u;
+    st->next_c = st->c + st->period;
 }
 
 bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrology_phasors_t *ph,
                             connection_t conn)
 {
     uint64_t now = m->tick; /* the first tick under ph */
+    st->clone = false;
     /* The lazy loop closes the cycle at next_c before it moves on: now is
      * at most the crossing tick (a change there leaves the split sample
      * before it under the old currents, held in bank_last). */
@@ -786,6 +815,7 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
 
 void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
 {
+    st->clone = false;
     uint64_t now = m->tick; /* the next tick to be sampled */
     metrology_tick_sums_t cyc = st->head, prev = st->head_last;
     double prev_ref = st->head_uref;

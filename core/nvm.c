@@ -45,7 +45,6 @@ static double bits_double(uint64_t u)
     return d;
 }
 
-
 static void put_settings(wr_t *w, const settings_t *s)
 {
     put(w, s->bluetooth, 1);
