@@ -107,6 +107,27 @@ void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tarif
         else if (net[0] < 0.0)
             run->net[1] = stream(e->rem_net[0][1], -net[0]);
     }
+    for (int a = 0; a < 2; a++)
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 3; k++)
+                if (run->phase[a][d][k].on)
+                    run->mask[a * 2 + d] |= 1u << (a * 6 + d * 3 + k);
+    if (code == 5)
+        for (int d = 0; d < 2; d++)
+            run->mask[ENERGY_RUN_ACTIVE_FWD + d] = run->net[d].on ? 1u << (12 + d) : 0u;
+}
+
+static const energy_stream_t *stream_at(const energy_run_t *run, unsigned bit)
+{
+    return bit < 12 ? &run->phase[bit / 6][(bit / 3) % 2][bit % 3] : &run->net[bit - 12];
+}
+
+int64_t energy_run_counted(const energy_run_t *run, unsigned mask, uint64_t j)
+{
+    int64_t n = 0;
+    for (; mask; mask &= mask - 1)
+        n += counted(stream_at(run, (unsigned)__builtin_ctz(mask)), j);
+    return n;
 }
 
 /* The whole micro-units of every stream over cycles j0 + 1 .. j1. */
@@ -135,13 +156,39 @@ static void count(const energy_run_t *run, uint64_t j0, uint64_t j1, counts_t *n
 void energy_run_delta(const energy_run_t *run, uint64_t j0, uint64_t j1, energy_delta_t *d)
 {
     METER_ASSERT(run && d && j0 <= j1);
-    counts_t n;
-    count(run, j0, j1, &n);
-    d->active_fwd = n.f[0];
-    d->active_rev = n.r[0];
-    d->led = n.f[0] + n.r[0];
-    d->reactive_fwd = n.f[1];
-    d->reactive_rev = n.r[1];
+    int64_t q[ENERGY_RUN_QUANTITIES];
+    for (int i = 0; i < ENERGY_RUN_QUANTITIES; i++)
+        q[i] =
+            energy_run_counted(run, run->mask[i], j1) - energy_run_counted(run, run->mask[i], j0);
+    d->active_fwd = q[ENERGY_RUN_ACTIVE_FWD];
+    d->active_rev = q[ENERGY_RUN_ACTIVE_REV];
+    d->led = d->active_fwd + d->active_rev;
+    d->reactive_fwd = q[ENERGY_RUN_REACTIVE_FWD];
+    d->reactive_rev = q[ENERGY_RUN_REACTIVE_REV];
+}
+
+/* The largest |register|. */
+static int64_t largest(const energy_t *e)
+{
+    int64_t m = 0;
+    const energy_reg_t *regs[6] = {&e->total[0],   &e->total[1],   &e->forward[0],
+                                   &e->forward[1], &e->reverse[0], &e->reverse[1]};
+    for (int r = 0; r < 6; r++)
+        for (int i = 0; i < ENERGY_SLOTS; i++) {
+            int64_t v = regs[r]->slot[i];
+            v = v < 0 ? -v : v;
+            m = v > m ? v : m;
+        }
+    for (int q = 0; q < 4; q++)
+        for (int t = 0; t < 5; t++) {
+            int64_t v = e->quadrant[q][t] < 0 ? -e->quadrant[q][t] : e->quadrant[q][t];
+            m = v > m ? v : m;
+        }
+    for (int i = 0; i < 4; i++) {
+        int64_t v = e->resettable[i] < 0 ? -e->resettable[i] : e->resettable[i];
+        m = v > m ? v : m;
+    }
+    return m;
 }
 
 bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n)
@@ -157,13 +204,7 @@ bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n)
     bound += counted(&run->net[0], n) + counted(&run->net[1], n);
     if (bound < 0 || bound >= ENERGY_MODULUS_UWH)
         return false;
-    energy_t *w = (energy_t *)e; /* energy_register() is the one enumeration; nothing is written */
-    for (unsigned i = 0; i < ENERGY_REGISTERS; i++) {
-        int64_t v = *energy_register(w, i);
-        if ((v < 0 ? -v : v) >= ENERGY_MODULUS_UWH - bound)
-            return false;
-    }
-    return true;
+    return largest(e) < ENERGY_MODULUS_UWH - bound;
 }
 
 void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)

@@ -94,6 +94,15 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
  * remainder, so after j cycles it has counted
  *   Q(j) = j * whole + ((rem0 + j * frac) >> 32)
  * whole micro-units, exactly what j calls of energy_add_cycle() count. */
+/* Streams by bit: phase[a][d][k] is bit a * 6 + d * 3 + k, net[d] bit 12 + d. */
+enum {
+    ENERGY_RUN_ACTIVE_FWD, /* the quantities of energy_delta_t, as masks */
+    ENERGY_RUN_ACTIVE_REV,
+    ENERGY_RUN_REACTIVE_FWD,
+    ENERGY_RUN_REACTIVE_REV,
+    ENERGY_RUN_QUANTITIES
+};
+
 typedef struct {
     int64_t whole;
     uint64_t frac; /* < 2^32 */
@@ -106,6 +115,7 @@ typedef struct {
     energy_stream_t net[2];         /* C-05: active fwd/rev, netted */
     double amount[2][3];            /* uWh per cycle, signed: the quadrants */
     int tariff, code;
+    unsigned mask[ENERGY_RUN_QUANTITIES]; /* the streams (on) each quantity sums */
 } energy_run_t;
 
 /* The streams of cycle c from the remainders now in e. */
@@ -115,6 +125,10 @@ void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tarif
 /* What cycles j0 + 1 .. j1 of the run add, as energy_add_cycle() reports
  * one cycle (for j1 = j0 + 1: that cycle's own delta). */
 void energy_run_delta(const energy_run_t *run, uint64_t j0, uint64_t j1, energy_delta_t *d);
+
+/* The whole micro-units the streams of `mask` counted in the run's first
+ * j cycles (a quantity's count from cycle j0 to j1 is the difference). */
+int64_t energy_run_counted(const energy_run_t *run, unsigned mask, uint64_t j);
 
 /* Whether n cycles of the run keep every register inside the modulus at
  * every step (then booking them at once wraps nothing, as one by one). */

@@ -391,18 +391,33 @@ void meter_book_one_by_one(meter_t *m, bool on)
 
 /* ---- runs of equal cycles (docs/performance.md) ------------------------- */
 
+/* The streams each output counts (pulse.h: S0-1, S0-2, the LED), for the
+ * pulse type in force. */
+static void output_masks(const pulse_t *p, const energy_run_t *run, unsigned mask[PULSE_OUTPUTS])
+{
+    unsigned af = run->mask[ENERGY_RUN_ACTIVE_FWD], ar = run->mask[ENERGY_RUN_ACTIVE_REV];
+    unsigned rf = run->mask[ENERGY_RUN_REACTIVE_FWD], rr = run->mask[ENERGY_RUN_REACTIVE_REV];
+    energy_delta_t probe = {
+        .active_fwd = 1, .active_rev = 2, .reactive_fwd = 4, .reactive_rev = 8, .led = 3};
+    for (int k = 0; k < PULSE_OUTPUTS; k++) {
+        /* What pulse_output_energy() sums, read back from a probe. */
+        int64_t w = pulse_output_energy(p, &probe, k);
+        mask[k] = (w & 1 ? af : 0u) | (w & 2 ? ar : 0u) | (w & 4 ? rf : 0u) | (w & 8 ? rr : 0u);
+    }
+}
+
 /* The first cycle j in [from, n) of the run whose energy takes an output's
  * accumulator to its weight; n when none does. */
-static uint64_t first_crossing(const pulse_t *p, const energy_run_t *run, uint64_t from, uint64_t n)
+static uint64_t first_crossing(const pulse_t *p, const energy_run_t *run,
+                               const unsigned mask[PULSE_OUTPUTS], uint64_t from, uint64_t n)
 {
     uint64_t best = n;
-    energy_delta_t d;
     for (int k = 0; k < PULSE_OUTPUTS; k++) {
         int64_t w = p->out[k].weight_uwh, need = w - p->out[k].acc_uwh;
-        if (w <= 0)
+        if (w <= 0 || !mask[k] || best == from)
             continue;
-        energy_run_delta(run, from, best, &d);
-        int64_t all = pulse_output_energy(p, &d, k);
+        int64_t base = energy_run_counted(run, mask[k], from);
+        int64_t all = energy_run_counted(run, mask[k], best) - base;
         if (all < need || all <= 0)
             continue; /* none before the best so far */
         /* Cycles from..j: the rate tells where; the counts say exactly. */
@@ -410,23 +425,10 @@ static uint64_t first_crossing(const pulse_t *p, const energy_run_t *run, uint64
         uint64_t j = from + (uint64_t)((double)need / (double)all * (double)span);
         if (j >= best)
             j = best - 1;
-        for (;;) { /* down while cycle j - 1 already gets there */
-            energy_run_delta(run, from, j + 1, &d);
-            if (pulse_output_energy(p, &d, k) < need)
-                break;
-            if (j == from) {
-                j = from - 1; /* j + 1 below is `from` */
-                break;
-            }
-            j--;
-        }
-        j++; /* the first that does, or above: up while it does not */
-        for (;;) {
-            energy_run_delta(run, from, j + 1, &d);
-            if (pulse_output_energy(p, &d, k) >= need)
-                break;
+        while (j > from && energy_run_counted(run, mask[k], j) - base >= need)
+            j--; /* cycle j - 1 already gets there */
+        while (energy_run_counted(run, mask[k], j + 1) - base < need)
             j++;
-        }
         if (j < best)
             best = j;
     }
@@ -479,6 +481,8 @@ static uint64_t book_run(meter_t *m, uint64_t end)
     if (!energy_run_fits(&m->energy, &run, n))
         return 0;
 
+    unsigned mask[PULSE_OUTPUTS];
+    output_masks(&m->pulse, &run, mask);
     const double move = st->next_move, ticks = m->metrology.cycle.ticks;
     uint64_t done = 0;  /* cycles whose pulses are applied */
     uint64_t seen = c1; /* the loop's event check is done up to this tick */
@@ -496,7 +500,7 @@ static uint64_t book_run(meter_t *m, uint64_t end)
             if (js > n)
                 js = n;
         }
-        uint64_t jc = first_crossing(&m->pulse, &run, done, js);
+        uint64_t jc = first_crossing(&m->pulse, &run, mask, done, js);
         uint64_t upto = jc < js ? jc : js;
         if (upto > done) { /* cycles that earn nothing and see no edge */
             energy_run_delta(&run, done, upto, &d);
