@@ -16,7 +16,7 @@
  * same cycle: its sums are reused (a difference of 1e-12 of a tick moves
  * a sum by about 1e-14 of itself). */
 #define SAME 1e-12
-#define FAST_CYCLES 50
+#define FAST_CYCLES 400
 #define SAME_F 1e-13 /* of the frequency: 4e-12 of a tick of delay at 50 Hz */
 #define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
 
@@ -570,7 +570,10 @@ static bool find_next(metrology_steady_t *st, const metrology_t *m)
      * at the same fraction of a tick: after a cycle that was the same as
      * the one before, the next is found one period on, with the same split,
      * and looked at afresh every FAST_CYCLES (the phase drifts by the
-     * rounding of the step only, about 1e-17 of a cycle per period). */
+     * rounding of the step only, about 1e-17 of a cycle per period: 4e-15
+     * of a cycle, 7e-13 of a tick at 50 Hz, over 400, below SAME). Every
+     * look afresh ends a run of clones (meter.c book_run), so it is rare:
+     * 400 periods, 8 s at 50 Hz (docs/performance.md). */
     if (st->periodic && st->reused && st->fast_left > 0) {
         st->fast_left--;
         st->next_c = st->c + st->period;

@@ -136,7 +136,12 @@ static void set_waves(run_t *r)
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
         wave_of(r, k, &d);
-        wave_set(&r->waves[k], &d);
+        /* --fidelity auto: an unchanged grid keeps its waveform as it is
+         * (wave_set() would fold the phase into a new anchor and recompute
+         * the tables, a twentieth of a steady year's time); the phase runs
+         * on the same at any pace, since the seconds are the same. */
+        if (r->o->fidelity != RUNNER_FIDELITY_AUTO || memcmp(&r->waves[k].desc, &d, sizeof d) != 0)
+            wave_set(&r->waves[k], &d);
         describe(r, k, &d, false);
         follow_supply(r, k, &d);
     }
