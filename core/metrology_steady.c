@@ -251,11 +251,11 @@ static void add_product(const metrology_steady_t *st, double d[][2], const doubl
             int h = p->order[x], g = p->order[y];
             cx A = cpair(a[x]), B = cpair(b[y]);
             cx ab = cmul(A, (cx){B.re, -B.im});
-            int j = m_index(st, h >= g ? h - g : g - h);
+            int j = st->mi[x][y][0];
             d[j][0] += ab.re;
             d[j][1] += h >= g ? ab.im : -ab.im;
             cx s = cmul(A, B);
-            j = m_index(st, h + g);
+            j = st->mi[x][y][1];
             d[j][0] -= s.re;
             d[j][1] -= s.im;
         }
@@ -329,8 +329,13 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
 {
     st->clone = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
-    if (!st->have || !same_voltage(&st->ph, ph))
+    bool same_v = st->have && same_voltage(&st->ph, ph);
+    if (!same_v)
         st->v_since = ph->since;
+    /* The same voltage phasors, orders and connection: the products of the
+     * voltages alone (u^2, the line-to-line squares) are the ones held. */
+    bool keep_v = same_v && st->coef_ok && st->coef_conn == (int)conn;
+    st->coef_ok = false;
     /* What the last description had, to keep what depends on it alone: a
      * profile that moves the currents every second leaves the frequency and
      * the reference voltage, so the rotor tables and the crossing stay. */
@@ -387,20 +392,33 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
         }
     if (!ok)
         return;
-    memset(st->coef, 0, sizeof st->coef);
+    for (int x = 0; x < ph->n; x++)
+        for (int y = 0; y < ph->n; y++) {
+            int h = ph->order[x], g = ph->order[y];
+            st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
+            st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
+        }
+    if (keep_v) {
+        memset(st->coef[3], 0, sizeof st->coef[0] * 6);
+    } else {
+        memset(st->coef, 0, sizeof st->coef);
+        static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+        for (int l = 0; l < 3; l++) {
+            double d[METROLOGY_PHASOR_ORDERS][2];
+            for (int o = 0; o < ph->n; o++)
+                for (int c = 0; c < 2; c++)
+                    d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
+            add_product(st, st->coef[9 + l], d, d);
+        }
+    }
     for (int k = 0; k < 3; k++) {
-        add_product(st, st->coef[k], st->u[k], st->u[k]);
+        if (!keep_v)
+            add_product(st, st->coef[k], st->u[k], st->u[k]);
         add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
         add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
     }
-    static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-    for (int l = 0; l < 3; l++) {
-        double d[METROLOGY_PHASOR_ORDERS][2];
-        for (int o = 0; o < ph->n; o++)
-            for (int c = 0; c < 2; c++)
-                d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
-        add_product(st, st->coef[9 + l], d, d);
-    }
+    st->coef_ok = true;
+    st->coef_conn = (int)conn;
     if (!(had_crossing && same_step && old_n == ph->n &&
           memcmp(old_order, ph->order, sizeof old_order) == 0 &&
           memcmp(old_ref, st->u[ref], sizeof old_ref) == 0))

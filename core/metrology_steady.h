@@ -93,7 +93,12 @@ typedef struct {
      * u*i per element, then the three line-to-line squares. */
     int n_m;
     int mval[METROLOGY_STEADY_M];
+    /* Where the products of orders x and y go: mi[x][y][0] for |h - g|,
+     * [1] for h + g (indices into mval). */
+    uint8_t mi[METROLOGY_PHASOR_ORDERS][METROLOGY_PHASOR_ORDERS][2];
     double coef[12][METROLOGY_STEADY_M][2];
+    bool coef_ok;  /* coef holds this description's products */
+    int coef_conn; /* the connection its elements were made for */
 
     /* The cycle open in closed form: it began at the crossing found at tick
      * `c`; `head` holds its first two samples (the split one and the
