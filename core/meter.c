@@ -533,7 +533,7 @@ static uint64_t book_run(meter_t *m, uint64_t end)
     m->run_cycles += n;
     uint64_t last = c1 + (n - 1) * P;
     metrology_steady_skip(&m->metrology, last - c1);
-    metrology_steady_repeat(st, &m->metrology, n);
+    metrology_steady_repeat(st, &m->metrology, n, &m->window_memo);
     m->seg_from[0] = m->metrology.cycle.end;
     m->tick = last;
     sched_set(&m->sched, SCHED_PULSE, pulse_deadline(&m->pulse));

@@ -154,9 +154,10 @@ typedef struct meter {
      * runs of equal cycles at once (meter_book_one_by_one: the reference the
      * runs are tested against, tests/unit/test_meter_runs.c). */
     METER_FIELD bool one_by_one;
-    METER_FIELD uint64_t run_cycles; /* statistics: cycles booked in runs at once */
-    METER_FIELD display_t display;   /* the LCD model (6.1-6.3), drawn by a frontend */
-    METER_FIELD menu_t menu;         /* the buttons and the settings menu (6.4-6.6) */
+    METER_FIELD uint64_t run_cycles;                 /* statistics: cycles booked in runs at once */
+    METER_FIELD metrology_window_memo_t window_memo; /* a cache for the runs' windows */
+    METER_FIELD display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
+    METER_FIELD menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
      * parity take effect after their reply, so this table does not resync
      * them; meter_access() (menu, scenario) does. */

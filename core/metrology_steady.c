@@ -776,7 +776,8 @@ uint64_t metrology_steady_clones(const metrology_steady_t *st)
     return st->lazy && st->clone && st->fast_left > 0 ? (uint64_t)st->fast_left : 0;
 }
 
-void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n)
+void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n,
+                             metrology_window_memo_t *memo)
 {
     if (n == 0)
         return;
@@ -786,7 +787,8 @@ void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n)
     metrology_sums_t s[3];
     for (int k = 0; k < 3; k++)
         s[k] = st->last_cyc.s[k];
-    metrology_close_repeat(m, n, c1, st->period, st->next_move, s, st->last_cyc.ll, st->last_ticks);
+    metrology_close_repeat(m, n, c1, st->period, st->next_move, s, st->last_cyc.ll, st->last_ticks,
+                           memo);
     st->n_closed += n;
     st->n_reused += n;
     st->fast_left -= (int)n;

@@ -177,8 +177,10 @@ uint64_t metrology_steady_clones(const metrology_steady_t *st);
 
 /* Closes n clone cycles at once (n <= metrology_steady_clones(), m->tick at
  * st->next_c): what n calls of metrology_steady_close() would leave, m->tick
- * at the last crossing tick and m->cycle its record. */
-void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n);
+ * at the last crossing tick and m->cycle its record (`memo`: a cache of
+ * whole windows, metrology_close_repeat). */
+void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n,
+                             metrology_window_memo_t *memo);
 
 /* Hands the open cycle back to the sample path at m->tick: the partial sums,
  * the delay line, the detector, as if every tick had been sampled. */
