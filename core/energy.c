@@ -29,21 +29,20 @@ static energy_stream_t stream(uint32_t rem, double x)
         w += 1.0;
         fr -= 1ull << 32;
     }
-    return (energy_stream_t){.whole = (int64_t)w, .frac = fr, .rem0 = rem, .on = true};
+    return (energy_stream_t){.whole = (int64_t)w, .frac = fr, .rem0 = rem};
 }
 
 /* Whole micro-units a stream counted in its first j cycles. */
 static int64_t counted(const energy_stream_t *s, uint64_t j)
 {
-    if (!s->on)
-        return 0;
+    /* A stream not in use has whole = frac = 0: it counts nothing. */
     return (int64_t)j * s->whole + (int64_t)(((uint64_t)s->rem0 + j * s->frac) >> 32);
 }
 
 /* Its remainder after j cycles. */
 static uint32_t left(const energy_stream_t *s, uint64_t j)
 {
-    return s->on ? (uint32_t)((uint64_t)s->rem0 + j * s->frac) : s->rem0;
+    return (uint32_t)((uint64_t)s->rem0 + j * s->frac);
 }
 
 /* How a combination code turns forward and reverse into "total" (6.6.15). */
@@ -82,9 +81,16 @@ void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tarif
 {
     METER_ASSERT(e && c && run);
     METER_ASSERT(tariff >= 1 && tariff <= 4 && code >= 1 && code <= 5);
-    memset(run, 0, sizeof *run);
     run->tariff = tariff;
     run->code = code;
+    run->on = 0;
+    for (int a = 0; a < 2; a++)
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 3; k++)
+                run->s[ENERGY_RUN_PHASE(a, d, k)] =
+                    (energy_stream_t){.rem0 = e->rem_phase[a][d][k]};
+    for (int d = 0; d < 2; d++)
+        run->s[ENERGY_RUN_NET(d)] = (energy_stream_t){.rem0 = e->rem_net[0][d]};
     double net[2] = {0.0, 0.0};
     for (int k = 0; k < 3; k++) {
         /* No creep: below the starting current a phase registers nothing (4). */
@@ -93,40 +99,35 @@ void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tarif
         for (int a = 0; a < 2; a++) {
             double x = run->amount[a][k];
             /* Direction is decided per phase and per cycle on its net energy. */
-            if (x > 0.0)
-                run->phase[a][0][k] = stream(e->rem_phase[a][0][k], x);
-            else if (x < 0.0)
-                run->phase[a][1][k] = stream(e->rem_phase[a][1][k], -x);
+            int d = x > 0.0 ? 0 : x < 0.0 ? 1 : -1;
+            if (d >= 0) {
+                int i = ENERGY_RUN_PHASE(a, d, k);
+                run->s[i] = stream(e->rem_phase[a][d][k], d == 0 ? x : -x);
+                run->on |= 1u << i;
+            }
             net[a] += x;
         }
     }
-    if (code == 5) {
+    if (code == 5 && net[0] != 0.0) {
         /* C-05 nets the phases before deciding the direction (6.6.15). */
-        if (net[0] > 0.0)
-            run->net[0] = stream(e->rem_net[0][0], net[0]);
-        else if (net[0] < 0.0)
-            run->net[1] = stream(e->rem_net[0][1], -net[0]);
+        int d = net[0] > 0.0 ? 0 : 1;
+        run->s[ENERGY_RUN_NET(d)] = stream(e->rem_net[0][d], d == 0 ? net[0] : -net[0]);
+        run->on |= 1u << ENERGY_RUN_NET(d);
     }
-    for (int a = 0; a < 2; a++)
-        for (int d = 0; d < 2; d++)
-            for (int k = 0; k < 3; k++)
-                if (run->phase[a][d][k].on)
-                    run->mask[a * 2 + d] |= 1u << (a * 6 + d * 3 + k);
+    for (int q = 0; q < ENERGY_RUN_QUANTITIES; q++) {
+        int a = q / 2, d = q % 2;
+        run->mask[q] = (7u << ENERGY_RUN_PHASE(a, d, 0)) & run->on;
+    }
     if (code == 5)
         for (int d = 0; d < 2; d++)
-            run->mask[ENERGY_RUN_ACTIVE_FWD + d] = run->net[d].on ? 1u << (12 + d) : 0u;
-}
-
-static const energy_stream_t *stream_at(const energy_run_t *run, unsigned bit)
-{
-    return bit < 12 ? &run->phase[bit / 6][(bit / 3) % 2][bit % 3] : &run->net[bit - 12];
+            run->mask[ENERGY_RUN_ACTIVE_FWD + d] = run->on & (1u << ENERGY_RUN_NET(d));
 }
 
 int64_t energy_run_counted(const energy_run_t *run, unsigned mask, uint64_t j)
 {
     int64_t n = 0;
     for (; mask; mask &= mask - 1)
-        n += counted(stream_at(run, (unsigned)__builtin_ctz(mask)), j);
+        n += counted(&run->s[__builtin_ctz(mask)], j);
     return n;
 }
 
@@ -141,15 +142,18 @@ static void count(const energy_run_t *run, uint64_t j0, uint64_t j1, counts_t *n
     for (int a = 0; a < 2; a++) {
         n->f[a] = n->r[a] = 0;
         for (int k = 0; k < 3; k++) {
-            n->fwd[a][k] = counted(&run->phase[a][0][k], j1) - counted(&run->phase[a][0][k], j0);
-            n->rev[a][k] = counted(&run->phase[a][1][k], j1) - counted(&run->phase[a][1][k], j0);
+            const energy_stream_t *f = &run->s[ENERGY_RUN_PHASE(a, 0, k)];
+            const energy_stream_t *r = &run->s[ENERGY_RUN_PHASE(a, 1, k)];
+            n->fwd[a][k] = counted(f, j1) - counted(f, j0);
+            n->rev[a][k] = counted(r, j1) - counted(r, j0);
             n->f[a] += n->fwd[a][k];
             n->r[a] += n->rev[a][k];
         }
     }
     if (run->code == 5) {
-        n->f[0] = counted(&run->net[0], j1) - counted(&run->net[0], j0);
-        n->r[0] = counted(&run->net[1], j1) - counted(&run->net[1], j0);
+        const energy_stream_t *f = &run->s[ENERGY_RUN_NET(0)], *r = &run->s[ENERGY_RUN_NET(1)];
+        n->f[0] = counted(f, j1) - counted(f, j0);
+        n->r[0] = counted(r, j1) - counted(r, j0);
     }
 }
 
@@ -197,11 +201,8 @@ bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n)
     /* Every register moves by at most the sum of all streams' counts at
      * any step; so long as that keeps it inside the modulus, no step wraps. */
     int64_t bound = 0;
-    for (int a = 0; a < 2; a++)
-        for (int d = 0; d < 2; d++)
-            for (int k = 0; k < 3; k++)
-                bound += counted(&run->phase[a][d][k], n);
-    bound += counted(&run->net[0], n) + counted(&run->net[1], n);
+    for (int i = 0; i < ENERGY_RUN_STREAMS; i++)
+        bound += counted(&run->s[i], n);
     if (bound < 0 || bound >= ENERGY_MODULUS_UWH)
         return false;
     return largest(e) < ENERGY_MODULUS_UWH - bound;
@@ -216,9 +217,9 @@ void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)
     for (int a = 0; a < 2; a++)
         for (int d = 0; d < 2; d++)
             for (int k = 0; k < 3; k++)
-                e->rem_phase[a][d][k] = left(&run->phase[a][d][k], n);
-    e->rem_net[0][0] = left(&run->net[0], n);
-    e->rem_net[0][1] = left(&run->net[1], n);
+                e->rem_phase[a][d][k] = left(&run->s[ENERGY_RUN_PHASE(a, d, k)], n);
+    e->rem_net[0][0] = left(&run->s[ENERGY_RUN_NET(0)], n);
+    e->rem_net[0][1] = left(&run->s[ENERGY_RUN_NET(1)], n);
 
     for (int a = 0; a < 2; a++) {
         int64_t f = c.f[a], r = c.r[a];

@@ -94,7 +94,7 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
  * remainder, so after j cycles it has counted
  *   Q(j) = j * whole + ((rem0 + j * frac) >> 32)
  * whole micro-units, exactly what j calls of energy_add_cycle() count. */
-/* Streams by bit: phase[a][d][k] is bit a * 6 + d * 3 + k, net[d] bit 12 + d. */
+/* The quantities of energy_delta_t, each a sum of streams (masks by index). */
 enum {
     ENERGY_RUN_ACTIVE_FWD, /* the quantities of energy_delta_t, as masks */
     ENERGY_RUN_ACTIVE_REV,
@@ -107,15 +107,21 @@ typedef struct {
     int64_t whole;
     uint64_t frac; /* < 2^32 */
     uint32_t rem0;
-    bool on;
 } energy_stream_t;
 
+/* A run's streams by index: phase[a][d][k] (active/reactive, fwd/rev, L1..L3)
+ * and, under C-05, the netted active energy net[d]. A stream not in use
+ * (`on` has not its bit) counts nothing and keeps its remainder. */
+#define ENERGY_RUN_PHASE(a, d, k) ((a)*6 + (d)*3 + (k))
+#define ENERGY_RUN_NET(d) (12 + (d))
+#define ENERGY_RUN_STREAMS 14
+
 typedef struct {
-    energy_stream_t phase[2][2][3]; /* [active/reactive][fwd/rev][phase] */
-    energy_stream_t net[2];         /* C-05: active fwd/rev, netted */
-    double amount[2][3];            /* uWh per cycle, signed: the quadrants */
+    energy_stream_t s[ENERGY_RUN_STREAMS];
+    unsigned on;         /* the streams in use, by bit */
+    double amount[2][3]; /* uWh per cycle, signed: the quadrants */
     int tariff, code;
-    unsigned mask[ENERGY_RUN_QUANTITIES]; /* the streams (on) each quantity sums */
+    unsigned mask[ENERGY_RUN_QUANTITIES]; /* the streams each quantity sums */
 } energy_run_t;
 
 /* The streams of cycle c from the remainders now in e. */
