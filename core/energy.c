@@ -208,6 +208,16 @@ bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n)
     return largest(e) < ENERGY_MODULUS_UWH - bound;
 }
 
+static void apply(energy_t *e, const counts_t *c, const double amount[2][3], int tariff, int code);
+
+/* One cycle of a stream of x > 0 from *rem: counted(s, 1) and left(s, 1). */
+static int64_t one_cycle(uint32_t *rem, double x)
+{
+    energy_stream_t s = stream(*rem, x);
+    *rem = left(&s, 1);
+    return counted(&s, 1);
+}
+
 void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)
 {
     METER_ASSERT(e && run);
@@ -220,7 +230,14 @@ void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)
                 e->rem_phase[a][d][k] = left(&run->s[ENERGY_RUN_PHASE(a, d, k)], n);
     e->rem_net[0][0] = left(&run->s[ENERGY_RUN_NET(0)], n);
     e->rem_net[0][1] = left(&run->s[ENERGY_RUN_NET(1)], n);
+    apply(e, &c, run->amount, tariff, code);
+}
 
+/* The registers move by the counts c (whole micro-units of each base
+ * quantity over one cycle or a run of them). */
+static void apply(energy_t *e, const counts_t *cp, const double amount[2][3], int tariff, int code)
+{
+    const counts_t c = *cp;
     for (int a = 0; a < 2; a++) {
         int64_t f = c.f[a], r = c.r[a];
         /* Reactive total is the sum of both directions: the combination code
@@ -248,7 +265,7 @@ void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n)
         int64_t q = c.fwd[1][k] + c.rev[1][k];
         if (q == 0)
             continue;
-        int quad = metrology_quadrant(run->amount[0][k], run->amount[1][k]) - 1;
+        int quad = metrology_quadrant(amount[0][k], amount[1][k]) - 1;
         add(&e->quadrant[quad][0], q);
         add(&e->quadrant[quad][tariff], q);
     }
@@ -258,11 +275,41 @@ void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int c
                       energy_delta_t *delta)
 {
     METER_ASSERT(e && c); /* delta may be NULL */
-    energy_run_t run;
-    energy_run_prepare(e, c, tariff, code, &run);
-    energy_run_commit(e, &run, 1);
-    if (delta)
-        energy_run_delta(&run, 0, 1, delta);
+    METER_ASSERT(tariff >= 1 && tariff <= 4 && code >= 1 && code <= 5);
+    /* A run of one (energy_run_prepare, _commit, _delta), its streams taken
+     * one cycle on at once: the same arithmetic, without the run's tables. */
+    counts_t n;
+    memset(&n, 0, sizeof n);
+    double amount[2][3], net = 0.0;
+    for (int k = 0; k < 3; k++) {
+        /* No creep: below the starting current a phase registers nothing (4). */
+        amount[0][k] = c->started[k] ? c->p_ws[k] * UWH_PER_WS : 0.0;
+        amount[1][k] = c->started[k] ? c->q_vars[k] * UWH_PER_WS : 0.0;
+        for (int a = 0; a < 2; a++) {
+            double x = amount[a][k];
+            /* Direction is decided per phase and per cycle on its net energy. */
+            if (x > 0.0)
+                n.fwd[a][k] = one_cycle(&e->rem_phase[a][0][k], x);
+            else if (x < 0.0)
+                n.rev[a][k] = one_cycle(&e->rem_phase[a][1][k], -x);
+            n.f[a] += n.fwd[a][k];
+            n.r[a] += n.rev[a][k];
+        }
+        net += amount[0][k];
+    }
+    if (code == 5) {
+        /* C-05 nets the phases before deciding the direction (6.6.15). */
+        n.f[0] = net > 0.0 ? one_cycle(&e->rem_net[0][0], net) : 0;
+        n.r[0] = net < 0.0 ? one_cycle(&e->rem_net[0][1], -net) : 0;
+    }
+    apply(e, &n, amount, tariff, code);
+    if (delta) {
+        delta->active_fwd = n.f[0];
+        delta->active_rev = n.r[0];
+        delta->led = n.f[0] + n.r[0];
+        delta->reactive_fwd = n.f[1];
+        delta->reactive_rev = n.r[1];
+    }
 }
 
 static uint32_t *rem_at(energy_t *e, unsigned i)
