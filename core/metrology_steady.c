@@ -330,6 +330,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
                                connection_t conn, int ref)
 {
     st->clone = false;
+    st->dinv_ok = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
     bool same_v = st->have && same_voltage(&st->ph, ph);
     if (!same_v)
@@ -501,18 +502,32 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
     for (int j = 0; j < st->n_m; j++)
         if (st->mval[j] > top)
             top = st->mval[j];
-    cx pa = {1.0, 0.0}, pn = {1.0, 0.0}, p1 = {1.0, 0.0};
-    cx pows[3][MAX_M];
+    cx pa = {1.0, 0.0}, pn = {1.0, 0.0};
+    cx pows[2][MAX_M];
     pows[0][0] = pa;
     pows[1][0] = pn;
-    pows[2][0] = p1;
     for (int h = 1; h <= top; h++) {
         pa = cmul(pa, za);
         pn = cmul(pn, wn);
-        p1 = cmul(p1, w1);
         pows[0][h] = pa;
         pows[1][h] = pn;
-        pows[2][h] = p1;
+    }
+    if (!st->dinv_ok) { /* 1 / (1 - w^m): the description's alone */
+        cx p1 = {1.0, 0.0}, p1s[MAX_M];
+        p1s[0] = p1;
+        for (int h = 1; h <= top; h++) {
+            p1 = cmul(p1, w1);
+            p1s[h] = p1;
+        }
+        for (int j = 0; j < st->n_m; j++) {
+            int mm = st->mval[j];
+            cx den = {1.0 - p1s[mm].re, -p1s[mm].im};
+            double dd = den.re * den.re + den.im * den.im;
+            st->dflat[j] = dd < 1e-18;
+            st->dinv[j][0] = st->dflat[j] ? 0.0 : den.re / dd;
+            st->dinv[j][1] = st->dflat[j] ? 0.0 : -den.im / dd;
+        }
+        st->dinv_ok = true;
     }
     for (int j = 0; j < st->n_m; j++) {
         int mm = st->mval[j];
@@ -521,13 +536,11 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
             continue;
         }
         cx num = {1.0 - pows[1][mm].re, -pows[1][mm].im};
-        cx den = {1.0 - pows[2][mm].re, -pows[2][mm].im};
-        double dd = den.re * den.re + den.im * den.im;
-        if (dd < 1e-18) { /* w^m = 1: every term is z_a^m */
+        if (st->dflat[j]) { /* w^m = 1: every term is z_a^m */
             g[j] = (cx){(double)count * pows[0][mm].re, (double)count * pows[0][mm].im};
             continue;
         }
-        cx q = cmul(num, (cx){den.re / dd, -den.im / dd});
+        cx q = cmul(num, cpair(st->dinv[j]));
         g[j] = cmul(pows[0][mm], q);
     }
     double nn = (double)count;

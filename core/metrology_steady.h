@@ -97,6 +97,11 @@ typedef struct {
      * [1] for h + g (indices into mval). */
     uint8_t mi[METROLOGY_PHASOR_ORDERS][METROLOGY_PHASOR_ORDERS][2];
     double coef[12][METROLOGY_STEADY_M][2];
+    /* 1 / (1 - w^m) for each product order m of the geometric sums (run_sums),
+     * once per description; dflat: w^m = 1. */
+    bool dinv_ok;
+    double dinv[METROLOGY_STEADY_M][2];
+    bool dflat[METROLOGY_STEADY_M];
     bool coef_ok;  /* coef holds this description's products */
     int coef_conn; /* the connection its elements were made for */
 
