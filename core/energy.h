@@ -64,10 +64,16 @@ typedef struct energy {
     int64_t quadrant[4][5]; /* reactive, Q1..Q4 x [total, T1..T4] */
     int64_t resettable[4];  /* [total, L1..L3] */
 
-    /* Remainders below one micro-unit, carried into the next cycle. */
-    double rem_phase[2][2][3]; /* [active/reactive][fwd/rev][phase] */
-    double rem_net[2][2];      /* [active/reactive][fwd/rev], netted (C-05) */
+    /* Remainders below one micro-unit, carried into the next cycle, in
+     * units of 2^-32 micro-unit (ENERGY_REM_ONE): integers, so that a run of
+     * n equal cycles carries exactly what n cycles one by one carry
+     * (energy_run_t, docs/performance.md). */
+    uint32_t rem_phase[2][2][3]; /* [active/reactive][fwd/rev][phase] */
+    uint32_t rem_net[2][2];      /* [active/reactive][fwd/rev], netted (C-05) */
 } energy_t;
+
+/* One micro-unit in the remainders' fixed point. */
+#define ENERGY_REM_ONE 4294967296.0
 
 /* The increments one cycle produced, for the pulse outputs. */
 typedef struct {
@@ -81,6 +87,67 @@ void energy_init(energy_t *e);
 /* Adds one metrology cycle at tariff 1..4 under combination code 1..5. */
 void energy_add_cycle(energy_t *e, const metrology_cycle_t *c, int tariff, int code,
                       energy_delta_t *delta);
+
+/* A run of equal cycles (the same energies, tariff and code), booked at
+ * once with the same result as cycle by cycle. Each base quantity is a
+ * stream: per cycle it adds `whole` + `frac` / 2^32 micro-units to its
+ * remainder, so after j cycles it has counted
+ *   Q(j) = j * whole + ((rem0 + j * frac) >> 32)
+ * whole micro-units, exactly what j calls of energy_add_cycle() count. */
+/* The quantities of energy_delta_t, each a sum of streams (masks by index). */
+enum {
+    ENERGY_RUN_ACTIVE_FWD, /* the quantities of energy_delta_t, as masks */
+    ENERGY_RUN_ACTIVE_REV,
+    ENERGY_RUN_REACTIVE_FWD,
+    ENERGY_RUN_REACTIVE_REV,
+    ENERGY_RUN_QUANTITIES
+};
+
+typedef struct {
+    int64_t whole;
+    uint64_t frac; /* < 2^32 */
+    uint32_t rem0;
+} energy_stream_t;
+
+/* A run's streams by index: phase[a][d][k] (active/reactive, fwd/rev, L1..L3)
+ * and, under C-05, the netted active energy net[d]. A stream not in use
+ * (`on` has not its bit) counts nothing and keeps its remainder. */
+#define ENERGY_RUN_PHASE(a, d, k) ((a)*6 + (d)*3 + (k))
+#define ENERGY_RUN_NET(d) (12 + (d))
+#define ENERGY_RUN_STREAMS 14
+
+typedef struct {
+    energy_stream_t s[ENERGY_RUN_STREAMS];
+    unsigned on;         /* the streams in use, by bit */
+    double amount[2][3]; /* uWh per cycle, signed: the quadrants */
+    int tariff, code;
+    unsigned mask[ENERGY_RUN_QUANTITIES]; /* the streams each quantity sums */
+} energy_run_t;
+
+/* The streams of cycle c from the remainders now in e. */
+void energy_run_prepare(const energy_t *e, const metrology_cycle_t *c, int tariff, int code,
+                        energy_run_t *run);
+
+/* What cycles j0 + 1 .. j1 of the run add, as energy_add_cycle() reports
+ * one cycle (for j1 = j0 + 1: that cycle's own delta). */
+void energy_run_delta(const energy_run_t *run, uint64_t j0, uint64_t j1, energy_delta_t *d);
+
+/* The whole micro-units the streams of `mask` counted in the run's first
+ * j cycles (a quantity's count from cycle j0 to j1 is the difference). */
+int64_t energy_run_counted(const energy_run_t *run, unsigned mask, uint64_t j);
+
+/* Whether n cycles of the run keep every register inside the modulus at
+ * every step (then booking them at once wraps nothing, as one by one). */
+bool energy_run_fits(const energy_t *e, const energy_run_t *run, uint64_t n);
+
+/* Books n cycles of the run (energy_run_fits() must hold, or n == 1). */
+void energy_run_commit(energy_t *e, const energy_run_t *run, uint64_t n);
+
+/* A remainder (index 0..15, rem_phase[a][d][k] then rem_net[a][d]) in
+ * micro-units, [0, 1), as the memory image stores it; and set from one
+ * (rounded to the fixed point). */
+double energy_rem_get(const energy_t *e, unsigned i);
+void energy_rem_set(energy_t *e, unsigned i, double v);
 
 /* Resets the resettable day counter (0x6049, M-Bus, 6.6.13). */
 void energy_reset_day_counter(energy_t *e);

@@ -153,6 +153,12 @@ typedef struct meter {
     /* The configurator app is connected over Bluetooth (A4.2): only while
      * the Bluetooth setting is on (6.5) and the meter runs. */
     METER_FIELD bool bt_connected;
+    /* meter_exec_steady() books every closed-form cycle by itself instead of
+     * runs of equal cycles at once (meter_book_one_by_one: the reference the
+     * runs are tested against, tests/unit/test_meter_runs.c). */
+    METER_FIELD bool one_by_one;
+    METER_FIELD uint64_t run_cycles;                 /* statistics: cycles booked in runs at once */
+    METER_FIELD metrology_window_memo_t window_memo; /* a cache for the runs' windows */
     METER_FIELD display_t display; /* the LCD model (6.1-6.3), drawn by a frontend */
     METER_FIELD menu_t menu;       /* the buttons and the settings menu (6.4-6.6) */
     /* What the protocol machines use: their own writes of ID, baud rate and
@@ -189,6 +195,12 @@ void meter_exec(meter_t *m, const metrology_sample_t *s, size_t n);
  * changes; a host that goes back to meter_exec() first calls
  * meter_exec_steady(m, NULL, 0), which hands the open cycle back. */
 void meter_exec_steady(meter_t *m, const metrology_phasors_t *ph, size_t n);
+
+/* Whether meter_exec_steady() books runs of equal steady cycles at once
+ * (the default) or every cycle by itself: the same registers, pulses,
+ * windows and state bit for bit either way (docs/performance.md); one by one
+ * is the reference for tests and measurements. */
+void meter_book_one_by_one(meter_t *m, bool on);
 
 /* Virtual time now, in nanoseconds since the host's time 0. */
 uint64_t meter_now_ns(const meter_t *m);

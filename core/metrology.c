@@ -468,3 +468,91 @@ void metrology_close_cycle(metrology_t *m, bool ends_at_crossing, double end)
 {
     close_cycle(m, ends_at_crossing, end);
 }
+
+/* One whole cycle of sums s, ll, length `ticks` into the window, as
+ * close_cycle() adds it. */
+static void window_add(metrology_t *m, const metrology_sums_t s[3], const double ll[3],
+                       double ticks)
+{
+    for (int k = 0; k < 3; k++) {
+        metrology_sums_t *w = &m->win_whole[k];
+        w->u2 += s[k].u2;
+        w->i2 += s[k].i2;
+        w->p += s[k].p;
+        w->q += s[k].q;
+        m->win_whole_ll[k] += ll[k];
+    }
+    m->win_ticks += ticks;
+    m->win_period_ticks += ticks;
+    m->win_periods++;
+}
+
+static bool window_full(const metrology_t *m)
+{
+    return m->win_ticks >= METROLOGY_WINDOW_TICKS - WINDOW_SLACK;
+}
+
+/* The window is as publish() leaves it (or metrology_init()). */
+static bool window_empty(const metrology_t *m)
+{
+    return m->win_ticks == 0.0 && m->win_periods == 0 && m->win_period_ticks == 0.0;
+}
+
+/* The memo for this cycle: the window filled from empty by it. */
+static bool memo_for(metrology_window_memo_t *memo, const metrology_t *m,
+                     const metrology_sums_t s[3], const double ll[3], double ticks)
+{
+    if (memo->have && memcmp(memo->s, s, sizeof memo->s) == 0 &&
+        memcmp(memo->ll, ll, sizeof memo->ll) == 0 &&
+        memcmp(&memo->ticks, &ticks, sizeof ticks) == 0)
+        return true;
+    metrology_t w = *m; /* empty: the additions from zero, as they will be made */
+    uint32_t c = 0;
+    while (!window_full(&w)) {
+        if (++c > 4u * METROLOGY_WINDOW_TICKS)
+            return memo->have = false; /* not a cycle that fills a window */
+        window_add(&w, s, ll, ticks);
+    }
+    memo->have = true;
+    memcpy(memo->s, s, sizeof memo->s);
+    memcpy(memo->ll, ll, sizeof memo->ll);
+    memo->ticks = ticks;
+    memo->cycles = c;
+    memcpy(memo->win, w.win_whole, sizeof memo->win);
+    memcpy(memo->win_ll, w.win_whole_ll, sizeof memo->win_ll);
+    memo->win_ticks = w.win_ticks;
+    memo->win_period_ticks = w.win_period_ticks;
+    return true;
+}
+
+void metrology_close_repeat(metrology_t *m, uint64_t n, uint64_t c1, uint32_t period, double move,
+                            const metrology_sums_t s[3], const double ll[3], double ticks,
+                            metrology_window_memo_t *memo)
+{
+    /* The additions of close_cycle(), in its order for each accumulator
+     * (the accumulators are independent), so the window is the same bits. */
+    uint64_t j = 0;
+    while (j < n) {
+        if (memo && window_empty(m) && memo_for(memo, m, s, ll, ticks) && n - j >= memo->cycles) {
+            memcpy(m->win_whole, memo->win, sizeof memo->win);
+            memcpy(m->win_whole_ll, memo->win_ll, sizeof memo->win_ll);
+            m->win_ticks = memo->win_ticks;
+            m->win_period_ticks = memo->win_period_ticks;
+            m->win_periods = memo->cycles;
+            j += memo->cycles;
+            m->tick = c1 + (j - 1) * period;
+            publish(m);
+            continue;
+        }
+        window_add(m, s, ll, ticks);
+        j++;
+        if (window_full(m)) {
+            m->tick = c1 + (j - 1) * period;
+            publish(m);
+        }
+    }
+    m->tick = c1 + (n - 1) * period;
+    m->cycle.end = (double)m->tick - move;
+    m->cycle_ready = true;
+    m->have_crossing = true;
+}

@@ -142,6 +142,19 @@ typedef struct metrology {
     metrology_cycle_t cycle;
 } metrology_t;
 
+/* A window filled from empty by equal whole cycles, kept to fill the next
+ * one at once (metrology_close_repeat): the cycle (the key) and the window
+ * as it stands when it fills. Only a cache: what it gives is what the
+ * additions one by one give, bit for bit. */
+typedef struct {
+    bool have;
+    metrology_sums_t s[3];
+    double ll[3], ticks;
+    uint32_t cycles;
+    metrology_sums_t win[3];
+    double win_ll[3], win_ticks, win_period_ticks;
+} metrology_window_memo_t;
+
 void metrology_init(metrology_t *m, connection_t connection);
 
 /* Processes one tick. Returns true when a cycle closed at this tick; it is in

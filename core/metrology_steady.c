@@ -16,7 +16,7 @@
  * same cycle: its sums are reused (a difference of 1e-12 of a tick moves
  * a sum by about 1e-14 of itself). */
 #define SAME 1e-12
-#define FAST_CYCLES 50
+#define FAST_CYCLES 400
 #define SAME_F 1e-13 /* of the frequency: 4e-12 of a tick of delay at 50 Hz */
 #define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
 
@@ -45,7 +45,9 @@ static inline cx cpair(const double a[2])
  * whole cycles in *whole (approximately: the caller checks at the edges). */
 static double phase_split(const metrology_phasors_t *p, int64_t n_ticks, double add, double *whole)
 {
-    double hi = ldexp(nearbyint(ldexp(p->step, 26)), -26); /* step < 2^-6: 20 bits */
+    /* step < 2^-6: 20 bits. (Scaling by powers of two is exact: the same
+     * bits as ldexp, without its call, a fiftieth of a year's time.) */
+    double hi = nearbyint(p->step * 0x1p26) * 0x1p-26;
     double lo = p->step - hi;
     double nn = (double)n_ticks;
     double a = hi * nn, b = lo * nn;
@@ -251,11 +253,11 @@ static void add_product(const metrology_steady_t *st, double d[][2], const doubl
             int h = p->order[x], g = p->order[y];
             cx A = cpair(a[x]), B = cpair(b[y]);
             cx ab = cmul(A, (cx){B.re, -B.im});
-            int j = m_index(st, h >= g ? h - g : g - h);
+            int j = st->mi[x][y][0];
             d[j][0] += ab.re;
             d[j][1] += h >= g ? ab.im : -ab.im;
             cx s = cmul(A, B);
-            j = m_index(st, h + g);
+            j = st->mi[x][y][1];
             d[j][0] -= s.re;
             d[j][1] -= s.im;
         }
@@ -327,9 +329,16 @@ static bool same_voltage(const metrology_phasors_t *a, const metrology_phasors_t
 void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
                                connection_t conn, int ref)
 {
+    st->clone = false;
+    st->dinv_ok = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
-    if (!st->have || !same_voltage(&st->ph, ph))
+    bool same_v = st->have && same_voltage(&st->ph, ph);
+    if (!same_v)
         st->v_since = ph->since;
+    /* The same voltage phasors, orders and connection: the products of the
+     * voltages alone (u^2, the line-to-line squares) are the ones held. */
+    bool keep_v = same_v && st->coef_ok && st->coef_conn == (int)conn;
+    st->coef_ok = false;
     /* What the last description had, to keep what depends on it alone: a
      * profile that moves the currents every second leaves the frequency and
      * the reference voltage, so the rotor tables and the crossing stay. */
@@ -386,20 +395,33 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
         }
     if (!ok)
         return;
-    memset(st->coef, 0, sizeof st->coef);
+    for (int x = 0; x < ph->n; x++)
+        for (int y = 0; y < ph->n; y++) {
+            int h = ph->order[x], g = ph->order[y];
+            st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
+            st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
+        }
+    if (keep_v) {
+        memset(st->coef[3], 0, sizeof st->coef[0] * 6);
+    } else {
+        memset(st->coef, 0, sizeof st->coef);
+        static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+        for (int l = 0; l < 3; l++) {
+            double d[METROLOGY_PHASOR_ORDERS][2];
+            for (int o = 0; o < ph->n; o++)
+                for (int c = 0; c < 2; c++)
+                    d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
+            add_product(st, st->coef[9 + l], d, d);
+        }
+    }
     for (int k = 0; k < 3; k++) {
-        add_product(st, st->coef[k], st->u[k], st->u[k]);
+        if (!keep_v)
+            add_product(st, st->coef[k], st->u[k], st->u[k]);
         add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
         add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
     }
-    static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-    for (int l = 0; l < 3; l++) {
-        double d[METROLOGY_PHASOR_ORDERS][2];
-        for (int o = 0; o < ph->n; o++)
-            for (int c = 0; c < 2; c++)
-                d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
-        add_product(st, st->coef[9 + l], d, d);
-    }
+    st->coef_ok = true;
+    st->coef_conn = (int)conn;
     if (!(had_crossing && same_step && old_n == ph->n &&
           memcmp(old_order, ph->order, sizeof old_order) == 0 &&
           memcmp(old_ref, st->u[ref], sizeof old_ref) == 0))
@@ -480,18 +502,32 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
     for (int j = 0; j < st->n_m; j++)
         if (st->mval[j] > top)
             top = st->mval[j];
-    cx pa = {1.0, 0.0}, pn = {1.0, 0.0}, p1 = {1.0, 0.0};
-    cx pows[3][MAX_M];
+    cx pa = {1.0, 0.0}, pn = {1.0, 0.0};
+    cx pows[2][MAX_M];
     pows[0][0] = pa;
     pows[1][0] = pn;
-    pows[2][0] = p1;
     for (int h = 1; h <= top; h++) {
         pa = cmul(pa, za);
         pn = cmul(pn, wn);
-        p1 = cmul(p1, w1);
         pows[0][h] = pa;
         pows[1][h] = pn;
-        pows[2][h] = p1;
+    }
+    if (!st->dinv_ok) { /* 1 / (1 - w^m): the description's alone */
+        cx p1 = {1.0, 0.0}, p1s[MAX_M];
+        p1s[0] = p1;
+        for (int h = 1; h <= top; h++) {
+            p1 = cmul(p1, w1);
+            p1s[h] = p1;
+        }
+        for (int j = 0; j < st->n_m; j++) {
+            int mm = st->mval[j];
+            cx den = {1.0 - p1s[mm].re, -p1s[mm].im};
+            double dd = den.re * den.re + den.im * den.im;
+            st->dflat[j] = dd < 1e-18;
+            st->dinv[j][0] = st->dflat[j] ? 0.0 : den.re / dd;
+            st->dinv[j][1] = st->dflat[j] ? 0.0 : -den.im / dd;
+        }
+        st->dinv_ok = true;
     }
     for (int j = 0; j < st->n_m; j++) {
         int mm = st->mval[j];
@@ -500,13 +536,11 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
             continue;
         }
         cx num = {1.0 - pows[1][mm].re, -pows[1][mm].im};
-        cx den = {1.0 - pows[2][mm].re, -pows[2][mm].im};
-        double dd = den.re * den.re + den.im * den.im;
-        if (dd < 1e-18) { /* w^m = 1: every term is z_a^m */
+        if (st->dflat[j]) { /* w^m = 1: every term is z_a^m */
             g[j] = (cx){(double)count * pows[0][mm].re, (double)count * pows[0][mm].im};
             continue;
         }
-        cx q = cmul(num, (cx){den.re / dd, -den.im / dd});
+        cx q = cmul(num, cpair(st->dinv[j]));
         g[j] = cmul(pows[0][mm], q);
     }
     double nn = (double)count;
@@ -562,18 +596,21 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
 
 /* The tick at which the crossing after the one at st->c is found, and the
  * share of the sample before it that the next cycle takes. */
-static void find_next(metrology_steady_t *st, const metrology_t *m)
+static bool find_next(metrology_steady_t *st, const metrology_t *m)
 {
     const metrology_phasors_t *p = &st->ph;
     /* A period of a whole number of ticks (50 Hz: 160) puts every crossing
      * at the same fraction of a tick: after a cycle that was the same as
      * the one before, the next is found one period on, with the same split,
      * and looked at afresh every FAST_CYCLES (the phase drifts by the
-     * rounding of the step only, about 1e-17 of a cycle per period). */
+     * rounding of the step only, about 1e-17 of a cycle per period: 4e-15
+     * of a cycle, 7e-13 of a tick at 50 Hz, over 400, below SAME). Every
+     * look afresh ends a run of clones (meter.c book_run), so it is rare:
+     * 400 periods, 8 s at 50 Hz (docs/performance.md). */
     if (st->periodic && st->reused && st->fast_left > 0) {
         st->fast_left--;
         st->next_c = st->c + st->period;
-        return;
+        return true;
     }
     st->fast_left = FAST_CYCLES;
     double whole;
@@ -610,10 +647,12 @@ static void find_next(metrology_steady_t *st, const metrology_t *m)
     st->next_move = 1.0 - f;
     st->next_uref[0] = u0;
     st->next_uref[1] = u1;
+    return false;
 }
 
 bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64_t c)
 {
+    st->clone = false;
     if (!st->have || !st->usable || st->ref != m->ref || !m->have_crossing)
         return false;
     /* The delay line of the cycle's first whole tick must hold this
@@ -743,13 +782,41 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     st->c = c1;
     st->bank_from = c1 + 1u;
     memset(&st->bank, 0, sizeof st->bank);
-    find_next(st, m);
+    bool fast = find_next(st, m);
+    st->clone = reuse && fast && st->next_c - c1 == len;
+}
+
+uint64_t metrology_steady_clones(const metrology_steady_t *st)
+{
+    return st->lazy && st->clone && st->fast_left > 0 ? (uint64_t)st->fast_left : 0;
+}
+
+void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n,
+                             metrology_window_memo_t *memo)
+{
+    if (n == 0)
+        return;
+    /* Each close would take the reused cycle (nothing it compares moved)
+     * and find the next crossing one period on (fast_left > 0). */
+    uint64_t c1 = st->next_c;
+    metrology_sums_t s[3];
+    for (int k = 0; k < 3; k++)
+        s[k] = st->last_cyc.s[k];
+    metrology_close_repeat(m, n, c1, st->period, st->next_move, s, st->last_cyc.ll, st->last_ticks,
+                           memo);
+    st->n_closed += n;
+    st->n_reused += n;
+    st->fast_left -= (int)n;
+    st->c = c1 + (n - 1u) * st->period;
+    st->bank_from = st->c + 1u;
+    st->next_c = st->c + st->period;
 }
 
 bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrology_phasors_t *ph,
                             connection_t conn)
 {
     uint64_t now = m->tick; /* the first tick under ph */
+    st->clone = false;
     /* The lazy loop closes the cycle at next_c before it moves on: now is
      * at most the crossing tick (a change there leaves the split sample
      * before it under the old currents, held in bank_last). */
@@ -786,6 +853,7 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
 
 void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
 {
+    st->clone = false;
     uint64_t now = m->tick; /* the next tick to be sampled */
     metrology_tick_sums_t cyc = st->head, prev = st->head_last;
     double prev_ref = st->head_uref;

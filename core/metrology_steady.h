@@ -93,7 +93,17 @@ typedef struct {
      * u*i per element, then the three line-to-line squares. */
     int n_m;
     int mval[METROLOGY_STEADY_M];
+    /* Where the products of orders x and y go: mi[x][y][0] for |h - g|,
+     * [1] for h + g (indices into mval). */
+    uint8_t mi[METROLOGY_PHASOR_ORDERS][METROLOGY_PHASOR_ORDERS][2];
     double coef[12][METROLOGY_STEADY_M][2];
+    /* 1 / (1 - w^m) for each product order m of the geometric sums (run_sums),
+     * once per description; dflat: w^m = 1. */
+    bool dinv_ok;
+    double dinv[METROLOGY_STEADY_M][2];
+    bool dflat[METROLOGY_STEADY_M];
+    bool coef_ok;  /* coef holds this description's products */
+    int coef_conn; /* the connection its elements were made for */
 
     /* The cycle open in closed form: it began at the crossing found at tick
      * `c`; `head` holds its first two samples (the split one and the
@@ -109,6 +119,10 @@ typedef struct {
     uint32_t period; /* ticks, rounded */
     bool reused;     /* the last cycle closed was the same as the one before */
     int fast_left;   /* crossings still to be taken one period on */
+    /* The next close is a clone of the last one: the same reused cycle (the
+     * same sums, length, split shares and taps), its crossing one period
+     * on; so are the fast_left closes after it (metrology_steady_repeat). */
+    bool clone;
     metrology_tick_sums_t head, head_last; /* head_last: the crossing tick's own */
     double head_ticks;
     double head_uref;  /* the reference at tick c */
@@ -161,6 +175,17 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m);
  * cannot: the caller leaves and describes as for any other change. */
 bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrology_phasors_t *ph,
                             connection_t conn);
+
+/* The closes that can be taken as clones from here (metrology_steady_repeat):
+ * 0 when the next close is not one. */
+uint64_t metrology_steady_clones(const metrology_steady_t *st);
+
+/* Closes n clone cycles at once (n <= metrology_steady_clones(), m->tick at
+ * st->next_c): what n calls of metrology_steady_close() would leave, m->tick
+ * at the last crossing tick and m->cycle its record (`memo`: a cache of
+ * whole windows, metrology_close_repeat). */
+void metrology_steady_repeat(metrology_steady_t *st, metrology_t *m, uint64_t n,
+                             metrology_window_memo_t *memo);
 
 /* Hands the open cycle back to the sample path at m->tick: the partial sums,
  * the delay line, the detector, as if every tick had been sampled. */

@@ -45,14 +45,6 @@ static double bits_double(uint64_t u)
     return d;
 }
 
-/* The 16 remainders, in image order: rem_phase[a][d][k], then rem_net[a][d]. */
-static double *rem_at(energy_t *e, unsigned i)
-{
-    if (i < 12)
-        return &e->rem_phase[i / 6][(i / 3) % 2][i % 3];
-    return &e->rem_net[(i - 12) / 2][(i - 12) % 2];
-}
-
 static void put_settings(wr_t *w, const settings_t *s)
 {
     put(w, s->bluetooth, 1);
@@ -139,7 +131,7 @@ size_t nvm_save(const meter_t *m, uint8_t *buf, size_t cap)
     size_t from = w.n;
     energy_t e = m->energy;
     for (unsigned i = 0; i < 16; i++)
-        put(&w, double_bits(*rem_at(&e, i)), 8);
+        put(&w, double_bits(energy_rem_get(&e, i)), 8); /* rem_phase[a][d][k], rem_net[a][d] */
     put(&w, crc32_ieee(buf + from, NVM_MANT_LEN), 4);
     return w.n;
 }
@@ -251,7 +243,7 @@ nvm_status_t nvm_load(meter_t *m, const uint8_t *buf, size_t len, uint8_t *error
     for (unsigned i = 0; i < ENERGY_REGISTERS; i++)
         *energy_register(&m->energy, i) = a->reg[i];
     for (unsigned i = 0; i < 16; i++)
-        *rem_at(&m->energy, i) = mant_ok ? rem[i] : 0.0;
+        energy_rem_set(&m->energy, i, mant_ok ? rem[i] : 0.0);
     m->error_code = 0;
     m->memory_gen++;
     /* Power-up: a save made while powered means the supply went without

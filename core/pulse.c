@@ -190,6 +190,24 @@ void pulse_cycle(pulse_t *p, const energy_delta_t *d, uint64_t start_ns, uint64_
     pulse_advance(p, end_ns);
 }
 
+int64_t pulse_output_energy(const pulse_t *p, const energy_delta_t *d, int output)
+{
+    return output_energy(d, p->pulse_type, output);
+}
+
+void pulse_accumulate(pulse_t *p, const energy_delta_t *d, uint64_t end_ns)
+{
+    for (int k = 0; k < PULSE_OUTPUTS; k++) {
+        pulse_output_t *o = &p->out[k];
+        int64_t e = output_energy(d, p->pulse_type, k);
+        if (e <= 0 || o->weight_uwh <= 0)
+            continue; /* as output_add() */
+        o->acc_uwh += e;
+    }
+    if (end_ns > p->now_ns)
+        p->now_ns = end_ns;
+}
+
 void pulse_power_off(pulse_t *p, uint64_t now_ns)
 {
     pulse_advance(p, now_ns);

@@ -127,6 +127,15 @@ void pulse_init(pulse_t *p, const settings_t *s);
 void pulse_cycle(pulse_t *p, const energy_delta_t *d, uint64_t start_ns, uint64_t end_ns,
                  const settings_t *s);
 
+/* What output `output` counts of a delta under the pulse type in force. */
+int64_t pulse_output_energy(const pulse_t *p, const energy_delta_t *d, int output);
+
+/* Cycles ending at end_ns that earn no crossing on any output (the caller
+ * checked: every accumulator stays below its weight) and bring no edge due:
+ * what pulse_cycle() does for them, their summed delta `d` into the
+ * accumulators. For a run of equal cycles booked at once (meter.c). */
+void pulse_accumulate(pulse_t *p, const energy_delta_t *d, uint64_t end_ns);
+
 /* The supply goes (4: the meter is powered from its phases): an output that
  * conducts stops, crossings not yet started and the fraction of a pulse in
  * hand are lost (less than one pulse of energy, docs/pulse.md); the counts

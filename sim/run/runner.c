@@ -137,7 +137,12 @@ static void set_waves(run_t *r)
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
         wave_of(r, k, &d);
-        wave_set(&r->waves[k], &d);
+        /* --fidelity auto: an unchanged grid keeps its waveform as it is
+         * (wave_set() would fold the phase into a new anchor and recompute
+         * the tables, a twentieth of a steady year's time); the phase runs
+         * on the same at any pace, since the seconds are the same. */
+        if (r->o->fidelity != RUNNER_FIDELITY_AUTO || memcmp(&r->waves[k].desc, &d, sizeof d) != 0)
+            wave_set(&r->waves[k], &d);
         describe(r, k, &d, false);
         follow_supply(r, k, &d);
     }
@@ -506,6 +511,9 @@ static uint64_t serve(run_t *r, uint64_t now)
     return next;
 }
 
+/* The longest step of a quiet run (next_stop), seconds. */
+#define QUIET_MAX_S 3600u
+
 /* The next tick every meter must reach together: an event, a second
  * (profiles move once a second), an answer time, the end, or at most a
  * chunk on. Between two such stops a meter may run ahead of the others. */
@@ -522,7 +530,30 @@ static uint64_t next_stop(const run_t *r)
                  !r->ep.n_serial && !r->ep.n_tcp && r->o->every % VTIME_SAMPLE_RATE == 0;
     uint64_t stop_at = r->tick + (quiet ? VTIME_SAMPLE_RATE : CHUNK_TICKS);
     uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
-    if (second < stop_at)
+    if (quiet) {
+        /* Nor are the seconds at which no profile moves: over a flat
+         * stretch (a night's constant load) every meter runs to the second
+         * at which its waveform may change, an hour at most; set_waves()
+         * there sees what it would have seen at every second before. */
+        uint64_t change = UINT64_MAX;
+        for (int k = 0; k < sc->n_meters; k++) {
+            uint64_t t = scenario_wave_next_change(&r->grid, &r->loads[k], r->tick);
+            if (t < change)
+                change = t;
+        }
+        uint64_t at =
+            change >= UINT64_MAX - VTIME_SAMPLE_RATE
+                ? UINT64_MAX
+                : (change + VTIME_SAMPLE_RATE - 1) / VTIME_SAMPLE_RATE * VTIME_SAMPLE_RATE;
+        uint64_t cap = second + (QUIET_MAX_S - 1) * (uint64_t)VTIME_SAMPLE_RATE;
+        stop_at = at < second ? second : at > cap ? cap : at;
+        if (r->o->every) {
+            uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
+            if (e < stop_at)
+                stop_at = e;
+        }
+    }
+    if (second < stop_at && !quiet)
         stop_at = second;
     if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
         stop_at = sc->events[r->next_event].at_tick;

@@ -46,6 +46,14 @@ typedef struct {
 /* The value at `tick` (ticks since the scenario began). */
 double profile_at(const profile_t *s, uint64_t tick);
 
+/* The first tick after `tick` at which the value may differ from its value
+ * at `tick` (UINT64_MAX: never): a flat stretch (a constant, a step held,
+ * two points of equal value, the ends of a ramp or series) runs to its end;
+ * a sloped one may change at the next tick. Never later than the change, so
+ * a host that samples the profile only there sees every value it would see
+ * sampling it at every second (sim/run/runner.c, quiet auto runs). */
+uint64_t profile_next_change(const profile_t *s, uint64_t tick);
+
 /* A profile that is a constant. */
 profile_t profile_const(double v);
 

@@ -925,6 +925,22 @@ void scenario_free(scenario_t *sc)
     sc->n_events = sc->n_arrays = 0;
 }
 
+uint64_t scenario_wave_next_change(const scenario_grid_t *g, const scenario_load_t *l,
+                                   uint64_t tick)
+{
+    uint64_t next = profile_next_change(&g->frequency, tick);
+    for (int k = 0; k < 3; k++) {
+        uint64_t t[3] = {profile_next_change(&g->voltage[k], tick),
+                         profile_next_change(&l->phase[k].current, tick),
+                         l->phase[k].use_angle ? UINT64_MAX
+                                               : profile_next_change(&l->phase[k].pf, tick)};
+        for (int j = 0; j < 3; j++)
+            if (t[j] < next)
+                next = t[j];
+    }
+    return next;
+}
+
 void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t seed, uint64_t tick,
                    wave_desc_t *out)
 {

@@ -234,6 +234,12 @@ void scenario_free(scenario_t *sc);
 
 /* The waveform of meter `k` at `tick`: the grid and the meter's load with
  * every profile evaluated then. */
+/* The first tick after `tick` at which scenario_wave() may describe another
+ * waveform for this grid and load (profile_next_change(); UINT64_MAX: none).
+ * Events that set new profiles are the caller's to stop at. */
+uint64_t scenario_wave_next_change(const scenario_grid_t *g, const scenario_load_t *l,
+                                   uint64_t tick);
+
 void scenario_wave(const scenario_grid_t *g, const scenario_load_t *l, uint64_t seed, uint64_t tick,
                    wave_desc_t *out);
 

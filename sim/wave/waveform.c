@@ -2,6 +2,7 @@
 #include "waveform.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "simd.h"
@@ -242,6 +243,29 @@ bool wave_phasors(const wave_t *w, metrology_phasors_t *out)
     return true;
 }
 
+/* m folds of whole blocks at once, from a fold (since_anchor 0), when they
+ * can be counted in integers: each fold is a = a + c - floor(a + c) with
+ * c = step * BLOCK. For c in [1, 2) and a and c whole even multiples of
+ * 2^-52 (a after one fold is a multiple of 2^-52 or 2^-51), a + c is exact
+ * (below 2 on the grid of 2^-52; from 2 on, of 2^-51, which an even sum is
+ * on) and so is the subtraction: in units of 2^-52 the fold is
+ * A = (A + C) mod 2^52, and m of them are A + m C mod 2^52. 50 Hz at 8 kHz
+ * is such a case. False (nothing done) when the case does not hold. */
+static bool fold_blocks(wave_t *w, uint64_t m)
+{
+    const double one = 4503599627370496.0; /* 2^52 */
+    double c = w->desc.frequency / VTIME_SAMPLE_RATE * (double)BLOCK;
+    if (!(c >= 1.0 && c < 2.0) || !(w->anchor >= 0.0 && w->anchor < 1.0))
+        return false;
+    double cs = c * one, as = w->anchor * one; /* exact: powers of two */
+    uint64_t C = (uint64_t)cs, A = (uint64_t)as;
+    if ((double)C != cs || (double)A != as || (C & 1u) || (A & 1u))
+        return false;
+    A = (A + m * C) & ((1ull << 52) - 1u);
+    w->anchor = (double)A / one;
+    return true;
+}
+
 void wave_skip(wave_t *w, size_t n)
 {
     /* The same folds of the phase accumulator as wave_fill makes, at the
@@ -251,6 +275,14 @@ void wave_skip(wave_t *w, size_t n)
             w->anchor += w->desc.frequency / VTIME_SAMPLE_RATE * w->since_anchor;
             w->anchor -= floor(w->anchor);
             w->since_anchor = 0;
+            /* The whole blocks after which a fold still comes in this call
+             * (a tick is left after them), at once where they can be. */
+            uint64_t m = (n - 1) / BLOCK;
+            if (m > 0 && fold_blocks(w, m)) {
+                w->tick += m * BLOCK;
+                n -= (size_t)(m * BLOCK);
+                continue; /* the fold at this boundary adds 0 * step */
+            }
         }
         uint64_t k = BLOCK - w->tick % BLOCK;
         if (k > n)
