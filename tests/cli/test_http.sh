@@ -63,6 +63,11 @@ api PUT /api/meters/0/settings '{"settings":{"tariff":2}}'
 expect "settings: no password is 400 naming it" eval 'status_is 400 && jt "\"password\" in d[\"error\"]"'
 api PUT /api/meters/0/settings '{"password":"0000","settings":{"pulse_width":20,"lcd_cycle":25}}'
 expect "settings: two at once with the password (200)" eval 'status_is 200 && jt "d[\"settings\"][\"pulse_width\"]==20 and d[\"settings\"][\"lcd_cycle\"]==25"'
+api GET /api/meters/0/lcd
+expect "... the LCD at once: not turned" jt 'd["display"]["rotated"] is False'
+api PUT /api/meters/0/settings '{"password":"0000","settings":{"screen_direction":1}}'
+api GET /api/meters/0/lcd
+expect "... screen direction 1: the LCD is turned 180 degrees at once (A3.3 0x4032)" jt 'd["display"]["rotated"] is True'
 expect "... logged as set events" grep -q '"event":"set","meter":"m1","setting":"lcd_cycle","value":25,"result"' "$tmp/twin.log"
 
 api POST /api/meters/0/connect
