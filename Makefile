@@ -6,10 +6,14 @@
 #   make test-sanitize  the unit, CLI and scenario suites against an ASan +
 #                UBSan build of the twin in build-san/ (make test runs it too)
 #   make deps    only install what is missing (Debian packages)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   the program, its scenario library,
+#                schema, docs, man page, bash completion and libmetercore
+#                (static, shared, headers, pkg-config); make uninstall
+#                removes them all (README.md, Install)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
 BUILD ?= build
 CC ?= cc
 
@@ -40,11 +44,21 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 CORE_LIB := $(BUILD)/libmetercore.a
+# libmetercore's ABI, apart from the program's VERSION: MAJOR moves when a
+# program built against core/meter.h must be rebuilt (a meter_t field or a
+# call's signature changed), MINOR when calls are added (docs/decisions.md).
+METERCORE_MAJOR := 1
+METERCORE_MINOR := 0
+CORE_SONAME := libmetercore.so.$(METERCORE_MAJOR)
+CORE_SO := $(BUILD)/$(CORE_SONAME).$(METERCORE_MINOR)
+PIC_OBJ := $(CORE_SRC:%.c=$(BUILD)/pic/%.o)
+MAN := $(BUILD)/metersim.1
+VERSION_STAMP := $(BUILD)/version.txt
 SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install clean check-core check-facade check-format \
+.PHONY: all run test bench deps deps-build install uninstall lib man FORCE clean check-core check-facade check-format \
 	test-bins sanitize-build test-sanitize
 .DEFAULT_GOAL := all
 
@@ -77,7 +91,7 @@ $(BUILD)/core/%.o: core/%.c
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim $(SIM_INC) -Ifrontends $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -D_DEFAULT_SOURCE -Icore -Isim $(SIM_INC) -Ifrontends $(DEFS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/web_assets.c: $(WEB_FILES) frontends/web mk/embed_web.sh
 	@mkdir -p $(dir $@)
@@ -89,6 +103,39 @@ $(WEB_OBJ): $(BUILD)/gen/web_assets.c
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library: the same sources as position-independent objects.
+$(BUILD)/pic/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -Icore -c $< -o $@
+
+$(CORE_SO): $(PIC_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(CORE_SONAME) -o $@ $^ -lm
+	ln -sf $(notdir $@) $(BUILD)/$(CORE_SONAME)
+	ln -sf $(CORE_SONAME) $(BUILD)/libmetercore.so
+
+lib: $(CORE_LIB) $(CORE_SO)
+
+# The version the binary prints (mk/version.sh), in a stamp rewritten only
+# when it changes: sim/version/version.c alone is rebuilt then.
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(sh mk/version.sh) && { [ -f $@ ] && [ "$$(cat $@)" = "$$v" ] || printf '%s\n' "$$v" > $@; }
+
+$(BUILD)/sim/version/version.o: $(VERSION_STAMP)
+$(BUILD)/sim/version/version.o: DEFS = -DMETERSIM_VERSION='"$(shell cat $(VERSION_STAMP))"'
+
+# metersim(1), generated from docs/cli.md, its one source (mk/man.lua).
+$(MAN): docs/cli.md mk/man.lua VERSION
+	@mkdir -p $(dir $@)
+	@command -v pandoc >/dev/null || { echo "make: pandoc is missing, for the man page:" \
+		"make deps-build (or apt-get install pandoc)" >&2; exit 1; }
+	pandoc --from gfm --to man --standalone --lua-filter mk/man.lua \
+		--metadata title=METERSIM --metadata section=1 \
+		--metadata footer="metersim $$(cat VERSION)" --metadata header="metersim manual" \
+		docs/cli.md --output $@
+
+man: $(MAN)
 
 $(SIM_LIB): $(SIM_OBJ)
 	@rm -f $@
@@ -138,10 +185,16 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/metersim/scenarios
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/metersim
-	install -m 644 scenarios/*.json $(DESTDIR)$(PREFIX)/share/metersim/scenarios/
+# mk/install.sh does both, from one list of files; every path is quoted, so
+# a PREFIX or DESTDIR with spaces works.
+INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" BUILD="$(BUILD)" \
+	CC="$(CC)" CORE_SONAME="$(CORE_SONAME)" CORE_SO="$(CORE_SO)" MAN="$(MAN)"
+
+install: $(BIN) $(CORE_LIB) $(CORE_SO) $(MAN)
+	@$(INSTALL_ENV) sh mk/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) sh mk/install.sh uninstall
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

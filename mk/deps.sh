@@ -22,6 +22,7 @@ need_pc libcjson libcjson-dev
 need_pc libpcap libpcap-dev # --trace-pcap (docs/trace.md)
 need_pc libmicrohttpd libmicrohttpd-dev # --http (docs/http.md)
 need_cmd xxd xxd                        # embeds frontends/web/ in the binary
+need_cmd pandoc pandoc      # metersim.1 from docs/cli.md (make install, mk/man.lua)
 if [ "$want" = test ]; then
     need_pc cmocka libcmocka-dev
     need_pc libmodbus libmodbus-dev
@@ -31,6 +32,8 @@ if [ "$want" = test ]; then
     need_cmd clang-format clang-format # make check-format
     need_cmd ss iproute2               # tests and benchmarks wait for listening ports
     need_cmd curl curl                 # tests/cli/test_http*.sh
+    # tests/install/test_man.sh runs the installed bash completion
+    [ -f /usr/share/bash-completion/bash_completion ] || missing="$missing bash-completion"
     # libFuzzer and the sanitizers' runtime for clang 14
     [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
         missing="$missing libclang-rt-14-dev"

@@ -2,8 +2,9 @@
  * what the meter measures (docs/cli.md).
  *
  * Exit status: 0 the run ended as asked; 1 an assertion failed; 2 the command
- * line, the scenario or the state file is invalid, or the state file is in
- * use (nothing ran); 3 an I/O error while running (docs/state.md).
+ * line, the scenario or the state file is invalid, the state file is in
+ * use, or the shared files are not found (nothing ran); 3 an I/O error while running
+ * (docs/state.md).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -21,17 +22,23 @@
 #include "to_scenario.h"
 #include "duration.h"
 #include "scenario.h"
+#include "share.h"
 #include "ui.h"
+#include "version.h"
 
 #define EXIT_INVALID 2
 
 static const char usage[] =
-    "Usage: metersim [OPTIONS] [SCENARIO.json]\n"
+    "Usage: metersim [OPTIONS] [SCENARIO.json | NAME]\n"
     "A digital twin of the WAGO 879-3000 (4PU) / 879-3020 (4PS) energy meter.\n"
     "\n"
     "  --scenario FILE     run the scenario in FILE (JSON, docs/scenario.md; a\n"
     "                      last argument that is not an option says the same);\n"
-    "                      without it, a built-in office load on a 3P4W supply\n"
+    "                      a NAME without '/' that is no file here is taken from\n"
+    "                      the scenario library (--list-scenarios); without it,\n"
+    "                      a built-in office load on a 3P4W supply\n"
+    "  --list-scenarios    the scenario library's names, one a line\n"
+    "  --schema            the path of the scenario format's JSON Schema\n"
     "  --allow-outside-paths  a scenario's CSV files may lie outside its folder\n"
     "                      (by default they must lie under it, symlinks and ..\n"
     "                      resolved; docs/scenario.md, Files)\n"
@@ -130,15 +137,17 @@ static const char usage[] =
     "                      Bearer TOKEN\", ?token=TOKEN, or the cookie the page\n"
     "                      gets from ?token=); required off loopback\n"
     "  --help              this text\n"
-    "  --version           the program's version\n"
+    "  --version           the program's version (VERSION, and the git commit it\n"
+    "                      was built from, where there was one)\n"
     "\n"
     "Output: a log of JSON lines on standard output: the readings every\n"
     "simulated second, every event and every assertion (docs/cli.md).\n"
     "\n"
     "Exit status: 0 done; 1 an assertion failed (--replay: a reply differs); 2\n"
     "invalid command line, scenario, state file or recording, or a state file\n"
-    "in use (nothing ran); 3 an I/O error while running (a state file not\n"
-    "saved, a recording or a trace file not written).\n";
+    "in use, or the shared files (library, schema) not found (nothing ran); 3\n"
+    "an I/O error while running (a state file not saved, a recording or a\n"
+    "trace file not written).\n";
 
 static volatile int stop_requested;
 
@@ -216,6 +225,35 @@ static int parse_endpoint(options_t *o, const char *flag, const char *val)
     return 0;
 }
 
+/* --list-scenarios, --schema: what the shared folder holds (share.h). */
+static int share_print(const char *flag)
+{
+    share_t sh;
+    char err[4 * SHARE_PATH_MAX];
+    if (!share_find(&sh, err, sizeof err) ||
+        (strcmp(flag, "--schema") != 0 && !share_list(&sh, err, sizeof err))) {
+        fprintf(stderr, "metersim: %s: %s\n", flag, err);
+        return EXIT_INVALID;
+    }
+    if (strcmp(flag, "--schema") == 0)
+        puts(sh.schema);
+    return 0;
+}
+
+/* A scenario named without a folder, no file here: the library's. */
+static int library_scenario(options_t *o, char *path, size_t cap)
+{
+    share_t sh;
+    char err[4 * SHARE_PATH_MAX];
+    if (!share_find(&sh, err, sizeof err) ||
+        !share_scenario(&sh, o->scenario, path, cap, err, sizeof err)) {
+        fprintf(stderr, "metersim: --scenario %s: %s\n", o->scenario, err);
+        return EXIT_INVALID;
+    }
+    o->scenario = path;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, options_t *o)
 {
     int speed_given = 0;
@@ -230,8 +268,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             fputs(usage, stdout);
             exit(0);
         } else if (strcmp(a, "--version") == 0) {
-            puts("metersim 0.1");
+            printf("metersim %s\n", version_string());
             exit(0);
+        } else if (strcmp(a, "--list-scenarios") == 0 || strcmp(a, "--schema") == 0) {
+            exit(share_print(a));
         } else if (strcmp(a, "--record-to-scenario") == 0) {
             if (i + 2 >= argc || argc != 4) {
                 fprintf(stderr, "metersim: --record-to-scenario FILE OUT.json takes two files "
@@ -411,7 +451,13 @@ static int replay_setup(options_t *o, recfile_t *rf, char *tmp, size_t tmpcap)
     o->fidelity = rf->flags.closed_form ? FIDELITY_AUTO : FIDELITY_SAMPLE;
     o->tcp_idle = rf->flags.tcp_idle_ns / VTIME_NS_PER_TICK;
     o->gateway_timeout = rf->flags.gateway_timeout_ns / VTIME_NS_PER_TICK;
+    /* The live run's meters stopped at its end record's instant or at its
+     * --until, whichever came first (the end record of a run that reached
+     * its --until is written a little after it): the replay's too, or it
+     * would publish a window the live run never did. */
     uint64_t t_end = rf->e[rf->n - 1].t_ns;
+    if (rf->flags.until_ns && rf->flags.until_ns < t_end)
+        t_end = rf->flags.until_ns;
     o->until = (t_end + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
     if (o->until == 0)
         o->until = 1;
@@ -465,6 +511,10 @@ int main(int argc, char **argv)
     replay_t *replay = NULL;
     char tmp[64] = "";
     if (o.replay && (rc = replay_setup(&o, &rf, tmp, sizeof tmp)) != 0)
+        return rc;
+    char library_path[SHARE_PATH_MAX];
+    if (!o.replay && share_is_library_name(o.scenario) &&
+        (rc = library_scenario(&o, library_path, sizeof library_path)) != 0)
         return rc;
 
     scenario_t sc;

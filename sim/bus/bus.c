@@ -130,10 +130,11 @@ void bus_collect(bus_t *b)
     update_due(b);
 }
 
-size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap)
+static size_t peek(const bus_reply_t *replies, int n_replies, bool copper, uint32_t bps,
+                   line_parity_t parity, line_byte_t *out, size_t cap)
 {
-    const bus_reply_t *one = &b->replies[0];
-    if (b->n_replies == 1 && (!b->copper || (one->bps == bps && one->parity == parity))) {
+    const bus_reply_t *one = &replies[0];
+    if (n_replies == 1 && (!copper || (one->bps == bps && one->parity == parity))) {
         /* One reply at the master's settings (or no line settings at all, a
          * pty): the master receives it as sent. */
         uint64_t ch = line_char_ns(one->bps, one->parity);
@@ -143,13 +144,24 @@ size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t 
         return n;
     }
     line_tx_t tx[BUS_MAX_REPLIES];
-    for (int i = 0; i < b->n_replies; i++)
-        tx[i] = (line_tx_t){.bytes = b->replies[i].bytes,
-                            .len = b->replies[i].len,
-                            .t_start_ns = b->replies[i].t_start_ns,
-                            .bps = b->replies[i].bps,
-                            .parity = b->replies[i].parity};
-    return b->n_replies ? line_receive(tx, (size_t)b->n_replies, bps, parity, out, cap) : 0;
+    for (int i = 0; i < n_replies; i++)
+        tx[i] = (line_tx_t){.bytes = replies[i].bytes,
+                            .len = replies[i].len,
+                            .t_start_ns = replies[i].t_start_ns,
+                            .bps = replies[i].bps,
+                            .parity = replies[i].parity};
+    return n_replies ? line_receive(tx, (size_t)n_replies, bps, parity, out, cap) : 0;
+}
+
+size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap)
+{
+    return peek(b->replies, b->n_replies, b->copper, bps, parity, out, cap);
+}
+
+size_t bus_peek_prev(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out,
+                     size_t cap)
+{
+    return peek(b->prev, b->n_prev, b->copper, bps, parity, out, cap);
 }
 
 void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns)
@@ -178,6 +190,8 @@ void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns)
 
 void bus_clear(bus_t *b)
 {
+    memcpy(b->prev, b->replies, (size_t)b->n_replies * sizeof *b->replies);
+    b->n_prev = b->n_replies;
     b->n_replies = 0;
     b->generation++;
 }

@@ -54,6 +54,12 @@ typedef struct bus {
      * clear it once the line is quiet. Each clear starts a new generation. */
     int hold;
     uint32_t generation;
+    /* The replies of the generation cleared last: a port that had not yet
+     * streamed all of them to its master (the gateway took them at the
+     * wake before the port's turn) still sends the rest, as a master on the
+     * wire hears every byte. */
+    bus_reply_t prev[BUS_MAX_REPLIES];
+    int n_prev;
     /* Called before a master's bytes go onto the line: the host brings the
      * meters up to `now_ns` first (NULL: they are there already). */
     void (*sync)(void *ctx, struct bus *b, uint64_t now_ns);
@@ -103,6 +109,10 @@ void bus_cut(bus_t *b, const meter_t *m, uint64_t t_ns);
  * far, each byte with the end of its stop bit. A reply that starts later can
  * only change bytes that end after it starts. Returns the number of bytes. */
 size_t bus_peek(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out, size_t cap);
+
+/* bus_peek() of the generation before this one (bus_t.prev). */
+size_t bus_peek_prev(const bus_t *b, uint32_t bps, line_parity_t parity, line_byte_t *out,
+                     size_t cap);
 
 /* Forgets the collected replies (the exchange is over); a new generation. */
 void bus_clear(bus_t *b);

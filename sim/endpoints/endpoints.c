@@ -197,3 +197,14 @@ void endpoints_close(endpoints_t *e)
     e->gws = NULL;
     e->n_tcp = e->n_serial = e->n_gws = 0;
 }
+
+uint64_t endpoints_oldest_waiting(const endpoints_t *e)
+{
+    uint64_t t = VTIME_NEVER;
+    for (int i = 0; i < e->n_gws; i++) {
+        uint64_t g = gateway_oldest_waiting(e->gws[i]);
+        if (g < t)
+            t = g;
+    }
+    return t;
+}

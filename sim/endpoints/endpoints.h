@@ -79,4 +79,8 @@ bool endpoints_any(const endpoints_t *e);
 
 void endpoints_close(endpoints_t *e);
 
+/* The arrival of the oldest Modbus TCP request still waiting at a gateway
+ * (VTIME_NEVER: none); the traces hold their lines from then on. */
+uint64_t endpoints_oldest_waiting(const endpoints_t *e);
+
 #endif

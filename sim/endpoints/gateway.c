@@ -6,6 +6,11 @@
 
 #include "trace.h"
 
+struct gateway_release {
+    int ep, conn;
+    uint64_t t_ns, tag;
+};
+
 void gateway_init(gateway_t *g, bus_t *bus, bool fast, uint64_t timeout_ns, const char *name,
                   FILE *log)
 {
@@ -22,6 +27,8 @@ void gateway_free(gateway_t *g)
     if (g->busy)
         g->bus->hold--;
     free(g->clients);
+    free(g->rel);
+    g->rel = NULL;
     g->clients = NULL;
     g->n_clients = g->cap_clients = 0;
 }
@@ -151,15 +158,35 @@ static gateway_client_t *next_request(gateway_t *g, modbus_tcp_request_t *req)
     return NULL;
 }
 
+/* --replay: the client the recording started next, if its request is here. */
+static gateway_client_t *released_request(gateway_t *g, uint64_t now, modbus_tcp_request_t *req)
+{
+    if (g->rel_head == g->rel_n || g->rel[g->rel_head].t_ns > now)
+        return NULL;
+    const struct gateway_release *r = &g->rel[g->rel_head];
+    for (int i = 0; i < g->n_clients; i++) {
+        gateway_client_t *c = g->clients[i];
+        if (c->rec && c->rec->ep == r->ep && c->rec->conn == r->conn && !c->in_flight &&
+            !c->overflow && modbus_tcp_request(&c->framer, req)) {
+            if (++g->rel_head == g->rel_n)
+                g->rel_head = g->rel_n = 0;
+            return c;
+        }
+    }
+    return NULL;
+}
+
 /* Starts the next request when the line is quiet; true when one was taken. */
 static bool start_next(gateway_t *g, uint64_t now)
 {
     bus_t *b = g->bus;
     if (g->busy || b->n_replies || b->hold || (!g->fast && now < b->busy_until_ns))
         return false;
-    gateway_client_t *c = next_request(g, &g->req);
+    gateway_client_t *c = g->gated ? released_request(g, now, &g->req) : next_request(g, &g->req);
     if (!c)
         return false;
+    if (c->rec)
+        record_start(c->rec, now); /* --record: when it went on the line */
     g->stats.requests++;
     trace_mbtcp(b->trace, b->trace_bus, c, true, g->req.tid, g->req.unit, g->req.pdu,
                 g->req.pdu_len, 0, g->req.t_ns);
@@ -218,10 +245,51 @@ uint64_t gateway_deadline(const gateway_t *g)
         uint64_t d = g->deadline_ns;
         return b->busy_until_ns > d ? b->busy_until_ns : d;
     }
-    if (b->hold || b->n_replies || g->fast)
+    if (b->hold || b->n_replies)
         return VTIME_NEVER; /* another master's exchange, or input, wakes the host */
+    if (g->gated) {         /* --replay: the recording's next "start", once the line is quiet */
+        if (g->rel_head == g->rel_n)
+            return VTIME_NEVER;
+        uint64_t t = g->rel[g->rel_head].t_ns;
+        return !g->fast && b->busy_until_ns > t ? b->busy_until_ns : t;
+    }
+    if (g->fast)
+        return VTIME_NEVER;
     for (int i = 0; i < g->n_clients; i++)
         if (g->clients[i]->framer.pending_n && !g->clients[i]->in_flight)
             return b->busy_until_ns; /* as soon as the line is quiet */
     return VTIME_NEVER;
+}
+
+bool gateway_release(gateway_t *g, int ep, int conn, uint64_t t_ns, uint64_t tag)
+{
+    if (g->rel_n == g->rel_cap) {
+        size_t cap = g->rel_cap ? 2 * g->rel_cap : 16;
+        struct gateway_release *n = realloc(g->rel, cap * sizeof *n);
+        if (!n)
+            return false;
+        g->rel = n;
+        g->rel_cap = cap;
+    }
+    g->rel[g->rel_n++] = (struct gateway_release){.ep = ep, .conn = conn, .t_ns = t_ns, .tag = tag};
+    return true;
+}
+
+bool gateway_overdue(const gateway_t *g, uint64_t now_ns, uint64_t *tag)
+{
+    if (g->rel_head == g->rel_n || g->rel[g->rel_head].t_ns >= now_ns)
+        return false;
+    *tag = g->rel[g->rel_head].tag;
+    return true;
+}
+
+uint64_t gateway_oldest_waiting(const gateway_t *g)
+{
+    uint64_t t = VTIME_NEVER;
+    for (int i = 0; i < g->n_clients; i++) {
+        const modbus_tcp_t *f = &g->clients[i]->framer;
+        if (f->pending_n && f->pending[f->pending_head].t_ns < t)
+            t = f->pending[f->pending_head].t_ns;
+    }
+    return t;
 }

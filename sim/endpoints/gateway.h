@@ -33,6 +33,7 @@
 
 #include "bus.h"
 #include "modbus_tcp.h"
+#include "record.h"
 
 #define GATEWAY_TIMEOUT_DEFAULT_NS (200ull * VTIME_NS_PER_MS)
 #define GATEWAY_BROADCAST_DELAY_NS (100ull * VTIME_NS_PER_MS) /* Serial Line 2.4.1 */
@@ -44,6 +45,7 @@ typedef struct gateway_client {
     bool overflow;  /* a response found no room: the client stopped reading */
     void (*replied)(struct gateway_client *c); /* a response is queued in framer */
     void *ctx;
+    const record_port_t *rec; /* its connection on --record (NULL: none) */
 } gateway_client_t;
 
 typedef struct gateway_stats {
@@ -66,6 +68,14 @@ typedef struct gateway {
     line_parity_t parity;
     uint64_t request_end_ns, deadline_ns;
     gateway_stats_t stats;
+    /* --replay: a request goes on the line only when the recording says it
+     * did (its "start" record, gateway_release()), not when the line is
+     * free: live, a request queued behind another starts when the host next
+     * looks, a little after the line became free, at an instant that only
+     * the recording knows (docs/record.md). */
+    bool gated;
+    struct gateway_release *rel; /* the starts fed and not yet taken, in order */
+    size_t rel_head, rel_n, rel_cap;
 } gateway_t;
 
 void gateway_init(gateway_t *g, bus_t *bus, bool fast, uint64_t timeout_ns, const char *name,
@@ -85,5 +95,19 @@ void gateway_poll(gateway_t *g, uint64_t now_ns);
 /* When gateway_poll() has work next; VTIME_NEVER if only a new request can
  * give it some. */
 uint64_t gateway_deadline(const gateway_t *g);
+
+/* The arrival of the oldest request waiting for the line (VTIME_NEVER: none):
+ * it is traced when it goes on the line, stamped with that arrival. */
+uint64_t gateway_oldest_waiting(const gateway_t *g);
+
+/* --replay: connection `conn` of endpoint `ep` starts its next request at
+ * t_ns (a "start" record, numbered `tag`); with g->gated, nothing starts
+ * otherwise. False when out of memory. */
+bool gateway_release(gateway_t *g, int ep, int conn, uint64_t t_ns, uint64_t tag);
+
+/* --replay: true, with its tag, when the next start's instant has passed
+ * before now_ns and its request could not go on the line then (the replay
+ * has gone another way than the live run). */
+bool gateway_overdue(const gateway_t *g, uint64_t now_ns, uint64_t *tag);
 
 #endif

@@ -199,25 +199,53 @@ static void stall_end(link_t *l)
     l->stall_from = l->overflow;
 }
 
+/* The line settings the master listens with. */
+static void listen_line(const link_t *l, uint32_t *bps, line_parity_t *parity)
+{
+    *bps = l->master_bps;
+    *parity = l->master_parity;
+    if (!*bps)
+        meter_line(l, bps, parity);
+}
+
+/* The exchange this port was streaming ended before its turn (another
+ * master, the gateway, took the replies at the same wake): the rest of them
+ * still goes to its master, whose side of the wire heard every byte, and
+ * live and in a --replay alike, whatever the order of the wake's work. */
+static void stream_rest(link_t *l)
+{
+    const bus_t *b = l->bus;
+    if (l->generation + 1 != b->generation || !b->n_prev)
+        return;
+    line_byte_t got[BUS_FRAME_MAX * 2];
+    uint32_t bps;
+    line_parity_t parity;
+    listen_line(l, &bps, &parity);
+    size_t n = bus_peek_prev(b, bps, parity, got, sizeof got / sizeof got[0]);
+    while (l->streamed < n && l->out_len < LINK_OUT_MAX)
+        l->out[l->out_len++] = got[l->streamed++].byte;
+}
+
 uint64_t link_transmit(link_t *l, uint64_t now_ns)
 {
     bus_t *b = l->bus;
     uint64_t next = VTIME_NEVER;
+    l->out_len = l->out_done = 0;
     if (l->generation != b->generation) {
+        stream_rest(l);
         l->generation = b->generation;
         l->streamed = 0;
     }
-    l->out_len = l->out_done = 0;
     if (b->n_replies) {
         line_byte_t got[LINK_OUT_MAX];
-        uint32_t bps = l->master_bps;
-        line_parity_t parity = l->master_parity;
-        if (!bps)
-            meter_line(l, &bps, &parity);
+        uint32_t bps;
+        line_parity_t parity;
+        listen_line(l, &bps, &parity);
         size_t n = bus_peek(b, bps, parity, got, LINK_OUT_MAX);
         /* Every character whose stop bit has ended (all of them at once
          * without wire time). */
-        while (l->streamed < n && (l->fast || got[l->streamed].t_end_ns <= now_ns)) {
+        while (l->streamed < n && l->out_len < LINK_OUT_MAX &&
+               (l->fast || got[l->streamed].t_end_ns <= now_ns)) {
             l->out[l->out_len++] = got[l->streamed].byte;
             l->streamed++;
         }

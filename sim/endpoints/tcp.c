@@ -334,6 +334,7 @@ bool tcp_server_adopt(tcp_server_t *srv, int fd, const char *peer)
         modbus_tcp_init(&c->gc.framer, NULL);
         c->gc.replied = mbap_replied;
         c->gc.ctx = c;
+        c->gc.rec = &c->rec;
         if (!gateway_attach(srv->gw, &c->gc)) {
             close(fd);
             free(c);

@@ -77,10 +77,11 @@ static bool header(const cJSON *h, recfile_t *rf, const char *path, char *err, s
     uint64_t v;
     if (!get_uint(h, "version", &v))
         return fail(err, errlen, path, 0, "no version, expected \"version\": %d", RECORD_VERSION);
-    if (v != RECORD_VERSION)
+    if (v < 1 || v > RECORD_VERSION)
         return fail(err, errlen, path, 0,
-                    "version %llu, expected %d (this metersim reads version %d only)",
+                    "version %llu, expected 1 to %d (this metersim reads versions 1 to %d)",
                     (unsigned long long)v, RECORD_VERSION, RECORD_VERSION);
+    rf->version = (int)v;
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(h, "scenario");
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(h, "flags");
     if (!cJSON_IsObject(sc) || !cJSON_IsObject(f))
@@ -133,17 +134,21 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
     if (!get_uint(o, "t_ns", &e->t_ns))
         return fail(err, errlen, path, want_n, "no time, expected \"t_ns\" in whole ns");
     const char *type = get_str(o, "type");
-    static const char *const names[] = {"endpoint", "in", "out", "ui", "end", "connect", "close"};
+    static const char *const names[] = {"endpoint", "in",      "out",   "ui",
+                                        "end",      "connect", "close", "start"};
+    const int n_names = rf->version >= 2 ? 8 : 7;
     int k = 0;
-    while (type && k < 7 && strcmp(type, names[k]) != 0)
+    while (type && k < n_names && strcmp(type, names[k]) != 0)
         k++;
-    if (!type || k == 7)
+    if (!type || k == n_names)
         return fail(err, errlen, path, want_n,
                     "type %s, expected \"endpoint\", \"in\", \"out\", \"connect\", "
-                    "\"close\", \"ui\" or \"end\"",
-                    type ? type : "missing");
+                    "\"close\", %s\"ui\" or \"end\"",
+                    type ? type : "missing", rf->version >= 2 ? "\"start\", " : "");
     e->type = (rec_type_t)k;
-    if (e->t_ns < last_t && e->type != REC_OUT)
+    /* Replies and starts are stamped when the host wrote or started them,
+     * which may be after a wake whose inputs are recorded later. */
+    if (e->t_ns < last_t && e->type != REC_OUT && e->type != REC_START)
         return fail(err, errlen, path, want_n,
                     "t_ns %llu is before the previous input's %llu, expected times that never "
                     "go back (records out of order)",
@@ -174,7 +179,7 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         snprintf(d->spec, sizeof d->spec, "%s", spec);
         snprintf(d->bus, sizeof d->bus, "%s", bus);
     } else if (e->type == REC_IN || e->type == REC_OUT || e->type == REC_CONNECT ||
-               e->type == REC_CLOSE) {
+               e->type == REC_CLOSE || e->type == REC_START) {
         if (!get_uint(o, "ep", &ep) || ep >= (uint64_t)rf->n_eps)
             return fail(
                 err, errlen, path, want_n, "endpoint %s, expected one declared before (0 to %d)",
@@ -183,6 +188,11 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         rec_endpoint_t *d = &rf->eps[ep];
         uint64_t conn = 0;
         bool has = cJSON_GetObjectItemCaseSensitive(o, "conn") != NULL;
+        if (e->type == REC_START && !d->mbap)
+            return fail(err, errlen, path, want_n,
+                        "a start on endpoint %d, expected a Modbus TCP endpoint (only its "
+                        "gateway queues requests)",
+                        e->ep);
         if (!d->tcp && (has || e->type == REC_CONNECT || e->type == REC_CLOSE))
             return fail(err, errlen, path, want_n,
                         "a connection on endpoint %d, a serial one: expected no \"conn\"", e->ep);
@@ -206,7 +216,7 @@ static bool entry(const cJSON *o, recfile_t *rf, uint64_t want_n, uint64_t last_
         e->conn = d->tcp ? (int)conn : -1;
         if (connect)
             d->n_conns++;
-        if (connect || e->type == REC_CLOSE) {
+        if (connect || e->type == REC_CLOSE || e->type == REC_START) {
             rf->n++;
             return true;
         }
@@ -287,10 +297,10 @@ bool recfile_load(const char *path, recfile_t *rf, char *err, size_t errlen)
             ok = entry(o, rf, n, last_t, path, err, errlen);
             if (!ok) {
                 free(rf->e[rf->n].bytes); /* a record refused half-read */
-            } else if (rf->e[rf->n - 1].type != REC_OUT) {
-                /* Replies are stamped when written, after the wake that
-                 * stamps the input read in the same round: only the inputs'
-                 * times must never go back (docs/record.md). */
+            } else if (rf->e[rf->n - 1].type != REC_OUT && rf->e[rf->n - 1].type != REC_START) {
+                /* Replies and starts are stamped when made, after the wake
+                 * that stamps the input read in the same round: only the
+                 * inputs' times must never go back (docs/record.md). */
                 last_t = rf->e[rf->n - 1].t_ns;
                 ended = rf->e[rf->n - 1].type == REC_END;
             }

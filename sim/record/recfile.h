@@ -18,7 +18,16 @@
 #include "endpoint_spec.h"
 #include "record.h"
 
-typedef enum { REC_ENDPOINT, REC_IN, REC_OUT, REC_UI, REC_END, REC_CONNECT, REC_CLOSE } rec_type_t;
+typedef enum {
+    REC_ENDPOINT,
+    REC_IN,
+    REC_OUT,
+    REC_UI,
+    REC_END,
+    REC_CONNECT,
+    REC_CLOSE,
+    REC_START
+} rec_type_t;
 
 typedef struct rec_entry {
     uint64_t n, t_ns;
@@ -44,6 +53,7 @@ typedef struct rec_endpoint {
 } rec_endpoint_t;
 
 typedef struct recfile {
+    int version;         /* 1: before "start" records (a replay does not wait for them) */
     char *scenario_path; /* NULL: the built-in scenario */
     char *scenario_text;
     record_flags_t flags;

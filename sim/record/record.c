@@ -186,6 +186,15 @@ void record_connect(record_port_t *srv, record_port_t *conn, uint64_t t_ns)
     emit(srv->rec, o);
 }
 
+void record_start(const record_port_t *conn, uint64_t t_ns)
+{
+    if (!conn->rec)
+        return;
+    cJSON *o = begin(conn->rec, t_ns, "start");
+    add_port(o, conn);
+    emit(conn->rec, o);
+}
+
 void record_disconnect(const record_port_t *conn, uint64_t t_ns)
 {
     if (!conn->rec)

@@ -8,6 +8,9 @@
  *   in       bytes a master wrote, as one read got them, stamped with the
  *            loop's wake (loop_woke(): what link_receive() stamps them with)
  *   out      reply bytes as written to the master (for checking, not fed)
+ *   start    a Modbus TCP request went on the line (the gateway's choice
+ *            and instant: live, a request queued behind another starts
+ *            when the host next looks; version 2)
  *   ui       a button, the supply, a phase's current or direction
  *   end      when the run stopped
  *
@@ -27,7 +30,7 @@
 #include <stdint.h>
 
 #define RECORD_FORMAT "metersim-record"
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2 /* 2: "start" records; 1 is read too */
 #define RECORD_METERSIM_VERSION "0.1"
 
 typedef struct record record_t;
@@ -71,6 +74,9 @@ void record_disconnect(const record_port_t *conn, uint64_t t_ns);
  * its side of a pty was set to (0: unknown), which --copper depends on. */
 void record_rx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n,
                uint32_t peer_bps);
+
+/* The gateway put the request of connection `conn` on its line at t_ns. */
+void record_start(const record_port_t *conn, uint64_t t_ns);
 
 /* Reply bytes written to the master at t_ns. */
 void record_tx(const record_port_t *p, uint64_t t_ns, const uint8_t *b, size_t n);

@@ -276,6 +276,23 @@ void replay_attach(replay_t *p, loop_t *loop, endpoints_t *ep)
             p->srv[k] = ep->tcp[t++];
         else if (!p->rf->eps[k].tcp && s < ep->n_serial)
             p->ser[k] = ep->serial[s++];
+        if (p->srv[k])
+            p->srv[k]->rec.ep = k; /* its connections' numbers, as recorded */
+    }
+    /* Version 2 says when each Modbus TCP request went on the line: the
+     * gateways wait for that, as live they waited for the host to look.
+     * Each gets its starts, in the order they were made, before the run:
+     * a start is stamped when the host made it, which may be later than
+     * inputs of the same wake that are recorded after it. */
+    for (int i = 0; p->rf->version >= 2 && i < ep->n_gws; i++)
+        ep->gws[i]->gated = true;
+    for (size_t i = 0; p->rf->version >= 2 && i < p->rf->n; i++) {
+        const rec_entry_t *e = &p->rf->e[i];
+        if (e->type != REC_START)
+            continue;
+        if (!p->srv[e->ep] || !p->srv[e->ep]->gw ||
+            !gateway_release(p->srv[e->ep]->gw, e->ep, e->conn, e->t_ns, e->n))
+            fail_at(p, e, "its request cannot be started: no gateway for it in the replay");
     }
     loop->manual = true;
     loop->manual_ns = 0;
@@ -324,6 +341,18 @@ void replay_round(replay_t *p, runner_t *r, volatile int *stop)
         }
         while (p->next_ui < rf->n && rf->e[p->next_ui].type != REC_UI)
             p->next_ui++;
+    }
+    /* A request the recording started by now that is not on the line: the
+     * replay went another way (the line busy, or no such request). */
+    for (int i = 0; i < p->eps->n_gws && !p->differ; i++) {
+        uint64_t tag;
+        if (gateway_overdue(p->eps->gws[i], p->loop->manual_ns, &tag)) {
+            p->differ = true;
+            snprintf(p->msg, sizeof p->msg,
+                     "record %llu (start): its Modbus TCP request could not go on the line at "
+                     "the recorded instant (the line was busy, or the request was not there)",
+                     (unsigned long long)tag);
+        }
     }
     set_deadline(p);
     if (p->differ)

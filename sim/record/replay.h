@@ -18,8 +18,10 @@
  * time where live they fell a little late; the results do not depend on it
  * (pace never changes the results), which the tests of live sessions check.
  * Two things do depend on it: a Modbus TCP request queued behind another
- * starts when the host next looks, and a window action reaches a meter that
- * bus traffic had moved past its recorded time late (told once).
+ * starts when the host next looks (the recording's "start" records say
+ * when, and the gateways wait for them: gateway.h, gated), and a window
+ * action reaches a meter that bus traffic had moved past its recorded time
+ * late (told once).
  */
 #ifndef METERSIM_REPLAY_H
 #define METERSIM_REPLAY_H

@@ -620,6 +620,7 @@ static void advance_to(run_t *r, uint64_t target)
             advance_meter(r, k, stop_at);
         r->tick = stop_at;
         collect(r);
+        trace_waiting(r->trace, endpoints_oldest_waiting(&r->ep));
         trace_time(r->trace, now_ns(r));
         check_xfers(r, false);
         run_mirror(r); /* before anything the meters did can be seen */
@@ -914,6 +915,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     }
 
     r->end = o->until;
+    /* --replay: a live run without --until ended at the scenario's end,
+     * before its end record was written. */
+    if (o->replay && !replay_file(o->replay)->flags.until_ns && sc->duration &&
+        sc->duration < r->end)
+        r->end = sc->duration;
     if (!r->end)
         r->end = sc->duration;
     if (!r->end && sc->n_events)

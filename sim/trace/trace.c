@@ -34,6 +34,7 @@ struct trace {
     meter_seen_t *seen;
     client_t *clients;
     int n_clients, cap_clients;
+    uint64_t waiting_ns; /* trace_waiting(): VTIME_NEVER when nothing waits */
 };
 
 static const char *const sig_names[TRACE_METER_SIGS] = {
@@ -75,6 +76,7 @@ trace_t *trace_open(const trace_opts_t *o, const scenario_t *sc, bool *ok, char 
     t->sc = sc;
     t->from = o->from_ns;
     t->until = o->until_ns ? o->until_ns : UINT64_MAX;
+    t->waiting_ns = VTIME_NEVER;
     t->seen = calloc((size_t)(sc->n_meters ? sc->n_meters : 1), sizeof *t->seen);
     if (!t->seen) {
         snprintf(err, errlen, "out of memory for the traces");
@@ -262,8 +264,16 @@ size_t trace_run_cap(const trace_t *t, uint64_t tick, size_t n)
     return left < n ? (size_t)left : n;
 }
 
+void trace_waiting(trace_t *t, uint64_t t_ns)
+{
+    if (t)
+        t->waiting_ns = t_ns;
+}
+
 void trace_time(trace_t *t, uint64_t now_ns)
 {
+    if (t && t->waiting_ns != VTIME_NEVER && t->waiting_ns + TRACE_HOLD_NS < now_ns)
+        now_ns = t->waiting_ns + TRACE_HOLD_NS;
     if (!t || now_ns <= TRACE_HOLD_NS)
         return;
     /* What lies TRACE_HOLD_NS behind the host's time is final (hold.c). */

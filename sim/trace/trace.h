@@ -101,6 +101,12 @@ size_t trace_run_cap(const trace_t *t, uint64_t tick, size_t n);
  * final and written out. */
 void trace_time(trace_t *t, uint64_t now_ns);
 
+/* A line stamped t_ns may still come (a Modbus TCP request waiting for the
+ * line is traced when it goes on it, stamped with its arrival, which may be
+ * more than the hold ago): nothing from t_ns on is written yet.
+ * VTIME_NEVER: nothing waits. */
+void trace_waiting(trace_t *t, uint64_t t_ns);
+
 /* Writes what is left up to end_ns and closes every file; false (told on
  * standard error, naming the file) when one could not be written. */
 bool trace_close(trace_t *t, uint64_t end_ns);

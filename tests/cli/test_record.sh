@@ -85,9 +85,9 @@ expect "--record-to-scenario refuses a truncated recording the same way (status 
     'record 4: the file ends here' "$BIN" --record-to-scenario "$tmp/cut.jsonl" "$tmp/x.json"
 
 # Another version, another format.
-sed '1s/"version":1/"version":2/' "$tmp/id7.jsonl" >"$tmp/v2.jsonl"
-expect "version 2: refused, status 2, record 0 (the header), version 1 expected" 2 \
-    'record 0 \(the header\): version 2, expected 1' "$BIN" --replay "$tmp/v2.jsonl"
+sed '1s/"version":[0-9]*/"version":3/' "$tmp/id7.jsonl" >"$tmp/v3.jsonl"
+expect "version 3: refused, status 2, record 0 (the header), versions 1 to 2 expected" 2 \
+    'record 0 \(the header\): version 3, expected 1 to 2' "$BIN" --replay "$tmp/v3.jsonl"
 sed '1s/"metersim-record"/"pcap"/' "$tmp/id7.jsonl" >"$tmp/fmt.jsonl"
 expect "another format: refused, status 2" 2 \
     'record 0 \(the header\): format "pcap", expected "metersim-record"' \

@@ -107,7 +107,7 @@ if $PY - "$REC" >"$tmp/count.out" 2>&1 <<'PYEOF'; then
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 h = lines[0]
-assert h["format"] == "metersim-record" and h["version"] == 1, h
+assert h["format"] == "metersim-record" and h["version"] == 2, h
 eps = {r["ep"]: r["line"] for r in lines if r.get("type") == "endpoint"}
 ins = {e: sum(1 for r in lines if r.get("type") == "in" and r["ep"] == e) for e in eps}
 outs = {e: sum(len(r["hex"]) // 2 for r in lines if r.get("type") == "out" and r["ep"] == e) for e in eps}
@@ -117,6 +117,8 @@ conns = [(r["type"], r["ep"], r["conn"]) for r in lines if r.get("type") in ("co
 assert [c for c in conns if c[1] == 2] == [("connect", 2, 0), ("close", 2, 0)], conns
 assert [c for c in conns if c[1] == 3] == [("connect", 3, 0), ("close", 3, 0), ("connect", 3, 1), ("close", 3, 1)], conns
 assert all("conn" in r for r in lines if r.get("type") in ("in", "out") and r["ep"] >= 2)
+# Each Modbus TCP request (mbpoll's two) went on the line at a recorded instant.
+assert [(r["ep"], r["conn"]) for r in lines if r.get("type") == "start"] == [(3, 0), (3, 1)], lines
 assert lines[-1]["type"] == "end"
 print(f"{len(lines)} records; requests {ins}; reply bytes {outs}")
 PYEOF
