@@ -10,6 +10,7 @@
 #                schema, docs, man page, bash completion and libmetercore
 #                (static, shared, headers, pkg-config); make uninstall
 #                removes them all (README.md, Install)
+#   make deb     the Debian packages, into build/deb/ (docs/deploy.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -58,7 +59,7 @@ SIM_LIB := $(BUILD)/libmetersim.a
 BIN := $(BUILD)/metersim
 
 .SECONDARY:
-.PHONY: all run test bench deps deps-build install uninstall lib man FORCE clean check-core check-facade check-format \
+.PHONY: all run test bench deps deps-build install uninstall deb lib man FORCE clean check-core check-facade check-format \
 	test-bins sanitize-build test-sanitize
 .DEFAULT_GOAL := all
 
@@ -195,6 +196,13 @@ install: $(BIN) $(CORE_LIB) $(CORE_SO) $(MAN)
 
 uninstall:
 	@$(INSTALL_ENV) sh mk/install.sh uninstall
+
+# The Debian packages metersim, libmetercore1 and libmetercore-dev, built
+# with dpkg-buildpackage from a copy of the tree into $(BUILD)/deb/
+# (mk/deb.sh; docs/deploy.md).
+deb:
+	@sh mk/deps.sh deb
+	@BUILD=$(BUILD) sh mk/deb.sh
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "http.h"
 #include "meter.h"
 #include "recfile.h"
@@ -126,6 +127,10 @@ static const char usage[] =
     "  --trace-from D      the traces start at this simulated time (default 0)\n"
     "  --trace-until D     ... and end at this one (default: the end of the run)\n"
     "                      A trace file that cannot be written: status 3, nothing ran\n"
+    "  --check SCENARIO... load and validate each scenario as a run would (its\n"
+    "                      CSV profiles too) and run nothing: \"FILE: ok\" on\n"
+    "                      standard output, or every error found, one a line,\n"
+    "                      FILE:LINE:COL: PATH: what (status 2)\n"
     "  --http [HOST:]PORT  a web service: the configurator app's functions and the\n"
     "                      front panel in a browser at http://HOST:PORT/, and a\n"
     "                      JSON control API under /api/ (docs/http.md). HOST\n"
@@ -503,6 +508,8 @@ static bool record_allowed(const options_t *o)
 
 int main(int argc, char **argv)
 {
+    if (check_wanted(argc, argv))
+        return check_main(argc, argv);
     options_t o;
     int rc = parse_args(argc, argv, &o);
     if (rc)

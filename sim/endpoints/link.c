@@ -211,11 +211,13 @@ static void listen_line(const link_t *l, uint32_t *bps, line_parity_t *parity)
 /* The exchange this port was streaming ended before its turn (another
  * master, the gateway, took the replies at the same wake): the rest of them
  * still goes to its master, whose side of the wire heard every byte, and
- * live and in a --replay alike, whatever the order of the wake's work. */
+ * live and in a --replay alike, whatever the order of the wake's work. An
+ * exchange it heard nothing of (with --fast a gateway's is over within one
+ * call) stays unheard, as before. */
 static void stream_rest(link_t *l)
 {
     const bus_t *b = l->bus;
-    if (l->generation + 1 != b->generation || !b->n_prev)
+    if (l->generation + 1 != b->generation || !b->n_prev || !l->streamed)
         return;
     line_byte_t got[BUS_FRAME_MAX * 2];
     uint32_t bps;

@@ -532,6 +532,12 @@ static uint64_t next_stop(const run_t *r)
                 stop_at = ceil_tick(r->buses[b].xfer[l].timeout_ns);
     if (!r->forever && r->end > r->tick && r->end < stop_at)
         stop_at = r->end;
+    /* While the LCD is traced, the common stops fall on its grid too: a run
+     * of samples must end on every point of it (trace_run_cap), and a stop
+     * off the grid would cut each chunk after it in two (a sixth more calls
+     * of every meter at sample level, bench_trace). */
+    if (stop_at > r->tick)
+        stop_at = r->tick + trace_run_cap(r->trace, r->tick, (size_t)(stop_at - r->tick));
     return stop_at > r->tick ? stop_at : r->tick + 1;
 }
 

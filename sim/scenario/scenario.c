@@ -517,6 +517,8 @@ static bool add_meters(scn_ctx_t *c, const cJSON *o, int b, const scenario_load_
             scn_fail(c, "two meters are named \"%s\"", m->name);
         if (!c->failed)
             sc->n_meters++;
+        else if (c->collect && scn_name_find(c, m->name) < 0 && scn_name_add(c, m->name, k, &other))
+            sc->n_meters++; /* the timeline's references to it are still checked */
     }
     return !c->failed;
 }
@@ -564,7 +566,7 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
     sc->buses = calloc((size_t)count, sizeof *sc->buses);
     if (!sc->buses)
         return scn_fail(c, "out of memory");
-    for (int b = 0; b < count && !c->failed; b++) {
+    for (int b = 0; b < count && scn_go_on(c); b++) {
         const cJSON *o = cJSON_GetArrayItem(arr, b);
         scenario_bus_t *bus = &sc->buses[b];
         size_t n = scn_push(c, NULL, b);
@@ -602,14 +604,15 @@ static bool parse_buses(scn_ctx_t *c, const cJSON *arr, const scenario_load_t *c
             scn_pop(c, k);
         }
         int i = 0;
-        const cJSON *it, *list = c->failed ? NULL : meters;
+        /* A bus with an error in its endpoints still has its meters checked. */
+        const cJSON *it, *list = scn_go_on(c) && cJSON_IsArray(meters) ? meters : NULL;
         cJSON_ArrayForEach(it, list)
         {
             size_t k = scn_push(c, "meters", 0);
             scn_push(c, NULL, i++);
             add_meters(c, it, b, common, false);
             scn_pop(c, k);
-            if (c->failed)
+            if (!scn_go_on(c))
                 break;
         }
         scn_pop(c, n);
@@ -643,14 +646,16 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             size_t n = scn_push(c, texts[i], 0);
             scn_fail(c, "expected a string");
             scn_pop(c, n);
-            return false;
+            if (!scn_go_on(c))
+                return false;
         }
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (cJSON_IsString(name))
         snprintf(sc->name, sizeof sc->name, "%s", name->valuestring);
     double seed = 1;
-    if (!scn_get_int(c, root, "seed", 0, 9007199254740991.0, "(0 to 2^53 - 1)", &seed))
+    if (!scn_get_int(c, root, "seed", 0, 9007199254740991.0, "(0 to 2^53 - 1)", &seed) &&
+        !scn_go_on(c))
         return false;
     sc->seed = (uint64_t)seed;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "duration");
@@ -658,23 +663,26 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
         size_t n = scn_push(c, "duration", 0);
         scn_get_duration(c, d, &sc->duration);
         scn_pop(c, n);
-        if (c->failed)
+        if (!scn_go_on(c))
             return false;
     }
     const cJSON *o;
-    if (!scn_get_object(c, root, "grid", &o))
+    if (!scn_get_object(c, root, "grid", &o) && !scn_go_on(c))
         return false;
     if (o) {
         size_t n = scn_push(c, "grid", 0);
         scn_parse_grid(c, o, &sc->grid);
         scn_pop(c, n);
     }
-    if (!c->failed && scn_get_object(c, root, "load", &o) && o) {
+    o = NULL;
+    if (scn_go_on(c) && scn_get_object(c, root, "load", &o) && o) {
         size_t n = scn_push(c, "load", 0);
         scn_parse_load(c, o, &common);
         scn_pop(c, n);
     }
-    if (c->failed)
+    /* A load with an error keeps what was read before it: the meters are
+     * still checked against it. */
+    if (!scn_go_on(c))
         return false;
 
     c->names = calloc(SCN_NAMES_CAP, sizeof *c->names);
@@ -707,7 +715,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             return scn_fail(c, "out of memory");
         sc->n_buses = 1;
         snprintf(sc->buses[0].name, sizeof sc->buses[0].name, "bus1");
-        for (int k = 0; k < count && !c->failed; k++) {
+        for (int k = 0; k < count && scn_go_on(c); k++) {
             size_t n = many ? scn_push(c, "meters", 0) : scn_push(c, "meter", 0);
             if (many)
                 scn_push(c, NULL, k);
@@ -715,7 +723,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             scn_pop(c, n);
         }
     }
-    if (c->failed)
+    if (!scn_go_on(c))
         return false;
 
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(root, "timeline");
@@ -726,16 +734,19 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
             scn_fail(c, "expected an array of at most %d events", SCENARIO_MAX_EVENTS);
         } else {
             scenario_grid_t grid = sc->grid;
-            scenario_load_t *loads = malloc((size_t)sc->n_meters * sizeof *loads);
+            /* --check goes on after meters with errors: there may be none. */
+            size_t n_loads = sc->n_meters > 0 ? (size_t)sc->n_meters : 1;
+            scenario_load_t *loads = malloc(n_loads * sizeof *loads);
             if (!loads)
                 return scn_fail(c, "out of memory");
-            memcpy(loads, sc->load, (size_t)sc->n_meters * sizeof *loads);
+            if (sc->n_meters > 0)
+                memcpy(loads, sc->load, (size_t)sc->n_meters * sizeof *loads);
             uint64_t last = 0;
             int i = 0;
             const cJSON *it;
             cJSON_ArrayForEach(it, tl)
             {
-                if (c->failed)
+                if (!scn_go_on(c))
                     break;
                 size_t m = scn_push(c, NULL, i++);
                 scn_parse_event(c, it, &last, &grid, loads);
@@ -749,7 +760,7 @@ static bool parse_root(scn_ctx_t *c, const cJSON *root)
         }
         scn_pop(c, n);
     }
-    return !c->failed;
+    return !c->failed && c->n_errors == 0;
 }
 
 /* An object or array is still open at the end of the text (outside strings):
@@ -862,10 +873,14 @@ bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_
     if (slash)
         snprintf(c.dir, sizeof c.dir, "%.*s/", (int)(slash - path), path);
     c.allow_outside = opts && opts->allow_outside_paths;
+    c.collect = opts && opts->all_errors;
     char root[PATH_MAX];
     if (realpath(c.dir[0] ? c.dir : ".", root))
         snprintf(c.root, sizeof c.root, "%s", root);
     bool ok = parse_text(&c);
+    if (c.collect && c.n_errors > SCENARIO_MAX_ERRORS && c.err_used + 1 < errlen)
+        snprintf(err + c.err_used, errlen - c.err_used, "\n%s: %d more errors not shown", path,
+                 c.n_errors - SCENARIO_MAX_ERRORS);
     free(text);
     if (!ok)
         scenario_free(sc);

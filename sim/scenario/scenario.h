@@ -211,7 +211,14 @@ typedef struct {
     /* CSV files may lie outside the scenario's folder (--allow-outside-paths;
      * by default they must lie under it, docs/scenario.md "Files"). */
     bool allow_outside_paths;
+    /* Every error found, one a line in `err`, not only the first (--check):
+     * after a bad value the reader goes on with the next part that does not
+     * depend on it (the next meter, bus or event; docs/cli.md). At most
+     * SCENARIO_MAX_ERRORS lines; the scenario is not for running then. */
+    bool all_errors;
 } scenario_opts_t;
+
+#define SCENARIO_MAX_ERRORS 100
 
 /* scenario_load() with options; `opts` NULL: the defaults. */
 bool scenario_load_opts(const char *path, const scenario_opts_t *opts, scenario_t *sc, char *err,

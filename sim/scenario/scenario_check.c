@@ -24,9 +24,30 @@ bool scn_fail(scn_ctx_t *c, const char *fmt, ...)
     int line = 1, col = 1;
     if (c->text)
         jsonpos_find(c->text, c->len, path, &line, &col);
-    snprintf(c->err, c->errlen, "%s:%d:%d: %s: %s", c->file, line, col, path, msg);
     c->failed = true;
+    c->n_errors++;
+    if (!c->collect) {
+        snprintf(c->err, c->errlen, "%s:%d:%d: %s: %s", c->file, line, col, path, msg);
+        return false;
+    }
+    if (c->n_errors > SCN_MAX_ERRORS || c->err_used + 1 >= c->errlen)
+        return false;
+    int w = snprintf(c->err + c->err_used, c->errlen - c->err_used, "%s%s:%d:%d: %s: %s",
+                     c->err_used ? "\n" : "", c->file, line, col, path, msg);
+    if (w > 0)
+        c->err_used +=
+            (size_t)w < c->errlen - c->err_used ? (size_t)w : c->errlen - c->err_used - 1;
     return false;
+}
+
+bool scn_go_on(scn_ctx_t *c)
+{
+    if (!c->failed)
+        return true;
+    if (!c->collect)
+        return false;
+    c->failed = false;
+    return true;
 }
 
 /* Appends ".key" or "[i]" to the path; scn_pop() restores it. */

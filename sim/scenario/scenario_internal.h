@@ -34,6 +34,12 @@ typedef struct {
     scenario_t *sc;
     char *err;
     size_t errlen;
+    /* --check: every error found, one a line in err, not only the first;
+     * the reader goes on after a bad part where the parts after it do not
+     * depend on it (scn_go_on). */
+    bool collect;
+    int n_errors;    /* errors found; those past SCN_MAX_ERRORS only counted */
+    size_t err_used; /* bytes of err in use */
     char path[256];
     bool failed;
     uint64_t now;   /* the time of the event being parsed */
@@ -70,8 +76,14 @@ FILE *scn_open_file(const char *path, struct stat *st, char *why, size_t whylen)
 bool scn_resolve_inside(const scn_ctx_t *c, const char *path, char *real, size_t cap, char *why,
                         size_t whylen);
 
-/* Sets the error (the first one only) with file:line:col and the path. */
+/* Sets the error (the first one only) with file:line:col and the path; when
+ * collecting (c->collect), appends it as a line of its own. */
 bool scn_fail(scn_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* At a point where the reader can go on after an error in the part before
+ * it: true when it may (no error, or collecting: the error is kept and the
+ * reader goes on), false when it must stop. */
+bool scn_go_on(scn_ctx_t *c);
+#define SCN_MAX_ERRORS SCENARIO_MAX_ERRORS
 /* Appends ".key" (or "[index]" when key is NULL) to the path; pop() restores it. */
 size_t scn_push(scn_ctx_t *c, const char *key, int index);
 void scn_pop(scn_ctx_t *c, size_t n);

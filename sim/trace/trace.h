@@ -4,7 +4,7 @@
  *   bus_send / bus_collect ---frame------+
  *   gateway (Modbus TCP) ----mbtcp-------+--> trace_t --> vcd.c   --trace-vcd   (bit level)
  *   runner: advance_meter --meter--------+            --> pcap.c  --trace-pcap  (libpcap)
- *            (pulse edges, LCD, windows,  |            --> jsonl.c --trace-jsonl (cJSON)
+ *            (pulse edges, LCD, windows,  |            --> jsonl.c --trace-jsonl (JSON)
  *             tariff input, supply)       |
  *   runner: advance_to ------time--------+  (the VCD writes what can no longer change)
  *

@@ -2,7 +2,7 @@
  *
  *   vcd.c    bit-level Value Change Dump: serial lines, S0, LED, inputs
  *   pcap.c   libpcap dump file: Modbus RTU, Modbus/TCP, M-Bus frames
- *   jsonl.c  one JSON object a line, built with cJSON
+ *   jsonl.c  one JSON object a line, written by hand (cJSON's bytes)
  *
  * trace.c keeps the window: vcd.c gets every event (it needs the levels
  * before the window opens) and the window; the others only what falls in it.
@@ -36,6 +36,10 @@ typedef void (*hold_write_fn)(void *ctx, uint64_t t_ns, const uint8_t *bytes, si
 hold_t *hold_new(void);
 /* Keeps a copy of the record; false when out of memory (the record is lost). */
 bool hold_put(hold_t *s, uint64_t t_ns, const void *bytes, size_t len);
+/* Or in place: room for a record of at most `len` bytes (NULL when out of
+ * memory), then the record, of `len` bytes written there, held. */
+uint8_t *hold_reserve(hold_t *s, size_t len);
+bool hold_commit(hold_t *s, uint64_t t_ns, size_t len);
 /* Writes every record before `before_ns`, by time, then by their bytes. */
 void hold_flush(hold_t *s, uint64_t before_ns, hold_write_fn write, void *ctx);
 /* Writes the rest and frees it; returns how many records came after their

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digits.h"
 #include "trace_internal.h"
 
 #define NS_PER_S 1000000000ull
@@ -65,9 +66,20 @@ typedef struct {
     size_t n, cap;
 } vevs_t;
 
+/* The changes are written through a buffer of our own, by hand: a
+ * character is some 20 changes, each a time and a level, and stdio's
+ * fwrite per line cost more than the rest of the trace (bench_trace,
+ * docs/performance.md). */
+#define OUT_SIZE (64u * 1024u)
+#define OUT_LINE 32u /* the longest line of the body: "#" and 20 digits, or a change */
+
 struct vcd {
     FILE *f;
     char path[512];
+    char *out; /* OUT_SIZE bytes, out_n of them not yet written */
+    size_t out_n;
+    char (*ids)[8];  /* each signal's identifier (ident()), ... */
+    uint8_t *id_len; /* ... and its length */
     uint64_t from, until;
     int n_buses, n_meters;
     uint32_t n_sigs;
@@ -79,6 +91,7 @@ struct vcd {
     uint32_t group;
     vevs_t pending; /* scalar changes not written yet */
     vevs_t batch;   /* scratch: one flush's changes */
+    vevs_t merge;   /* scratch: sort_batch()'s other half */
     vtx_t *txs;
     uint32_t seq;
     uint64_t floor; /* changes before this are written: nothing may fall before it */
@@ -122,29 +135,44 @@ static void ident(uint32_t sig, char out[8])
     out[k] = '\0';
 }
 
-/* Writes "#t\n": printf would cost more than the rest of the trace. */
-static void put_time(FILE *f, uint64_t t)
+static void out_flush(vcd_t *v)
 {
-    char buf[24];
-    int k = (int)sizeof buf;
-    buf[--k] = '\n';
-    do {
-        buf[--k] = (char)('0' + t % 10);
-        t /= 10;
-    } while (t);
-    buf[--k] = '#';
-    fwrite(buf + k, 1, sizeof buf - (size_t)k, f);
+    if (v->out_n && fwrite(v->out, 1, v->out_n, v->f) != v->out_n)
+        v->failed = true;
+    v->out_n = 0;
+}
+
+/* Room for a line of the body (OUT_LINE bytes) at the end of the buffer. */
+static char *out_room(vcd_t *v)
+{
+    if (OUT_SIZE - v->out_n < OUT_LINE)
+        out_flush(v);
+    return v->out + v->out_n;
+}
+
+/* Writes "#t\n". */
+static void put_time(vcd_t *v, uint64_t t)
+{
+    char buf[2 * OUT_LINE];
+    char *end = buf + 2 + TRACE_DIGITS_MAX;
+    *end = '\n';
+    char *start = trace_digits(end, t);
+    *--start = '#';
+    /* A fixed length (the line and what follows it in buf) is one copy
+     * without a call; the buffer's end moves by the line alone. */
+    memcpy(out_room(v), start, OUT_LINE);
+    v->out_n += (size_t)(end + 1 - start);
 }
 
 /* Writes a value change: "0!" or "1!" and a newline. */
-static void put_change(FILE *f, int level, uint32_t sig)
+static void put_change(vcd_t *v, int level, uint32_t sig)
 {
-    char buf[12];
-    buf[0] = (char)('0' + level);
-    ident(sig, buf + 1);
-    size_t n = strlen(buf);
-    buf[n] = '\n';
-    fwrite(buf, 1, n + 1, f);
+    char *p = out_room(v);
+    size_t n = v->id_len[sig];
+    p[0] = (char)('0' + level);
+    memcpy(p + 1, v->ids[sig], 8);
+    p[1 + n] = '\n';
+    v->out_n += n + 2;
 }
 
 /* A name as a VCD reference: letters, digits and '_' only. */
@@ -216,12 +244,19 @@ vcd_t *vcd_open(const char *path, const scenario_t *sc, uint64_t from_ns, uint64
     v->low = calloc(v->n_sigs, sizeof *v->low);
     v->touched = calloc(v->n_sigs, sizeof *v->touched);
     v->stamp = calloc(v->n_sigs, sizeof *v->stamp);
-    if (!v->shown || !v->level || !v->low || !v->touched || !v->stamp) {
+    v->ids = calloc(v->n_sigs, sizeof *v->ids);
+    v->id_len = calloc(v->n_sigs, 1);
+    v->out = malloc(OUT_SIZE);
+    if (!v->shown || !v->level || !v->low || !v->touched || !v->stamp || !v->ids || !v->id_len ||
+        !v->out) {
         snprintf(err, errlen, "--trace-vcd %s: out of memory", path);
         goto fail;
     }
-    for (uint32_t s = 0; s < v->n_sigs; s++)
+    for (uint32_t s = 0; s < v->n_sigs; s++) {
         v->shown[s] = v->level[s] = is_wire(v, s); /* wires idle high, outputs low */
+        ident(s, v->ids[s]);
+        v->id_len[s] = (uint8_t)strlen(v->ids[s]);
+    }
     v->f = fopen(path, "w");
     if (!v->f) {
         snprintf(err, errlen, "--trace-vcd %s: cannot write it: %s", path, strerror(errno));
@@ -231,6 +266,9 @@ vcd_t *vcd_open(const char *path, const scenario_t *sc, uint64_t from_ns, uint64
     header(v, sc);
     return v;
 fail:
+    free(v->ids);
+    free(v->id_len);
+    free(v->out);
     free(v->shown);
     free(v->level);
     free(v->low);
@@ -315,20 +353,9 @@ void vcd_level(vcd_t *v, int meter, int sig, bool level, uint64_t t_ns)
     add(v, &v->pending, t_ns, s, level ? EV_HIGH : EV_LOW);
 }
 
-/* When bit boundary j of a transmission falls. */
-static uint64_t bit_time(const vtx_t *x, size_t j)
+/* The level a transmission drives during bit b of a character. */
+static bool bit_level(const vtx_t *x, uint8_t byte, unsigned b)
 {
-    size_t i = j / x->nbits, b = j % x->nbits;
-    if (x->starts)
-        return x->starts[i] + ((uint64_t)b * NS_PER_S + x->bps / 2) / x->bps;
-    return x->t_start + ((uint64_t)j * NS_PER_S + x->bps / 2) / x->bps;
-}
-
-/* The level a transmission drives during bit boundary j's bit. */
-static bool bit_level(const vtx_t *x, size_t j)
-{
-    uint8_t byte = x->bytes[j / x->nbits];
-    unsigned b = (unsigned)(j % x->nbits);
     if (b == 0)
         return false; /* start */
     if (b <= 8)
@@ -340,17 +367,34 @@ static bool bit_level(const vtx_t *x, size_t j)
     return true; /* stop */
 }
 
-/* Turns a transmission's bits before w into changes; true when it is over. */
+/* Turns a transmission's bits before w into changes; true when it is over.
+ *
+ * Bit boundary j falls at t_start + round(j * 1e9 / bps), or, when the
+ * characters have their own starts, character i's start + round(b * 1e9 /
+ * bps) (j = i * bits + b). The quotient is carried from one boundary to the
+ * next (add 1e9 / bps, and the remainders' carry) rather than divided out
+ * at each: the same integers, without a 64-bit division a bit, which cost
+ * more than the rest of the VCD (bench_trace). */
 static bool tx_edges(vcd_t *v, vtx_t *x, uint64_t w)
 {
     size_t total = x->n * x->nbits;
+    size_t i = x->bit / x->nbits;
+    unsigned b = (unsigned)(x->bit % x->nbits);
+    const uint64_t bps = x->bps, half = bps / 2;
+    const uint64_t step_q = NS_PER_S / bps, step_r = NS_PER_S % bps;
+    uint64_t base = x->t_start, num = (uint64_t)x->bit * NS_PER_S + half;
+    if (x->starts && i < x->n) {
+        base = x->starts[i];
+        num = (uint64_t)b * NS_PER_S + half;
+    }
+    uint64_t q = num / bps, r = num % bps; /* round(j * 1e9 / bps) = q */
     while (x->bit < total) {
-        uint64_t t = bit_time(x, x->bit);
+        uint64_t t = base + q;
         if (t >= w)
             return false;
         if (t >= x->cut)
             break;
-        bool lv = bit_level(x, x->bit);
+        bool lv = bit_level(x, x->bytes[i], b);
         if (!lv && !x->low) {
             add(v, &v->batch, t, x->sig, EV_PULL);
             x->low = true;
@@ -359,6 +403,23 @@ static bool tx_edges(vcd_t *v, vtx_t *x, uint64_t w)
             x->low = false;
         }
         x->bit++;
+        if (++b == x->nbits) {
+            b = 0;
+            i++;
+            if (x->starts) { /* the next character from its own start */
+                if (i < x->n)
+                    base = x->starts[i];
+                q = 0;
+                r = half;
+                continue;
+            }
+        }
+        q += step_q;
+        r += step_r;
+        if (r >= bps) {
+            r -= bps;
+            q++;
+        }
     }
     if (x->bit < total && x->cut >= w)
         return false;
@@ -368,12 +429,66 @@ static bool tx_edges(vcd_t *v, vtx_t *x, uint64_t w)
     return true;
 }
 
-static int cmp_ev(const void *a, const void *b)
+static bool before(const vev_t *x, const vev_t *y)
 {
-    const vev_t *x = a, *y = b;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return x->t != y->t ? x->t < y->t : x->seq < y->seq;
+}
+
+/* Sorts the batch by time, then by arrival (seq: every change has its own,
+ * so the order is total and any sort gives the same). The batch is a few
+ * runs already in order (the pending changes as they came, then each
+ * transmission's edges), so runs are merged, two by two, rather than
+ * qsort's general sort with a call per comparison (bench_trace). */
+static void sort_batch(vcd_t *v)
+{
+    size_t n = v->batch.n;
+    if (n < 2)
+        return;
+    while (v->merge.cap < n)
+        if (!push(&v->merge, (vev_t){0})) {
+            v->failed = true;
+            return;
+        }
+    vev_t *a = v->batch.v, *tmp = v->merge.v;
+    for (;;) {
+        /* One pass: each two runs that follow each other, merged into tmp. */
+        size_t runs = 0;
+        for (size_t lo = 0; lo < n;) {
+            size_t mid = lo + 1;
+            while (mid < n && !before(&a[mid], &a[mid - 1]))
+                mid++;
+            size_t hi = mid;
+            if (hi < n) {
+                hi++;
+                while (hi < n && !before(&a[hi], &a[hi - 1]))
+                    hi++;
+            }
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = before(&a[j], &a[i]) ? a[j++] : a[i++];
+            while (i < mid)
+                tmp[k++] = a[i++];
+            while (j < hi)
+                tmp[k++] = a[j++];
+            runs++;
+            lo = hi;
+        }
+        vev_t *t = a;
+        a = tmp;
+        tmp = t;
+        if (runs == 1)
+            break;
+    }
+    /* The sorted changes are in a: it becomes the batch. */
+    if (a != v->batch.v) {
+        vev_t *b = v->batch.v;
+        size_t cap = v->batch.cap;
+        v->batch.v = v->merge.v;
+        v->batch.cap = v->merge.cap;
+        v->merge.v = b;
+        v->merge.cap = cap;
+    }
+    v->merge.n = 0;
 }
 
 static bool current(const vcd_t *v, uint32_t s)
@@ -381,13 +496,21 @@ static bool current(const vcd_t *v, uint32_t s)
     return is_wire(v, s) ? v->low[s] == 0 : v->level[s];
 }
 
+static void put_text(vcd_t *v, const char *text)
+{
+    char *p = out_room(v);
+    size_t n = strlen(text); /* shorter than OUT_LINE */
+    memcpy(p, text, n);
+    v->out_n += n;
+}
+
 static void dumpvars(vcd_t *v)
 {
-    put_time(v->f, v->from);
-    fputs("$dumpvars\n", v->f);
+    put_time(v, v->from);
+    put_text(v, "$dumpvars\n");
     for (uint32_t s = 0; s < v->n_sigs; s++)
-        put_change(v->f, v->shown[s], s);
-    fputs("$end\n", v->f);
+        put_change(v, v->shown[s], s);
+    put_text(v, "$end\n");
     v->started = true;
     v->last_t = v->from;
 }
@@ -418,7 +541,7 @@ static void flush(vcd_t *v, uint64_t w)
             p = &x->next;
         }
     }
-    qsort(v->batch.v, v->batch.n, sizeof *v->batch.v, cmp_ev);
+    sort_batch(v);
     for (size_t i = 0; i < v->batch.n;) {
         uint64_t t = v->batch.v[i].t;
         if (t > v->until) {
@@ -459,11 +582,11 @@ static void flush(vcd_t *v, uint64_t w)
             if (!v->started)
                 continue; /* before the window: it only sets the starting level */
             if (!stamped) {
-                put_time(v->f, t);
+                put_time(v, t);
                 stamped = true;
                 v->last_t = t;
             }
-            put_change(v->f, now, s);
+            put_change(v, now, s);
         }
     }
     v->floor = w;
@@ -481,12 +604,13 @@ bool vcd_close(vcd_t *v, uint64_t end_ns)
     if (!v->started && end_ns >= v->from)
         dumpvars(v);
     if (v->started && end_ns > v->last_t)
-        put_time(v->f, end_ns); /* the tail, up to the end of the run */
+        put_time(v, end_ns); /* the tail, up to the end of the run */
     if (v->late)
         fprintf(stderr,
                 "metersim: --trace-vcd %s: %" PRIu64
                 " changes came later than the trace could wait and were moved later\n",
                 v->path, v->late);
+    out_flush(v);
     bool ok = !v->failed && !ferror(v->f);
     if (fclose(v->f) != 0)
         ok = false;
@@ -500,11 +624,15 @@ bool vcd_close(vcd_t *v, uint64_t end_ns)
     }
     free(v->pending.v);
     free(v->batch.v);
+    free(v->merge.v);
     free(v->shown);
     free(v->level);
     free(v->low);
     free(v->touched);
     free(v->stamp);
+    free(v->ids);
+    free(v->id_len);
+    free(v->out);
     free(v);
     return ok;
 }

@@ -66,6 +66,9 @@ delays=$(awk 'BEGIN { srand(42); for (i = 0; i < 50; i++) printf "%.2f\n", 0.15 
 i=0
 bad_files=0
 for d in $delays; do
+    # A run killed before its first write leaves the file empty (docs/state.md:
+    # an empty file is a new meter, and the next run says so).
+    [ -e "$F" ] && [ ! -s "$F" ] && : >"$tmp/empty$i"
     "$BIN" --headless --state "$F" --speed $SPEED --save-interval ${INTERVAL}s --until 24h \
         >"$tmp/run$i" 2>"$tmp/err$i" &
     pid=$!
@@ -83,7 +86,7 @@ check "50 SIGKILLs: the state file is always sound ($bad_files bad)" [ "$bad_fil
 check "after the crashes, a clean run loads it (status $final_status)" [ "$final_status" -eq 0 ]
 
 $PY - "$tmp" "$INTERVAL" >"$tmp/crash.out" 2>&1 <<'PY'
-import json, sys
+import json, os, sys
 tmp, interval = sys.argv[1], float(sys.argv[2])
 TOL = 2.5e-6  # two roundings of the printed kWh (6 decimals)
 
@@ -107,8 +110,10 @@ if "does not exist" not in errs[0]:
 prev_loaded, last = None, None  # energy loaded by the previous run, last line shown
 compared, worst = 0, float("-inf")  # crashes compared, largest loss in seconds of load
 for i in range(1, 51):
-    if errs[i].strip():
-        fails["silent"].append((i, errs[i].strip()))
+    said = errs[i].strip()
+    if said and not (os.path.exists("%s/empty%d" % (tmp, i)) and "\n" not in said and
+                     "is empty: starting a new meter" in said):
+        fails["silent"].append((i, said))
     if not runs[i]:
         continue  # killed before its first second: nothing to compare
     loaded = runs[i][0]["E_total_kWh"] - e1
@@ -295,8 +300,10 @@ cat >"$tmp/outage.json" <<'J'
  "timeline": [{"at": "2s", "grid": {"voltage": 0}}, {"at": "6s", "grid": {"voltage": 230}}]}
 J
 # Interval far beyond the run: only the power-down can have saved the file.
+# --speed 4: the kill (after t=4 is seen) comes well before the supply
+# returns at 6 s (0.5 s of wall time), even on a loaded machine.
 "$BIN" --headless --scenario "$tmp/outage.json" --state "$tmp/pd" --save-interval 100h \
-    --speed 20 --until 1h >"$tmp/pd.out" 2>/dev/null &
+    --speed 4 --until 1h >"$tmp/pd.out" 2>/dev/null &
 pid=$!
 waited=0
 while ! grep -q '"t":4,' "$tmp/pd.out" 2>/dev/null && [ $waited -lt 200 ]; do

@@ -135,12 +135,87 @@ static void test_flush_writes_only_before_and_counts_late(void **state)
     assert_string_equal(s.got[4].text, "c");
 }
 
+/* A stream much longer than the arena (records of up to 300 bytes, a
+ * window of them held while time moves on, flushed every step, with some
+ * arriving late inside the window): the arena is compacted and grown on the
+ * way (hold.c), and what leaves is still every record, in order, bytes
+ * intact. The expected sequence is the records sorted with qsort. */
+#define STREAM 20000
+typedef struct {
+    uint64_t t;
+    size_t len;
+    unsigned char bytes[300];
+} big_t;
+
+static struct {
+    big_t got[STREAM];
+    int n;
+} stream_sink;
+
+static void write_big(void *ctx, uint64_t t_ns, const uint8_t *bytes, size_t len)
+{
+    (void)ctx;
+    assert_true(stream_sink.n < STREAM);
+    assert_true(len <= sizeof stream_sink.got[0].bytes);
+    big_t *g = &stream_sink.got[stream_sink.n++];
+    g->t = t_ns;
+    g->len = len;
+    memcpy(g->bytes, bytes, len);
+}
+
+static int by_time_then_bytes(const void *a, const void *b)
+{
+    const big_t *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->bytes, y->bytes, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void test_long_stream_through_the_arena(void **state)
+{
+    (void)state;
+    static big_t r[STREAM], want[STREAM];
+    srand(3);
+    for (int i = 0; i < STREAM; i++) {
+        /* Time moves 10 a record; a tenth come up to 400 earlier. */
+        uint64_t t = (uint64_t)i * 10u + 1000u;
+        r[i].t = rand() % 10 == 0 ? t - (uint64_t)(rand() % 400) : t;
+        r[i].len = (size_t)(rand() % 300) + 1;
+        for (size_t k = 0; k < r[i].len; k++)
+            r[i].bytes[k] = (unsigned char)rand();
+    }
+    hold_t *h = hold_new();
+    assert_non_null(h);
+    stream_sink.n = 0;
+    for (int i = 0; i < STREAM; i++) {
+        assert_true(hold_put(h, r[i].t, r[i].bytes, r[i].len));
+        /* Hold the last 500 (50 records or so), but a thousand records
+         * without a flush on the way: more than the first arena holds. */
+        if (i % 7 == 0 && (i < 5000 || i > 6000))
+            hold_flush(h, (uint64_t)i * 10u + 1000u - 500u, write_big, NULL);
+    }
+    bool failed = true;
+    assert_int_equal(hold_free(h, write_big, NULL, &failed), 0);
+    assert_false(failed);
+    memcpy(want, r, sizeof want);
+    qsort(want, STREAM, sizeof want[0], by_time_then_bytes);
+    assert_int_equal(stream_sink.n, STREAM);
+    for (int i = 0; i < STREAM; i++) {
+        assert_int_equal(stream_sink.got[i].t, want[i].t);
+        assert_int_equal(stream_sink.got[i].len, want[i].len);
+        assert_memory_equal(stream_sink.got[i].bytes, want[i].bytes, want[i].len);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_is_time_then_bytes),
         cmocka_unit_test(test_any_arrival_order_same_output),
         cmocka_unit_test(test_flush_writes_only_before_and_counts_late),
+        cmocka_unit_test(test_long_stream_through_the_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
