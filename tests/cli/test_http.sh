@@ -148,6 +148,15 @@ expect "... also without a Content-Length (chunked)" eval 'status_is 413'
 
 code=$(curl -s -o "$tmp/body" -w '%{http_code}|%{content_type}' "$URL/")
 expect "GET / serves the embedded page as text/html" eval '[ "$code" = "200|text/html; charset=utf-8" ] && cmp -s "$tmp/body" frontends/web/index.html'
+bad=""
+for f in frontends/web/*.js frontends/web/*.css frontends/web/*.html; do
+    [ -f "$f" ] || continue
+    case $f in *.js) want="text/javascript; charset=utf-8" ;; *.css) want="text/css; charset=utf-8" ;;
+    *) want="text/html; charset=utf-8" ;; esac
+    got=$(curl -s -o "$tmp/file" -w '%{http_code}|%{content_type}' "$URL/${f#frontends/web/}")
+    { [ "$got" = "200|$want" ] && cmp -s "$tmp/file" "$f"; } || bad="$bad ${f#frontends/web/}($got)"
+done
+expect "every file of frontends/web/ is embedded and served as it is, with its content type" eval '[ -z "$bad" ] || { echo "$bad"; false; }'
 code=$(curl -s -o "$tmp/body" -w '%{http_code}' "$URL/nope.js")
 expect "a file the page does not have is 404" eval 'status_is 404'
 # docs/openapi.json: OpenAPI 3, the same routes as docs/http.md's headings,
