@@ -819,16 +819,22 @@ settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value)
     return err;
 }
 
+void meter_refresh(meter_t *m)
+{
+    CHECK(m);
+    if (meter_running(m)) {
+        menu_advance(&m->menu, meter_now_ns(m));
+        rearm(m);
+    }
+}
+
 bool meter_bt_connect(meter_t *m, bool on)
 {
     CHECK(m);
     if (on && (!m->settings.bluetooth || !meter_running(m)))
         return m->bt_connected;
     m->bt_connected = on;
-    if (meter_running(m)) {
-        menu_advance(&m->menu, meter_now_ns(m)); /* icon 1 at once */
-        rearm(m);
-    }
+    meter_refresh(m); /* icon 1 at once */
     return m->bt_connected;
 }
 

@@ -273,6 +273,12 @@ bool meter_running(const meter_t *m);
  * take a new ID, baud rate or parity at once); SETTINGS_OK or why not. */
 settings_err_t meter_set(meter_t *m, setting_id_t id, int32_t value);
 
+/* The LCD and the menu brought up to date now, from the settings and values
+ * as they are (what the end of every meter_exec() call does): a host that
+ * changed a setting between two runs of samples shows it at once. Changes
+ * nothing else. */
+void meter_refresh(meter_t *m);
+
 /* The configurator app connects (true) or disconnects (A4.2). A connection
  * is refused (false returned, nothing changed) while the Bluetooth setting is
  * off (6.5) or the meter is not running; switching Bluetooth off or losing

@@ -123,6 +123,7 @@ void runner_set_phase_supply(runner_t *r, int k, int phase, bool on)
 settings_err_t runner_set_setting(runner_t *r, int k, setting_id_t id, int32_t value)
 {
     settings_err_t e = meter_set(&r->meters[k], id, value);
+    meter_refresh(&r->meters[k]); /* on the LCD at once */
     run_record_action(r, k, "setting", (int)id, value);
     fprintf(r->o->log,
             "{\"t\":%.3f,\"event\":\"set\",\"meter\":\"%s\",\"setting\":\"%s\",\"value\":%d,"
@@ -130,6 +131,7 @@ settings_err_t runner_set_setting(runner_t *r, int k, setting_id_t id, int32_t v
             (double)r->tick / VTIME_SAMPLE_RATE, r->sc->meters[k].name, settings_name(id),
             (int)value, settings_strerror(e));
     flush(r);
+    run_mirror(r); /* in the state file at once, as the menu's changes are */
     return e;
 }
 

@@ -89,6 +89,8 @@ void run_set_wave(run_t *r, int k);
 void run_record_action(run_t *r, int k, const char *action, int arg, double value);
 void run_restart_meter(run_t *r, int k, meter_fault_t fault);
 void run_sync_meter(run_t *r, int k);
+/* The meters' memory into their state files as it changed (runner.c's mirror). */
+void run_mirror(run_t *r);
 
 /* report.c */
 void report_readings(run_t *r, int k);

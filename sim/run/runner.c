@@ -70,7 +70,7 @@ static bool powers_meter(const wave_desc_t *d)
  * or one with ports; at full speed without ports only the log shows them, so
  * at its lines (the whole seconds and --every). A save that failed past its
  * grace stops the run (status 3). */
-static void mirror(run_t *r)
+void run_mirror(run_t *r)
 {
     if (!r->state.n)
         return;
@@ -615,7 +615,7 @@ static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns)
     for (int l = 0; l < METER_LINES; l++)
         if (bus_deadline(&b->line[l]) <= target * VTIME_NS_PER_TICK)
             bus_collect(&b->line[l]);
-    mirror(r); /* before a reply leaves */
+    run_mirror(r); /* before a reply leaves */
 }
 
 /* Meter k and its bus up to the loop's wake (a paced run) or where the run
@@ -647,7 +647,7 @@ static void advance_to(run_t *r, uint64_t target)
     for (;;) {
         while (r->next_event < sc->n_events && sc->events[r->next_event].at_tick <= r->tick)
             apply(r, &sc->events[r->next_event++]);
-        mirror(r);
+        run_mirror(r);
         if (r->tick >= target || *r->stop)
             return;
         uint64_t stop_at = next_stop(r);
@@ -660,7 +660,7 @@ static void advance_to(run_t *r, uint64_t target)
         trace_waiting(r->trace, endpoints_oldest_waiting(&r->ep));
         trace_time(r->trace, now_ns(r));
         check_xfers(r, false);
-        mirror(r); /* before anything the meters did can be seen */
+        run_mirror(r); /* before anything the meters did can be seen */
         serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
         if (r->tick % VTIME_SAMPLE_RATE == 0)
             set_waves(r);

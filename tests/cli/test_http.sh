@@ -63,6 +63,11 @@ api PUT /api/meters/0/settings '{"settings":{"tariff":2}}'
 expect "settings: no password is 400 naming it" eval 'status_is 400 && jt "\"password\" in d[\"error\"]"'
 api PUT /api/meters/0/settings '{"password":"0000","settings":{"pulse_width":20,"lcd_cycle":25}}'
 expect "settings: two at once with the password (200)" eval 'status_is 200 && jt "d[\"settings\"][\"pulse_width\"]==20 and d[\"settings\"][\"lcd_cycle\"]==25"'
+api GET /api/meters/0/lcd
+expect "... the LCD at once: not turned" jt 'd["display"]["rotated"] is False'
+api PUT /api/meters/0/settings '{"password":"0000","settings":{"screen_direction":1}}'
+api GET /api/meters/0/lcd
+expect "... screen direction 1: the LCD is turned 180 degrees at once (A3.3 0x4032)" jt 'd["display"]["rotated"] is True'
 expect "... logged as set events" grep -q '"event":"set","meter":"m1","setting":"lcd_cycle","value":25,"result"' "$tmp/twin.log"
 
 api POST /api/meters/0/connect
@@ -143,6 +148,15 @@ expect "... also without a Content-Length (chunked)" eval 'status_is 413'
 
 code=$(curl -s -o "$tmp/body" -w '%{http_code}|%{content_type}' "$URL/")
 expect "GET / serves the embedded page as text/html" eval '[ "$code" = "200|text/html; charset=utf-8" ] && cmp -s "$tmp/body" frontends/web/index.html'
+bad=""
+for f in frontends/web/*.js frontends/web/*.css frontends/web/*.html; do
+    [ -f "$f" ] || continue
+    case $f in *.js) want="text/javascript; charset=utf-8" ;; *.css) want="text/css; charset=utf-8" ;;
+    *) want="text/html; charset=utf-8" ;; esac
+    got=$(curl -s -o "$tmp/file" -w '%{http_code}|%{content_type}' "$URL/${f#frontends/web/}")
+    { [ "$got" = "200|$want" ] && cmp -s "$tmp/file" "$f"; } || bad="$bad ${f#frontends/web/}($got)"
+done
+expect "every file of frontends/web/ is embedded and served as it is, with its content type" eval '[ -z "$bad" ] || { echo "$bad"; false; }'
 code=$(curl -s -o "$tmp/body" -w '%{http_code}' "$URL/nope.js")
 expect "a file the page does not have is 404" eval 'status_is 404'
 # docs/openapi.json: OpenAPI 3, the same routes as docs/http.md's headings,

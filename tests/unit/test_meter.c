@@ -203,12 +203,52 @@ static void test_memory_generation(void **state)
     expect_tracked(&g, "restart");
 }
 
+/* 6.5 / A4.2 and docs/decisions.md: the app connects only while Bluetooth is
+ * on; icon 1 blinks (500 ms on, 500 ms off) while Bluetooth waits for an app
+ * and is steady while one is connected; switching Bluetooth off or losing
+ * the supply ends the connection. */
+static void test_bluetooth_connection(void **state)
+{
+    (void)state;
+    static rig_t g;
+    setup_rig(&g);
+    assert_false(meter_bt_connect(&g.m, true)); /* Bluetooth off: refused */
+    assert_false(meter_display(&g.m)->icons & DISPLAY_ICON_BT);
+    assert_int_equal(meter_set(&g.m, SETTING_BLUETOOTH, 1), SETTINGS_OK);
+    int lit = 0, dark = 0;
+    for (int i = 0; i < 8; i++) { /* sampled every 250 ms over 2 s: half lit */
+        run_ms(&g, 250);
+        if (meter_display(&g.m)->icons & DISPLAY_ICON_BT)
+            lit++;
+        else
+            dark++;
+    }
+    assert_int_equal(lit, 4);
+    assert_int_equal(dark, 4);
+    assert_true(meter_bt_connect(&g.m, true));
+    for (int i = 0; i < 8; i++) { /* steady while connected */
+        assert_true(meter_display(&g.m)->icons & DISPLAY_ICON_BT);
+        run_ms(&g, 250);
+    }
+    readings_t r;
+    meter_readings(&g.m, &r);
+    assert_true(r.bt_connected);
+    assert_int_equal(meter_set(&g.m, SETTING_BLUETOOTH, 0), SETTINGS_OK);
+    assert_false(meter_bt_connected(&g.m)); /* off ends it */
+    meter_set(&g.m, SETTING_BLUETOOTH, 1);
+    assert_true(meter_bt_connect(&g.m, true));
+    meter_set_supply(&g.m, false);
+    assert_false(meter_bt_connected(&g.m));     /* so does the supply */
+    assert_false(meter_bt_connect(&g.m, true)); /* and a dark meter is not connected to */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_menu_modbus_id_then_modbus_and_restart),
         cmocka_unit_test(test_modbus_tariff_write),
         cmocka_unit_test(test_memory_generation),
+        cmocka_unit_test(test_bluetooth_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
