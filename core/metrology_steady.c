@@ -385,6 +385,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
     st->have = true;
     st->rot_valid = 0;
     st->eu_valid = 0;
+    st->qd_ok = false;
     if (!same_step) {
         st->delay_cached = 0;
         st->w1[0] = cos(TWO_PI * ph->step);
@@ -587,6 +588,13 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
     /* The quarter-period product: the voltage through the delay line's
      * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
      * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
+    if (st->qd_ok && st->qd_delay == m->delay_int &&
+        memcmp(st->qd_taps, m->taps, sizeof st->qd_taps) == 0) {
+        /* the same description and taps: the same coefficients (memo) */
+        for (int k = 0; k < 3; k++)
+            out->s[k].q = re_dot(st, st->qd[k], g);
+        return;
+    }
     cx e[4], pe[4], hresp[METROLOGY_PHASOR_ORDERS];
     if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
         for (int j = 0; j < 4; j++) {
@@ -623,7 +631,11 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
         memset(d, 0, sizeof(d[0]) * (size_t)st->n_m);
         add_product(st, d, ud, st->i[k]);
         out->s[k].q = re_dot(st, d, g);
+        memcpy(st->qd[k], d, sizeof(d[0]) * (size_t)st->n_m);
     }
+    st->qd_ok = true;
+    st->qd_delay = m->delay_int;
+    memcpy(st->qd_taps, m->taps, sizeof st->qd_taps);
 }
 
 /* ---- the cycle open in closed form ------------------------------------ */

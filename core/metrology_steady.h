@@ -116,6 +116,12 @@ typedef struct {
     bool dinv_ok;
     double dinv[METROLOGY_STEADY_M][2];
     bool dflat[METROLOGY_STEADY_M];
+    /* The quarter-period products' coefficients (run_sums) for the delay
+     * and taps they were made with, until the next description (a memo). */
+    bool qd_ok;
+    uint32_t qd_delay;
+    double qd_taps[4];
+    double qd[3][METROLOGY_STEADY_M][2];
     bool coef_ok;  /* coef holds this description's products */
     int coef_conn; /* the connection its elements were made for */
 
