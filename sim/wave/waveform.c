@@ -82,9 +82,16 @@ void wave_set(wave_t *w, const wave_desc_t *d)
     set_rotor(w->rotor, w->anchor);
     w->desc = *d;
     cos_sin(w, TWO_PI * (d->frequency / VTIME_SAMPLE_RATE), w->step_rotor);
-    memset(w->av, 0, sizeof w->av);
-    memset(w->ai, 0, sizeof w->ai);
-    memset(w->used, 0, sizeof w->used);
+    /* Above max_order every amplitude is 0 (wave_init clears them all, and
+     * each wave_set clears what the last one set): clear and copy only the
+     * orders either description uses (a current that moves every second
+     * sets three orders, not 51). */
+    int old_max = w->max_order;
+    for (int k = 0; k < 3; k++) {
+        memset(w->av[k], 0, sizeof w->av[k][0] * (size_t)(old_max + 1));
+        memset(w->ai[k], 0, sizeof w->ai[k][0] * (size_t)(old_max + 1));
+    }
+    memset(w->used, 0, sizeof w->used[0] * (size_t)(old_max + 1));
     w->max_order = 1;
     w->used[1] = 1;
     for (int k = 0; k < 3; k++) {
@@ -114,7 +121,8 @@ void wave_set(wave_t *w, const wave_desc_t *d)
                 w->max_order = h;
         }
     }
-    for (int h = 0; h <= WAVE_MAX_ORDER; h++) {
+    int top = w->max_order > old_max ? w->max_order : old_max;
+    for (int h = 0; h <= top; h++) {
         for (int k = 0; k < 3; k++) {
             for (int c = 0; c < 2; c++) {
                 w->amp[h][c][k] = w->av[k][h][c];
