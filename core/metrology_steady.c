@@ -363,6 +363,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
                                connection_t conn, int ref)
 {
     st->clone = false;
+    bool had_dinv = st->dinv_ok; /* made for the last description's step and orders */
     st->dinv_ok = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
     bool same_v = st->have && same_voltage(&st->ph, ph);
@@ -414,28 +415,38 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
          ph->step <= 100.0 / VTIME_SAMPLE_RATE;
     if (!ok)
         return;
-    st->n_m = 0;
-    for (int x = 0; x < ph->n && ok; x++)
-        for (int y = 0; y < ph->n && ok; y++) {
-            int h = ph->order[x], g = ph->order[y];
-            int ms[2] = {h >= g ? h - g : g - h, h + g};
-            for (int j = 0; j < 2; j++)
-                if (m_index(st, ms[j]) < 0) {
-                    if (st->n_m == METROLOGY_STEADY_M) {
-                        ok = false;
-                        break;
+    /* The product orders and their table depend on the orders alone: a
+     * description with the orders of the last keeps them. */
+    bool same_tables =
+        st->tables_ok && old_n == ph->n && memcmp(old_order, ph->order, sizeof old_order) == 0;
+    if (!same_tables) {
+        st->tables_ok = false;
+        st->n_m = 0;
+        for (int x = 0; x < ph->n && ok; x++)
+            for (int y = 0; y < ph->n && ok; y++) {
+                int h = ph->order[x], g = ph->order[y];
+                int ms[2] = {h >= g ? h - g : g - h, h + g};
+                for (int j = 0; j < 2; j++)
+                    if (m_index(st, ms[j]) < 0) {
+                        if (st->n_m == METROLOGY_STEADY_M) {
+                            ok = false;
+                            break;
+                        }
+                        st->mval[st->n_m++] = ms[j];
                     }
-                    st->mval[st->n_m++] = ms[j];
-                }
-        }
-    if (!ok)
-        return;
-    for (int x = 0; x < ph->n; x++)
-        for (int y = 0; y < ph->n; y++) {
-            int h = ph->order[x], g = ph->order[y];
-            st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
-            st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
-        }
+            }
+        if (!ok)
+            return;
+        for (int x = 0; x < ph->n; x++)
+            for (int y = 0; y < ph->n; y++) {
+                int h = ph->order[x], g = ph->order[y];
+                st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
+                st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
+            }
+        st->tables_ok = true;
+    }
+    /* 1 / (1 - w^m) depends on the step and the product orders alone. */
+    st->dinv_ok = had_dinv && same_step && same_tables;
     if (keep_v) {
         memset(st->coef[3], 0, sizeof st->coef[0] * 6);
     } else {

@@ -105,6 +105,7 @@ typedef struct {
     double var_u[3], var_i[3], var_ll[3];
     /* Products whose coefficients do not depend on the delay: u^2, i^2 and
      * u*i per element, then the three line-to-line squares. */
+    bool tables_ok; /* n_m, mval and mi were made for ph's orders */
     int n_m;
     int mval[METROLOGY_STEADY_M];
     /* Where the products of orders x and y go: mi[x][y][0] for |h - g|,
