@@ -39,6 +39,31 @@ static inline cx cpair(const double a[2])
     return (cx){a[0], a[1]};
 }
 
+/* cexpi(cycles) through the description-independent memo (header): the
+ * same call's bits, looked up by the bits of its argument. */
+static cx cexpi_memo(metrology_steady_t *st, double cycles)
+{
+    uint64_t key;
+    memcpy(&key, &cycles, sizeof key);
+    unsigned slot = (unsigned)((key * 0x9E3779B97F4A7C15u) >> 59) & (METROLOGY_SINCOS_MEMO - 1);
+    if ((st->sc_valid >> slot & 1u) && st->sc_key[slot] == key)
+        return cpair(st->sc_val[slot]);
+    cx v = cexpi(cycles);
+    st->sc_key[slot] = key;
+    st->sc_val[slot][0] = v.re;
+    st->sc_val[slot][1] = v.im;
+    st->sc_valid |= (uint64_t)1 << slot;
+    return v;
+}
+
+/* nearbyint(x) in the rounding mode in force, for |x| < 2^52: adding and
+ * taking away 2^52 rounds x to a whole number the same way (the same bits,
+ * without nearbyint's call and its saving of the floating-point state). */
+static inline double round_even(double x)
+{
+    return x >= 0.0 ? (x + 0x1p52) - 0x1p52 : -((-x + 0x1p52) - 0x1p52);
+}
+
 /* step * N exactly enough for a week of ticks: step = hi + lo with hi of
  * 20 significant bits, so hi * N (N < 2^33) is exact in a double and only
  * lo * N (about 1e-6 of it) rounds, to about 1e-15 of a cycle. Returns the
@@ -47,7 +72,7 @@ static double phase_split(const metrology_phasors_t *p, int64_t n_ticks, double 
 {
     /* step < 2^-6: 20 bits. (Scaling by powers of two is exact: the same
      * bits as ldexp, without its call, a fiftieth of a year's time.) */
-    double hi = nearbyint(p->step * 0x1p26) * 0x1p-26;
+    double hi = round_even(p->step * 0x1p26) * 0x1p-26;
     double lo = p->step - hi;
     double nn = (double)n_ticks;
     double a = hi * nn, b = lo * nn;
@@ -74,7 +99,7 @@ static cx rotor_at(metrology_steady_t *st, uint64_t n)
     uint64_t off = n - st->ph.tick0, k = off % ROTOR_BLOCK, blk = n - k;
     int slot = (int)((off / ROTOR_BLOCK) & 1u); /* two neighbouring blocks at once */
     if (!(st->rot_valid & (1u << slot)) || st->rot_blk[slot] != blk) {
-        cx b = cexpi(phase_at(&st->ph, blk));
+        cx b = cexpi_memo(st, phase_at(&st->ph, blk));
         st->rot_base[slot][0] = b.re;
         st->rot_base[slot][1] = b.im;
         st->rot_blk[slot] = blk;
@@ -122,13 +147,21 @@ static double im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
     return s;
 }
 
-/* The element voltages (and currents) at tick n, without noise. */
+/* The element voltages at tick n, without noise (memo: header). */
 static void eval_u(metrology_steady_t *st, uint64_t n, double u[3])
 {
+    unsigned slot = (unsigned)n & (METROLOGY_EVAL_MEMO - 1);
+    if ((st->eu_valid >> slot & 1u) && st->eu_tick[slot] == n) {
+        memcpy(u, st->eu_val[slot], sizeof st->eu_val[slot]);
+        return;
+    }
     cx pw[METROLOGY_PHASOR_ORDERS];
     powers(&st->ph, rotor_at(st, n), pw);
     for (int k = 0; k < 3; k++)
         u[k] = im_dot(&st->ph, st->u[k], pw);
+    memcpy(st->eu_val[slot], u, sizeof st->eu_val[slot]);
+    st->eu_tick[slot] = n;
+    st->eu_valid |= 1u << slot;
 }
 
 static double eval_ref(metrology_steady_t *st, int ref, uint64_t n)
@@ -330,6 +363,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
                                connection_t conn, int ref)
 {
     st->clone = false;
+    bool had_dinv = st->dinv_ok; /* made for the last description's step and orders */
     st->dinv_ok = false;
     /* The delay line holds this voltage since v_since (metrology_steady_enter). */
     bool same_v = st->have && same_voltage(&st->ph, ph);
@@ -351,6 +385,8 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
     st->ph = *ph;
     st->have = true;
     st->rot_valid = 0;
+    st->eu_valid = 0;
+    st->qd_ok = false;
     if (!same_step) {
         st->delay_cached = 0;
         st->w1[0] = cos(TWO_PI * ph->step);
@@ -379,28 +415,38 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
          ph->step <= 100.0 / VTIME_SAMPLE_RATE;
     if (!ok)
         return;
-    st->n_m = 0;
-    for (int x = 0; x < ph->n && ok; x++)
-        for (int y = 0; y < ph->n && ok; y++) {
-            int h = ph->order[x], g = ph->order[y];
-            int ms[2] = {h >= g ? h - g : g - h, h + g};
-            for (int j = 0; j < 2; j++)
-                if (m_index(st, ms[j]) < 0) {
-                    if (st->n_m == METROLOGY_STEADY_M) {
-                        ok = false;
-                        break;
+    /* The product orders and their table depend on the orders alone: a
+     * description with the orders of the last keeps them. */
+    bool same_tables =
+        st->tables_ok && old_n == ph->n && memcmp(old_order, ph->order, sizeof old_order) == 0;
+    if (!same_tables) {
+        st->tables_ok = false;
+        st->n_m = 0;
+        for (int x = 0; x < ph->n && ok; x++)
+            for (int y = 0; y < ph->n && ok; y++) {
+                int h = ph->order[x], g = ph->order[y];
+                int ms[2] = {h >= g ? h - g : g - h, h + g};
+                for (int j = 0; j < 2; j++)
+                    if (m_index(st, ms[j]) < 0) {
+                        if (st->n_m == METROLOGY_STEADY_M) {
+                            ok = false;
+                            break;
+                        }
+                        st->mval[st->n_m++] = ms[j];
                     }
-                    st->mval[st->n_m++] = ms[j];
-                }
-        }
-    if (!ok)
-        return;
-    for (int x = 0; x < ph->n; x++)
-        for (int y = 0; y < ph->n; y++) {
-            int h = ph->order[x], g = ph->order[y];
-            st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
-            st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
-        }
+            }
+        if (!ok)
+            return;
+        for (int x = 0; x < ph->n; x++)
+            for (int y = 0; y < ph->n; y++) {
+                int h = ph->order[x], g = ph->order[y];
+                st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
+                st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
+            }
+        st->tables_ok = true;
+    }
+    /* 1 / (1 - w^m) depends on the step and the product orders alone. */
+    st->dinv_ok = had_dinv && same_step && same_tables;
     if (keep_v) {
         memset(st->coef[3], 0, sizeof st->coef[0] * 6);
     } else {
@@ -494,8 +540,8 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
         return;
     const metrology_phasors_t *p = &st->ph;
     /* G_m = sum_{n=a}^{a+count-1} z_n^m = z_a^m (1 - w^(m count)) / (1 - w^m). */
-    cx za = cexpi(phase_at(p, a));
-    cx wn = cexpi(phase_split(p, (int64_t)count, -p->phase0, NULL));
+    cx za = cexpi_memo(st, phase_at(p, a));
+    cx wn = cexpi_memo(st, phase_split(p, (int64_t)count, -p->phase0, NULL));
     cx w1 = cpair(st->w1);
     cx g[METROLOGY_STEADY_M];
     int top = 0;
@@ -553,10 +599,17 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
     /* The quarter-period product: the voltage through the delay line's
      * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
      * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
+    if (st->qd_ok && st->qd_delay == m->delay_int &&
+        memcmp(st->qd_taps, m->taps, sizeof st->qd_taps) == 0) {
+        /* the same description and taps: the same coefficients (memo) */
+        for (int k = 0; k < 3; k++)
+            out->s[k].q = re_dot(st, st->qd[k], g);
+        return;
+    }
     cx e[4], pe[4], hresp[METROLOGY_PHASOR_ORDERS];
     if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
         for (int j = 0; j < 4; j++) {
-            cx x = cexpi(-phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
+            cx x = cexpi_memo(st, -phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
             st->delay_rot[j][0] = x.re;
             st->delay_rot[j][1] = x.im;
         }
@@ -589,7 +642,11 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
         memset(d, 0, sizeof(d[0]) * (size_t)st->n_m);
         add_product(st, d, ud, st->i[k]);
         out->s[k].q = re_dot(st, d, g);
+        memcpy(st->qd[k], d, sizeof(d[0]) * (size_t)st->n_m);
     }
+    st->qd_ok = true;
+    st->qd_delay = m->delay_int;
+    memcpy(st->qd_taps, m->taps, sizeof st->qd_taps);
 }
 
 /* ---- the cycle open in closed form ------------------------------------ */

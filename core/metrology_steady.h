@@ -47,6 +47,8 @@
 #define METROLOGY_STEADY_M 40
 /* Ticks between exact recomputations of the rotor (metrology_steady.c). */
 #define METROLOGY_ROTOR_BLOCK 64
+#define METROLOGY_SINCOS_MEMO 32 /* a power of two */
+#define METROLOGY_EVAL_MEMO 8    /* a power of two */
 
 /* What the host hands over: the three line voltages and currents as sums of
  * sinusoids of one fundamental frequency, in force from tick `since` on.
@@ -83,7 +85,19 @@ typedef struct {
     double rot_w[METROLOGY_ROTOR_BLOCK][2]; /* e^{j 2 pi step k} */
     double rot_base[2][2];                  /* the rotor at ticks rot_blk */
     uint64_t rot_blk[2];
-    unsigned rot_valid;     /* bit per slot */
+    unsigned rot_valid; /* bit per slot */
+    /* Memos of pure functions (the same bits as computing afresh, only
+     * sooner): e^{j 2 pi x} by the bits of x, direct-mapped (a current that
+     * moves every second meets the same phases again and again: the rotor's
+     * block bases, a cycle's first tick, its length); the element voltages
+     * at the last few ticks under this description (tick_sums and the
+     * crossing look at overlapping ticks). */
+    uint64_t sc_valid; /* bit per slot */
+    uint64_t sc_key[METROLOGY_SINCOS_MEMO];
+    double sc_val[METROLOGY_SINCOS_MEMO][2];
+    unsigned eu_valid; /* bit per slot; cleared with rot_valid */
+    uint64_t eu_tick[METROLOGY_EVAL_MEMO];
+    double eu_val[METROLOGY_EVAL_MEMO][3];
     double w1[2];           /* e^{j 2 pi step} */
     uint32_t delay_cached;  /* the delay delay_rot was made for (0: none) */
     double delay_rot[4][2]; /* e^{-j 2 pi step (delay - 1 + j)} */
@@ -91,6 +105,7 @@ typedef struct {
     double var_u[3], var_i[3], var_ll[3];
     /* Products whose coefficients do not depend on the delay: u^2, i^2 and
      * u*i per element, then the three line-to-line squares. */
+    bool tables_ok; /* n_m, mval and mi were made for ph's orders */
     int n_m;
     int mval[METROLOGY_STEADY_M];
     /* Where the products of orders x and y go: mi[x][y][0] for |h - g|,
@@ -102,6 +117,12 @@ typedef struct {
     bool dinv_ok;
     double dinv[METROLOGY_STEADY_M][2];
     bool dflat[METROLOGY_STEADY_M];
+    /* The quarter-period products' coefficients (run_sums) for the delay
+     * and taps they were made with, until the next description (a memo). */
+    bool qd_ok;
+    uint32_t qd_delay;
+    double qd_taps[4];
+    double qd[3][METROLOGY_STEADY_M][2];
     bool coef_ok;  /* coef holds this description's products */
     int coef_conn; /* the connection its elements were made for */
 

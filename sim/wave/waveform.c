@@ -36,13 +36,35 @@ void wave_desc_balanced(wave_desc_t *d, double frequency, double voltage, double
     }
 }
 
-/* sin(h*a + c) = Im(e^{jc} * rotor^h): store sqrt2 * amplitude * e^{jc}. */
-static void add_component(double a[2], double amplitude, double angle_rad)
+/* cs = (cos x, sin x), through w's memo. */
+static void cos_sin(wave_t *w, double x, double cs[2])
 {
-    a[0] += M_SQRT2 * amplitude * cos(angle_rad);
-    a[1] += M_SQRT2 * amplitude * sin(angle_rad);
+    uint64_t key;
+    memcpy(&key, &x, sizeof key);
+    unsigned slot = (unsigned)((key * 0x9E3779B97F4A7C15u) >> 59) & (WAVE_SINCOS_MEMO - 1);
+    if ((w->sc_valid >> slot & 1u) && w->sc_key[slot] == key) {
+        cs[0] = w->sc_val[slot][0];
+        cs[1] = w->sc_val[slot][1];
+        return;
+    }
+    cs[0] = cos(x);
+    cs[1] = sin(x);
+    w->sc_key[slot] = key;
+    w->sc_val[slot][0] = cs[0];
+    w->sc_val[slot][1] = cs[1];
+    w->sc_valid |= 1u << slot;
 }
 
+/* sin(h*a + c) = Im(e^{jc} * rotor^h): store sqrt2 * amplitude * e^{jc}. */
+static void add_component(wave_t *w, double a[2], double amplitude, double angle_rad)
+{
+    double cs[2];
+    cos_sin(w, angle_rad, cs);
+    a[0] += M_SQRT2 * amplitude * cs[0];
+    a[1] += M_SQRT2 * amplitude * cs[1];
+}
+
+/* The rotor at a phase (cycles): a new one at each call, no memo. */
 static void set_rotor(double r[2], double cycles)
 {
     r[0] = cos(TWO_PI * cycles);
@@ -59,23 +81,30 @@ void wave_set(wave_t *w, const wave_desc_t *d)
     w->since_anchor = 0;
     set_rotor(w->rotor, w->anchor);
     w->desc = *d;
-    set_rotor(w->step_rotor, d->frequency / VTIME_SAMPLE_RATE);
-    memset(w->av, 0, sizeof w->av);
-    memset(w->ai, 0, sizeof w->ai);
-    memset(w->used, 0, sizeof w->used);
+    cos_sin(w, TWO_PI * (d->frequency / VTIME_SAMPLE_RATE), w->step_rotor);
+    /* Above max_order every amplitude is 0 (wave_init clears them all, and
+     * each wave_set clears what the last one set): clear and copy only the
+     * orders either description uses (a current that moves every second
+     * sets three orders, not 51). */
+    int old_max = w->max_order;
+    for (int k = 0; k < 3; k++) {
+        memset(w->av[k], 0, sizeof w->av[k][0] * (size_t)(old_max + 1));
+        memset(w->ai[k], 0, sizeof w->ai[k][0] * (size_t)(old_max + 1));
+    }
+    memset(w->used, 0, sizeof w->used[0] * (size_t)(old_max + 1));
     w->max_order = 1;
     w->used[1] = 1;
     for (int k = 0; k < 3; k++) {
         const wave_phase_t *p = &d->phase[k];
         double th = p->position_deg * DEG;
         double ti = (p->position_deg - p->lag_deg) * DEG;
-        add_component(w->av[k][1], p->voltage, th);
-        add_component(w->ai[k][1], p->current, ti);
+        add_component(w, w->av[k][1], p->voltage, th);
+        add_component(w, w->ai[k][1], p->current, ti);
         for (int n = 0; n < p->n_vh; n++) {
             int h = p->vh[n].order;
             if (h < 2 || h > WAVE_MAX_ORDER)
                 continue;
-            add_component(w->av[k][h], p->voltage * p->vh[n].percent / 100.0,
+            add_component(w, w->av[k][h], p->voltage * p->vh[n].percent / 100.0,
                           h * th + p->vh[n].phase_deg * DEG);
             w->used[h] = 1;
             if (h > w->max_order)
@@ -85,14 +114,15 @@ void wave_set(wave_t *w, const wave_desc_t *d)
             int h = p->ih[n].order;
             if (h < 2 || h > WAVE_MAX_ORDER)
                 continue;
-            add_component(w->ai[k][h], p->current * p->ih[n].percent / 100.0,
+            add_component(w, w->ai[k][h], p->current * p->ih[n].percent / 100.0,
                           h * ti + p->ih[n].phase_deg * DEG);
             w->used[h] = 1;
             if (h > w->max_order)
                 w->max_order = h;
         }
     }
-    for (int h = 0; h <= WAVE_MAX_ORDER; h++) {
+    int top = w->max_order > old_max ? w->max_order : old_max;
+    for (int h = 0; h <= top; h++) {
         for (int k = 0; k < 3; k++) {
             for (int c = 0; c < 2; c++) {
                 w->amp[h][c][k] = w->av[k][h][c];

@@ -29,6 +29,7 @@
 
 #define WAVE_MAX_HARMONICS 16
 #define WAVE_MAX_ORDER 50
+#define WAVE_SINCOS_MEMO 32 /* a power of two, at most 32 */
 
 typedef struct {
     int order;        /* 2..WAVE_MAX_ORDER */
@@ -69,6 +70,12 @@ typedef struct {
      * v3 i1 i2 i3), so that pairs of them are one vector operation. */
     double amp[WAVE_MAX_ORDER + 1][2][6];
     uint64_t rng;
+    /* cos and sin of the last angles met, by the bits of the angle (the
+     * same values as computing them afresh): a profile that moves the
+     * currents every second gives wave_set the same angles every time. */
+    uint32_t sc_valid; /* bit per slot */
+    uint64_t sc_key[WAVE_SINCOS_MEMO];
+    double sc_val[WAVE_SINCOS_MEMO][2];
 } wave_t;
 
 /* The lag angle for a power factor: |pf| in (0, 1], inductive or capacitive,
