@@ -378,6 +378,9 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
      * the reference voltage, so the rotor tables and the crossing stay. */
     bool same_step = st->have && st->ph.step == ph->step;
     bool had_crossing = st->have && st->usable && st->ref == ref; /* xphase holds */
+    if (!(same_v && had_crossing))
+        st->fast_left = 0; /* the crossings move: find the next one afresh */
+    st->carry_clone = false;
     double old_ref[METROLOGY_PHASOR_ORDERS][2];
     int old_order[METROLOGY_PHASOR_ORDERS], old_n = st->ph.n;
     memcpy(old_ref, st->u[ref], sizeof old_ref);
@@ -663,8 +666,11 @@ static bool find_next(metrology_steady_t *st, const metrology_t *m)
      * rounding of the step only, about 1e-17 of a cycle per period: 4e-15
      * of a cycle, 7e-13 of a tick at 50 Hz, over 400, below SAME). Every
      * look afresh ends a run of clones (meter.c book_run), so it is rare:
-     * 400 periods, 8 s at 50 Hz (docs/performance.md). */
-    if (st->periodic && st->reused && st->fast_left > 0) {
+     * 400 periods, 8 s at 50 Hz (docs/performance.md). The crossings
+     * depend on the voltage alone: a change of the currents keeps the
+     * count (describe and enter set it to 0 when the voltage, the step or
+     * the reference is new, or the cycle open is not in closed form). */
+    if (st->periodic && st->fast_left > 0) {
         st->fast_left--;
         st->next_c = st->c + st->period;
         return true;
@@ -734,6 +740,8 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
     st->lazy = true;
     st->have_last = false;
     st->reused = false;
+    st->carry_clone = false;
+    st->fast_left = 0;
     find_next(st, m);
     return true;
 }
@@ -765,7 +773,19 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
     st->reused = reuse;
     st->n_closed++;
     st->n_reused += reuse;
-    if (reuse) {
+    if (st->carry_clone) {
+        /* The cycle is the last one again, whole (metrology_steady_carry);
+         * only the crossing tick c1 is under the new currents. */
+        st->carry_clone = false;
+        split_old = true;
+        cyc = st->last_cyc;
+        ticks = st->last_ticks;
+        tick_sums(st, m, c1, &last);
+        memset(&head, 0, sizeof head);
+        add_sums(&head, &st->last_a, move);
+        add_sums(&head, &last, 1.0);
+        head_ticks = move + 1.0;
+    } else if (reuse) {
         cyc = st->last_cyc;
         ticks = st->last_ticks;
         head = st->last_head;
@@ -775,7 +795,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         /* The ticks c + 1 .. c1 - 2 whole, c1 - 1 split: those before the
          * last current change from the bank (the split one too, if the
          * change came at the crossing tick c1), the rest in closed form. */
-        metrology_tick_sums_t a;
+        metrology_tick_sums_t a, body; /* body: the ticks after the head, under this description */
         bool held = st->bank_from > st->c + 1u;
         split_old = held && st->bank_from == c1;
         if (split_old) {
@@ -784,6 +804,8 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         } else {
             tick_sums(st, m, c1 - 1u, &a);
             run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc);
+            body = cyc;
+            add_sums(&body, &a, 1.0 - move);
             if (held)
                 add_sums(&cyc, &st->bank_last, 1.0);
         }
@@ -798,8 +820,11 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         head_ticks = move + 1.0;
         /* Remember it: the next cycle may be the same one again. A cycle
          * whose head was sampled (noise drawn), or that a current change
-         * went through (metrology_steady_carry), is not a model for others. */
-        st->have_last = !st->head_sampled;
+         * went through (metrology_steady_carry), is not a model for others;
+         * but if only its head is another's, its body and the head it hands
+         * on are the next cycle's, in closed form: that is the model (the
+         * next close still checks the length, the split and the taps). */
+        st->have_last = true;
         st->last_head_freq = st->head_freq;
         st->last_len = len;
         st->last_freq = freq_now;
@@ -810,6 +835,17 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         st->last_head = head;
         st->last_head_ticks = head_ticks;
         st->last_head_last = last;
+        st->last_a = a;
+        if (st->head_sampled && !held) {
+            metrology_tick_sums_t next = head;
+            add_sums(&next, &body, 1.0);
+            st->last_head_freq = freq_now; /* the head handed on: this close's taps */
+            st->last_move_in = move;
+            st->last_cyc = next;
+            st->last_ticks = head_ticks + (double)(len - 1u) - move;
+        } else if (st->head_sampled) {
+            st->have_last = false;
+        }
     }
     for (int k = 0; k < 3; k++) {
         m->cyc[k] = cyc.s[k];
@@ -873,6 +909,7 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
                             connection_t conn)
 {
     uint64_t now = m->tick; /* the first tick under ph */
+    bool clone = st->clone; /* the cycle open is a clone of the last */
     st->clone = false;
     /* The lazy loop closes the cycle at next_c before it moves on: now is
      * at most the crossing tick (a change there leaves the split sample
@@ -880,7 +917,12 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
     if (!st->lazy || !st->usable || st->ref != m->ref || now < st->bank_from || now > st->next_c ||
         !same_voltage(&st->ph, ph))
         return false;
-    if (now > st->bank_from) {
+    /* At the crossing that ends a clone of the last cycle (a profile that
+     * moves the currents on the second, at 50 Hz: every time), that cycle
+     * is the last one whole, its crossing the same (the voltage is): close
+     * takes it as it is, and the crossing is not looked for again. */
+    bool whole = clone && now == st->next_c && st->bank_from == st->c + 1u;
+    if (!whole && now > st->bank_from) {
         /* The ticks bank_from .. now - 2 into the bank, now - 1 held apart:
          * it may be the split sample before the crossing. */
         metrology_tick_sums_t run;
@@ -902,7 +944,9 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
     st->lazy = true;
     st->head_sampled = true; /* a cycle a change went through is no model for others */
     st->n_carried++;
-    find_next(st, m);
+    st->carry_clone = whole;
+    if (!whole)
+        find_next(st, m);
     if (!st->usable || now > st->next_c)
         metrology_steady_leave(st, m); /* not expected; the bank makes it exact */
     return true;
@@ -916,8 +960,17 @@ void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
     double prev_ref = st->head_uref;
     /* The ticks c + 1 .. now - 1: those before the last current change
      * banked, the rest under the description in force. */
+    bool whole =
+        st->carry_clone; /* at the crossing tick: the last cycle, all of its split sample */
+    if (whole) {
+        st->carry_clone = false;
+        cyc = st->last_cyc;
+        add_sums(&cyc, &st->last_a, st->next_move);
+        prev = st->last_a;
+        st->bank_from = st->next_c;
+    }
     add_sums(&cyc, &st->bank, 1.0);
-    if (st->bank_from > st->c + 1u) { /* the held tick */
+    if (!whole && st->bank_from > st->c + 1u) { /* the held tick */
         add_sums(&cyc, &st->bank_last, 1.0);
         prev = st->bank_last;
     }

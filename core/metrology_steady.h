@@ -156,6 +156,10 @@ typedef struct {
      * at bank_from). With no change bank_from is c + 1 and bank is zero. */
     uint64_t bank_from;
     metrology_tick_sums_t bank, bank_last;
+    /* A current-only change came at the crossing that ends a clone cycle
+     * (metrology_steady_carry): that cycle is the last one again, whole,
+     * and only the crossing tick's own sample is under the new currents. */
+    bool carry_clone;
     uint64_t v_since;   /* the tick the voltage side last changed */
     uint64_t n_carried; /* statistics: changes carried on in closed form */
 
@@ -166,6 +170,7 @@ typedef struct {
     uint32_t last_len;
     double last_freq, last_head_freq, last_move_in, last_move_out;
     metrology_tick_sums_t last_cyc, last_head, last_head_last;
+    metrology_tick_sums_t last_a; /* its split sample (before the crossing), whole */
     double last_ticks, last_head_ticks, last_head_uref;
 } metrology_steady_t;
 
