@@ -198,10 +198,17 @@ static char *put_value(char *p, double x)
     return p;
 }
 
-static char *put_triple(char *p, const double v[3])
+/* A numeric field of a window: `,"key":` and its n values (put_value), one
+ * as a number, more (a value of each phase) as an array: at most 23 n + 1
+ * bytes after the key. */
+static char *put_numbers(char *p, const char *key_lit, size_t key_len, const double *v, int n)
 {
+    memcpy(p, key_lit, key_len);
+    p += key_len;
+    if (n == 1)
+        return put_value(p, v[0]);
     *p++ = '[';
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < n; k++) {
         if (k)
             *p++ = ',';
         p = put_value(p, v[k]);
@@ -209,6 +216,8 @@ static char *put_triple(char *p, const double v[3])
     *p++ = ']';
     return p;
 }
+#define NUMBERS(p, key, v, n)                                                                      \
+    put_numbers((p), ",\"" key "\":", sizeof(",\"" key "\":") - 1, (v), (n))
 
 /* The start of every line: its type and time. */
 static char *put_start(char *p, const char *type_lit, size_t type_len, uint64_t t_ns)
@@ -416,24 +425,15 @@ void jsonl_window(jsonl_t *j, const char *meter, const metrology_values_t *v, ui
     p = put_str(p, meter ? meter : "");
     p = LIT(p, ",\"seq\":");
     p = put_u64(p, v->seq);
-    p = LIT(p, ",\"u\":");
-    p = put_triple(p, v->u);
-    p = LIT(p, ",\"i\":");
-    p = put_triple(p, v->i);
-    p = LIT(p, ",\"p\":");
-    p = put_triple(p, v->p);
-    p = LIT(p, ",\"q\":");
-    p = put_triple(p, v->q);
-    p = LIT(p, ",\"p_total\":");
-    p = put_value(p, v->p_total);
-    p = LIT(p, ",\"q_total\":");
-    p = put_value(p, v->q_total);
-    p = LIT(p, ",\"s_total\":");
-    p = put_value(p, v->s_total);
-    p = LIT(p, ",\"pf_total\":");
-    p = put_value(p, v->pf_total);
-    p = LIT(p, ",\"frequency\":");
-    p = put_value(p, v->frequency);
+    p = NUMBERS(p, "u", v->u, 3);
+    p = NUMBERS(p, "i", v->i, 3);
+    p = NUMBERS(p, "p", v->p, 3);
+    p = NUMBERS(p, "q", v->q, 3);
+    p = NUMBERS(p, "p_total", &v->p_total, 1);
+    p = NUMBERS(p, "q_total", &v->q_total, 1);
+    p = NUMBERS(p, "s_total", &v->s_total, 1);
+    p = NUMBERS(p, "pf_total", &v->pf_total, 1);
+    p = NUMBERS(p, "frequency", &v->frequency, 1);
     *p++ = '}';
     end(j, l, p, t_ns);
 }

@@ -1,21 +1,15 @@
-# Shared by tests/cli/test_http*.sh (sourced, not run): TAP counters, a
-# temporary folder, the twin started with --http on a port of the range
-# 47100-47199, calls with curl, JSON read with Debian's python3.
+# Shared by tests/cli/test_http*.sh (sourced, not run): the twin started with
+# --http on a port of the range 47100-47199, calls with curl, JSON read with
+# Debian's python3; the TAP counters, the temporary folder and stop_twin are
+# tests/tap.sh's.
 #
 #   . "$(dirname "$0")/http_lib.sh"
 #   start_http PORT SCENARIO_TEXT [metersim flags...]  -> $twin_pid, $URL
 #   api METHOD PATH [BODY]   -> $code (HTTP status), body in $tmp/body
 #   jq_ 'EXPR'               -> prints EXPR of the body as JSON (d: the body)
 #   stop_twin
-set -u
-BUILD=${BUILD:-build}
-BIN=$BUILD/metersim
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-twin_pid=""
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
+# shellcheck source=../tap.sh
+. "$(dirname "$0")/../tap.sh"
 # expect DESCRIPTION CONDITION-COMMAND...: ok if the command succeeds.
 expect() {
     desc=$1
@@ -28,19 +22,6 @@ expect() {
         echo "# HTTP $code: $(head -c 400 "$tmp/body" 2>/dev/null)"
     fi
 }
-stop_twin() {
-    if [ -n "$twin_pid" ]; then
-        kill "$twin_pid" 2>/dev/null
-        wait "$twin_pid" 2>/dev/null
-        twin_pid=""
-    fi
-}
-cleanup() {
-    stop_twin
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # start_http PORT SCENARIO_TEXT [flags...]: waits until the service answers
 # (at most 5 s) and the first window is published (the log's t = 2 line).

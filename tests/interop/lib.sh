@@ -1,5 +1,6 @@
-# Shared by the interop tests (sourced, not run): TAP counters, a temporary
-# directory, and the twin started on a pty with a symlink, stopped by its PID.
+# Shared by the interop tests (sourced, not run): the twin started on a pty
+# with a symlink; the TAP counters, the temporary directory and stop_twin are
+# tests/tap.sh's.
 #
 #   . "$(dirname "$0")/lib.sh"
 #   start_twin SCENARIO_JSON [metersim flags...]   -> $PORT (the symlink), $twin_pid, $T0, $TL
@@ -8,16 +9,9 @@
 #
 # The twin runs in real time on a pty (docs/interop.md). Waits poll for a
 # file or a line with short retry steps; nothing sleeps a fixed time.
-set -u
-BUILD=${BUILD:-build}
-BIN=$BUILD/metersim
-PY=/usr/bin/python3 # Debian's python: it has pymodbus (the pyenv one on PATH does not)
-tmp=$(mktemp -d)
+# shellcheck source=../tap.sh
+. "$(dirname "$0")/../tap.sh"
 PORT=$tmp/meter
-twin_pid=""
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
 # check DESCRIPTION COMMAND...: ok if the command succeeds, else not ok with its output.
 check() {
     desc=$1
@@ -30,20 +24,6 @@ check() {
     fi
 }
 now() { date +%s.%N; }
-
-stop_twin() {
-    if [ -n "$twin_pid" ]; then
-        kill "$twin_pid" 2>/dev/null
-        wait "$twin_pid" 2>/dev/null
-        twin_pid=""
-    fi
-}
-cleanup() {
-    stop_twin
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # start_twin SCENARIO_TEXT [flags...]: $T0 is the wall time before the start,
 # $TL when the symlink was seen. Fails if the symlink does not come in 5 s.

@@ -1,5 +1,5 @@
-/* Runs of equal steady cycles booked at once (meter_exec_steady, book_run in
- * core/meter.c; energy_run_t in core/energy.h) against the same cycles booked
+/* Runs of equal steady cycles booked at once (meter_exec_steady, meter_book_run
+ * in core/meter_runs.c; energy_run_t in core/energy.h) against the same cycles booked
  * one by one (meter_book_one_by_one): every register, remainder, pulse
  * accumulator and edge, the published window, the event queue and the
  * closed-form state, bit for bit, over many cycles, across a tariff switch,
