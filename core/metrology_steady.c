@@ -380,6 +380,8 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
     bool had_crossing = st->have && st->usable && st->ref == ref; /* xphase holds */
     if (!(same_v && had_crossing))
         st->fast_left = 0; /* the crossings move: find the next one afresh */
+    if (!(keep_v && had_crossing))
+        st->sk_ok = false; /* the voltage side moves */
     st->carry_clone = false;
     double old_ref[METROLOGY_PHASOR_ORDERS][2];
     int old_order[METROLOGY_PHASOR_ORDERS], old_n = st->ph.n;
@@ -496,25 +498,43 @@ static void add_sums(metrology_tick_sums_t *a, const metrology_tick_sums_t *b, d
     }
 }
 
-/* Tick n's contributions with the delay taps now in force, as
- * metrology_step computes them (the noise by its expectation). */
-static void tick_sums(metrology_steady_t *st, const metrology_t *m, uint64_t n,
-                      metrology_tick_sums_t *out)
+/* Tick n's voltage side with the delay taps now in force: the powers of
+ * its rotor, the element voltages and the delayed ones. */
+static void tick_voltage(metrology_steady_t *st, const metrology_t *m, uint64_t n,
+                         metrology_tick_v_t *t)
 {
     const metrology_phasors_t *p = &st->ph;
-    double u[3], i[3], ud[3] = {0.0, 0.0, 0.0};
     cx pw[METROLOGY_PHASOR_ORDERS];
     powers(&st->ph, rotor_at(st, n), pw);
-    for (int k = 0; k < 3; k++) {
-        u[k] = im_dot(p, st->u[k], pw);
-        i[k] = im_dot(p, st->i[k], pw);
-    }
     double r[4][3];
     for (int j = 0; j < 4; j++)
         eval_u(st, n - m->delay_int + 1u - (uint64_t)j, r[j]);
+    for (int o = 0; o < p->n; o++) {
+        t->pw[o][0] = pw[o].re;
+        t->pw[o][1] = pw[o].im;
+    }
     for (int k = 0; k < 3; k++) {
-        ud[k] = m->taps[0] * r[0][k] + m->taps[1] * r[1][k] + m->taps[2] * r[2][k] +
-                m->taps[3] * r[3][k];
+        t->u[k] = im_dot(p, st->u[k], pw);
+        t->ud[k] = m->taps[0] * r[0][k] + m->taps[1] * r[1][k] + m->taps[2] * r[2][k] +
+                   m->taps[3] * r[3][k];
+    }
+}
+
+/* A tick's contributions from its voltage side and the currents in force,
+ * as metrology_step computes them (the noise by its expectation). */
+static void tick_currents(const metrology_steady_t *st, const metrology_tick_v_t *t,
+                          metrology_tick_sums_t *out)
+{
+    const metrology_phasors_t *p = &st->ph;
+    const double *u = t->u, *ud = t->ud;
+    double i[3];
+    for (int k = 0; k < 3; k++) {
+        double s = 0.0;
+        for (int o = 0; o < p->n; o++)
+            s += st->i[k][o][0] * t->pw[o][1] + st->i[k][o][1] * t->pw[o][0];
+        i[k] = s;
+    }
+    for (int k = 0; k < 3; k++) {
         out->s[k].u2 = u[k] * u[k] + st->var_u[k];
         out->s[k].i2 = i[k] * i[k] + st->var_i[k];
         out->s[k].p = u[k] * i[k];
@@ -525,6 +545,15 @@ static void tick_sums(metrology_steady_t *st, const metrology_t *m, uint64_t n,
     out->ll[2] = (u[1] - u[2]) * (u[1] - u[2]) + st->var_ll[2];
 }
 
+/* Tick n's contributions; its voltage side kept in *keep if given. */
+static void tick_sums(metrology_steady_t *st, const metrology_t *m, uint64_t n,
+                      metrology_tick_sums_t *out, metrology_tick_v_t *keep)
+{
+    metrology_tick_v_t t;
+    tick_voltage(st, m, n, keep ? keep : &t);
+    tick_currents(st, keep ? keep : &t, out);
+}
+
 static double re_dot(const metrology_steady_t *st, const double d[][2], const cx *g)
 {
     double s = 0.0;
@@ -533,20 +562,15 @@ static double re_dot(const metrology_steady_t *st, const double d[][2], const cx
     return 0.5 * s;
 }
 
-/* The sums over the ticks a .. a + count - 1, every one whole, with the
- * delay taps now in force. */
-static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, uint64_t count,
-                     metrology_tick_sums_t *out)
+/* G_m over the ticks a .. a + count - 1 (count > 0): the run's voltage
+ * side, the geometric sums of its rotor. */
+static void geometric(metrology_steady_t *st, uint64_t a, uint64_t count, cx *g)
 {
-    memset(out, 0, sizeof *out);
-    if (count == 0)
-        return;
     const metrology_phasors_t *p = &st->ph;
     /* G_m = sum_{n=a}^{a+count-1} z_n^m = z_a^m (1 - w^(m count)) / (1 - w^m). */
     cx za = cexpi_memo(st, phase_at(p, a));
     cx wn = cexpi_memo(st, phase_split(p, (int64_t)count, -p->phase0, NULL));
     cx w1 = cpair(st->w1);
-    cx g[METROLOGY_STEADY_M];
     int top = 0;
     for (int j = 0; j < st->n_m; j++)
         if (st->mval[j] > top)
@@ -592,6 +616,14 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
         cx q = cmul(num, cpair(st->dinv[j]));
         g[j] = cmul(pows[0][mm], q);
     }
+}
+
+/* The sums over a run of count whole ticks from its G_m, with the
+ * description's products and the delay taps now in force. */
+static void sums_from(metrology_steady_t *st, const metrology_t *m, const cx *g, uint64_t count,
+                      metrology_tick_sums_t *out)
+{
+    const metrology_phasors_t *p = &st->ph;
     double nn = (double)count;
     for (int k = 0; k < 3; k++) {
         out->s[k].u2 = re_dot(st, st->coef[k], g) + nn * st->var_u[k];
@@ -650,6 +682,24 @@ static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, u
     st->qd_ok = true;
     st->qd_delay = m->delay_int;
     memcpy(st->qd_taps, m->taps, sizeof st->qd_taps);
+}
+
+/* The sums over the ticks a .. a + count - 1, every one whole, with the
+ * delay taps now in force; their G_m kept in keep if given. */
+static void run_sums(metrology_steady_t *st, const metrology_t *m, uint64_t a, uint64_t count,
+                     metrology_tick_sums_t *out, double (*keep)[2])
+{
+    memset(out, 0, sizeof *out);
+    if (count == 0)
+        return;
+    cx g[METROLOGY_STEADY_M];
+    geometric(st, a, count, g);
+    if (keep)
+        for (int j = 0; j < st->n_m; j++) {
+            keep[j][0] = g[j].re;
+            keep[j][1] = g[j].im;
+        }
+    sums_from(st, m, g, count, out);
 }
 
 /* ---- the cycle open in closed form ------------------------------------ */
@@ -742,6 +792,7 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
     st->reused = false;
     st->carry_clone = false;
     st->fast_left = 0;
+    st->sk_ok = false;
     find_next(st, m);
     return true;
 }
@@ -749,6 +800,14 @@ bool metrology_steady_enter(metrology_steady_t *st, const metrology_t *m, uint64
 static bool same(double a, double b)
 {
     return fabs(a - b) <= SAME;
+}
+
+/* Whether the kept voltage side (sk_*) is that of a cycle of len ticks
+ * split at move under the taps now in force. */
+static bool sk_fits(const metrology_steady_t *st, const metrology_t *m, uint32_t len, double move)
+{
+    return st->sk_ok && st->sk_len == len && same(st->sk_move, move) &&
+           st->sk_delay == m->delay_int && memcmp(st->sk_taps, m->taps, sizeof st->sk_taps) == 0;
 }
 
 void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
@@ -780,7 +839,10 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         split_old = true;
         cyc = st->last_cyc;
         ticks = st->last_ticks;
-        tick_sums(st, m, c1, &last);
+        if (sk_fits(st, m, len, move))
+            tick_currents(st, &st->sk_l, &last);
+        else
+            tick_sums(st, m, c1, &last, NULL);
         memset(&head, 0, sizeof head);
         add_sums(&head, &st->last_a, move);
         add_sums(&head, &last, 1.0);
@@ -798,18 +860,41 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         metrology_tick_sums_t a, body; /* body: the ticks after the head, under this description */
         bool held = st->bank_from > st->c + 1u;
         split_old = held && st->bank_from == c1;
+        /* A body of whole ticks under this description: its voltage side is
+         * kept, or taken from the last one kept. */
+        bool fits = !held && len > 2u && sk_fits(st, m, len, move);
+        bool keep = !held && len > 2u && !fits;
         if (split_old) {
             a = st->bank_last;
             memset(&cyc, 0, sizeof cyc);
+        } else if (fits) {
+            /* the voltage side kept: only the currents' products */
+            cx g[METROLOGY_STEADY_M];
+            for (int j = 0; j < st->n_m; j++)
+                g[j] = cpair(st->sk_g[j]);
+            tick_currents(st, &st->sk_a, &a);
+            sums_from(st, m, g, len - 2u, &cyc);
+            body = cyc;
+            add_sums(&body, &a, 1.0 - move);
         } else {
-            tick_sums(st, m, c1 - 1u, &a);
-            run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc);
+            tick_sums(st, m, c1 - 1u, &a, keep ? &st->sk_a : NULL);
+            run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc, keep ? st->sk_g : NULL);
             body = cyc;
             add_sums(&body, &a, 1.0 - move);
             if (held)
                 add_sums(&cyc, &st->bank_last, 1.0);
         }
-        tick_sums(st, m, c1, &last);
+        if (fits)
+            tick_currents(st, &st->sk_l, &last);
+        else
+            tick_sums(st, m, c1, &last, keep ? &st->sk_l : NULL);
+        if (keep) {
+            st->sk_ok = true;
+            st->sk_len = len;
+            st->sk_move = move;
+            st->sk_delay = m->delay_int;
+            memcpy(st->sk_taps, m->taps, sizeof st->sk_taps);
+        }
         add_sums(&cyc, &st->bank, 1.0);
         add_sums(&cyc, &st->head, 1.0);
         add_sums(&cyc, &a, 1.0 - move);
@@ -928,9 +1013,9 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
         metrology_tick_sums_t run;
         if (st->bank_from > st->c + 1u)
             add_sums(&st->bank, &st->bank_last, 1.0);
-        run_sums(st, m, st->bank_from, now - 1u - st->bank_from, &run);
+        run_sums(st, m, st->bank_from, now - 1u - st->bank_from, &run, NULL);
         add_sums(&st->bank, &run, 1.0);
-        tick_sums(st, m, now - 1u, &st->bank_last);
+        tick_sums(st, m, now - 1u, &st->bank_last, NULL);
         st->bank_from = now;
     }
     /* describe() ends the open cycle: keep it across. The reference voltage
@@ -976,9 +1061,9 @@ void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
     }
     if (now > st->bank_from) {
         metrology_tick_sums_t run;
-        run_sums(st, m, st->bank_from, now - st->bank_from, &run);
+        run_sums(st, m, st->bank_from, now - st->bank_from, &run, NULL);
         add_sums(&cyc, &run, 1.0);
-        tick_sums(st, m, now - 1u, &prev);
+        tick_sums(st, m, now - 1u, &prev, NULL);
     }
     if (now > st->c + 1u)
         prev_ref = eval_ref(st, m->ref, now - 1u); /* the voltage: the same under each */
@@ -1014,6 +1099,7 @@ void metrology_steady_leave(metrology_steady_t *st, metrology_t *m)
     }
     st->lazy = false;
     st->have_last = false;
+    st->sk_ok = false;
 }
 
 void metrology_steady_skip(metrology_t *m, uint64_t n)

@@ -75,6 +75,13 @@ typedef struct {
     double ll[3];
 } metrology_tick_sums_t;
 
+/* A tick's voltage side (the powers of its rotor, the element voltages,
+ * the delayed ones through the taps): what its sums need but the currents. */
+typedef struct {
+    double pw[METROLOGY_PHASOR_ORDERS][2];
+    double u[3], ud[3];
+} metrology_tick_v_t;
+
 typedef struct {
     bool have;   /* ph holds a description */
     bool usable; /* its reference crosses zero once a period, cleanly */
@@ -160,6 +167,17 @@ typedef struct {
      * (metrology_steady_carry): that cycle is the last one again, whole,
      * and only the crossing tick's own sample is under the new currents. */
     bool carry_clone;
+    /* The voltage side of the last model cycle computed (metrology_steady_close):
+     * the split tick's and the crossing tick's, and the body's G_m, for a
+     * cycle of sk_len ticks split at sk_move under the taps sk_taps. While
+     * the voltage stays, a cycle of the same shape under other currents
+     * needs only their products (a profile's ramp: a new description every
+     * second, at 50 Hz at the same place in the cycle). */
+    bool sk_ok;
+    uint32_t sk_len, sk_delay;
+    double sk_move, sk_taps[4];
+    double sk_g[METROLOGY_STEADY_M][2];
+    metrology_tick_v_t sk_a, sk_l;
     uint64_t v_since;   /* the tick the voltage side last changed */
     uint64_t n_carried; /* statistics: changes carried on in closed form */
 
