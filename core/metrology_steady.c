@@ -452,9 +452,7 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
     }
     /* 1 / (1 - w^m) depends on the step and the product orders alone. */
     st->dinv_ok = had_dinv && same_step && same_tables;
-    if (keep_v) {
-        memset(st->coef[3], 0, sizeof st->coef[0] * 6);
-    } else {
+    if (!keep_v) {
         memset(st->coef, 0, sizeof st->coef);
         static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
         for (int l = 0; l < 3; l++) {
@@ -465,12 +463,10 @@ void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t
             add_product(st, st->coef[9 + l], d, d);
         }
     }
-    for (int k = 0; k < 3; k++) {
-        if (!keep_v)
+    if (!keep_v)
+        for (int k = 0; k < 3; k++)
             add_product(st, st->coef[k], st->u[k], st->u[k]);
-        add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
-        add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
-    }
+    st->coef_i_ok = false; /* the currents' products: when first needed (coef_currents) */
     st->coef_ok = true;
     st->coef_conn = (int)conn;
     if (!(had_crossing && same_step && old_n == ph->n &&
@@ -618,30 +614,13 @@ static void geometric(metrology_steady_t *st, uint64_t a, uint64_t count, cx *g)
     }
 }
 
-/* The sums over a run of count whole ticks from its G_m, with the
- * description's products and the delay taps now in force. */
-static void sums_from(metrology_steady_t *st, const metrology_t *m, const cx *g, uint64_t count,
-                      metrology_tick_sums_t *out)
+/* The delay line's response at each order of the description, for the
+ * taps now in force: H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
+ * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
+static void delay_response(metrology_steady_t *st, const metrology_t *m, cx *hresp)
 {
     const metrology_phasors_t *p = &st->ph;
-    double nn = (double)count;
-    for (int k = 0; k < 3; k++) {
-        out->s[k].u2 = re_dot(st, st->coef[k], g) + nn * st->var_u[k];
-        out->s[k].i2 = re_dot(st, st->coef[3 + k], g) + nn * st->var_i[k];
-        out->s[k].p = re_dot(st, st->coef[6 + k], g);
-        out->ll[k] = re_dot(st, st->coef[9 + k], g) + nn * st->var_ll[k];
-    }
-    /* The quarter-period product: the voltage through the delay line's
-     * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
-     * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
-    if (st->qd_ok && st->qd_delay == m->delay_int &&
-        memcmp(st->qd_taps, m->taps, sizeof st->qd_taps) == 0) {
-        /* the same description and taps: the same coefficients (memo) */
-        for (int k = 0; k < 3; k++)
-            out->s[k].q = re_dot(st, st->qd[k], g);
-        return;
-    }
-    cx e[4], pe[4], hresp[METROLOGY_PHASOR_ORDERS];
+    cx e[4], pe[4];
     if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
         for (int j = 0; j < 4; j++) {
             cx x = cexpi_memo(st, -phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
@@ -667,6 +646,47 @@ static void sums_from(metrology_steady_t *st, const metrology_t *m, const cx *g,
             hresp[o].im += m->taps[j] * pe[j].im;
         }
     }
+}
+
+/* The description's products of the currents (i^2, u*i), made once. */
+static void coef_currents(metrology_steady_t *st)
+{
+    if (st->coef_i_ok)
+        return;
+    memset(st->coef[3], 0, sizeof st->coef[0] * 6);
+    for (int k = 0; k < 3; k++) {
+        add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
+        add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
+    }
+    st->coef_i_ok = true;
+}
+
+/* The sums over a run of count whole ticks from its G_m, with the
+ * description's products and the delay taps now in force. */
+static void sums_from(metrology_steady_t *st, const metrology_t *m, const cx *g, uint64_t count,
+                      metrology_tick_sums_t *out)
+{
+    const metrology_phasors_t *p = &st->ph;
+    double nn = (double)count;
+    coef_currents(st);
+    for (int k = 0; k < 3; k++) {
+        out->s[k].u2 = re_dot(st, st->coef[k], g) + nn * st->var_u[k];
+        out->s[k].i2 = re_dot(st, st->coef[3 + k], g) + nn * st->var_i[k];
+        out->s[k].p = re_dot(st, st->coef[6 + k], g);
+        out->ll[k] = re_dot(st, st->coef[9 + k], g) + nn * st->var_ll[k];
+    }
+    /* The quarter-period product: the voltage through the delay line's
+     * response at each order, H(h) = sum_j tap_j e^{-j 2 pi h step D_j},
+     * D_j = delay - 1 + j (metrology_step reads ring[pos - d + 1 - j]). */
+    if (st->qd_ok && st->qd_delay == m->delay_int &&
+        memcmp(st->qd_taps, m->taps, sizeof st->qd_taps) == 0) {
+        /* the same description and taps: the same coefficients (memo) */
+        for (int k = 0; k < 3; k++)
+            out->s[k].q = re_dot(st, st->qd[k], g);
+        return;
+    }
+    cx hresp[METROLOGY_PHASOR_ORDERS];
+    delay_response(st, m, hresp);
     for (int k = 0; k < 3; k++) {
         double ud[METROLOGY_PHASOR_ORDERS][2], d[METROLOGY_STEADY_M][2];
         for (int o = 0; o < p->n; o++) {
@@ -802,12 +822,92 @@ static bool same(double a, double b)
     return fabs(a - b) <= SAME;
 }
 
-/* Whether the kept voltage side (sk_*) is that of a cycle of len ticks
- * split at move under the taps now in force. */
-static bool sk_fits(const metrology_steady_t *st, const metrology_t *m, uint32_t len, double move)
+/* The kept body's sums as functions of the currents (header, sk_lp ..),
+ * from its G_m and its sums under the description in force (body). */
+static void sk_functionals(metrology_steady_t *st, const metrology_t *m,
+                           const metrology_tick_sums_t *body)
 {
-    return st->sk_ok && st->sk_len == len && same(st->sk_move, move) &&
-           st->sk_delay == m->delay_int && memcmp(st->sk_taps, m->taps, sizeof st->sk_taps) == 0;
+    const metrology_phasors_t *p = &st->ph;
+    const int nb = 2 * p->n;
+    cx g[METROLOGY_STEADY_M], hresp[METROLOGY_PHASOR_ORDERS];
+    for (int j = 0; j < st->n_m; j++)
+        g[j] = cpair(st->sk_g[j]);
+    delay_response(st, m, hresp);
+    double ud[3][METROLOGY_PHASOR_ORDERS][2];
+    for (int k = 0; k < 3; k++) {
+        st->sk_u2[k] = body->s[k].u2;
+        st->sk_ll[k] = body->ll[k];
+        for (int o = 0; o < p->n; o++) {
+            cx v = cmul(cpair(st->u[k][o]), hresp[o]);
+            ud[k][o][0] = v.re;
+            ud[k][o][1] = v.im;
+        }
+    }
+    double e[METROLOGY_PHASOR_ORDERS][2], d[METROLOGY_STEADY_M][2];
+    /* Each amplitude alone (a unit vector e_j) gives the linear parts and
+     * the form's diagonal; two at once its other entries (polarisation). */
+    for (int j = 0; j < nb; j++) {
+        memset(e, 0, sizeof e);
+        e[j / 2][j % 2] = 1.0;
+        for (int k = 0; k < 3; k++) {
+            memset(d, 0, sizeof d);
+            add_product(st, d, st->u[k], e);
+            st->sk_lp[k][j] = re_dot(st, d, g);
+            memset(d, 0, sizeof d);
+            add_product(st, d, ud[k], e);
+            st->sk_lq[k][j] = re_dot(st, d, g);
+        }
+        memset(d, 0, sizeof d);
+        add_product(st, d, e, e);
+        st->sk_qi[j][j] = re_dot(st, d, g);
+    }
+    for (int j = 0; j < nb; j++)
+        for (int l = j + 1; l < nb; l++) {
+            memset(e, 0, sizeof e);
+            e[j / 2][j % 2] = 1.0;
+            e[l / 2][l % 2] = 1.0;
+            memset(d, 0, sizeof d);
+            add_product(st, d, e, e);
+            double both = re_dot(st, d, g);
+            st->sk_qi[j][l] = st->sk_qi[l][j] = 0.5 * (both - st->sk_qi[j][j] - st->sk_qi[l][l]);
+        }
+}
+
+/* The kept body's sums (count ticks) under the currents in force. */
+static void sk_body(const metrology_steady_t *st, uint64_t count, metrology_tick_sums_t *out)
+{
+    const int nb = 2 * st->ph.n;
+    for (int k = 0; k < 3; k++) {
+        const double *b = &st->i[k][0][0];
+        double pk = 0.0, qk = 0.0, ik = 0.0;
+        for (int j = 0; j < nb; j++) {
+            pk += b[j] * st->sk_lp[k][j];
+            qk += b[j] * st->sk_lq[k][j];
+            double row = 0.0;
+            for (int l = 0; l < nb; l++)
+                row += st->sk_qi[j][l] * b[l];
+            ik += b[j] * row;
+        }
+        out->s[k].u2 = st->sk_u2[k];
+        out->s[k].i2 = ik + (double)count * st->var_i[k];
+        out->s[k].p = pk;
+        out->s[k].q = qk;
+        out->ll[k] = st->sk_ll[k];
+    }
+}
+
+/* Whether the kept voltage side (sk_*) is that of a cycle of len ticks
+ * split at move, its delay taps set from the frequency freq. The crossing
+ * is compared to SK_SAME of a tick: it drifts by about 4e-12 of a tick a
+ * second with the host's phase (each new description's), which moves a
+ * cycle's sums by about 1e-14 of themselves. The taps are compared as the
+ * frequency they were set from, as the reuse of a cycle compares them
+ * (at 50 Hz they flip between two stencils for the same delay). */
+#define SK_SAME 1e-9
+static bool sk_fits(const metrology_steady_t *st, uint32_t len, double move, double freq)
+{
+    return st->sk_ok && st->sk_len == len && fabs(st->sk_move - move) <= SK_SAME &&
+           fabs(st->sk_freq - freq) <= SAME_F * freq;
 }
 
 void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
@@ -839,7 +939,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         split_old = true;
         cyc = st->last_cyc;
         ticks = st->last_ticks;
-        if (sk_fits(st, m, len, move))
+        if (sk_fits(st, len, move, freq_now))
             tick_currents(st, &st->sk_l, &last);
         else
             tick_sums(st, m, c1, &last, NULL);
@@ -862,23 +962,22 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         split_old = held && st->bank_from == c1;
         /* A body of whole ticks under this description: its voltage side is
          * kept, or taken from the last one kept. */
-        bool fits = !held && len > 2u && sk_fits(st, m, len, move);
+        bool fits = !held && len > 2u && sk_fits(st, len, move, freq_now);
         bool keep = !held && len > 2u && !fits;
         if (split_old) {
             a = st->bank_last;
             memset(&cyc, 0, sizeof cyc);
         } else if (fits) {
             /* the voltage side kept: only the currents' products */
-            cx g[METROLOGY_STEADY_M];
-            for (int j = 0; j < st->n_m; j++)
-                g[j] = cpair(st->sk_g[j]);
             tick_currents(st, &st->sk_a, &a);
-            sums_from(st, m, g, len - 2u, &cyc);
+            sk_body(st, len - 2u, &cyc);
             body = cyc;
             add_sums(&body, &a, 1.0 - move);
         } else {
             tick_sums(st, m, c1 - 1u, &a, keep ? &st->sk_a : NULL);
             run_sums(st, m, st->bank_from, c1 - 1u - st->bank_from, &cyc, keep ? st->sk_g : NULL);
+            if (keep)
+                sk_functionals(st, m, &cyc);
             body = cyc;
             add_sums(&body, &a, 1.0 - move);
             if (held)
@@ -892,8 +991,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
             st->sk_ok = true;
             st->sk_len = len;
             st->sk_move = move;
-            st->sk_delay = m->delay_int;
-            memcpy(st->sk_taps, m->taps, sizeof st->sk_taps);
+            st->sk_freq = freq_now;
         }
         add_sums(&cyc, &st->bank, 1.0);
         add_sums(&cyc, &st->head, 1.0);

@@ -130,8 +130,9 @@ typedef struct {
     uint32_t qd_delay;
     double qd_taps[4];
     double qd[3][METROLOGY_STEADY_M][2];
-    bool coef_ok;  /* coef holds this description's products */
-    int coef_conn; /* the connection its elements were made for */
+    bool coef_ok;   /* coef holds this description's products of the voltages */
+    bool coef_i_ok; /* and of the currents (made when first needed) */
+    int coef_conn;  /* the connection its elements were made for */
 
     /* The cycle open in closed form: it began at the crossing found at tick
      * `c`; `head` holds its first two samples (the split one and the
@@ -169,15 +170,23 @@ typedef struct {
     bool carry_clone;
     /* The voltage side of the last model cycle computed (metrology_steady_close):
      * the split tick's and the crossing tick's, and the body's G_m, for a
-     * cycle of sk_len ticks split at sk_move under the taps sk_taps. While
+     * cycle of sk_len ticks split at sk_move under the taps set from sk_freq. While
      * the voltage stays, a cycle of the same shape under other currents
      * needs only their products (a profile's ramp: a new description every
      * second, at 50 Hz at the same place in the cycle). */
     bool sk_ok;
-    uint32_t sk_len, sk_delay;
-    double sk_move, sk_taps[4];
+    uint32_t sk_len;
+    double sk_move, sk_freq;
     double sk_g[METROLOGY_STEADY_M][2];
     metrology_tick_v_t sk_a, sk_l;
+    /* The body's sums as functions of the currents' amplitudes b (the
+     * orders' real and imaginary parts, 2 n of them): u^2 and the
+     * line-to-line squares do not depend on them; u*i and the quarter-period
+     * product are linear, sum_j b_j sk_lp[k][j]; i^2 is the quadratic form
+     * b' sk_qi b, the same for every element. */
+    double sk_u2[3], sk_ll[3];
+    double sk_lp[3][2 * METROLOGY_PHASOR_ORDERS], sk_lq[3][2 * METROLOGY_PHASOR_ORDERS];
+    double sk_qi[2 * METROLOGY_PHASOR_ORDERS][2 * METROLOGY_PHASOR_ORDERS];
     uint64_t v_since;   /* the tick the voltage side last changed */
     uint64_t n_carried; /* statistics: changes carried on in closed form */
 
