@@ -970,6 +970,7 @@ void metrology_steady_close(metrology_steady_t *st, metrology_t *m)
         } else if (fits) {
             /* the voltage side kept: only the currents' products */
             tick_currents(st, &st->sk_a, &a);
+            st->n_kept++;
             sk_body(st, len - 2u, &cyc);
             body = cyc;
             add_sums(&body, &a, 1.0 - move);

@@ -189,6 +189,7 @@ typedef struct {
     double sk_qi[2 * METROLOGY_PHASOR_ORDERS][2 * METROLOGY_PHASOR_ORDERS];
     uint64_t v_since;   /* the tick the voltage side last changed */
     uint64_t n_carried; /* statistics: changes carried on in closed form */
+    uint64_t n_kept;    /* statistics: cycles taken from the kept voltage side */
 
     /* Statistics: cycles closed in closed form, and of those reused. */
     uint64_t n_closed, n_reused;

@@ -445,6 +445,70 @@ static void test_cuts_current_changes(void **state)
     assert_memory_equal(&a.m.energy, &b.m.energy, sizeof a.m.energy);
 }
 
+/* A profile's ramp: a new description every second in which only the
+ * current amplitudes moved (the year's load profiles). At 50 Hz the change
+ * comes at a crossing, so the closed form keeps the cycle's voltage side
+ * (metrology_steady.h sk_*) and takes the cycles after the change from it:
+ * against the sample path at every second, and where the host cuts its
+ * calls changes nothing, bit for bit. */
+static void ramp_case(double f, connection_t conn, bool noise, const char *ctx)
+{
+    static rig_t a, b, c;
+    wave_desc_t d;
+    wave_desc_balanced(&d, f, 230.0, 1.0, wave_lag_from_pf(0.95, 0, 0));
+    with_harmonics(&d);
+    rig_init(&a, &d, conn);
+    rig_init(&b, &d, conn);
+    if (noise) {
+        d.noise_i = 0.02;
+        d.seed = 11;
+        rig_init(&c, &d, conn);
+    }
+    uint64_t x = 3;
+    for (int s = 0; s < 40; s++) {
+        wave_desc_t e = d;
+        for (int k = 0; k < 3; k++)
+            e.phase[k].current = 1.0 + 0.25 * (double)s * (double)(k + 1);
+        if (!noise) {
+            rig_set(&a, &e);
+            run_samples(&a, VTIME_SAMPLE_RATE);
+        } else {
+            rig_set(&c, &e);
+            uint64_t left = VTIME_SAMPLE_RATE;
+            while (left) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                uint64_t n = 1 + (x >> 33) % 389;
+                if (n > left)
+                    n = left;
+                run_steady(&c, n, (size_t)n);
+                left -= n;
+            }
+        }
+        rig_set(&b, &e);
+        run_steady(&b, VTIME_SAMPLE_RATE, 800);
+        if (!noise)
+            compare(&a.m, &b.m, ctx);
+    }
+    /* The kept voltage side did the work: nearly every second after the
+     * first few took its model from it. */
+    if (f == 50.0)
+        assert_true(b.m.steady.n_kept >= 30u);
+    if (noise) {
+        assert_memory_equal(&b.m.metrology.values, &c.m.metrology.values,
+                            sizeof b.m.metrology.values);
+        assert_memory_equal(&b.m.energy, &c.m.energy, sizeof b.m.energy);
+    }
+}
+
+static void test_ramp_seconds(void **state)
+{
+    (void)state;
+    ramp_case(50.0, CONNECTION_3P4W, false, "ramp 3P4W 50 Hz");
+    ramp_case(50.0, CONNECTION_3P3W_ARON, false, "ramp Aron 50 Hz");
+    ramp_case(49.5, CONNECTION_3P4W, false, "ramp 3P4W 49.5 Hz");
+    ramp_case(50.0, CONNECTION_3P4W, true, "ramp 3P4W 50 Hz, noise, cuts");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_noise_expectation),
         cmocka_unit_test(test_cuts),
         cmocka_unit_test(test_cuts_current_changes),
+        cmocka_unit_test(test_ramp_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
