@@ -12,6 +12,9 @@
 #     agree to the digits they print;
 #   - determinism: each mode gives the same bytes at full speed and paced
 #     (--speed 40), where the host cuts its calls at wall-clock moments;
+#     and the year's load ramps (a new description of the currents every
+#     second, the closed form's kept voltage side) give the same readings at
+#     every second whether the runner stops each second or each 100 ms;
 #   - the defaults (auto headless) and a bad value (status 2, a message);
 #   - --record keeps the fidelity and --replay takes it.
 # Speaks TAP.
@@ -101,6 +104,26 @@ for mode in sample auto; do
         notok "--fidelity $mode: full speed and --speed 40 differ (status $st1/$st2, $lines lines)"
     fi
 done
+
+# The load ramps of the year (06:00 - 10:00 of its first day: every second
+# a new description of the currents) in auto: the runner stops once a second
+# with --every 1s, every 100 ms with --every 0.1s; the readings at each whole
+# second (the first line of each second in the second log) are the same bytes.
+YD=tests/scenarios/year/year-dst-2d.json
+"$BIN" --headless --scenario "$YD" --until 36000 --every 1s --fidelity auto \
+    --speed max >"$tmp/r1" 2>/dev/null
+st1=$?
+"$BIN" --headless --scenario "$YD" --until 36000 --every 0.1s --fidelity auto \
+    --speed max 2>/dev/null |
+    awk -F'[:,]' '/^\{"t":[0-9]+,"f"/ { if ($2 != last) { print; last = $2 } next } { print }' \
+        >"$tmp/r01"
+lines=$(grep -c '"f":' "$tmp/r1")
+moved=$(grep -o '"I":\[[^]]*\]' "$tmp/r1" | sort -u | wc -l)
+if [ "$st1" -eq 0 ] && [ "$lines" -ge 36000 ] && [ "$moved" -ge 1000 ] && cmp -s "$tmp/r1" "$tmp/r01"; then
+    ok "the year's ramps in auto: the same readings at every second, stops each second or each 100 ms ($lines lines, $moved distinct currents)"
+else
+    notok "the year's ramps in auto: stops each second and each 100 ms differ (status $st1, $lines lines, $moved distinct currents)"
+fi
 
 # Headless defaults to auto: the same bytes as --fidelity auto.
 "$BIN" --headless --scenario "$SC" --until 20s >"$tmp/def" 2>/dev/null
