@@ -735,7 +735,7 @@ static bool find_next(metrology_steady_t *st, const metrology_t *m)
      * and looked at afresh every FAST_CYCLES (the phase drifts by the
      * rounding of the step only, about 1e-17 of a cycle per period: 4e-15
      * of a cycle, 7e-13 of a tick at 50 Hz, over 400, below SAME). Every
-     * look afresh ends a run of clones (meter.c book_run), so it is rare:
+     * look afresh ends a run of clones (meter_runs.c meter_book_run), so it is rare:
      * 400 periods, 8 s at 50 Hz (docs/performance.md). The crossings
      * depend on the voltage alone: a change of the currents keeps the
      * count (describe and enter set it to 0 when the voltage, the step or
