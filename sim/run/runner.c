@@ -679,6 +679,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     if (o->replay)
         replay_attach(o->replay, &r->loop, &r->ep);
 
+    /* Time 0 is now, with the meters set up and the ports open: a paced run
+     * does not start behind the wall clock by its setup (a 10 000-meter
+     * fleet's takes most of a second, which the first wakes then had to
+     * catch up in bursts past the lag bound, docs/performance.md). */
+    loop_start(&r->loop);
     if (r->paced)
         run_catch_up(&r->loop, r);
     for (;;) {

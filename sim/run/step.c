@@ -210,6 +210,13 @@ void run_advance_to(run_t *r, uint64_t target)
     }
 }
 
+/* How far the fleet may fall behind while nothing is due (IDLE_METER_TICKS). */
+static uint64_t idle_ticks(const run_t *r)
+{
+    uint64_t t = IDLE_METER_TICKS / (uint64_t)(r->sc->n_meters > 0 ? r->sc->n_meters : 1);
+    return t < PACED_TICKS ? PACED_TICKS : t;
+}
+
 /* The loop woke: the meters catch up with the wall clock before any input is
  * stamped with its time (they may lead it by less than a tick). The whole
  * fleet crosses the common stops passed; a bus with line work due is brought
@@ -234,9 +241,15 @@ void run_catch_up(loop_t *l, void *ctx)
             run_advance_to(r, r->tick + 1);
         target = r->end > r->tick ? r->end : r->tick;
     }
-    /* The fleet as a whole moves every PACED_TICKS, or when a common stop
-     * has come; in between only the buses with work do. */
-    if (target >= r->tick + PACED_TICKS || next_stop(r) <= target)
+    /* The fleet as a whole moves every PACED_TICKS, at the idle step's
+     * point run_sim_deadline() slept to, or when a common stop has come; in
+     * between only the buses with work do. (Without the idle step's point,
+     * a fleet left off that grid by a wake for input slept to a point it
+     * then did not move at: the loop spun there until PACED_TICKS had
+     * passed, tens of thousands of empty rounds a second.) */
+    uint64_t idle = idle_ticks(r);
+    if (target >= r->tick + PACED_TICKS || target >= (r->tick / idle + 1) * idle ||
+        next_stop(r) <= target)
         run_advance_to(r, target);
     for (int b = 0; b < r->sc->n_buses; b++)
         for (int l = 0; l < METER_LINES; l++)
@@ -244,13 +257,6 @@ void run_catch_up(loop_t *l, void *ctx)
                 sync_bus(r, &r->buses[b], now);
                 break;
             }
-}
-
-/* How far the fleet may fall behind while nothing is due (IDLE_METER_TICKS). */
-static uint64_t idle_ticks(const run_t *r)
-{
-    uint64_t t = IDLE_METER_TICKS / (uint64_t)(r->sc->n_meters > 0 ? r->sc->n_meters : 1);
-    return t < PACED_TICKS ? PACED_TICKS : t;
 }
 
 /* The next instant the simulation has something to do, for the loop to
