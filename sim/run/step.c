@@ -247,10 +247,24 @@ void run_catch_up(loop_t *l, void *ctx)
      * a fleet left off that grid by a wake for input slept to a point it
      * then did not move at: the loop spun there until PACED_TICKS had
      * passed, tens of thousands of empty rounds a second.) */
-    uint64_t idle = idle_ticks(r);
+    uint64_t idle = idle_ticks(r), stop = next_stop(r);
     if (target >= r->tick + PACED_TICKS || target >= (r->tick / idle + 1) * idle ||
-        next_stop(r) <= target)
-        run_advance_to(r, target);
+        stop <= target) {
+        /* A step that has just crossed a common stop ends on it, when that
+         * leaves the fleet less than PACED_TICKS (and no idle point)
+         * behind: each meter then makes one call, not one to the stop and
+         * one on to now. At a whole second that halves the burst (every
+         * meter's second closed, then every waveform set anew), the longest
+         * round of a 10 000-meter fleet (docs/performance.md). The buses
+         * with input are brought up to it (sync_bus); the timeline's events
+         * at the stop are applied before any of it, as a step past the stop
+         * would have. */
+        bool land =
+            stop <= target && target - stop < PACED_TICKS && (stop / idle + 1) * idle > target;
+        run_advance_to(r, land ? stop : target);
+        if (land)
+            run_advance_to(r, r->tick); /* the events at the stop */
+    }
     for (int b = 0; b < r->sc->n_buses; b++)
         for (int l = 0; l < METER_LINES; l++)
             if (bus_deadline(&r->buses[b].line[l]) <= now) {
