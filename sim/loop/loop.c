@@ -24,6 +24,11 @@ void loop_init(loop_t *l, double speed)
     l->start_wall = wall_seconds();
 }
 
+void loop_start(loop_t *l)
+{
+    l->start_wall = wall_seconds();
+}
+
 void loop_free(loop_t *l)
 {
     free(l->eps);

@@ -69,6 +69,10 @@ struct loop {
 /* An empty loop paced at `speed` (0: not paced). */
 void loop_init(loop_t *l, double speed);
 void loop_free(loop_t *l);
+/* Virtual time 0 is now: the wall clock (and the pace) counts from here, as
+ * from loop_init(). Before any round of the loop, so no input is stamped
+ * with the old origin. */
+void loop_start(loop_t *l);
 
 /* Registers an endpoint (fd >= 0 or a time endpoint); false when out of memory. */
 bool loop_add(loop_t *l, loop_ep_t *ep);

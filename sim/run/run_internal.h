@@ -1,7 +1,10 @@
 /* run_internal: what the parts of a run share (not for other modules).
  *
  *   runner.c      the simulation: meters, waveforms, the scenario's timeline,
- *                 pacing, the buses and their masters
+ *                 the buses and their masters, the run from start to end
+ *   step.c        moving the fleet: the common stops, a bus up to its
+ *                 traffic, a paced run's catch-up with the wall clock
+ *   controls.c    the live controls (the HTTP service's changes)
  *   report.c      the log (JSON lines) and every assertion's outcome
  *   junit.c       the JUnit XML report
  *   state/state.c the meters' memory on disk
@@ -19,6 +22,7 @@
 #include "loop.h"
 #include "runner.h"
 #include "state.h"
+#include "vtime.h"
 
 typedef struct {
     char name[512];
@@ -84,13 +88,50 @@ struct runner {
 };
 typedef struct runner run_t;
 
-/* runner.c, for controls.c */
+/* 100 ms: the longest run of samples between two looks around. */
+#define CHUNK_TICKS 800u
+
+/* The run's time, in virtual nanoseconds. */
+static inline uint64_t now_ns(const run_t *r)
+{
+    return r->tick * VTIME_NS_PER_TICK;
+}
+
+/* The first tick at or after `ns`. */
+static inline uint64_t ceil_tick(uint64_t ns)
+{
+    return (ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
+}
+
+/* runner.c, for controls.c and step.c */
 void run_set_wave(run_t *r, int k);
+/* Every meter's waveform anew from the grid and its load (at a whole second,
+ * after a grid or load event). */
+void run_set_waves(run_t *r);
+/* A timeline event, at the run's tick. */
+void run_apply(run_t *r, const scenario_event_t *ev);
+/* Requests whose answer time is over are judged (all: every one waiting). */
+void run_check_xfers(run_t *r, bool all);
+bool run_xfers_waiting(const run_t *r);
 void run_record_action(run_t *r, int k, const char *action, int arg, double value);
 void run_restart_meter(run_t *r, int k, meter_fault_t fault);
 void run_sync_meter(run_t *r, int k);
 /* The meters' memory into their state files as it changed (runner.c's mirror). */
 void run_mirror(run_t *r);
+
+/* step.c: moving the fleet */
+/* The ports hear the replies; returns when the endpoints want a look next. */
+uint64_t run_serve(run_t *r, uint64_t now);
+/* Meter k's samples up to `target` (a tick), from wherever it is. */
+void run_advance_meter(run_t *r, int k, uint64_t target);
+/* Every meter up to `target`, stopping at every common stop on the way. */
+void run_advance_to(run_t *r, uint64_t target);
+/* bus.h's hook: a master is about to send on the line. */
+void run_bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
+/* The loop's after_sleep hook of a paced run: the meters up to its wake. */
+void run_catch_up(loop_t *l, void *ctx);
+/* The next instant a paced run has something to do, for the loop to sleep on. */
+uint64_t run_sim_deadline(run_t *r, uint64_t io_next);
 
 /* report.c */
 void report_readings(run_t *r, int k);

@@ -1,6 +1,7 @@
 /* runner: the simulation of a scenario, its buses and its event loop (see
- * runner.h; the log and assertions are in report.c, the JUnit report in
- * junit.c, the state files in state/, the ports in endpoints/). */
+ * runner.h; the fleet's stepping is in step.c, the log and assertions in
+ * report.c, the JUnit report in junit.c, the state files in state/, the
+ * ports in endpoints/). */
 #include "runner.h"
 
 #include <errno.h>
@@ -15,31 +16,7 @@
 #include "replay.h"
 #include "run_internal.h"
 
-#define CHUNK_TICKS 800u /* 100 ms: the longest run of samples between two looks around */
-/* 50 ms: how far a paced run lets the meters fall behind before it moves
- * them on (what input may wait for them to catch up). */
-#define PACED_TICKS 400u
 #define FRAME_S (1.0 / 30.0)
-/* A paced run with nothing due sleeps (docs/decisions.md, an idle host): it
- * wakes for what is due (an event, a line's work, a byte to stream, a
- * reading for the log, a client's timeout) and otherwise only to move the
- * fleet on, about one meter-second of samples at a time, so that the
- * catch-up any input waits for stays small: every second for one meter,
- * every 1/n s for n, never more often than PACED_TICKS. */
-#define IDLE_METER_TICKS VTIME_SAMPLE_RATE
-
-static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
-static void advance_meter(run_t *r, int k, uint64_t target);
-
-static uint64_t now_ns(const run_t *r)
-{
-    return r->tick * VTIME_NS_PER_TICK;
-}
-
-static uint64_t ceil_tick(uint64_t ns)
-{
-    return (ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
-}
 
 void runner_format_time(uint64_t tick, char *buf, size_t cap)
 {
@@ -132,7 +109,7 @@ static void describe(run_t *r, int k, const wave_desc_t *d, bool first)
     ph->since = r->tick;
 }
 
-static void set_waves(run_t *r)
+void run_set_waves(run_t *r)
 {
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
@@ -150,7 +127,7 @@ static void set_waves(run_t *r)
 
 void runner_align_meter(runner_t *r, int k, uint64_t at_ns)
 {
-    advance_meter(r, k, at_ns / VTIME_NS_PER_TICK);
+    run_advance_meter(r, k, at_ns / VTIME_NS_PER_TICK);
 }
 
 meter_t *runner_meter(runner_t *r, int k)
@@ -191,7 +168,7 @@ void run_record_action(run_t *r, int k, const char *action, int arg, double valu
 static void set_supply(runner_t *r, int k, bool on)
 {
     r->supply[k] = on;
-    set_waves(r);
+    run_set_waves(r);
 }
 
 /* A person's actions (sim/ui) are inputs too: recorded at the wake they
@@ -313,7 +290,7 @@ static bool setup_buses(run_t *r)
             }
         for (int l = 0; l < METER_LINES; l++) {
             bus_init(&rb->line[l], (meter_line_t)l, rb->members, rb->n, true);
-            rb->line[l].sync = bus_sync_hook;
+            rb->line[l].sync = run_bus_sync_hook;
             rb->line[l].sync_ctx = r;
             bus_set_trace(&rb->line[l], r->trace, b, rb->index);
         }
@@ -382,7 +359,7 @@ static void send_xfer(run_t *r, const scenario_event_t *ev)
 /* Requests whose answer time is over. The timeout is for the first byte: a
  * reply under way is received to its end (a 244-byte RSP_UD takes 1.1 s at
  * 2400). */
-static void check_xfers(run_t *r, bool all)
+void run_check_xfers(run_t *r, bool all)
 {
     uint64_t now = now_ns(r);
     for (int b = 0; b < r->sc->n_buses; b++)
@@ -398,7 +375,7 @@ static void check_xfers(run_t *r, bool all)
         }
 }
 
-static bool xfers_waiting(const run_t *r)
+bool run_xfers_waiting(const run_t *r)
 {
     for (int b = 0; b < r->sc->n_buses; b++)
         for (int l = 0; l < METER_LINES; l++)
@@ -407,7 +384,7 @@ static bool xfers_waiting(const run_t *r)
     return false;
 }
 
-static void apply(run_t *r, const scenario_event_t *ev)
+void run_apply(run_t *r, const scenario_event_t *ev)
 {
     if (ev->kind == SCENARIO_EV_MODBUS || ev->kind == SCENARIO_EV_MBUS) {
         send_xfer(r, ev);
@@ -476,276 +453,7 @@ static void apply(run_t *r, const scenario_event_t *ev)
             break; /* shared: once */
     }
     if (ev->kind == SCENARIO_EV_GRID || ev->kind == SCENARIO_EV_LOAD)
-        set_waves(r);
-}
-
-/* ---- moving the simulation ------------------------------------------------ */
-
-/* Replies the meters have made by now go onto their lines. */
-static void collect(run_t *r)
-{
-    uint64_t now = now_ns(r);
-    for (int b = 0; b < r->sc->n_buses; b++)
-        for (int l = 0; l < METER_LINES; l++)
-            if (bus_deadline(&r->buses[b].line[l]) <= now)
-                bus_collect(&r->buses[b].line[l]);
-}
-
-/* The ports hear the replies; a line nobody waits on is quiet again once its
- * last reply has ended. */
-static uint64_t serve(run_t *r, uint64_t now)
-{
-    uint64_t next = endpoints_service(&r->ep, now);
-    if (r->o->service)
-        r->o->service->step(r->o->service->ctx, r);
-    for (int b = 0; b < r->sc->n_buses; b++)
-        for (int l = 0; l < METER_LINES; l++) {
-            bus_t *line = &r->buses[b].line[l];
-            if (line->hold || !line->n_replies)
-                continue;
-            if (r->o->fast || now >= line->busy_until_ns)
-                bus_clear(line);
-            else if (line->busy_until_ns < next)
-                next = line->busy_until_ns;
-        }
-    return next;
-}
-
-/* The longest step of a quiet run (next_stop), seconds. */
-#define QUIET_MAX_S 3600u
-
-/* The next tick every meter must reach together: an event, a second
- * (profiles move once a second), an answer time, the end, or at most a
- * chunk on. Between two such stops a meter may run ahead of the others. */
-static uint64_t next_stop(const run_t *r)
-{
-    const scenario_t *sc = r->sc;
-    /* Headless at full speed in --fidelity auto, with nobody looking between
-     * the seconds (no port, no trace, no state file, no --every), the stops
-     * are the seconds and the events alone: each stop ends a call of every
-     * meter, and the end of a call (the display brought up to date from a
-     * full set of readings) was a fifth of a steady week's time
-     * (docs/performance.md). */
-    bool quiet = r->o->fidelity == RUNNER_FIDELITY_AUTO && !r->paced && !r->trace && !r->state.n &&
-                 !r->ep.n_serial && !r->ep.n_tcp && r->o->every % VTIME_SAMPLE_RATE == 0;
-    uint64_t stop_at = r->tick + (quiet ? VTIME_SAMPLE_RATE : CHUNK_TICKS);
-    uint64_t second = (r->tick / VTIME_SAMPLE_RATE + 1) * VTIME_SAMPLE_RATE;
-    if (quiet) {
-        /* Nor are the seconds at which no profile moves: over a flat
-         * stretch (a night's constant load) every meter runs to the second
-         * at which its waveform may change, an hour at most; set_waves()
-         * there sees what it would have seen at every second before. */
-        uint64_t change = UINT64_MAX;
-        for (int k = 0; k < sc->n_meters; k++) {
-            uint64_t t = scenario_wave_next_change(&r->grid, &r->loads[k], r->tick);
-            if (t < change)
-                change = t;
-        }
-        uint64_t at =
-            change >= UINT64_MAX - VTIME_SAMPLE_RATE
-                ? UINT64_MAX
-                : (change + VTIME_SAMPLE_RATE - 1) / VTIME_SAMPLE_RATE * VTIME_SAMPLE_RATE;
-        uint64_t cap = second + (QUIET_MAX_S - 1) * (uint64_t)VTIME_SAMPLE_RATE;
-        stop_at = at < second ? second : at > cap ? cap : at;
-        if (r->o->every) {
-            uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
-            if (e < stop_at)
-                stop_at = e;
-        }
-    }
-    if (second < stop_at && !quiet)
-        stop_at = second;
-    if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
-        stop_at = sc->events[r->next_event].at_tick;
-    for (int b = 0; b < sc->n_buses; b++)
-        for (int l = 0; l < METER_LINES; l++)
-            if (r->buses[b].xfer[l].ev && ceil_tick(r->buses[b].xfer[l].timeout_ns) < stop_at)
-                stop_at = ceil_tick(r->buses[b].xfer[l].timeout_ns);
-    if (!r->forever && r->end > r->tick && r->end < stop_at)
-        stop_at = r->end;
-    /* While the LCD is traced, the common stops fall on its grid too: a run
-     * of samples must end on every point of it (trace_run_cap), and a stop
-     * off the grid would cut each chunk after it in two (a sixth more calls
-     * of every meter at sample level, bench_trace). */
-    if (stop_at > r->tick)
-        stop_at = r->tick + trace_run_cap(r->trace, r->tick, (size_t)(stop_at - r->tick));
-    return stop_at > r->tick ? stop_at : r->tick + 1;
-}
-
-/* Meter k's samples up to `target` (a tick), from wherever it is. */
-static void advance_meter(run_t *r, int k, uint64_t target)
-{
-    meter_t *m = &r->meters[k];
-    uint64_t t = meter_now_ns(m) / VTIME_NS_PER_TICK;
-    bool steady = r->o->fidelity == RUNNER_FIDELITY_AUTO;
-    while (t < target) {
-        /* The phasors need no buffer: a steady meter takes the run to the
-         * next stop in one call (next_stop bounds it). */
-        bool phasors = steady && r->described_ok[k];
-        size_t n = target - t < CHUNK_TICKS || phasors ? (size_t)(target - t) : CHUNK_TICKS;
-        n = trace_run_cap(r->trace, t, n); /* the LCD's grid (trace.h) */
-        trace_meter(r->trace, k, m, &r->waves[k].desc);
-        if (phasors) {
-            /* --fidelity auto: the phasors, steady cycles in closed form. */
-            meter_exec_steady(m, &r->phasors[k], n);
-            wave_skip(&r->waves[k], n);
-        } else {
-            if (steady)
-                meter_exec_steady(m, NULL, 0); /* the open cycle back to the samples */
-            wave_fill(&r->waves[k], r->buf, n);
-            meter_exec(m, r->buf, n);
-        }
-        t += n;
-    }
-    trace_meter(r->trace, k, m, &r->waves[k].desc);
-}
-
-/* A bus's meters up to `now_ns` (no further than the next common stop), its
- * replies collected: what a master on it must see before it sends or hears.
- * Only the buses with traffic move at this fine grain; the rest of the fleet
- * moves at the common stops (a thousand meters are not run tick by tick
- * because one of them is asked something). */
-static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns)
-{
-    uint64_t target = ceil_tick(now_ns), cap = next_stop(r);
-    if (target > cap)
-        target = cap;
-    for (int i = 0; i < b->n; i++)
-        advance_meter(r, b->index[i], target);
-    for (int l = 0; l < METER_LINES; l++)
-        if (bus_deadline(&b->line[l]) <= target * VTIME_NS_PER_TICK)
-            bus_collect(&b->line[l]);
-    run_mirror(r); /* before a reply leaves */
-}
-
-/* Meter k and its bus up to the loop's wake (a paced run) or where the run
- * is: what a master on its bus would see now (the HTTP service reads and
- * changes a meter at the same instant a Modbus request would). */
-void run_sync_meter(run_t *r, int k)
-{
-    if (r->paced)
-        sync_bus(r, &r->buses[r->sc->meters[k].bus], loop_woke(&r->loop));
-}
-
-/* bus.h's hook: a master is about to send on the line. */
-static void bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns)
-{
-    run_t *r = ctx;
-    for (int b = 0; b < r->sc->n_buses; b++)
-        if (&r->buses[b].line[METER_LINE_MODBUS] == line ||
-            &r->buses[b].line[METER_LINE_MBUS] == line) {
-            sync_bus(r, &r->buses[b], now_ns);
-            return;
-        }
-}
-
-/* Runs every meter up to `target` (a tick), stopping at every common stop
- * on the way for the timeline, the profiles, the answer times and the log. */
-static void advance_to(run_t *r, uint64_t target)
-{
-    const scenario_t *sc = r->sc;
-    for (;;) {
-        while (r->next_event < sc->n_events && sc->events[r->next_event].at_tick <= r->tick)
-            apply(r, &sc->events[r->next_event++]);
-        run_mirror(r);
-        if (r->tick >= target || *r->stop)
-            return;
-        uint64_t stop_at = next_stop(r);
-        if (target < stop_at)
-            stop_at = target;
-        for (int k = 0; k < sc->n_meters; k++)
-            advance_meter(r, k, stop_at);
-        r->tick = stop_at;
-        collect(r);
-        trace_waiting(r->trace, endpoints_oldest_waiting(&r->ep));
-        trace_time(r->trace, now_ns(r));
-        check_xfers(r, false);
-        run_mirror(r); /* before anything the meters did can be seen */
-        serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
-        if (r->tick % VTIME_SAMPLE_RATE == 0)
-            set_waves(r);
-        if (r->o->every && r->tick % r->o->every == 0) {
-            for (int k = 0; k < sc->n_meters; k++)
-                report_readings(r, k);
-            if (r->paced)
-                fflush(r->o->log);
-        }
-    }
-}
-
-/* The loop woke: the meters catch up with the wall clock before any input is
- * stamped with its time (they may lead it by less than a tick). The whole
- * fleet crosses the common stops passed; a bus with line work due is brought
- * up to now; a bus that gets bytes is brought up to them (bus_sync_hook). */
-static void catch_up(loop_t *l, void *ctx)
-{
-    run_t *r = ctx;
-    uint64_t now = loop_woke(l); /* what input that woke the loop is stamped with */
-    /* How late the host woke for what it planned: a host that keeps real
-     * time wakes on time; one that cannot falls further behind at every
-     * wake (--stats, bench_fleet). */
-    uint64_t planned = r->sim_ep.deadline_ns;
-    if (planned != VTIME_NEVER && now > planned && r->tick > VTIME_SAMPLE_RATE &&
-        now - planned > r->max_lag_ns)
-        r->max_lag_ns = now - planned;
-    uint64_t target = ceil_tick(now);
-    if (target > r->end && !r->forever) {
-        /* Past the end only while a request sent at the end waits for its
-         * answer time, a tick at a time, as headless at full speed (the
-         * same end, the same traces; a paced run used to spin here). */
-        while (r->tick >= r->end && r->tick < target && xfers_waiting(r) && !*r->stop)
-            advance_to(r, r->tick + 1);
-        target = r->end > r->tick ? r->end : r->tick;
-    }
-    /* The fleet as a whole moves every PACED_TICKS, or when a common stop
-     * has come; in between only the buses with work do. */
-    if (target >= r->tick + PACED_TICKS || next_stop(r) <= target)
-        advance_to(r, target);
-    for (int b = 0; b < r->sc->n_buses; b++)
-        for (int l = 0; l < METER_LINES; l++)
-            if (bus_deadline(&r->buses[b].line[l]) <= now) {
-                sync_bus(r, &r->buses[b], now);
-                break;
-            }
-}
-
-/* How far the fleet may fall behind while nothing is due (IDLE_METER_TICKS). */
-static uint64_t idle_ticks(const run_t *r)
-{
-    uint64_t t = IDLE_METER_TICKS / (uint64_t)(r->sc->n_meters > 0 ? r->sc->n_meters : 1);
-    return t < PACED_TICKS ? PACED_TICKS : t;
-}
-
-/* The next instant the simulation has something to do, for the loop to
- * sleep on: the next event, a line's reply, a byte to stream, an answer
- * time, the log's next reading, or the fleet's idle step. */
-static uint64_t sim_deadline(run_t *r, uint64_t io_next)
-{
-    uint64_t idle = idle_ticks(r); /* on its grid: with the log's readings, one wake */
-    uint64_t d = (r->tick / idle + 1) * idle * VTIME_NS_PER_TICK;
-    if (io_next < d)
-        d = io_next;
-    if (r->o->every) {
-        uint64_t t = (r->tick / r->o->every + 1) * r->o->every * VTIME_NS_PER_TICK;
-        if (t < d)
-            d = t;
-    }
-    if (r->next_event < r->sc->n_events) {
-        uint64_t t = r->sc->events[r->next_event].at_tick * VTIME_NS_PER_TICK;
-        if (t < d)
-            d = t;
-    }
-    for (int b = 0; b < r->sc->n_buses; b++)
-        for (int l = 0; l < METER_LINES; l++) {
-            uint64_t t = bus_deadline(&r->buses[b].line[l]);
-            if (r->buses[b].xfer[l].ev && r->buses[b].xfer[l].timeout_ns < t)
-                t = r->buses[b].xfer[l].timeout_ns;
-            if (t < d)
-                d = t;
-        }
-    if (!r->forever && r->end * VTIME_NS_PER_TICK < d)
-        d = r->end * VTIME_NS_PER_TICK;
-    return d;
+        run_set_waves(r);
 }
 
 static void show_progress(const run_t *r, uint64_t end)
@@ -966,27 +674,32 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     double last_progress = 0, last_frame = -1;
     r->sim_ep = (loop_ep_t){.fd = -1, .deadline_ns = VTIME_NEVER, .slot = -1};
     loop_add(&r->loop, &r->sim_ep);
-    r->loop.after_sleep = catch_up;
+    r->loop.after_sleep = run_catch_up;
     r->loop.hook_ctx = r;
     if (o->replay)
         replay_attach(o->replay, &r->loop, &r->ep);
 
+    /* Time 0 is now, with the meters set up and the ports open: a paced run
+     * does not start behind the wall clock by its setup (a 10 000-meter
+     * fleet's takes most of a second, which the first wakes then had to
+     * catch up in bursts past the lag bound, docs/performance.md). */
+    loop_start(&r->loop);
     if (r->paced)
-        catch_up(&r->loop, r);
+        run_catch_up(&r->loop, r);
     for (;;) {
         if (!r->paced) {
             uint64_t target = r->forever ? r->tick + CHUNK_TICKS : r->end;
-            advance_to(r, target);
+            run_advance_to(r, target);
         }
-        uint64_t io_next = serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
-        bool done = !r->forever && r->tick >= r->end && !xfers_waiting(r);
+        uint64_t io_next = run_serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
+        bool done = !r->forever && r->tick >= r->end && !run_xfers_waiting(r);
         if (*stop || done)
             break;
         if (!r->paced) {
             /* Headless at full speed: a request sent at the end still gets
              * its answer time. */
-            if (r->tick >= r->end && xfers_waiting(r))
-                advance_to(r, r->tick + 1);
+            if (r->tick >= r->end && run_xfers_waiting(r))
+                run_advance_to(r, r->tick + 1);
         } else {
             double wall = loop_wall(&r->loop);
             if (o->ui && wall - last_frame >= FRAME_S) {
@@ -994,7 +707,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
                 if (!o->ui->frame(o->ui->ctx, r))
                     *stop = 1;
             }
-            r->sim_ep.deadline_ns = sim_deadline(r, io_next);
+            r->sim_ep.deadline_ns = run_sim_deadline(r, io_next);
             uint64_t limit = VTIME_NEVER;
             if (o->ui)
                 limit = (uint64_t)((last_frame + FRAME_S) * o->speed * 1e9);
@@ -1021,11 +734,11 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     uint64_t stop_ns = r->paced ? loop_now(&r->loop) : now_ns(r);
     if (r->paced && ceil_tick(stop_ns) > r->tick && (r->forever || ceil_tick(stop_ns) <= r->end)) {
         int stopped = *r->stop;
-        *r->stop = 0; /* advance_to() stops at once on it */
-        advance_to(r, ceil_tick(stop_ns));
+        *r->stop = 0; /* run_advance_to() stops at once on it */
+        run_advance_to(r, ceil_tick(stop_ns));
         *r->stop = stopped;
     }
-    check_xfers(r, true); /* a request still waiting is judged on what came */
+    run_check_xfers(r, true); /* a request still waiting is judged on what came */
     if (o->stats)
         report_stats(r);
 
