@@ -58,6 +58,20 @@ static void run_steady(rig_t *r, uint64_t ticks, size_t chunk)
     }
 }
 
+/* `ticks` through the closed form in calls of 1 .. most ticks, their
+ * lengths drawn from the generator state *x (where the host cuts). */
+static void run_steady_cut(rig_t *r, uint64_t ticks, uint64_t *x, uint64_t most)
+{
+    while (ticks) {
+        *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t n = 1 + (*x >> 33) % most;
+        if (n > ticks)
+            n = ticks;
+        run_steady(r, n, (size_t)n);
+        ticks -= n;
+    }
+}
+
 /* A changed grid from the present tick on (as the runner hands it over). */
 static void rig_set(rig_t *r, const wave_desc_t *d)
 {
@@ -388,15 +402,7 @@ static void test_cuts(void **state)
             rig_set(&b, &e);
         }
         run_steady(&a, VTIME_SAMPLE_RATE, 8000);
-        uint64_t left = VTIME_SAMPLE_RATE;
-        while (left) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            uint64_t n = 1 + (x >> 33) % 211;
-            if (n > left)
-                n = left;
-            run_steady(&b, n, (size_t)n);
-            left -= n;
-        }
+        run_steady_cut(&b, VTIME_SAMPLE_RATE, &x, 211);
     }
     assert_memory_equal(&a.m.metrology.values, &b.m.metrology.values, sizeof a.m.metrology.values);
     assert_memory_equal(&a.m.energy, &b.m.energy, sizeof a.m.energy);
@@ -428,15 +434,7 @@ static void test_cuts_current_changes(void **state)
         rig_set(&b, &e);
         uint64_t gap = 1 + (uint64_t)(c * 37 % 251);
         run_steady(&a, gap, 8000);
-        uint64_t left = gap;
-        while (left) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            uint64_t n = 1 + (x >> 33) % 53;
-            if (n > left)
-                n = left;
-            run_steady(&b, n, (size_t)n);
-            left -= n;
-        }
+        run_steady_cut(&b, gap, &x, 53);
     }
     run_steady(&a, VTIME_SAMPLE_RATE, 8000);
     run_steady(&b, VTIME_SAMPLE_RATE, 97);
@@ -474,15 +472,7 @@ static void ramp_case(double f, connection_t conn, bool noise, const char *ctx)
             run_samples(&a, VTIME_SAMPLE_RATE);
         } else {
             rig_set(&c, &e);
-            uint64_t left = VTIME_SAMPLE_RATE;
-            while (left) {
-                x = x * 6364136223846793005ull + 1442695040888963407ull;
-                uint64_t n = 1 + (x >> 33) % 389;
-                if (n > left)
-                    n = left;
-                run_steady(&c, n, (size_t)n);
-                left -= n;
-            }
+            run_steady_cut(&c, VTIME_SAMPLE_RATE, &x, 389);
         }
         rig_set(&b, &e);
         run_steady(&b, VTIME_SAMPLE_RATE, 800);
