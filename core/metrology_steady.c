@@ -6,38 +6,16 @@
 #include <string.h>
 
 #include "metrology_internal.h"
+#include "metrology_steady_internal.h"
 #include "vtime.h"
 
-#define TWO_PI 6.283185307179586476925286766559
 #define RING_MASK (METROLOGY_DELAY_RING - 1u)
-#define HYST METROLOGY_ZC_HYSTERESIS_V
-#define MAX_M 128 /* products of orders up to 63 */
 /* Two cycles whose crossings and delay taps agree this closely are the
  * same cycle: its sums are reused (a difference of 1e-12 of a tick moves
  * a sum by about 1e-14 of itself). */
 #define SAME 1e-12
 #define FAST_CYCLES 400
 #define SAME_F 1e-13 /* of the frequency: 4e-12 of a tick of delay at 50 Hz */
-#define ROTOR_BLOCK METROLOGY_ROTOR_BLOCK
-
-typedef struct {
-    double re, im;
-} cx;
-
-static inline cx cmul(cx a, cx b)
-{
-    return (cx){a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
-}
-
-static inline cx cexpi(double cycles)
-{
-    return (cx){cos(TWO_PI * cycles), sin(TWO_PI * cycles)};
-}
-
-static inline cx cpair(const double a[2])
-{
-    return (cx){a[0], a[1]};
-}
 
 /* cexpi(cycles) through the description-independent memo (header): the
  * same call's bits, looked up by the bits of its argument. */
@@ -56,19 +34,11 @@ static cx cexpi_memo(metrology_steady_t *st, double cycles)
     return v;
 }
 
-/* nearbyint(x) in the rounding mode in force, for |x| < 2^52: adding and
- * taking away 2^52 rounds x to a whole number the same way (the same bits,
- * without nearbyint's call and its saving of the floating-point state). */
-static inline double round_even(double x)
-{
-    return x >= 0.0 ? (x + 0x1p52) - 0x1p52 : -((-x + 0x1p52) - 0x1p52);
-}
-
 /* step * N exactly enough for a week of ticks: step = hi + lo with hi of
  * 20 significant bits, so hi * N (N < 2^33) is exact in a double and only
  * lo * N (about 1e-6 of it) rounds, to about 1e-15 of a cycle. Returns the
  * whole cycles in *whole (approximately: the caller checks at the edges). */
-static double phase_split(const metrology_phasors_t *p, int64_t n_ticks, double add, double *whole)
+double steady_phase_split(const metrology_phasors_t *p, int64_t n_ticks, double add, double *whole)
 {
     /* step < 2^-6: 20 bits. (Scaling by powers of two is exact: the same
      * bits as ldexp, without its call, a fiftieth of a year's time.) */
@@ -85,9 +55,9 @@ static double phase_split(const metrology_phasors_t *p, int64_t n_ticks, double 
 }
 
 /* The fundamental phase at tick n, in cycles in [0, 1). */
-static double phase_at(const metrology_phasors_t *p, uint64_t n)
+double steady_phase_at(const metrology_phasors_t *p, uint64_t n)
 {
-    return phase_split(p, (int64_t)(n - p->tick0), 0.0, NULL);
+    return steady_phase_split(p, (int64_t)(n - p->tick0), 0.0, NULL);
 }
 
 /* e^{j 2 pi phase(n)}: exact at every ROTOR_BLOCK-th tick of the
@@ -99,7 +69,7 @@ static cx rotor_at(metrology_steady_t *st, uint64_t n)
     uint64_t off = n - st->ph.tick0, k = off % ROTOR_BLOCK, blk = n - k;
     int slot = (int)((off / ROTOR_BLOCK) & 1u); /* two neighbouring blocks at once */
     if (!(st->rot_valid & (1u << slot)) || st->rot_blk[slot] != blk) {
-        cx b = cexpi_memo(st, phase_at(&st->ph, blk));
+        cx b = cexpi_memo(st, steady_phase_at(&st->ph, blk));
         st->rot_base[slot][0] = b.re;
         st->rot_base[slot][1] = b.im;
         st->rot_blk[slot] = blk;
@@ -132,7 +102,7 @@ static double im_dot(const metrology_phasors_t *p, const double a[][2], const cx
 }
 
 /* sum_o Im(A_o z^order_o), for a table of amplitudes per order. */
-static double im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
+double steady_im_sum(const metrology_phasors_t *p, const double a[][2], cx z)
 {
     cx pw = {1.0, 0.0};
     int h = 0;
@@ -166,7 +136,7 @@ static void eval_u(metrology_steady_t *st, uint64_t n, double u[3])
 
 static double eval_ref(metrology_steady_t *st, int ref, uint64_t n)
 {
-    return im_sum(&st->ph, st->u[ref], rotor_at(st, n));
+    return steady_im_sum(&st->ph, st->u[ref], rotor_at(st, n));
 }
 
 /* ---- noise: a counter-based generator (seed, tick, channel) --------------- */
@@ -202,283 +172,6 @@ void metrology_steady_sample(metrology_steady_t *st, uint64_t tick, metrology_sa
             s->v[k] += p->noise_v * gauss_at(p->seed, tick, 2u * (unsigned)k);
             s->i[k] += p->noise_i * gauss_at(p->seed, tick, 2u * (unsigned)k + 1u);
         }
-}
-
-/* ---- the description -------------------------------------------------- */
-
-/* The element phasors of the connection (metrology.h): linear in the lines. */
-static void elements(metrology_steady_t *st, connection_t conn)
-{
-    const metrology_phasors_t *p = &st->ph;
-    memset(st->u, 0, sizeof st->u);
-    memset(st->i, 0, sizeof st->i);
-    double sv = p->noise_v * p->noise_v, si = p->noise_i * p->noise_i;
-    for (int o = 0; o < p->n; o++)
-        for (int c = 0; c < 2; c++) {
-            double v0 = p->v[0][o][c], v1 = p->v[1][o][c], v2 = p->v[2][o][c];
-            switch (conn) {
-            case CONNECTION_3P3W_DELTA: {
-                double star = (v0 + v1 + v2) / 3.0;
-                st->u[0][o][c] = v0 - star;
-                st->u[1][o][c] = v1 - star;
-                st->u[2][o][c] = v2 - star;
-                break;
-            }
-            case CONNECTION_3P3W_ARON:
-                st->u[0][o][c] = v0 - v1;
-                st->u[2][o][c] = v2 - v1;
-                break;
-            case CONNECTION_1P2W:
-                st->u[0][o][c] = v0;
-                break;
-            case CONNECTION_3P4W:
-            default:
-                st->u[0][o][c] = v0;
-                st->u[1][o][c] = v1;
-                st->u[2][o][c] = v2;
-                break;
-            }
-            for (int k = 0; k < 3; k++)
-                st->i[k][o][c] = conn == CONNECTION_1P2W && k > 0 ? 0.0 : p->i[k][o][c];
-        }
-    /* The noise's variance in each sum: independent per line, combined as
-     * the connection combines the lines. */
-    for (int k = 0; k < 3; k++) {
-        st->var_i[k] = conn == CONNECTION_1P2W && k > 0 ? 0.0 : si;
-        st->var_ll[k] = 2.0 * sv;
-    }
-    switch (conn) {
-    case CONNECTION_3P3W_DELTA: /* v_k - mean: (2/3)^2 + 2 (1/3)^2 */
-        st->var_u[0] = st->var_u[1] = st->var_u[2] = sv * 2.0 / 3.0;
-        break;
-    case CONNECTION_3P3W_ARON:
-        st->var_u[0] = st->var_u[2] = 2.0 * sv;
-        st->var_u[1] = 0.0;
-        break;
-    case CONNECTION_1P2W:
-        st->var_u[0] = sv;
-        st->var_u[1] = st->var_u[2] = 0.0;
-        st->var_ll[0] = st->var_ll[1] = sv; /* u_1 - 0, u_1 - 0 */
-        st->var_ll[2] = 0.0;
-        break;
-    case CONNECTION_3P4W:
-    default:
-        st->var_u[0] = st->var_u[1] = st->var_u[2] = sv;
-        break;
-    }
-}
-
-static int m_index(const metrology_steady_t *st, int m)
-{
-    for (int j = 0; j < st->n_m; j++)
-        if (st->mval[j] == m)
-            return j;
-    return -1;
-}
-
-/* D_m of sum_n Im(A z^h) Im(B z^g) = 1/2 Re sum_m D_m G_m (header). */
-static void add_product(const metrology_steady_t *st, double d[][2], const double a[][2],
-                        const double b[][2])
-{
-    const metrology_phasors_t *p = &st->ph;
-    for (int x = 0; x < p->n; x++)
-        for (int y = 0; y < p->n; y++) {
-            int h = p->order[x], g = p->order[y];
-            cx A = cpair(a[x]), B = cpair(b[y]);
-            cx ab = cmul(A, (cx){B.re, -B.im});
-            int j = st->mi[x][y][0];
-            d[j][0] += ab.re;
-            d[j][1] += h >= g ? ab.im : -ab.im;
-            cx s = cmul(A, B);
-            j = st->mi[x][y][1];
-            d[j][0] -= s.re;
-            d[j][1] -= s.im;
-        }
-}
-
-/* Whether element k's voltage crosses zero upwards once a period, well
- * clear of the detector's hysteresis; its crossing phase in *x. */
-static bool clean_crossing(const metrology_steady_t *st, int k, double *x)
-{
-    const metrology_phasors_t *p = &st->ph;
-    int n = 64 * st->max_order;
-    if (n < 256)
-        n = 256;
-    /* A scan on a rotor turned by 1/n of a cycle (a drift of 1e-13 over a
-     * cycle does not matter here: the crossing is refined below and each
-     * predicted crossing tick is checked on the samples). */
-    cx w = cexpi(1.0 / n), z = cexpi(-1.0 / n);
-    double prev = im_sum(p, st->u[k], z);
-    int ups = 0, low = 0;
-    double lo = 0.0, hi = 0.0, at = 0.0;
-    for (int j = 0; j < n; j++) {
-        z = cmul(z, w);
-        double r = im_sum(p, st->u[k], z);
-        if (prev < 0.0 && r >= 0.0) {
-            ups++;
-            at = (double)j / n;
-        }
-        if (r < lo)
-            lo = r;
-        if (r > hi)
-            hi = r;
-        low += r < -HYST;
-        prev = r;
-    }
-    /* One crossing, a trough that arms the detector on at least two samples
-     * of every period, a crest well above zero. */
-    if (ups != 1 || lo > -2.0 * HYST || hi < 2.0 * HYST || (double)low / n < 2.0 * p->step)
-        return false;
-    double a = at - 1.0 / n, b = at;
-    for (int it = 0; it < 24; it++) { /* to 1e-10 of a cycle */
-        double mid = 0.5 * (a + b);
-        if (im_sum(p, st->u[k], cexpi(mid)) < 0.0)
-            a = mid;
-        else
-            b = mid;
-    }
-    *x = b - floor(b);
-    return true;
-}
-
-/* Two descriptions' phases agree this closely (cycles) at the later one's
- * first tick: the wave's phase accumulator and phase_split round apart by
- * about 1e-15 of a cycle a second (sim/wave folds it every 256 ticks). */
-#define SAME_PHASE 1e-11
-
-/* Whether `b` has the voltage side of `a`: the voltages at every tick, the
- * zero crossings and the delay line are the same under either. */
-static bool same_voltage(const metrology_phasors_t *a, const metrology_phasors_t *b)
-{
-    if (a->step != b->step || a->n != b->n || a->noise_v != b->noise_v ||
-        memcmp(a->order, b->order, sizeof(a->order[0]) * (size_t)a->n) != 0 ||
-        memcmp(a->v, b->v, sizeof a->v) != 0)
-        return false;
-    double d = phase_at(a, b->tick0) - b->phase0;
-    d -= nearbyint(d);
-    return fabs(d) <= SAME_PHASE;
-}
-
-void metrology_steady_describe(metrology_steady_t *st, const metrology_phasors_t *ph,
-                               connection_t conn, int ref)
-{
-    st->clone = false;
-    bool had_dinv = st->dinv_ok; /* made for the last description's step and orders */
-    st->dinv_ok = false;
-    /* The delay line holds this voltage since v_since (metrology_steady_enter). */
-    bool same_v = st->have && same_voltage(&st->ph, ph);
-    if (!same_v)
-        st->v_since = ph->since;
-    /* The same voltage phasors, orders and connection: the products of the
-     * voltages alone (u^2, the line-to-line squares) are the ones held. */
-    bool keep_v = same_v && st->coef_ok && st->coef_conn == (int)conn;
-    st->coef_ok = false;
-    /* What the last description had, to keep what depends on it alone: a
-     * profile that moves the currents every second leaves the frequency and
-     * the reference voltage, so the rotor tables and the crossing stay. */
-    bool same_step = st->have && st->ph.step == ph->step;
-    bool had_crossing = st->have && st->usable && st->ref == ref; /* xphase holds */
-    if (!(same_v && had_crossing))
-        st->fast_left = 0; /* the crossings move: find the next one afresh */
-    if (!(keep_v && had_crossing))
-        st->sk_ok = false; /* the voltage side moves */
-    st->carry_clone = false;
-    double old_ref[METROLOGY_PHASOR_ORDERS][2];
-    int old_order[METROLOGY_PHASOR_ORDERS], old_n = st->ph.n;
-    memcpy(old_ref, st->u[ref], sizeof old_ref);
-    memcpy(old_order, st->ph.order, sizeof old_order);
-    st->ph = *ph;
-    st->have = true;
-    st->rot_valid = 0;
-    st->eu_valid = 0;
-    st->qd_ok = false;
-    if (!same_step) {
-        st->delay_cached = 0;
-        st->w1[0] = cos(TWO_PI * ph->step);
-        st->w1[1] = sin(TWO_PI * ph->step);
-        for (int k = 0; k < ROTOR_BLOCK; k++) {
-            cx w = cexpi(phase_split(ph, k, -ph->phase0, NULL));
-            st->rot_w[k][0] = w.re;
-            st->rot_w[k][1] = w.im;
-        }
-    }
-    st->lazy = false;
-    st->have_last = false;
-    st->usable = false;
-    st->ref = ref;
-    elements(st, conn);
-    st->max_order = 1;
-    bool ok = ph->n >= 1 && ph->n <= METROLOGY_PHASOR_ORDERS && ph->order[0] == 1;
-    for (int o = 0; ok && o < ph->n; o++) {
-        ok = ph->order[o] >= 1 && 2 * ph->order[o] < MAX_M &&
-             (o == 0 || ph->order[o] > ph->order[o - 1]);
-        if (ok)
-            st->max_order = ph->order[o];
-    }
-    /* A period shorter than the cycle timeout and a delay the ring holds. */
-    ok = ok && ph->step > 1.0 / (METROLOGY_CYCLE_TIMEOUT_TICKS - 10.0) &&
-         ph->step <= 100.0 / VTIME_SAMPLE_RATE;
-    if (!ok)
-        return;
-    /* The product orders and their table depend on the orders alone: a
-     * description with the orders of the last keeps them. */
-    bool same_tables =
-        st->tables_ok && old_n == ph->n && memcmp(old_order, ph->order, sizeof old_order) == 0;
-    if (!same_tables) {
-        st->tables_ok = false;
-        st->n_m = 0;
-        for (int x = 0; x < ph->n && ok; x++)
-            for (int y = 0; y < ph->n && ok; y++) {
-                int h = ph->order[x], g = ph->order[y];
-                int ms[2] = {h >= g ? h - g : g - h, h + g};
-                for (int j = 0; j < 2; j++)
-                    if (m_index(st, ms[j]) < 0) {
-                        if (st->n_m == METROLOGY_STEADY_M) {
-                            ok = false;
-                            break;
-                        }
-                        st->mval[st->n_m++] = ms[j];
-                    }
-            }
-        if (!ok)
-            return;
-        for (int x = 0; x < ph->n; x++)
-            for (int y = 0; y < ph->n; y++) {
-                int h = ph->order[x], g = ph->order[y];
-                st->mi[x][y][0] = (uint8_t)m_index(st, h >= g ? h - g : g - h);
-                st->mi[x][y][1] = (uint8_t)m_index(st, h + g);
-            }
-        st->tables_ok = true;
-    }
-    /* 1 / (1 - w^m) depends on the step and the product orders alone. */
-    st->dinv_ok = had_dinv && same_step && same_tables;
-    if (!keep_v) {
-        memset(st->coef, 0, sizeof st->coef);
-        static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-        for (int l = 0; l < 3; l++) {
-            double d[METROLOGY_PHASOR_ORDERS][2];
-            for (int o = 0; o < ph->n; o++)
-                for (int c = 0; c < 2; c++)
-                    d[o][c] = st->u[pair[l][0]][o][c] - st->u[pair[l][1]][o][c];
-            add_product(st, st->coef[9 + l], d, d);
-        }
-    }
-    if (!keep_v)
-        for (int k = 0; k < 3; k++)
-            add_product(st, st->coef[k], st->u[k], st->u[k]);
-    st->coef_i_ok = false; /* the currents' products: when first needed (coef_currents) */
-    st->coef_ok = true;
-    st->coef_conn = (int)conn;
-    if (!(had_crossing && same_step && old_n == ph->n &&
-          memcmp(old_order, ph->order, sizeof old_order) == 0 &&
-          memcmp(old_ref, st->u[ref], sizeof old_ref) == 0))
-        st->usable = clean_crossing(st, ref, &st->xphase);
-    else
-        st->usable = true; /* the same reference voltage: the same crossing */
-    double per = nearbyint(1.0 / ph->step);
-    st->period = (uint32_t)per;
-    st->periodic = fabs(per * ph->step - 1.0) < 1e-15;
-    st->reused = false;
 }
 
 /* ---- one tick, and a run of ticks, in closed form ---------------------- */
@@ -564,8 +257,8 @@ static void geometric(metrology_steady_t *st, uint64_t a, uint64_t count, cx *g)
 {
     const metrology_phasors_t *p = &st->ph;
     /* G_m = sum_{n=a}^{a+count-1} z_n^m = z_a^m (1 - w^(m count)) / (1 - w^m). */
-    cx za = cexpi_memo(st, phase_at(p, a));
-    cx wn = cexpi_memo(st, phase_split(p, (int64_t)count, -p->phase0, NULL));
+    cx za = cexpi_memo(st, steady_phase_at(p, a));
+    cx wn = cexpi_memo(st, steady_phase_split(p, (int64_t)count, -p->phase0, NULL));
     cx w1 = cpair(st->w1);
     int top = 0;
     for (int j = 0; j < st->n_m; j++)
@@ -623,7 +316,8 @@ static void delay_response(metrology_steady_t *st, const metrology_t *m, cx *hre
     cx e[4], pe[4];
     if (st->delay_cached != m->delay_int) { /* it changes with the frequency only */
         for (int j = 0; j < 4; j++) {
-            cx x = cexpi_memo(st, -phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
+            cx x = cexpi_memo(
+                st, -steady_phase_split(p, (int64_t)m->delay_int - 1 + j, -p->phase0, NULL));
             st->delay_rot[j][0] = x.re;
             st->delay_rot[j][1] = x.im;
         }
@@ -655,8 +349,8 @@ static void coef_currents(metrology_steady_t *st)
         return;
     memset(st->coef[3], 0, sizeof st->coef[0] * 6);
     for (int k = 0; k < 3; k++) {
-        add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
-        add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
+        steady_add_product(st, st->coef[3 + k], st->i[k], st->i[k]);
+        steady_add_product(st, st->coef[6 + k], st->u[k], st->i[k]);
     }
     st->coef_i_ok = true;
 }
@@ -695,7 +389,7 @@ static void sums_from(metrology_steady_t *st, const metrology_t *m, const cx *g,
             ud[o][1] = v.im;
         }
         memset(d, 0, sizeof(d[0]) * (size_t)st->n_m);
-        add_product(st, d, ud, st->i[k]);
+        steady_add_product(st, d, ud, st->i[k]);
         out->s[k].q = re_dot(st, d, g);
         memcpy(st->qd[k], d, sizeof(d[0]) * (size_t)st->n_m);
     }
@@ -747,7 +441,7 @@ static bool find_next(metrology_steady_t *st, const metrology_t *m)
     }
     st->fast_left = FAST_CYCLES;
     double whole;
-    phase_split(p, (int64_t)(st->c - p->tick0), -st->xphase, &whole);
+    steady_phase_split(p, (int64_t)(st->c - p->tick0), -st->xphase, &whole);
     int64_t k = (int64_t)whole + 1;
     uint64_t c1 = 0;
     for (int tries = 0; tries < 3; tries++) {
@@ -851,14 +545,14 @@ static void sk_functionals(metrology_steady_t *st, const metrology_t *m,
         e[j / 2][j % 2] = 1.0;
         for (int k = 0; k < 3; k++) {
             memset(d, 0, sizeof d);
-            add_product(st, d, st->u[k], e);
+            steady_add_product(st, d, st->u[k], e);
             st->sk_lp[k][j] = re_dot(st, d, g);
             memset(d, 0, sizeof d);
-            add_product(st, d, ud[k], e);
+            steady_add_product(st, d, ud[k], e);
             st->sk_lq[k][j] = re_dot(st, d, g);
         }
         memset(d, 0, sizeof d);
-        add_product(st, d, e, e);
+        steady_add_product(st, d, e, e);
         st->sk_qi[j][j] = re_dot(st, d, g);
     }
     for (int j = 0; j < nb; j++)
@@ -867,7 +561,7 @@ static void sk_functionals(metrology_steady_t *st, const metrology_t *m,
             e[j / 2][j % 2] = 1.0;
             e[l / 2][l % 2] = 1.0;
             memset(d, 0, sizeof d);
-            add_product(st, d, e, e);
+            steady_add_product(st, d, e, e);
             double both = re_dot(st, d, g);
             st->sk_qi[j][l] = st->sk_qi[l][j] = 0.5 * (both - st->sk_qi[j][j] - st->sk_qi[l][l]);
         }
@@ -1099,7 +793,7 @@ bool metrology_steady_carry(metrology_steady_t *st, metrology_t *m, const metrol
      * at most the crossing tick (a change there leaves the split sample
      * before it under the old currents, held in bank_last). */
     if (!st->lazy || !st->usable || st->ref != m->ref || now < st->bank_from || now > st->next_c ||
-        !same_voltage(&st->ph, ph))
+        !steady_same_voltage(&st->ph, ph))
         return false;
     /* At the crossing that ends a clone of the last cycle (a profile that
      * moves the currents on the second, at 50 Hz: every time), that cycle

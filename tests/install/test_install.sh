@@ -82,6 +82,7 @@ fi
 if [ ! -e "$ROOT/include/metercore/internal.h" ] &&
     [ ! -e "$ROOT/include/metercore/metrology_internal.h" ] &&
     [ ! -e "$ROOT/include/metercore/meter_internal.h" ] &&
+    [ ! -e "$ROOT/include/metercore/metrology_steady_internal.h" ] &&
     printf '#include <metercore/meter.h>\nint main(void) { return sizeof(meter_t) > 0 ? 0 : 1; }\n' |
     cc -std=c11 -Wall -Werror -fsyntax-only -I"$ROOT/include" -x c - 2>"$tmp/hdr"; then
     ok "include/metercore/: meter.h compiles alone, no internal.h ($(ls "$ROOT/include/metercore" | wc -l) headers)"
