@@ -45,6 +45,16 @@ typedef struct line_ops {
     uint64_t (*deadline)(const void *self); /* VTIME_NEVER: nothing to do */
     void (*advance)(void *self, uint64_t now_ns);
     void (*settings)(const void *self, line_settings_t *out);
+    /* Optional (NULL: `deadline`, and never): a machine on a shared line
+     * tells a host that keeps its meters at their own pace which traffic
+     * is another's. `wants`: the next instant it may send, or must act on
+     * what was sent to it (a frame for another slave that ends wants
+     * nothing of the host). `others`: bytes[i] ending at t_end[i], heard
+     * in its state now, make or continue only frames for other slaves, and
+     * nothing of its own is due: the host may hand them over while the
+     * meter's clock is still behind them. */
+    uint64_t (*wants)(const void *self);
+    bool (*others)(const void *self, const uint8_t *bytes, const uint64_t *t_end, size_t n);
 } line_ops_t;
 
 #endif

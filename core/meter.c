@@ -513,6 +513,24 @@ uint64_t meter_line_deadline(const meter_t *m, meter_line_t line)
     return m->sched.due[SCHED_MODBUS + line];
 }
 
+uint64_t meter_line_wants(const meter_t *m, meter_line_t line)
+{
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES);
+    const line_ops_t *ops = m->lines[line].ops;
+    return ops->wants ? ops->wants(m->lines[line].self) : meter_line_deadline(m, line);
+}
+
+bool meter_line_others(const meter_t *m, meter_line_t line, const uint8_t *bytes,
+                       const uint64_t *t_end, size_t n)
+{
+    CHECK(m);
+    METER_ASSERT((unsigned)line < METER_LINES && (bytes || !n) && (t_end || !n));
+    const line_ops_t *ops = m->lines[line].ops;
+    /* A boot ends on the meter's clock: what it hears depends on when. */
+    return !m->booting && ops->others && ops->others(m->lines[line].self, bytes, t_end, n);
+}
+
 uint8_t meter_modbus_id(const meter_t *m)
 {
     CHECK(m);

@@ -228,6 +228,15 @@ void meter_line_settings(const meter_t *m, meter_line_t line, line_settings_t *o
  * start); VTIME_NEVER if none. */
 uint64_t meter_line_deadline(const meter_t *m, meter_line_t line);
 
+/* For a host that lets a meter's clock lag while nothing concerns it
+ * (line_ops.h `wants`, `others`): the next instant the line may send or must
+ * act on something sent to this meter; and whether bytes ending at t_end[]
+ * may be given to meter_line_rx() while its clock is still behind them (a
+ * running meter, and frames for other slaves only). */
+uint64_t meter_line_wants(const meter_t *m, meter_line_t line);
+bool meter_line_others(const meter_t *m, meter_line_t line, const uint8_t *bytes,
+                       const uint64_t *t_end, size_t n);
+
 /* The Modbus ID and M-Bus primary address the lines answer to now. */
 uint8_t meter_modbus_id(const meter_t *m);
 

@@ -399,6 +399,45 @@ static void ops_settings(const void *self, line_settings_t *out)
     *out = (line_settings_t){.bps = l->bps, .parity = l->parity};
 }
 
+/* A frame's address is its first byte (Serial Line 2.3); the slave hears
+ * every frame, and one for another address only counts it (handle_frame). A
+ * reply, a settings change or a busy line of its own: never another's. */
+static bool only_others(const modbus_t *mb)
+{
+    return !mb->desc.fast && !mb->tx_pending && !mb->sync_pending;
+}
+
+static uint64_t ops_wants(const void *self)
+{
+    const modbus_t *mb = self;
+    if (only_others(mb) && mb->rx_len > 0 && mb->rx[0] != 0 && mb->rx[0] != mb->line.id)
+        return VTIME_NEVER; /* the end of another's frame: counted whenever */
+    return modbus_deadline(mb);
+}
+
+static bool ops_others(const void *self, const uint8_t *bytes, const uint64_t *t_end, size_t n)
+{
+    const modbus_t *mb = self;
+    if (!only_others(mb) || n == 0)
+        return false;
+    bool open = mb->rx_len > 0;
+    uint8_t addr = open ? mb->rx[0] : 0;
+    uint64_t last = mb->rx_last_ns;
+    for (size_t i = 0; i < n; i++) {
+        /* as rx_wire() frames them */
+        uint64_t t_begin = t_end[i] > mb->char_ns ? t_end[i] - mb->char_ns : 0;
+        if (t_begin < mb->busy_until_ns)
+            return false;
+        if (!open || t_begin >= last + mb->t35_ns)
+            addr = bytes[i];
+        open = true;
+        if (addr == 0 || addr == mb->line.id)
+            return false;
+        last = t_end[i];
+    }
+    return true;
+}
+
 const line_ops_t MODBUS_RTU_OPS = {
     .name = "modbus-rtu",
     .rx = ops_rx,
@@ -406,4 +445,6 @@ const line_ops_t MODBUS_RTU_OPS = {
     .deadline = ops_deadline,
     .advance = ops_advance,
     .settings = ops_settings,
+    .wants = ops_wants,
+    .others = ops_others,
 };

@@ -9,7 +9,8 @@ static void update_due(bus_t *b)
 {
     uint64_t t = VTIME_NEVER;
     for (int k = 0; k < b->n_meters; k++) {
-        uint64_t d = meter_line_deadline(b->meters[k], b->line);
+        uint64_t d = b->lag ? meter_line_wants(b->meters[k], b->line)
+                            : meter_line_deadline(b->meters[k], b->line);
         if (d < t)
             t = d;
     }
@@ -63,11 +64,22 @@ line_parity_t bus_meter_parity(const bus_t *b, int k)
 void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uint32_t bps,
               line_parity_t parity, const uint64_t *t_end)
 {
+    uint64_t ch = line_char_ns(bps, parity);
+    const bool *lag = NULL;
+    if (b->lag && n <= BUS_FRAME_MAX) {
+        uint64_t ends[BUS_FRAME_MAX];
+        for (size_t i = 0; !t_end && i < n; i++)
+            ends[i] = t_start_ns + (i + 1) * ch;
+        for (int k = 0; k < b->n_meters; k++)
+            b->lag[k] =
+                (!b->copper || (bus_meter_bps(b, k) == bps && bus_meter_parity(b, k) == parity)) &&
+                meter_line_others(b->meters[k], b->line, bytes, t_end ? t_end : ends, n);
+        lag = b->lag;
+    }
     if (b->sync)
-        b->sync(b->sync_ctx, b, t_start_ns);
+        b->sync(b->sync_ctx, b, t_start_ns, lag);
     trace_frame(b->trace, b->trace_bus, b->line, TRACE_TO_METER, -1, bytes, n, t_start_ns, bps,
                 parity, t_end);
-    uint64_t ch = line_char_ns(bps, parity);
     for (int k = 0; k < b->n_meters; k++) {
         meter_t *m = b->meters[k];
         bool same = bus_meter_bps(b, k) == bps && bus_meter_parity(b, k) == parity;
@@ -93,7 +105,7 @@ void bus_send(bus_t *b, const uint8_t *bytes, size_t n, uint64_t t_start_ns, uin
 void bus_overrun(bus_t *b, uint64_t t_end_ns)
 {
     if (b->sync)
-        b->sync(b->sync_ctx, b, t_end_ns);
+        b->sync(b->sync_ctx, b, t_end_ns, NULL);
     for (int k = 0; k < b->n_meters; k++)
         meter_line_rx(b->meters[k], b->line, 0, t_end_ns, true);
     update_due(b);

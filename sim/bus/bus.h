@@ -61,9 +61,15 @@ typedef struct bus {
     bus_reply_t prev[BUS_MAX_REPLIES];
     int n_prev;
     /* Called before a master's bytes go onto the line: the host brings the
-     * meters up to `now_ns` first (NULL: they are there already). */
-    void (*sync)(void *ctx, struct bus *b, uint64_t now_ns);
+     * meters up to `now_ns` first (NULL: they are there already), all of
+     * them, or those with lag[k] false when `lag` is given. */
+    void (*sync)(void *ctx, struct bus *b, uint64_t now_ns, const bool *lag);
     void *sync_ctx;
+    /* A host that lets meters lag (one flag per meter; NULL: none does):
+     * bus_send() leaves behind the meters the bytes cannot concern
+     * (meter_line_others), and the line's due time is what the meters
+     * want of it (meter_line_wants). */
+    bool *lag;
     /* Traces (sim/trace/trace.h; NULL: none): this bus's index in the
      * scenario, and the scenario's index of each of `meters`. */
     struct trace *trace;

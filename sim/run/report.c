@@ -328,11 +328,11 @@ void report_stats(const run_t *r)
             "\"cpu_s\":%.3f,\"max_lag_ms\":%.3f,\"wakeups\":%llu,\"gateway_requests\":%llu,"
             "\"gateway_replies\":%llu,\"gateway_timeouts\":%llu,\"tcp_clients\":%llu,"
             "\"tcp_refused\":%llu,\"tcp_dropped\":%llu,\"serial_overruns\":%llu,"
-            "\"serial_unread_dropped\":%llu}}\n",
+            "\"serial_unread_dropped\":%llu,\"lazy\":%s}}\n",
             r->sc->n_meters, r->sc->n_buses, (double)r->tick / VTIME_SAMPLE_RATE,
             loop_wall(&r->loop), cpu, (double)r->max_lag_ns / 1e6,
             (unsigned long long)r->loop.wakeups, (unsigned long long)requests,
             (unsigned long long)replies, (unsigned long long)timeouts, (unsigned long long)clients,
             (unsigned long long)refused, (unsigned long long)dropped, (unsigned long long)overruns,
-            (unsigned long long)unread);
+            (unsigned long long)unread, r->lazy ? "true" : "false");
 }

@@ -44,6 +44,7 @@ typedef struct {
     meter_t **members;
     int *index; /* members[i] is meters[index[i]] */
     int n;
+    bool *lag; /* lazy stepping: the Modbus line's (bus.h) */
     bus_t line[METER_LINES];
     xfer_t xfer[METER_LINES];
 } run_bus_t;
@@ -85,6 +86,17 @@ struct runner {
     bool forever;
     trace_t *trace; /* NULL: no trace */
     bool service_attached;
+    /* Lazy stepping (step.c): a paced run whose meters only the lines look
+     * at moves each meter when its bus has traffic, when an event acts on
+     * it, and otherwise in turn, about once a LAZY_TICKS; the timeline
+     * (r->tick) runs ahead of them. A meter's next waveform, set while it
+     * lagged, waits for it at its tick (VTIME_NEVER: none). */
+    bool lazy;
+    wave_desc_t *pend;
+    uint64_t *pend_at;
+    int lazy_next;        /* the next meter in turn */
+    uint64_t lazy_from;   /* the tick the turns were counted up to */
+    uint64_t lazy_credit; /* meter-ticks of turns not yet taken */
 };
 typedef struct runner run_t;
 
@@ -105,6 +117,8 @@ static inline uint64_t ceil_tick(uint64_t ns)
 
 /* runner.c, for controls.c and step.c */
 void run_set_wave(run_t *r, int k);
+/* Meter k's waveform `d` from tick `at`, where the meter is. */
+void run_wave_at(run_t *r, int k, const wave_desc_t *d, uint64_t at);
 /* Every meter's waveform anew from the grid and its load (at a whole second,
  * after a grid or load event). */
 void run_set_waves(run_t *r);
@@ -124,10 +138,12 @@ void run_mirror(run_t *r);
 uint64_t run_serve(run_t *r, uint64_t now);
 /* Meter k's samples up to `target` (a tick), from wherever it is. */
 void run_advance_meter(run_t *r, int k, uint64_t target);
+/* Every meter up to the run's tick (lazy stepping: the laggards). */
+void run_gather(run_t *r);
 /* Every meter up to `target`, stopping at every common stop on the way. */
 void run_advance_to(run_t *r, uint64_t target);
 /* bus.h's hook: a master is about to send on the line. */
-void run_bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns);
+void run_bus_sync_hook(void *ctx, bus_t *line, uint64_t now_ns, const bool *lag);
 /* The loop's after_sleep hook of a paced run: the meters up to its wake. */
 void run_catch_up(loop_t *l, void *ctx);
 /* The next instant a paced run has something to do, for the loop to sleep on. */

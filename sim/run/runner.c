@@ -95,7 +95,7 @@ static void wave_of(const run_t *r, int k, wave_desc_t *d)
 /* --fidelity auto: meter k's grid changed (or is new): a new description
  * from now on. An unchanged grid keeps its description, so that a steady
  * stretch runs on across the seconds at which the profiles are looked at. */
-static void describe(run_t *r, int k, const wave_desc_t *d, bool first)
+static void describe(run_t *r, int k, const wave_desc_t *d, bool first, uint64_t at)
 {
     if (r->o->fidelity != RUNNER_FIDELITY_AUTO)
         return;
@@ -106,7 +106,18 @@ static void describe(run_t *r, int k, const wave_desc_t *d, bool first)
     uint64_t gen = ph->gen + 1;
     r->described_ok[k] = wave_phasors(&r->waves[k], ph);
     ph->gen = gen;
-    ph->since = r->tick;
+    ph->since = at;
+}
+
+void run_wave_at(run_t *r, int k, const wave_desc_t *d, uint64_t at)
+{
+    /* --fidelity auto: an unchanged grid keeps its waveform as it is
+     * (wave_set() would fold the phase into a new anchor and recompute
+     * the tables, a twentieth of a steady year's time); the phase runs
+     * on the same at any pace, since the seconds are the same. */
+    if (r->o->fidelity != RUNNER_FIDELITY_AUTO || memcmp(&r->waves[k].desc, d, sizeof *d) != 0)
+        wave_set(&r->waves[k], d);
+    describe(r, k, d, false, at);
 }
 
 void run_set_waves(run_t *r)
@@ -114,13 +125,24 @@ void run_set_waves(run_t *r)
     for (int k = 0; k < r->sc->n_meters; k++) {
         wave_desc_t d;
         wave_of(r, k, &d);
-        /* --fidelity auto: an unchanged grid keeps its waveform as it is
-         * (wave_set() would fold the phase into a new anchor and recompute
-         * the tables, a twentieth of a steady year's time); the phase runs
-         * on the same at any pace, since the seconds are the same. */
-        if (r->o->fidelity != RUNNER_FIDELITY_AUTO || memcmp(&r->waves[k].desc, &d, sizeof d) != 0)
-            wave_set(&r->waves[k], &d);
-        describe(r, k, &d, false);
+        meter_t *m = &r->meters[k];
+        if (r->lazy && meter_now_ns(m) < now_ns(r)) {
+            /* A lagging meter (step.c, lazy) meets its new waveform when
+             * it gets here, as it would have here; a change of supply is an
+             * input, and takes it here now. */
+            if (powers_meter(&d) == meter_supply(m)) {
+                bool pending = r->pend_at[k] != VTIME_NEVER;
+                if (memcmp(pending ? &r->pend[k] : &r->waves[k].desc, &d, sizeof d) == 0)
+                    continue;
+                if (pending)
+                    run_advance_meter(r, k, r->pend_at[k]); /* one waits at a time */
+                r->pend[k] = d;
+                r->pend_at[k] = r->tick;
+                continue;
+            }
+            run_advance_meter(r, k, r->tick);
+        }
+        run_wave_at(r, k, &d, r->tick);
         follow_supply(r, k, &d);
     }
 }
@@ -254,7 +276,7 @@ static void setup_meters(run_t *r)
         wave_desc_t d;
         wave_of(r, k, &d);
         wave_init(&r->waves[k], &d);
-        describe(r, k, &d, true);
+        describe(r, k, &d, true, r->tick);
         meter_desc_t md;
         desc_of(r, k, powers_meter(&d), &md);
         meter_init(m, &md);
@@ -280,7 +302,8 @@ static bool setup_buses(run_t *r)
             rb->n += sc->meters[k].bus == b;
         rb->members = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->members);
         rb->index = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->index);
-        if (!rb->members || !rb->index)
+        rb->lag = calloc((size_t)(rb->n ? rb->n : 1), sizeof *rb->lag);
+        if (!rb->members || !rb->index || !rb->lag)
             return false;
         int i = 0;
         for (int k = 0; k < sc->n_meters; k++)
@@ -389,6 +412,16 @@ void run_apply(run_t *r, const scenario_event_t *ev)
     if (ev->kind == SCENARIO_EV_MODBUS || ev->kind == SCENARIO_EV_MBUS) {
         send_xfer(r, ev);
         return;
+    }
+    /* Lazy stepping (step.c): the meters an event acts on are brought here
+     * first. A grid, a load or a supply reaches a lagging meter through
+     * run_set_waves(). */
+    if (r->lazy && ev->kind != SCENARIO_EV_GRID && ev->kind != SCENARIO_EV_LOAD &&
+        ev->kind != SCENARIO_EV_SUPPLY) {
+        if (ev->meter >= 0)
+            run_advance_meter(r, ev->meter, r->tick);
+        else
+            run_gather(r);
     }
     for (int k = 0; k < r->sc->n_meters; k++) {
         if (ev->meter >= 0 && ev->meter != k)
@@ -587,6 +620,7 @@ static void run_free(run_t *r)
         for (int b = 0; b < r->sc->n_buses; b++) {
             free(r->buses[b].members);
             free(r->buses[b].index);
+            free(r->buses[b].lag);
         }
     free(r->buses);
     free(r->results);
@@ -600,6 +634,8 @@ static void run_free(run_t *r)
     free(r->grids);
     free(r->own_grid);
     free(r->phase_off);
+    free(r->pend);
+    free(r->pend_at);
     free(r);
 }
 
@@ -624,12 +660,17 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
     r->grids = calloc(n, sizeof *r->grids);
     r->own_grid = calloc(n, sizeof *r->own_grid);
     r->phase_off = calloc(n, sizeof *r->phase_off);
-    if (!r->meters || !r->waves || !r->loads || !r->supply || !r->phasors || !r->described ||
-        !r->described_ok || !r->grids || !r->own_grid || !r->phase_off) {
+    r->pend = calloc(n, sizeof *r->pend);
+    r->pend_at = calloc(n, sizeof *r->pend_at);
+    if (!r->pend || !r->pend_at || !r->meters || !r->waves || !r->loads || !r->supply ||
+        !r->phasors || !r->described || !r->described_ok || !r->grids || !r->own_grid ||
+        !r->phase_off) {
         run_free(r);
         return 3;
     }
     r->grid = sc->grid;
+    for (size_t k = 0; k < n; k++)
+        r->pend_at[k] = VTIME_NEVER;
     bool traced;
     char terr[1024];
     r->trace = trace_open(&o->trace, sc, &traced, terr, sizeof terr);
@@ -683,6 +724,13 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
      * does not start behind the wall clock by its setup (a 10 000-meter
      * fleet's takes most of a second, which the first wakes then had to
      * catch up in bursts past the lag bound, docs/performance.md). */
+    /* Lazy stepping (step.c) where only the lines look at the meters: a
+     * frontend, the HTTP service, a trace or a recording looks at them in
+     * between. */
+    r->lazy = r->paced && o->fidelity == RUNNER_FIDELITY_AUTO && !r->trace && !o->ui &&
+              !o->service && !o->rec && !o->replay;
+    for (int b = 0; r->lazy && b < sc->n_buses; b++)
+        r->buses[b].line[METER_LINE_MODBUS].lag = r->buses[b].lag;
     loop_start(&r->loop);
     if (r->paced)
         run_catch_up(&r->loop, r);
@@ -738,6 +786,7 @@ int runner_run(const scenario_t *sc, const runner_opts_t *o, volatile int *stop)
         run_advance_to(r, ceil_tick(stop_ns));
         *r->stop = stopped;
     }
+    run_gather(r);            /* every meter where the run ends, for the last reads and saves */
     run_check_xfers(r, true); /* a request still waiting is judged on what came */
     if (o->stats)
         report_stats(r);

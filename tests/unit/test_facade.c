@@ -67,17 +67,29 @@ static uint16_t crc16(const uint8_t *p, size_t n)
     return crc;
 }
 
-/* Sends FC03 0x5002 x2 to ID 1 at 9600 8E1 from t0; returns its last byte's end. */
-static uint64_t send_fc03(rig_t *g, uint64_t t0)
+#define CH_9600 ((11ull * 1000000000ull + 4800) / 9600) /* 11 bits, to the nearest ns */
+
+/* FC03 0x5002 x2 to `addr` into f[8], its bytes' ends from t0 at 9600 8E1 into t[8]. */
+static void fc03_frame(uint8_t addr, uint64_t t0, uint8_t f[8], uint64_t t[8])
 {
-    uint8_t f[8] = {0x01, 0x03, 0x50, 0x02, 0x00, 0x02};
+    const uint8_t pdu[6] = {addr, 0x03, 0x50, 0x02, 0x00, 0x02};
+    memcpy(f, pdu, 6);
     uint16_t crc = crc16(f, 6);
     f[6] = (uint8_t)crc;
     f[7] = (uint8_t)(crc >> 8);
-    uint64_t ch = (11ull * 1000000000ull + 4800) / 9600; /* 11 bits, to the nearest ns */
     for (int i = 0; i < 8; i++)
-        meter_line_rx(&g->m, METER_LINE_MODBUS, f[i], t0 + (uint64_t)(i + 1) * ch, false);
-    return t0 + 8 * ch;
+        t[i] = t0 + (uint64_t)(i + 1) * CH_9600;
+}
+
+/* Sends FC03 0x5002 x2 to ID 1 at 9600 8E1 from t0; returns its last byte's end. */
+static uint64_t send_fc03(rig_t *g, uint64_t t0)
+{
+    uint8_t f[8];
+    uint64_t t[8];
+    fc03_frame(0x01, t0, f, t);
+    for (int i = 0; i < 8; i++)
+        meter_line_rx(&g->m, METER_LINE_MODBUS, f[i], t[i], false);
+    return t[7];
 }
 
 /* Runs tick by tick until a reply shows; returns the tick count it took. */
@@ -184,6 +196,74 @@ static void test_req_ud2_reply_at_its_tick(void **state)
     assert_int_equal(ls.bps, 2400);
 }
 
+/* A host may let a meter's clock lag behind frames for other slaves
+ * (meter_line_others): heard while it lags, such a frame leaves the meter as
+ * it would have been had it been brought up to the frame first, and wants
+ * nothing of the host (meter_line_wants). Frames to its own ID (1, the
+ * default) or to all (0, Serial Line 2.1), or the rest of a frame to it, or
+ * anything while it boots, must not lag. */
+static void test_others_heard_while_lagging(void **state)
+{
+    (void)state;
+    static rig_t a, b;
+    setup_rig(&a, 0);
+    setup_rig(&b, 0);
+    run(&a, 16000, 800);
+    run(&b, 16000, 800);
+    uint64_t t0 = meter_now_ns(&a.m);
+    run(&a, 4000, 800); /* a is brought up to the frame, b lags 0.5 s */
+    uint64_t t1 = meter_now_ns(&a.m);
+    uint8_t f[8];
+    uint64_t t[8];
+    fc03_frame(0x07, t1, f, t);
+    assert_true(meter_line_others(&a.m, METER_LINE_MODBUS, f, t, 8));
+    assert_true(meter_line_others(&b.m, METER_LINE_MODBUS, f, t, 8));
+    for (int i = 0; i < 8; i++) {
+        meter_line_rx(&a.m, METER_LINE_MODBUS, f[i], t[i], false);
+        meter_line_rx(&b.m, METER_LINE_MODBUS, f[i], t[i], false);
+    }
+    uint64_t t35 = (77ull * 1000000000ull / 2 + 9600 - 1) / 9600;
+    assert_int_equal(meter_line_deadline(&b.m, METER_LINE_MODBUS), t[7] + t35);
+    assert_int_equal(meter_line_wants(&b.m, METER_LINE_MODBUS), VTIME_NEVER);
+    assert_int_equal(meter_now_ns(&b.m), t0);
+    run(&a, 8000, 800);
+    run(&b, 12000, 8000); /* its first call crosses the frame's end */
+    assert_int_equal(meter_now_ns(&a.m), meter_now_ns(&b.m));
+    assert_int_equal(modbus_stats(&a.m.modbus)->frames, 1);
+    assert_memory_equal(modbus_stats(&a.m.modbus), modbus_stats(&b.m.modbus),
+                        sizeof(modbus_stats_t));
+    readings_t ra, rb;
+    meter_readings(&a.m, &ra);
+    meter_readings(&b.m, &rb);
+    assert_memory_equal(&ra, &rb, sizeof ra);
+    uint8_t rsp[256];
+    uint64_t ts = 0;
+    assert_int_equal(meter_line_tx(&b.m, METER_LINE_MODBUS, rsp, sizeof rsp, &ts, NULL), 0);
+
+    uint64_t t2 = meter_now_ns(&b.m);
+    fc03_frame(0x01, t2, f, t);
+    assert_false(meter_line_others(&b.m, METER_LINE_MODBUS, f, t, 8)); /* its own ID */
+    fc03_frame(0x00, t2, f, t);
+    assert_false(meter_line_others(&b.m, METER_LINE_MODBUS, f, t, 8)); /* to all */
+    fc03_frame(0x01, t2, f, t);
+    for (int i = 0; i < 3; i++)
+        meter_line_rx(&b.m, METER_LINE_MODBUS, f[i], t[i], false);
+    assert_false(
+        meter_line_others(&b.m, METER_LINE_MODBUS, f + 3, t + 3, 5)); /* its frame's rest */
+    assert_int_not_equal(meter_line_wants(&b.m, METER_LINE_MODBUS), VTIME_NEVER);
+    for (int i = 3; i < 8; i++)
+        meter_line_rx(&b.m, METER_LINE_MODBUS, f[i], t[i], false);
+    run(&b, 8000, 800); /* its reply, and the line quiet again */
+    assert_int_not_equal(meter_line_tx(&b.m, METER_LINE_MODBUS, rsp, sizeof rsp, &ts, NULL), 0);
+    fc03_frame(0x07, meter_now_ns(&b.m), f, t);
+    assert_true(meter_line_others(&b.m, METER_LINE_MODBUS, f, t, 3)); /* a frame's head: to 7 */
+    meter_set_supply(&b.m, false);
+    meter_set_supply(&b.m, true);
+    assert_false(meter_line_others(&b.m, METER_LINE_MODBUS, f, t, 8)); /* booting */
+    /* The M-Bus slave never says: its addressing is not one byte. */
+    assert_false(meter_line_others(&a.m, METER_LINE_MBUS, f, t, 8));
+}
+
 /* Save points come from the queue at their exact instants; a setting asks
  * for a save at once. */
 static void test_save_points(void **state)
@@ -250,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_fc03_reply_at_its_tick),
         cmocka_unit_test(test_blocks_do_not_matter),
         cmocka_unit_test(test_req_ud2_reply_at_its_tick),
+        cmocka_unit_test(test_others_heard_while_lagging),
         cmocka_unit_test(test_save_points),
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_asserts),

@@ -42,9 +42,10 @@ typedef struct {
 static metrology_sample_t zeros[800];
 
 /* bus.h's hook: the meter runs (on zero samples) up to `now_ns`. */
-static void run_to(void *ctx, bus_t *b, uint64_t now_ns)
+static void run_to(void *ctx, bus_t *b, uint64_t now_ns, const bool *lag)
 {
     (void)b;
+    (void)lag; /* one meter: always brought up */
     fix_t *f = ctx;
     uint64_t target = (now_ns + VTIME_NS_PER_TICK - 1) / VTIME_NS_PER_TICK;
     uint64_t t = meter_now_ns(&f->m) / VTIME_NS_PER_TICK;
@@ -116,7 +117,7 @@ static uint64_t reply_start(fix_t *f, uint64_t until)
         uint64_t d = bus_deadline(&f->bus);
         if (d > until)
             return VTIME_NEVER;
-        run_to(f, &f->bus, d);
+        run_to(f, &f->bus, d, NULL);
         bus_collect(&f->bus);
         if (f->bus.n_replies)
             return f->bus.replies[0].t_start_ns;

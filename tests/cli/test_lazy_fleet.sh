@@ -1,0 +1,77 @@
+#!/bin/sh
+# Lazy stepping (docs/decisions.md): in a paced run that only its lines look
+# at, each meter moves when its bus has traffic for it, when an event acts on
+# it, and otherwise in turn about once a second; frames for other slaves
+# reach a meter while its clock lags (meter_line_others), and a waveform set
+# while it lags waits for it at its second. None of that may show: the same
+# fleet, with load ramps every second, requests to several IDs on two buses
+# (the same IDs on both), a setting, a supply loss and readings every 5 s,
+# must give the same bytes paced (lazy, --stats says so) as at full speed,
+# where every meter crosses every stop together. The requests' expected
+# values are the grid's 230 V. Speaks TAP.
+set -u
+BUILD=${BUILD:-build}
+BIN=$BUILD/metersim
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+
+cat >"$tmp/fleet.json" <<'JSON'
+{ "name": "a lazy fleet", "seed": 5, "duration": "24s",
+  "grid": { "voltage": 230, "harmonics": [ { "order": 5, "percent": 3 } ], "noise": 0.02 },
+  "load": { "current": 6, "pf": 0.9 },
+  "buses": [
+    { "name": "north", "meters": [ { "name": "n{n}", "count": 6, "serial": "13070001",
+                                     "vary": { "current": [0.5, 1.5] } } ] },
+    { "name": "south", "meters": [ { "name": "s{n}", "count": 6, "serial": "13080001",
+                                     "vary": { "current": [0.5, 1.5], "pf": [0.8, 1.0] } } ] } ],
+  "timeline": [
+    { "at": "2s", "load": { "current": { "ramp": { "from": 4, "to": 16, "over": "15s" } }, "pf": 0.9 } },
+    { "at": "3s", "bus": "north", "modbus": { "request": "03 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "3500ms", "bus": "south", "modbus": { "request": "06 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "5s", "bus": "north", "modbus": { "request": "05 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "7s", "meter": "n4", "set": { "tariff": 2 } },
+    { "at": "9s", "meter": "s3", "supply": false },
+    { "at": "11s", "meter": "s3", "supply": true },
+    { "at": "13s", "bus": "north", "modbus": { "request": "01 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "13s", "bus": "south", "modbus": { "request": "01 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "17s", "bus": "south", "modbus": { "request": "03 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "21s", "bus": "north", "modbus": { "request": "04 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } },
+    { "at": "23s", "meter": "s6", "assert": { "field": "voltage.L1", "equals": 230, "tolerance": 0.5 } }
+  ] }
+JSON
+
+"$BIN" --headless --scenario "$tmp/fleet.json" --every 5s --speed max --stats >"$tmp/max" 2>"$tmp/max.err"
+st1=$?
+"$BIN" --headless --scenario "$tmp/fleet.json" --every 5s --speed 8 --stats >"$tmp/paced" 2>"$tmp/paced.err"
+st2=$?
+if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ]; then
+    ok "full speed and --speed 8: status 0 (every request answered 230 V)"
+else
+    notok "status $st1 at full speed, $st2 at --speed 8"
+    tail -n 3 "$tmp/max.err" "$tmp/paced.err" | sed 's/^/# /'
+fi
+if grep -q '"lazy":true' "$tmp/paced.err" && grep -q '"lazy":false' "$tmp/max.err"; then
+    ok "--stats: the paced run stepped lazily, the run at full speed did not"
+else
+    notok "--stats: lazy not as expected: $(grep -o '"lazy":[a-z]*' "$tmp/paced.err" "$tmp/max.err" | tr '\n' ' ')"
+fi
+lines=$(wc -l <"$tmp/max")
+xfers=$(grep -c '"modbus"' "$tmp/max")
+if [ "$lines" -gt 20 ] && cmp -s "$tmp/max" "$tmp/paced"; then
+    ok "the same log paced and at full speed ($lines lines, $xfers lines on requests)"
+else
+    notok "the logs differ ($lines lines at full speed)"
+    diff "$tmp/max" "$tmp/paced" | head -5 | sed 's/^/# /'
+fi
+# A trace looks at every meter between the lines: that run steps them together.
+"$BIN" --headless --scenario "$tmp/fleet.json" --until 3s --speed 8 --stats \
+    --trace-jsonl "$tmp/t.jsonl" >/dev/null 2>"$tmp/tr.err"
+if grep -q '"lazy":false' "$tmp/tr.err"; then
+    ok "with a trace, a paced run steps its meters together"
+else
+    notok "with a trace: $(grep -o '"lazy":[a-z]*' "$tmp/tr.err")"
+fi
+echo "1..$n"
