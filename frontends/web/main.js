@@ -1,6 +1,7 @@
 // main: puts the page together. The meter list on top; for the chosen meter
 // (#meter=ID in the address, so a link opens it) its front (front.js), its
-// live controls (controls.js) and the app's functions (app.js). The front
+// live controls (controls.js), its memory (memory.js) and the app's functions
+// (app.js). The front
 // follows the twin through the meter's event stream: "lcd" redraws the glass
 // from the core's display state, "indicators" the LED and S0 outputs,
 // "readings" the live values. The list and the physics are read again when a
@@ -40,6 +41,7 @@ async function mainRefreshList() {
     if (Main.view && m && Main.view.id === String(m.id)) {
         Main.view.app.setConnected(!!m.connected);
         Main.view.physics(); /* a scenario's timeline may have changed it */
+        Main.view.memory();
     }
     else if (m) mainOpen(m);
 }
@@ -62,6 +64,8 @@ function mainOpen(meter) {
         <h2 class="meter-title"></h2>
         <div class="controls"></div>
         <div class="live-host"></div>
+        <h2>Memory (7.1)</h2>
+        <div class="memory"></div>
         <h2>Bluetooth app</h2>
         <div class="app"></div>
       </section>`;
@@ -78,6 +82,11 @@ function mainOpen(meter) {
             mainStatus("control refused: " + e.message, "error");
             throw e;
         }));
+    const memory = memoryCreate(panel.querySelector(".memory"), {
+        fault: (fault) => Api.post(Api.meter(id, "/faults"), { fault }),
+        save: () => Api.post(Api.meter(id, "/save")),
+        state: () => Api.get(Api.meter(id)),
+    });
     const app = appCreate(panel.querySelector(".app"), meter, { changed: mainRefreshList });
     const ind = { led: false, s0: [false, false] };
     let lcdState = null;
@@ -99,6 +108,10 @@ function mainOpen(meter) {
             .then((p) => controls.adopt(p))
             .catch(() => {});
     Main.view.physics();
+    Main.view.memory = () =>
+        Api.get(Api.meter(id))
+            .then((d) => memory.show(d))
+            .catch(() => {});
     Api.get(Api.meter(id))
         .then((d) => d && d.article && front.setArticle(d.article))
         .catch(() => {});

@@ -176,6 +176,7 @@ static res_t get_device(http_t *h, struct MHD_Connection *c, int k)
     cJSON_AddBoolToObject(o, "supply", meter_supply(m));
     cJSON_AddBoolToObject(o, "running", meter_running(m));
     cJSON_AddNumberToObject(o, "error", r.error_flags);
+    cJSON_AddBoolToObject(o, "stopped", r.error_code != 0); /* 7.1: only Err XX */
     cJSON_AddNumberToObject(o, "tariff", r.tariff);
     cJSON_AddNumberToObject(o, "power_down_count", r.power_down_count);
     cJSON_AddItemToObject(o, "settings", rj_settings(&r.settings));
@@ -680,10 +681,15 @@ static res_t post_faults(http_t *h, struct MHD_Connection *c, int k, const char 
     }
     runner_sync(h->run, k);
     runner_fault(h->run, k, (meter_fault_t)which);
-    meter_t *m = runner_meter(h->run, k);
+    const meter_t *m = runner_meter(h->run, k);
+    readings_t mr;
+    meter_readings(m, &mr);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "fault", meter_fault_name((meter_fault_t)which));
-    cJSON_AddNumberToObject(r, "error", meter_error(m));
+    /* What the power-up found (7.1), as GET .../{id} and 0x401D give it; the
+     * meter boots on for METER_BOOT_NS, or stays stopped. */
+    cJSON_AddNumberToObject(r, "error", mr.error_flags);
+    cJSON_AddBoolToObject(r, "stopped", mr.error_code != 0);
     cJSON_AddBoolToObject(r, "running", meter_running(m));
     ret = http_reply_json(c, MHD_HTTP_OK, r);
 out:

@@ -70,6 +70,17 @@ function mbpoll(unit, type, reg, count) {
     }
 }
 
+// mbpoll again until the meter answers (it boots for 0.5 s after a power
+// cycle), for at most `ms`.
+async function mbpollUntil(unit, type, reg, count, ms) {
+    const t0 = Date.now();
+    for (;;) {
+        const v = mbpoll(unit, type, reg, count);
+        if (v || Date.now() - t0 > ms) return v;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
 // A4.4, as the manual prints it: label and unit, in this order.
 const A44_ENERGY = [
     "Total active energy", "T1 Total active energy", "T2 Total active energy",
@@ -376,6 +387,47 @@ async function main() {
     await ledDark(page);
     await shot(page, "sdl-menu");
     ok(top2 && id001, "meter 2's menu, walked with the buttons: 6.5 bt oFF ... 6.6.6 Id 001 SET", await lcdText(page));
+
+    // ---- memory (7.1), meter 1 back on supply: a power cycle that finds the
+    // main copy corrupt runs on (bit 6, 0x40, "Data error in the main battery
+    // storage area"); one that finds both copies corrupt stops the meter with
+    // Err XX on the glass (bit 0: "the data in the main storage area and backup
+    // area ... is wrong"). mbpoll reads the byte in the low byte of 0x401D
+    // (A3.2, active status word) after the 0.5 s boot; the stopped meter's
+    // settings went with its copies, so it answers at the manual's default
+    // Modbus ID 1 (6.6.6; docs/state.md).
+    await page.goto(`${HTTP}/#meter=${encodeURIComponent(id1)}`);
+    await page.waitForSelector('.memory [data-mem="cycle"]');
+    await page.click('.controls [data-ctl="all-on"]');
+    await page.waitForSelector('svg.front g.lcd[data-power="on"]', { timeout: 3000 }).catch(() => {});
+    const memState = async () => page.$eval(".memory .mem-state", (e) => [e.dataset.error, e.dataset.stopped, e.textContent]);
+    await page.selectOption('.memory [data-mem="fault"]', "corrupt_main");
+    await page.click('.memory [data-mem="cycle"]');
+    await page.waitForFunction(() => document.querySelector(".memory .mem-state").dataset.error === "40", null, { timeout: 3000 }).catch(() => {});
+    const [e1, stop1, text1] = await memState();
+    const bits1 = await page.$$eval(".memory .mem-bits li", (lis) => lis.map((l) => [l.dataset.bit, l.textContent]));
+    ok(e1 === "40" && stop1 === "no" && bits1.length === 1 && bits1[0][0] === "6" &&
+        bits1[0][1].includes("Data error in the main battery storage area (integer bit)"),
+        "Memory: a power cycle with the main copy corrupt shows error byte 40, bit 6 in the manual's words, running on (7.1)",
+        `${text1} ${JSON.stringify(bits1)}`);
+    const st1 = await mbpollUntil(17, "4:hex", 0x401D, 2, 3000);
+    ok(st1 && (st1[1] & 0xff) === 0x40, "Modbus: 0x401D's low byte reads 0x40 after the boot (A3.2, 7.1)", JSON.stringify(st1));
+    await page.click('.memory [data-mem="save"]');
+    const nosave = await page.waitForFunction(() => /not saved: .*--state/.test(document.querySelector(".memory .mem-msg").textContent),
+        null, { timeout: 3000 }).then(() => true, () => false);
+    ok(nosave, "Memory: Save now without --state says why (409)", await page.textContent(".memory .mem-msg"));
+    await page.selectOption('.memory [data-mem="fault"]', "corrupt_both");
+    await page.click('.memory [data-mem="cycle"]');
+    await page.waitForFunction(() => document.querySelector(".memory .mem-state").dataset.stopped === "yes", null, { timeout: 3000 }).catch(() => {});
+    const [e2, stop2, text2] = await memState();
+    const st2 = await mbpollUntil(1, "4:hex", 0x401D, 2, 3000);
+    const byte2 = st2 ? st2[1] & 0xff : -1;
+    const hex2 = byte2.toString(16).toUpperCase().padStart(2, "0");
+    const errLcd = await waitLcd(page, new RegExp(`^Err ${hex2}$`), 3000);
+    const bits2 = await page.$$eval(".memory .mem-bits li", (lis) => lis.map((l) => l.dataset.bit));
+    ok(stop2 === "yes" && (byte2 & 1) === 1 && e2 === hex2 && bits2.includes("0") && errLcd,
+        `Memory: both copies corrupt: the meter stops, the page and the glass show Err ${hex2} as 0x401D reads it, bit 0 set (7.1)`,
+        `${text2} ${JSON.stringify(bits2)} 0x401D ${JSON.stringify(st2)} glass ${await lcdText(page)}`);
 
     // ---- a twin with --http-token: without the token the page is refused
     // (401); opened as /?token=T it lists the meters and its event stream runs

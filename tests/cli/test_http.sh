@@ -124,8 +124,24 @@ expect "... held over 3 s, it opens the settings menu (6.4: SET on the LCD)" jt 
 api POST /api/meters/1/faults '{"fault":"melt"}'
 expect "faults: an unknown fault is 400 listing them" eval 'status_is 400 && jt "\"corrupt_main\" in d[\"error\"]"'
 api POST /api/meters/1/faults '{"fault":"corrupt_main"}'
-expect "faults: corrupt_main on m2 (the backup is used, 7.1)" eval 'status_is 200 && jt "d[\"fault\"]==\"corrupt_main\""'
+expect "faults: corrupt_main on m2: the power-up finds 7.1 bit 6 (0x40) and runs on the backup" eval 'status_is 200 && jt "d[\"fault\"]==\"corrupt_main\" and d[\"error\"]==0x40 and d[\"stopped\"] is False"'
 expect "... logged as a fault event" grep -q '"event":"fault","meter":"m2","fault":"corrupt_main"' "$tmp/twin.log"
+api GET /api/meters/1
+expect "... the device page gives the same byte, not stopped" jt 'd["error"]==0x40 and d["stopped"] is False'
+api POST /api/meters/1/faults '{"fault":"corrupt_both"}'
+expect "faults: corrupt_both: both copies' data errors and bit 0 (7.1 bits 6, 5, 0): the meter stops" eval 'status_is 200 && jt "(d[\"error\"] & 0x61)==0x61 and d[\"stopped\"] is True"'
+err=$("$PY" -c 'import json,sys; print("%02X" % json.load(open(sys.argv[1]))["error"])' "$tmp/body")
+i=0
+while :; do
+    api GET /api/meters/1/lcd
+    jt "d['text']=='Err $err'" >/dev/null && break
+    i=$((i + 1))
+    [ $i -gt 40 ] && break
+    sleep 0.05
+done
+expect "... its glass shows only Err $err (7.1)" jt "d['text']=='Err $err'"
+api POST /api/meters/1/faults '{"fault":"restart"}'
+expect "... a plain power cycle finds the image sound: 0, not stopped" eval 'status_is 200 && jt "d[\"error\"]==0 and d[\"stopped\"] is False"'
 
 api POST /api/meters/0/save
 expect "save without --state is 409" eval 'status_is 409 && jt "\"--state\" in d[\"error\"]"'
