@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "check.h"
 #include "http.h"
@@ -506,6 +507,19 @@ static bool record_allowed(const options_t *o)
     return !o->state;
 }
 
+/* A fleet's listeners and their clients take a descriptor each, past the
+ * usual soft limit of 1024: it goes up to the hard limit, as servers do
+ * (Redis, nginx). After --http opened: libmicrohttpd's select() takes
+ * descriptors below FD_SETSIZE only, and refuses a client above it itself. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (check_wanted(argc, argv))
@@ -621,6 +635,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     ui_t ui;
     bool have_ui = !o.headless;
     if (have_ui) {

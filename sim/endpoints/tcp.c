@@ -1,5 +1,4 @@
 /* tcp: listeners and client connections of the TCP endpoints (see tcp.h). */
-#define _GNU_SOURCE /* accept4: non-blocking, close-on-exec in one call */
 #include "tcp.h"
 
 #include <arpa/inet.h>
@@ -9,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -281,14 +281,33 @@ static void peer_name(const struct sockaddr_storage *ss, char *buf, size_t cap)
     }
 }
 
+/* A client the process had no descriptor for (loop_accept) was closed. */
+static void refuse_no_fd(tcp_server_t *srv, int err)
+{
+    srv->stats.refused++;
+    if (!srv->refusing && srv->log) {
+        struct rlimit rl = {0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        fprintf(srv->log,
+                "metersim: %s: a client refused: %s (this process may open %llu; "
+                "raise it with ulimit -n)\n",
+                srv->name, strerror(err), (unsigned long long)rl.rlim_cur);
+    }
+    srv->refusing = true;
+}
+
 static void listener_readable(loop_t *l, loop_ep_t *ep)
 {
     tcp_server_t *srv = ep->ctx;
-    (void)l;
     for (int k = 0; k < 16; k++) { /* a few per round: other endpoints get their turn */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(ep->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        bool shed;
+        int fd = loop_accept(l, ep->fd, (struct sockaddr *)&ss, &sl, &shed);
+        if (fd < 0 && shed) {
+            refuse_no_fd(srv, errno);
+            continue;
+        }
         if (fd < 0)
             return;
         char peer[64];

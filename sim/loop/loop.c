@@ -1,12 +1,14 @@
 /* loop: endpoints, ppoll and deadlines (see loop.h). */
-#define _GNU_SOURCE /* ppoll: sleeps to the nanosecond, where poll() rounds to whole ms */
+#define _GNU_SOURCE /* ppoll (sleeps to the nanosecond, where poll() rounds to whole ms), accept4 */
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vtime.h"
 
@@ -22,6 +24,7 @@ void loop_init(loop_t *l, double speed)
     memset(l, 0, sizeof *l);
     l->speed = speed;
     l->start_wall = wall_seconds();
+    l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void loop_start(loop_t *l)
@@ -34,7 +37,28 @@ void loop_free(loop_t *l)
     free(l->eps);
     free(l->pfds);
     free(l->polled);
+    if (l->spare_fd >= 0)
+        close(l->spare_fd);
     memset(l, 0, sizeof *l);
+    l->spare_fd = -1;
+}
+
+int loop_accept(loop_t *l, int lfd, struct sockaddr *sa, socklen_t *len, bool *shed)
+{
+    *shed = false;
+    int fd = accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || l->spare_fd < 0)
+        return fd;
+    int err = errno;
+    close(l->spare_fd);
+    fd = accept4(lfd, sa, len, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        *shed = true;
+    }
+    l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    errno = err;
+    return -1;
 }
 
 bool loop_add(loop_t *l, loop_ep_t *ep)

@@ -27,6 +27,7 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,7 @@ struct loop {
     uint64_t manual_ns;
     void (*before_poll)(loop_t *l, void *ctx);
     void *before_poll_ctx;
+    int spare_fd; /* held for loop_accept() to give up; -1: none */
 };
 
 /* An empty loop paced at `speed` (0: not paced). */
@@ -88,6 +90,15 @@ uint64_t loop_woke(const loop_t *l);
 
 /* The wall-clock seconds since loop_init(). */
 double loop_wall(const loop_t *l);
+
+/* accept4() on the listener `lfd`, non-blocking and close-on-exec. Out of
+ * descriptors (EMFILE, ENFILE), a pending connection would keep the
+ * listener readable and the loop spinning on it: the spare descriptor is
+ * given up for as long as it takes to accept that connection and close it,
+ * so the client sees its connection closed instead of hanging (libuv does
+ * the same), and *shed is set. Otherwise -1 with errno (EAGAIN: none
+ * pending). */
+int loop_accept(loop_t *l, int lfd, struct sockaddr *sa, socklen_t *len, bool *shed);
 
 /* One round: sleeps until an fd is ready, the earliest deadline comes, or
  * `limit_ns` (virtual; VTIME_NEVER: no limit), then dispatches. `stop` is

@@ -24,6 +24,7 @@ import atexit
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -92,9 +93,10 @@ class Twin:
                   "M-Bus over TCP": [...]}
       self.ptys  {"Modbus RTU": [/dev/pts/N, ...], "M-Bus": [...]}
     Raises RuntimeError (with its standard error) if it does not come up in
-    `timeout` s."""
+    `timeout` s. `nofile`: (soft, hard) limit of its descriptors."""
 
-    def __init__(self, scenario, args, until="300s", timeout=10.0, quiet=True, tmpdir=None):
+    def __init__(self, scenario, args, until="300s", timeout=10.0, quiet=True, tmpdir=None,
+                 nofile=None):
         self.dir = tmpdir or tempfile.mkdtemp(prefix="tcptest.")
         self.proc = None
         atexit.register(self._cleanup)  # no twin outlives its test, even one that crashed
@@ -111,7 +113,12 @@ class Twin:
         n_endpoints = sum(1 for a in args if a in ("--modbus", "--mbus"))
         self.t_spawn = time.time()
         with open(self.log_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            limit = None
+            if nofile is not None:  # (soft, hard) RLIMIT_NOFILE of the twin
+                def limit():
+                    resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         preexec_fn=limit)
         self.pid = self.proc.pid
         self.status = None
         opened = wait_for(lambda: self.proc.poll() is not None or
