@@ -214,10 +214,37 @@ static void sync_fds(http_t *h)
     }
 }
 
+/* New clients, taken by the loop's accept (MHD has no listening socket): out
+ * of descriptors, a client is closed at once rather than left queued with
+ * the listener readable (loop_accept). A few per round, as the TCP
+ * endpoints do. MHD closes a client it cannot take (its connection limit, a
+ * descriptor past FD_SETSIZE). */
+static void take_clients(http_t *h)
+{
+    for (int k = 0; k < 16; k++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        bool shed;
+        int fd = loop_accept(h->loop, h->listen_fd, (struct sockaddr *)&ss, &sl, &shed);
+        if (fd < 0 && shed) {
+            if (!h->shedding)
+                fprintf(stderr, "metersim: http: a client refused: %s (raise ulimit -n)\n",
+                        strerror(errno));
+            h->shedding = true;
+            continue;
+        }
+        if (fd < 0)
+            return;
+        h->shedding = false;
+        MHD_add_connection(h->d, fd, (const struct sockaddr *)&ss, sl);
+    }
+}
+
 /* MHD's round: everything ready (it selects itself, with no wait), then
  * the loop's view of its descriptors and its deadline. */
 static void mhd_round(http_t *h)
 {
+    take_clients(h);
     MHD_run(h->d);
     h->ran_wake = h->loop->wakeups;
     sync_fds(h);
@@ -284,7 +311,14 @@ static bool attach(void *ctx, runner_t *r, loop_t *l)
     h->loop = l;
     h->timer =
         (loop_ep_t){.fd = -1, .deadline_ns = VTIME_NEVER, .on_due = mhd_due, .ctx = h, .slot = -1};
-    if (!loop_add(l, &h->timer)) {
+    h->listener = (loop_ep_t){.fd = h->listen_fd,
+                              .want_read = true,
+                              .deadline_ns = VTIME_NEVER,
+                              .on_readable = mhd_io,
+                              .ctx = h,
+                              .slot = -1};
+    if (!loop_add(l, &h->timer) || !loop_add(l, &h->listener)) {
+        loop_remove(l, &h->timer);
         fprintf(stderr, "metersim: --http: cannot join the event loop\n");
         h->run = NULL;
         return false;
@@ -328,6 +362,7 @@ static void detach(void *ctx, runner_t *r)
     for (int fd = 0; fd <= h->max_fd; fd++)
         loop_remove(h->loop, &h->fds[fd]);
     loop_remove(h->loop, &h->timer);
+    loop_remove(h->loop, &h->listener);
     h->run = NULL;
     h->loop = NULL;
     h->n_rel = 0;
@@ -459,8 +494,9 @@ http_t *http_open(const http_opts_t *o, char *err, size_t errlen)
     for (int i = 0; i < FD_SETSIZE; i++)
         h->fds[i].slot = -1;
     h->max_fd = -1;
+    h->listen_fd = fd;
     h->d = MHD_start_daemon(
-        MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, h,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)HTTP_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
@@ -480,7 +516,8 @@ void http_close(http_t *h)
         return;
     if (h->run)
         detach(h, h->run);
-    MHD_stop_daemon(h->d); /* closes the listening socket too */
+    MHD_stop_daemon(h->d);
+    close(h->listen_fd);
     free(h->fds);
     free(h);
 }

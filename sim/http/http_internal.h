@@ -69,6 +69,9 @@ struct http {
     runner_service_t hook;
     runner_t *run; /* while attached */
     loop_t *loop;
+    int listen_fd;        /* ours: MHD gets its clients from take_clients() */
+    loop_ep_t listener;   /* listen_fd in the loop */
+    bool shedding;        /* out of descriptors: a burst of refusals is logged once */
     loop_ep_t timer;      /* MHD's timeout and the buttons' releases (fd -1) */
     loop_ep_t *fds;       /* [FD_SETSIZE]: an endpoint per descriptor MHD watches */
     int max_fd;           /* the highest registered, -1: none */

@@ -5,15 +5,19 @@ on it, nor leave the client hanging: the client is accepted and closed at
 once, the refusal is logged with the limit, and the clients it already has
 are still served. Then, with a soft limit below the hard one, the twin
 raises its own soft limit (as servers do): 64 clients (TCP_MAX_CLIENTS), more
-than a soft limit of 32 allows, are all served.
+than a soft limit of 32 allows, are all served. Last, the same flood on the
+web service (--http): no spin, logged, and it answers afterwards.
 
 Expected values: U L1 = 230 V from the scenario (3 x 230 V, 10 A, PF 1);
 0x4003 is the Modbus ID (1, A3.3). Prints TAP; exit status 0 when all passed.
 """
+import json
 import os
+import re
 import socket
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcptest import SCENARIO_10A, Closed, MbapClient, Tap, Twin, f32, python_check, wait_for  # noqa: E402
@@ -105,5 +109,34 @@ for c in many:
 tap.check(ok == 64, f"64 clients at once, more than {SOFT} descriptors, are all served ({ok})")
 for c in many:
     c.close()
+twin.stop()
+
+# The web service (--http) out of descriptors: the same, for its clients.
+twin = Twin(SCENARIO_10A, ["--fast", "--modbus", "tcp:0", "--http", "127.0.0.1:0"],
+            nofile=(LIMIT, LIMIT))
+hport = int(re.search(r"http: serving on port (\d+)", twin.stderr()).group(1))
+socks = [socket.create_connection(("127.0.0.1", hport)) for _ in range(CLIENTS)]
+time.sleep(0.5)
+t0 = cpu_s(twin.pid)
+time.sleep(2.0)
+busy = cpu_s(twin.pid) - t0
+tap.check(busy < 0.5, f"--http: {CLIENTS} clients past the limit, the twin does not spin "
+          f"({busy:.2f} s of CPU in 2 s)")
+tap.check("http: a client refused: Too many open files" in twin.stderr(),
+          "--http: the refusal is logged with its reason", twin.stderr()[-400:])
+for so in socks:
+    so.close()
+
+
+def meters():
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{hport}/api/meters", timeout=2) as r:
+            return json.load(r)["meters"]
+    except OSError:
+        return None
+
+
+got = wait_for(meters, 5.0)
+tap.check(got and got[0]["modbus_id"] == 1, "--http: afterwards GET /api/meters answers", got)
 twin.stop()
 sys.exit(tap.done())
