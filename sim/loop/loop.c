@@ -1,6 +1,5 @@
 /* loop: endpoints, ppoll and deadlines (see loop.h). */
-#define _GNU_SOURCE /* ppoll (sleeps to the nanosecond, where poll() rounds to whole ms), accept4  \
-                     */
+#define _GNU_SOURCE /* ppoll (to the nanosecond; poll() rounds to whole ms), accept4 */
 #include "loop.h"
 
 #include <errno.h>
