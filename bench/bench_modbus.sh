@@ -11,7 +11,9 @@
 # (8 + 9 bytes x 11 bits) + its turnaround (10 ms). See docs/interop.md.
 # Every reply is checked (U L1 = 230 V within 0.5 V: every server serves
 # 3 x 230 V); a run that fails or reads a wrong value prints no figure
-# ("failed: why") and the script exits non-zero.
+# ("failed: why") and the script exits non-zero. Each figure is the best of
+# BENCH_MODBUS_ROUNDS (3) rounds of the servers in turn, BENCH_MODBUS_SECONDS
+# (4) or BENCH_MODBUS_REQUESTS (20000) each.
 set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/metersim
@@ -19,6 +21,7 @@ PY=/usr/bin/python3
 OUT=$BUILD/bench/modbus
 SECS=${BENCH_MODBUS_SECONDS:-4}
 MAXREQ=${BENCH_MODBUS_REQUESTS:-20000}
+ROUNDS=${BENCH_MODBUS_ROUNDS:-3}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
 pids=""
@@ -58,7 +61,6 @@ stop() {
 echo '{"meter": {"turnaround": "10ms"}, "load": {"current": 10, "pf": 1}}' >"$tmp/sc.json"
 
 oneline() { awk 'NR > 1 { printf "; " } { printf "%s", $0 }' "$1" | cut -c1-300; }
-results=""
 status=0
 # client PORT SECONDS MAX [PARITY]: the client's line in $line, or "failed: why"
 client() {
@@ -69,10 +71,19 @@ client() {
         status=1
     fi
 }
-run() { # LABEL PORT [PARITY]: the client against the server on PORT
-    client "$2" "$SECS" "$MAXREQ" "${3:-N}"
-    results="$results$1|$line
-"
+rps_of() { printf '%s' "$1" | sed -n 's/.* rps \([0-9]*\).*/\1/p'; }
+# run KEY LABEL PORT [PARITY]: the client against the server on PORT; the
+# round's line goes to $tmp/best.KEY when it is the best (most requests per
+# second) of the rounds so far; a failed round's line always does, and stays.
+run() {
+    client "$3" "$SECS" "$MAXREQ" "${4:-N}"
+    old=$(cat "$tmp/best.$1" 2>/dev/null)
+    case $old in *"|failed"*) return ;; esac
+    case $line in failed*) ;; *)
+        [ -n "$old" ] && [ "$(rps_of "$line")" -le "$(rps_of "${old#*|}")" ] && return
+        ;;
+    esac
+    echo "$2|$line" >"$tmp/best.$1"
 }
 socat_pair() { # makes $tmp/a (client side) and $tmp/b (server side)
     rm -f "$tmp/a" "$tmp/b"
@@ -80,30 +91,43 @@ socat_pair() { # makes $tmp/a (client side) and $tmp/b (server side)
     wait_for "$tmp/a" && wait_for "$tmp/b"
 }
 
-# --- socat pty pair -----------------------------------------------------
-socat_pair
-start "$BIN" --headless --fast --modbus "$tmp/b" --scenario "$tmp/sc.json" --quiet
-run "socat  twin (--fast)" "$tmp/a"
-stop
-socat_pair
-start "$OUT/server_libmodbus" "$tmp/b" 9600
-run "socat  libmodbus server" "$tmp/a"
-stop
-socat_pair
-start $PY bench/modbus/server_pymodbus.py "$tmp/b" 9600
-run "socat  pymodbus server" "$tmp/a"
-stop
-# --- the server's own pty -------------------------------------------------
-start "$BIN" --headless --fast --modbus "pty:$tmp/twin" --scenario "$tmp/sc.json" --quiet
-wait_for "$tmp/twin"
-run "own    twin (--fast)" "$tmp/twin"
-stop
-start "$OUT/floor" "$tmp/floor"
-wait_for "$tmp/floor"
-run "own    floor (canned reply)" "$tmp/floor"
-stop
+# The servers in turn, ROUNDS times, each figure the best of its rounds: a
+# round trip is mostly the kernel waking the other process, and on a shared
+# VM that moves by x4 with the neighbours' load; rounds in turn give every
+# server the same conditions to be best in.
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    # --- socat pty pair -------------------------------------------------
+    socat_pair
+    start "$BIN" --headless --fast --modbus "$tmp/b" --scenario "$tmp/sc.json" --quiet
+    run 1 "socat  twin (--fast)" "$tmp/a"
+    stop
+    socat_pair
+    start "$OUT/server_libmodbus" "$tmp/b" 9600
+    run 2 "socat  libmodbus server" "$tmp/a"
+    stop
+    socat_pair
+    start $PY bench/modbus/server_pymodbus.py "$tmp/b" 9600
+    run 3 "socat  pymodbus server" "$tmp/a"
+    stop
+    # --- the server's own pty ---------------------------------------------
+    start "$BIN" --headless --fast --modbus "pty:$tmp/twin" --scenario "$tmp/sc.json" --quiet
+    wait_for "$tmp/twin"
+    run 4 "own    twin (--fast)" "$tmp/twin"
+    stop
+    rm -f "$tmp/twin"
+    start "$OUT/floor" "$tmp/floor"
+    wait_for "$tmp/floor"
+    run 5 "own    floor (canned reply)" "$tmp/floor"
+    stop
+    rm -f "$tmp/floor"
+done
+results=$(cat "$tmp/best.1" "$tmp/best.2" "$tmp/best.3" "$tmp/best.4" "$tmp/best.5")
+results="$results
+"
 
-printf '%-28s %9s %9s %9s %7s  %s\n' "topology / server" "req/s" "p50 us" "p99 us" "errors" \
+printf '%-28s %9s %9s %9s %7s  %s\n' "topology / server (best of $ROUNDS)" "req/s" "p50 us" "p99 us" "errors" \
     "check: U L1 read (230 V +- 0.5)"
 printf '%s' "$results" | while IFS='|' read -r label line; do
     # shellcheck disable=SC2086
