@@ -109,14 +109,17 @@ static uint64_t next_stop(const run_t *r)
                 : (change + VTIME_SAMPLE_RATE - 1) / VTIME_SAMPLE_RATE * VTIME_SAMPLE_RATE;
         uint64_t cap = second + (QUIET_MAX_S - 1) * (uint64_t)VTIME_SAMPLE_RATE;
         stop_at = at < second ? second : at > cap ? cap : at;
-        if (r->o->every) {
-            uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
-            if (e < stop_at)
-                stop_at = e;
-        }
     }
     if (second < stop_at && !quiet)
         stop_at = second;
+    /* The log's readings (--every) fall on stops at any pace: a divisor of a
+     * second is not on the seconds, and a stop grid shifted by an event (or,
+     * paced, by a wake) missed most of its multiples. */
+    if (r->o->every) {
+        uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
+        if (e < stop_at)
+            stop_at = e;
+    }
     if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
         stop_at = sc->events[r->next_event].at_tick;
     for (int b = 0; b < sc->n_buses; b++)
