@@ -190,6 +190,14 @@ void run_gather(run_t *r)
 static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns, sync_t which, const bool *lag)
 {
     uint64_t target = ceil_tick(now_ns), cap = next_stop(r);
+    /* Nor past an event not yet applied: between a step's end and the
+     * events at its tick (run_advance_to's replies and ports), next_stop()
+     * says a tick on, and a meter whose frame's t3.5 fell in that tick
+     * ended it before the request sent at the event came to join it (the
+     * request was answered paced, lost at full speed). */
+    const scenario_t *sc = r->sc;
+    if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < cap)
+        cap = sc->events[r->next_event].at_tick;
     if (target > cap)
         target = cap;
     for (int i = 0; i < b->n; i++) {

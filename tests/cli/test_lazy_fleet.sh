@@ -102,4 +102,31 @@ else
     notok "--every 250ms: the logs differ ($(grep -c '"meter":"a","f"' "$tmp/e.paced") readings of a paced)"
     diff "$tmp/e.max" "$tmp/e.paced" | head -3 | cut -c1-100 | sed 's/^/# /'
 fi
+# A request that starts within t3.5 of the last frame's end joins it
+# (Serial Line 2.5.1.1), at any pace. At 9600 8E1 a character is 1.146 ms
+# and t3.5 4.01 ms: the 8N1 frame at 1958 ms (parity errors at the meters'
+# 8E1) begins 2.8 ms after the request to 9 ends, and its last character
+# ends 3.97 ms before the next request to 9 at 1970 ms: the three are one
+# damaged frame, and nothing answers. Paced, the replies and ports at the
+# step to 1970 ms moved meter 9 a tick past the event before its request
+# went out: its t3.5 ran out, and it answered (and wrote the LCD cycle).
+cat >"$tmp/t35.json" <<'JSON'
+{ "name": "within t3.5", "duration": "3s", "load": { "current": 5 },
+  "meters": [ { "name": "a", "serial": "13070001", "settings": { "modbus_id": 8 } },
+              { "name": "b", "serial": "13070002", "settings": { "modbus_id": 9 } } ],
+  "timeline": [
+    { "at": "1946ms", "modbus": { "request": "09 03 60 00 00 04", "expect_none": true } },
+    { "at": "1958ms", "modbus": { "request": "02 06 40 10 00 03", "parity": "none", "expect_none": true } },
+    { "at": "1970ms", "modbus": { "request": "09 06 40 10 00 03", "expect_none": true } } ] }
+JSON
+"$BIN" --headless --scenario "$tmp/t35.json" --every 3s --speed max >"$tmp/t.max" 2>/dev/null
+st1=$?
+"$BIN" --headless --scenario "$tmp/t35.json" --every 3s --speed 20 >"$tmp/t.paced" 2>/dev/null
+st2=$?
+if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/t.max" "$tmp/t.paced"; then
+    ok "a request within t3.5 of a frame joins it, paced as at full speed: no reply"
+else
+    notok "a request within t3.5: status $st1 at full speed, $st2 paced"
+    grep 'timeline\[2\]' "$tmp/t.paced" | cut -c1-160 | sed 's/^/# /'
+fi
 echo "1..$n"
