@@ -129,4 +129,30 @@ else
     notok "a request within t3.5: status $st1 at full speed, $st2 paced"
     grep 'timeline\[2\]' "$tmp/t.paced" | cut -c1-160 | sed 's/^/# /'
 fi
+# A reply due just past a second: the request to b at 8981 ms ends at
+# 8990.17 ms (8 characters of 1.146 ms at 9600 8E1) and b answers 10 ms
+# later, at 9000.17 ms. The load steps from 1 A to 60 A at 9 s. a and b
+# draw the same load, and a is asked nothing: the two must register the
+# same energy, to the last digit, paced as at full speed. Paced, the ports
+# at the step to 9 s brought b up to the wall clock before that second's
+# waveforms and readings: b met its 60 A late (0.1 Wh less by 12 s) and the
+# reading at 9 s was taken late.
+cat >"$tmp/late.json" <<'JSON'
+{ "name": "a reply due just past a second", "duration": "12s",
+  "load": { "current": { "steps": [["0s", 1], ["9s", 60]] }, "pf": 1 },
+  "meters": [ { "name": "a", "serial": "13070001", "turnaround": "10ms", "settings": { "modbus_id": 1 } },
+              { "name": "b", "serial": "13070002", "turnaround": "10ms", "settings": { "modbus_id": 2 } } ],
+  "timeline": [
+    { "at": "8981ms", "modbus": { "request": "02 03 50 02 00 02", "expect_floats": [230], "tolerance": 0.5 } } ] }
+JSON
+"$BIN" --headless --scenario "$tmp/late.json" --speed max >"$tmp/l.max" 2>/dev/null
+"$BIN" --headless --scenario "$tmp/late.json" --speed 20 >"$tmp/l.paced" 2>/dev/null
+same_ab() { [ "$(grep -E '"t":(9|10|11|12),' "$1" | sed 's/"meter":"[ab]"//' | uniq | wc -l)" -eq 4 ]; }
+if same_ab "$tmp/l.max" && same_ab "$tmp/l.paced" && cmp -s "$tmp/l.max" "$tmp/l.paced"; then
+    ok "a reply due just past a second: a and b read the same from 9 s on, paced as at full speed"
+else
+    notok "a reply due just past a second: a and b differ, or paced and full speed do"
+    diff "$tmp/l.max" "$tmp/l.paced" | grep -o '"t":[0-9]*,"meter":"[ab]".*"E_total_kWh":[0-9.]*' |
+        sed 's/"f".*"E_total/ E_total/; s/^/# /' | head -4
+fi
 echo "1..$n"
