@@ -116,6 +116,11 @@ uint64_t bus_deadline(const bus_t *b)
     return b->next_due;
 }
 
+void bus_refresh(bus_t *b)
+{
+    update_due(b);
+}
+
 void bus_collect(bus_t *b)
 {
     for (int k = 0; k < b->n_meters; k++) {

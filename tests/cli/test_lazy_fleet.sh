@@ -155,4 +155,27 @@ else
     diff "$tmp/l.max" "$tmp/l.paced" | grep -o '"t":[0-9]*,"meter":"[ab]".*"E_total_kWh":[0-9.]*' |
         sed 's/"f".*"E_total/ E_total/; s/^/# /' | head -4
 fi
+# An ID set while a frame to it ends: the request to 5 ends at 2009.17 ms,
+# and its end is known at t3.5 later (2013.18 ms at 9600 8E1); b takes ID 5
+# at 2010 ms, so b answers with its serial (0x4000, BCD: 13070002). Paced,
+# b lagged with the frame taken for another's, the line's due time stayed
+# "never" after the setting, and b answered long after the master gave up.
+cat >"$tmp/id.json" <<'JSON'
+{ "name": "an ID set while a frame to it ends", "duration": "4s", "load": { "current": 5 },
+  "meters": [ { "name": "a", "serial": "13070001", "turnaround": "10ms", "settings": { "modbus_id": 1 } },
+              { "name": "b", "serial": "13070002", "turnaround": "10ms", "settings": { "modbus_id": 2 } } ],
+  "timeline": [
+    { "at": "2000ms", "modbus": { "request": "05 03 40 00 00 02", "expect": "05 03 04 13 07 00 02" } },
+    { "at": "2010ms", "meter": "b", "set": { "modbus_id": 5 } } ] }
+JSON
+"$BIN" --headless --scenario "$tmp/id.json" --speed max >"$tmp/i.max" 2>/dev/null
+st1=$?
+"$BIN" --headless --scenario "$tmp/id.json" --speed 20 >"$tmp/i.paced" 2>/dev/null
+st2=$?
+if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/i.max" "$tmp/i.paced"; then
+    ok "an ID set within t3.5 of a frame to it: the meter answers, paced as at full speed"
+else
+    notok "an ID set within t3.5 of a frame to it: status $st1 at full speed, $st2 paced"
+    grep '"modbus"' "$tmp/i.paced" | cut -c1-160 | sed 's/^/# /'
+fi
 echo "1..$n"
