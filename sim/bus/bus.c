@@ -9,8 +9,12 @@ static void update_due(bus_t *b)
 {
     uint64_t t = VTIME_NEVER;
     for (int k = 0; k < b->n_meters; k++) {
-        uint64_t d = b->lag ? meter_line_wants(b->meters[k], b->line)
-                            : meter_line_deadline(b->meters[k], b->line);
+        /* A meter stepped with the others: its own next instant, and a
+         * reply that waits for the host (meter_line_wants). */
+        uint64_t w = meter_line_wants(b->meters[k], b->line);
+        uint64_t d = b->lag ? w : meter_line_deadline(b->meters[k], b->line);
+        if (w < d)
+            d = w;
         if (d < t)
             t = d;
     }

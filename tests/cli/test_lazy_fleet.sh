@@ -178,4 +178,39 @@ else
     notok "an ID set within t3.5 of a frame to it: status $st1 at full speed, $st2 paced"
     grep '"modbus"' "$tmp/i.paced" | cut -c1-160 | sed 's/^/# /'
 fi
+# Bytes heard in a turnaround: b's reply to the first request is due at
+# 2019.17 ms (its end at 2009.17 ms, 10 ms turnaround); a request at 19200
+# (2015 to 2019.58 ms) reaches b, busy with its reply, meanwhile. The reply
+# still leaves at 2019.17 ms, and the master, at 19200, hears it garbled
+# (0.42 ms before its own request ends). The bytes had moved b's line clock
+# past its reply's start: the reply had no due time, and went out only with
+# the next request's reply, 90 ms late; at full speed another meter's t3.5
+# picked it up in time, so two meters were right at full speed and wrong
+# paced, one meter wrong at both.
+for nm in 2 1; do
+    if [ "$nm" -eq 2 ]; then
+        a='{ "name": "a", "serial": "13070001", "turnaround": "10ms", "settings": { "modbus_id": 1 } },'
+    else
+        a=''
+    fi
+    cat >"$tmp/turn.json" <<JSON
+{ "name": "bytes in a turnaround", "duration": "3s", "load": { "current": 5 },
+  "meters": [ $a
+              { "name": "b", "serial": "13070002", "turnaround": "10ms", "settings": { "modbus_id": 2 } } ],
+  "timeline": [
+    { "at": "2000ms", "modbus": { "request": "02 03 40 00 00 02" } },
+    { "at": "2015ms", "modbus": { "request": "01 03 40 00 00 02", "baud": 19200, "expect_garbled": true } },
+    { "at": "2100ms", "modbus": { "request": "02 03 40 00 00 02", "expect": "02 03 04 13 07 00 02" } } ] }
+JSON
+    "$BIN" --headless --scenario "$tmp/turn.json" --speed max >"$tmp/u.max" 2>/dev/null
+    st1=$?
+    "$BIN" --headless --scenario "$tmp/turn.json" --speed 20 >"$tmp/u.paced" 2>/dev/null
+    st2=$?
+    if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/u.max" "$tmp/u.paced"; then
+        ok "$nm meter(s): a reply leaves on time though bytes came in its turnaround, paced as at full speed"
+    else
+        notok "$nm meter(s): bytes in a turnaround: status $st1 at full speed, $st2 paced"
+        grep '"modbus"' "$tmp/u.paced" | cut -c60-190 | sed 's/^/# /'
+    fi
+done
 echo "1..$n"
