@@ -412,7 +412,12 @@ static uint64_t ops_wants(const void *self)
     const modbus_t *mb = self;
     if (only_others(mb) && mb->rx_len > 0 && mb->rx[0] != 0 && mb->rx[0] != mb->line.id)
         return VTIME_NEVER; /* the end of another's frame: counted whenever */
-    return modbus_deadline(mb);
+    /* A reply waits for the host from its start on, even once the line's
+     * clock has passed it (bytes heard in the turnaround move the clock, and
+     * the line then has nothing due of its own): else it went onto the bus
+     * only with the next frame's, a request or more late. */
+    uint64_t d = modbus_deadline(mb);
+    return mb->tx_pending && mb->tx_start_ns < d ? mb->tx_start_ns : d;
 }
 
 static bool ops_others(const void *self, const uint8_t *bytes, const uint64_t *t_end, size_t n)

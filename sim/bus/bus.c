@@ -9,8 +9,12 @@ static void update_due(bus_t *b)
 {
     uint64_t t = VTIME_NEVER;
     for (int k = 0; k < b->n_meters; k++) {
-        uint64_t d = b->lag ? meter_line_wants(b->meters[k], b->line)
-                            : meter_line_deadline(b->meters[k], b->line);
+        /* A meter stepped with the others: its own next instant, and a
+         * reply that waits for the host (meter_line_wants). */
+        uint64_t w = meter_line_wants(b->meters[k], b->line);
+        uint64_t d = b->lag ? w : meter_line_deadline(b->meters[k], b->line);
+        if (w < d)
+            d = w;
         if (d < t)
             t = d;
     }
@@ -116,6 +120,17 @@ uint64_t bus_deadline(const bus_t *b)
     return b->next_due;
 }
 
+void bus_refresh(bus_t *b)
+{
+    update_due(b);
+}
+
+/* Whether reply a starts after b (the meter's place breaks a tie). */
+static bool later(const bus_reply_t *a, const bus_reply_t *b)
+{
+    return a->t_start_ns != b->t_start_ns ? a->t_start_ns > b->t_start_ns : a->meter > b->meter;
+}
+
 void bus_collect(bus_t *b)
 {
     for (int k = 0; k < b->n_meters; k++) {
@@ -125,19 +140,32 @@ void bus_collect(bus_t *b)
             meter_line_tx(b->meters[k], b->line, rep.bytes, sizeof rep.bytes, &rep.t_start_ns, &s);
         if (rep.len == 0)
             continue;
-        if (b->n_replies == BUS_MAX_REPLIES) {
-            b->replies_dropped++;
-            continue;
-        }
         rep.bps = s.bps;
         rep.parity = bus_parity_of_code(s.parity);
         rep.meter = k;
-        b->replies[b->n_replies++] = rep;
-        trace_frame(b->trace, b->trace_bus, b->line, TRACE_TO_MASTER, trace_index(b, k), rep.bytes,
-                    rep.len, rep.t_start_ns, rep.bps, rep.parity, NULL);
+        /* Every reply is on the wire, kept or not. */
         uint64_t end = rep.t_start_ns + rep.len * line_char_ns(rep.bps, rep.parity);
         if (end > b->busy_until_ns)
             b->busy_until_ns = end;
+        int at = b->n_replies;
+        if (at == BUS_MAX_REPLIES) {
+            /* More than the line keeps apart: the earliest are kept,
+             * whatever order they were collected in (at full speed at the
+             * stops, meter by meter; paced as each falls due), so that the
+             * master hears the same garbage at any pace. */
+            b->replies_dropped++;
+            at = 0;
+            for (int i = 1; i < b->n_replies; i++)
+                if (later(&b->replies[i], &b->replies[at]))
+                    at = i;
+            if (!later(&b->replies[at], &rep))
+                continue;
+        } else {
+            b->n_replies++;
+        }
+        b->replies[at] = rep;
+        trace_frame(b->trace, b->trace_bus, b->line, TRACE_TO_MASTER, trace_index(b, k), rep.bytes,
+                    rep.len, rep.t_start_ns, rep.bps, rep.parity, NULL);
     }
     update_due(b);
 }

@@ -100,6 +100,11 @@ void bus_overrun(bus_t *b, uint64_t t_end_ns);
 /* The earliest instant a meter's line machine has work (its reply becomes
  * due): the host runs the meters to it, then collects. */
 uint64_t bus_deadline(const bus_t *b);
+/* The meters' line work changed outside the line (a setting from the
+ * scenario, a button, a restart): bus_deadline() anew. A meter that lags
+ * with another slave's frame wants nothing of the host (`lag`), until its
+ * ID becomes that frame's address before its t3.5 runs out. */
+void bus_refresh(bus_t *b);
 
 /* Collects the replies the meters have ready (after meter_exec() has covered
  * their time). */

@@ -487,6 +487,14 @@ void run_apply(run_t *r, const scenario_event_t *ev)
     }
     if (ev->kind == SCENARIO_EV_GRID || ev->kind == SCENARIO_EV_LOAD)
         run_set_waves(r);
+    /* What the meters want of their lines may have changed: a new Modbus
+     * ID makes the frame a lagging meter took for another's its own, due
+     * at its t3.5 (answered at full speed, never paced when the line's due
+     * time stayed "never"). */
+    for (int b = 0; b < r->sc->n_buses; b++)
+        if (ev->meter < 0 || r->sc->meters[ev->meter].bus == b)
+            for (int l = 0; l < METER_LINES; l++)
+                bus_refresh(&r->buses[b].line[l]);
 }
 
 static void show_progress(const run_t *r, uint64_t end)

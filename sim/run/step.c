@@ -109,14 +109,17 @@ static uint64_t next_stop(const run_t *r)
                 : (change + VTIME_SAMPLE_RATE - 1) / VTIME_SAMPLE_RATE * VTIME_SAMPLE_RATE;
         uint64_t cap = second + (QUIET_MAX_S - 1) * (uint64_t)VTIME_SAMPLE_RATE;
         stop_at = at < second ? second : at > cap ? cap : at;
-        if (r->o->every) {
-            uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
-            if (e < stop_at)
-                stop_at = e;
-        }
     }
     if (second < stop_at && !quiet)
         stop_at = second;
+    /* The log's readings (--every) fall on stops at any pace: a divisor of a
+     * second is not on the seconds, and a stop grid shifted by an event (or,
+     * paced, by a wake) missed most of its multiples. */
+    if (r->o->every) {
+        uint64_t e = (r->tick / r->o->every + 1) * r->o->every;
+        if (e < stop_at)
+            stop_at = e;
+    }
     if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < stop_at)
         stop_at = sc->events[r->next_event].at_tick;
     for (int b = 0; b < sc->n_buses; b++)
@@ -187,6 +190,14 @@ void run_gather(run_t *r)
 static void sync_bus(run_t *r, run_bus_t *b, uint64_t now_ns, sync_t which, const bool *lag)
 {
     uint64_t target = ceil_tick(now_ns), cap = next_stop(r);
+    /* Nor past an event not yet applied: between a step's end and the
+     * events at its tick (run_advance_to's replies and ports), next_stop()
+     * says a tick on, and a meter whose frame's t3.5 fell in that tick
+     * ended it before the request sent at the event came to join it (the
+     * request was answered paced, lost at full speed). */
+    const scenario_t *sc = r->sc;
+    if (r->next_event < sc->n_events && sc->events[r->next_event].at_tick < cap)
+        cap = sc->events[r->next_event].at_tick;
     if (target > cap)
         target = cap;
     for (int i = 0; i < b->n; i++) {
@@ -252,7 +263,6 @@ void run_advance_to(run_t *r, uint64_t target)
         trace_time(r->trace, now_ns(r));
         run_check_xfers(r, false);
         run_mirror(r); /* before anything the meters did can be seen */
-        run_serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
         if (r->tick % VTIME_SAMPLE_RATE == 0)
             run_set_waves(r);
         if (r->o->every && r->tick % r->o->every == 0) {
@@ -263,6 +273,11 @@ void run_advance_to(run_t *r, uint64_t target)
             if (r->paced)
                 fflush(r->o->log);
         }
+        /* Last: paced, the ports' replies bring a bus up to the wall clock,
+         * past this tick, whose second (its waveforms) and readings are
+         * then behind its meters (a reading taken 12 ms late, a new load
+         * met 12 ms late). */
+        run_serve(r, r->paced ? loop_now(&r->loop) : now_ns(r));
     }
 }
 
