@@ -33,10 +33,11 @@ start_http() {
     "$BIN" --headless --scenario "$tmp/scenario.json" --until 300s --http "127.0.0.1:$HPORT" \
         "$@" >"$tmp/twin.log" 2>"$tmp/twin.err" &
     twin_pid=$!
+    # 10 s for each wait: under the sanitizers, on a loaded machine
     i=0
-    until curl -s -o /dev/null "$URL/api/meters" 2>/dev/null; do
+    until curl -s -m 2 -o /dev/null "$URL/api/meters" 2>/dev/null; do
         i=$((i + 1))
-        if [ $i -gt 250 ] || ! kill -0 "$twin_pid" 2>/dev/null; then
+        if [ $i -gt 500 ] || ! kill -0 "$twin_pid" 2>/dev/null; then
             echo "# the twin did not serve HTTP: $(cat "$tmp/twin.err")"
             return 1
         fi
@@ -45,7 +46,10 @@ start_http() {
     i=0
     while ! grep -q '"t":2[,}]' "$tmp/twin.log" 2>/dev/null; do
         i=$((i + 1))
-        [ $i -gt 250 ] && return 1
+        if [ $i -gt 500 ] || ! kill -0 "$twin_pid" 2>/dev/null; then
+            echo "# the twin logged no second 2 in 10 s: $(tail -c 300 "$tmp/twin.log"); $(cat "$tmp/twin.err")"
+            return 1
+        fi
         sleep 0.02
     done
     return 0

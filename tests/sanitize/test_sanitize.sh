@@ -50,7 +50,8 @@ sub() { # name, command...
         return
     fi
     echo "not ok $n - sanitize: $name ($p passed, $f failed, status $status, $found sanitizer reports)"
-    grep -E "^not ok" "$log" | head -n 5 | cut -c1-600 | sed "s/^/#   /"
+    # the failures with the diagnostics that follow them
+    grep -E -A4 "^not ok" "$log" | grep -E "^(not ok|#)" | head -n 15 | cut -c1-600 | sed "s/^/#   /"
     for r in "$reports"/*; do
         [ -f "$r" ] || continue
         echo "# --- $r"
