@@ -80,4 +80,14 @@ jt() {
         return 1
     }
 }
+# poll PATH EXPR: GET PATH until jt EXPR holds, every 0.1 s for 6 s at most
+# (the twin runs in real time); the last reply stays in $tmp/body.
+poll() {
+    i=0
+    until api GET "$1" && jt "$2" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt 60 ] && return 1
+        sleep 0.1
+    done
+}
 status_is() { [ "$code" = "$1" ] || { echo "status $code, expected $1"; return 1; }; }

@@ -111,14 +111,7 @@ api POST /api/meters/0/buttons '{"button":"left","ms":0}'
 expect "buttons: 0 ms is 422" eval 'status_is 422 && jt "\"ms\" in d[\"error\"]"'
 api POST /api/meters/0/buttons '{"button":"middle","action":"hold"}'
 expect "buttons: hold middle (3.5 s by default)" eval 'status_is 200 && jt "d[\"release_ns\"]-d[\"t_ns\"]==3500000000"'
-i=0
-while :; do
-    api GET /api/meters/0/lcd
-    jt 'd["display"]["menu"]' >/dev/null 2>&1 && break
-    i=$((i + 1))
-    [ $i -gt 60 ] && break
-    sleep 0.1
-done
+poll /api/meters/0/lcd 'd["display"]["menu"]'
 expect "... held over 3 s, it opens the settings menu (6.4: SET on the LCD)" jt 'd["display"]["menu"] and "SET" in d["display"]["icons"]'
 
 api POST /api/meters/1/faults '{"fault":"melt"}'
@@ -131,14 +124,7 @@ expect "... the device page gives the same byte, not stopped" jt 'd["error"]==0x
 api POST /api/meters/1/faults '{"fault":"corrupt_both"}'
 expect "faults: corrupt_both: both copies' data errors and bit 0 (7.1 bits 6, 5, 0): the meter stops" eval 'status_is 200 && jt "(d[\"error\"] & 0x61)==0x61 and d[\"stopped\"] is True"'
 err=$("$PY" -c 'import json,sys; print("%02X" % json.load(open(sys.argv[1]))["error"])' "$tmp/body")
-i=0
-while :; do
-    api GET /api/meters/1/lcd
-    jt "d['text']=='Err $err'" >/dev/null && break
-    i=$((i + 1))
-    [ $i -gt 40 ] && break
-    sleep 0.05
-done
+poll /api/meters/1/lcd "d['text']=='Err $err'"
 expect "... its glass shows only Err $err (7.1)" jt "d['text']=='Err $err'"
 api POST /api/meters/1/faults '{"fault":"restart"}'
 expect "... a plain power cycle finds the image sound: 0, not stopped" eval 'status_is 200 && jt "d[\"error\"]==0 and d[\"stopped\"] is False"'

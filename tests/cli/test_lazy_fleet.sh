@@ -9,14 +9,19 @@
 # must give the same bytes paced (lazy, --stats says so) as at full speed,
 # where every meter crosses every stop together. The requests' expected
 # values are the grid's 230 V. Speaks TAP.
-set -u
-BUILD=${BUILD:-build}
-BIN=$BUILD/metersim
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$(dirname "$0")/../tap.sh"
+# same_paced SCENARIO TAG [flags...]: the scenario at full speed into
+# $tmp/TAG.max and at --speed 20 into $tmp/TAG.paced (statuses in st1, st2);
+# true when both end with status 0 and log the same bytes.
+same_paced() {
+    f=$1 tag=$2
+    shift 2
+    "$BIN" --headless --scenario "$f" "$@" --speed max >"$tmp/$tag.max" 2>/dev/null
+    st1=$?
+    "$BIN" --headless --scenario "$f" "$@" --speed 20 >"$tmp/$tag.paced" 2>/dev/null
+    st2=$?
+    [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/$tag.max" "$tmp/$tag.paced"
+}
 
 cat >"$tmp/fleet.json" <<'JSON'
 { "name": "a lazy fleet", "seed": 5, "duration": "24s",
@@ -119,11 +124,7 @@ cat >"$tmp/t35.json" <<'JSON'
     { "at": "1958ms", "modbus": { "request": "02 06 40 10 00 03", "parity": "none", "expect_none": true } },
     { "at": "1970ms", "modbus": { "request": "09 06 40 10 00 03", "expect_none": true } } ] }
 JSON
-"$BIN" --headless --scenario "$tmp/t35.json" --every 3s --speed max >"$tmp/t.max" 2>/dev/null
-st1=$?
-"$BIN" --headless --scenario "$tmp/t35.json" --every 3s --speed 20 >"$tmp/t.paced" 2>/dev/null
-st2=$?
-if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/t.max" "$tmp/t.paced"; then
+if same_paced "$tmp/t35.json" t --every 3s; then
     ok "a request within t3.5 of a frame joins it, paced as at full speed: no reply"
 else
     notok "a request within t3.5: status $st1 at full speed, $st2 paced"
@@ -168,11 +169,7 @@ cat >"$tmp/id.json" <<'JSON'
     { "at": "2000ms", "modbus": { "request": "05 03 40 00 00 02", "expect": "05 03 04 13 07 00 02" } },
     { "at": "2010ms", "meter": "b", "set": { "modbus_id": 5 } } ] }
 JSON
-"$BIN" --headless --scenario "$tmp/id.json" --speed max >"$tmp/i.max" 2>/dev/null
-st1=$?
-"$BIN" --headless --scenario "$tmp/id.json" --speed 20 >"$tmp/i.paced" 2>/dev/null
-st2=$?
-if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/i.max" "$tmp/i.paced"; then
+if same_paced "$tmp/id.json" i; then
     ok "an ID set within t3.5 of a frame to it: the meter answers, paced as at full speed"
 else
     notok "an ID set within t3.5 of a frame to it: status $st1 at full speed, $st2 paced"
@@ -202,11 +199,7 @@ for nm in 2 1; do
     { "at": "2015ms", "modbus": { "request": "01 03 40 00 00 02", "baud": 19200, "expect_garbled": true } },
     { "at": "2100ms", "modbus": { "request": "02 03 40 00 00 02", "expect": "02 03 04 13 07 00 02" } } ] }
 JSON
-    "$BIN" --headless --scenario "$tmp/turn.json" --speed max >"$tmp/u.max" 2>/dev/null
-    st1=$?
-    "$BIN" --headless --scenario "$tmp/turn.json" --speed 20 >"$tmp/u.paced" 2>/dev/null
-    st2=$?
-    if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/u.max" "$tmp/u.paced"; then
+    if same_paced "$tmp/turn.json" u; then
         ok "$nm meter(s): a reply leaves on time though bytes came in its turnaround, paced as at full speed"
     else
         notok "$nm meter(s): bytes in a turnaround: status $st1 at full speed, $st2 paced"
@@ -223,11 +216,7 @@ cat >"$tmp/forty.json" <<'JSON'
   "meters": [ { "name": "m{n}", "count": 40, "serial": "13070001", "settings": { "mbus_baud": 300 } } ],
   "timeline": [ { "at": "2s", "mbus": { "short": "7B FE", "expect_garbled": true } } ] }
 JSON
-"$BIN" --headless --scenario "$tmp/forty.json" --speed max >"$tmp/f.max" 2>/dev/null
-st1=$?
-"$BIN" --headless --scenario "$tmp/forty.json" --speed 20 >"$tmp/f.paced" 2>/dev/null
-st2=$?
-if [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && cmp -s "$tmp/f.max" "$tmp/f.paced"; then
+if same_paced "$tmp/forty.json" f; then
     ok "forty M-Bus replies at once: the same garbage paced as at full speed"
 else
     notok "forty M-Bus replies at once: status $st1 at full speed, $st2 paced, or the logs differ"

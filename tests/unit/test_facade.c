@@ -55,6 +55,15 @@ static void run(rig_t *g, uint64_t ticks, size_t block)
     }
 }
 
+/* Two identical meters, booted and 2 s into their first windows. */
+static void setup_pair(rig_t *a, rig_t *b)
+{
+    setup_rig(a, 0);
+    setup_rig(b, 0);
+    run(a, 16000, 800);
+    run(b, 16000, 800);
+}
+
 /* CRC-16/MODBUS, bit by bit (Modbus over Serial Line V1.02, 6.2.2). */
 static uint16_t crc16(const uint8_t *p, size_t n)
 {
@@ -143,10 +152,7 @@ static void test_blocks_do_not_matter(void **state)
 {
     (void)state;
     static rig_t a, b;
-    setup_rig(&a, 0);
-    setup_rig(&b, 0);
-    run(&a, 16000, 800);
-    run(&b, 16000, 800);
+    setup_pair(&a, &b);
     uint64_t t0 = meter_now_ns(&a.m);
     send_fc03(&a, t0);
     send_fc03(&b, t0);
@@ -206,10 +212,7 @@ static void test_others_heard_while_lagging(void **state)
 {
     (void)state;
     static rig_t a, b;
-    setup_rig(&a, 0);
-    setup_rig(&b, 0);
-    run(&a, 16000, 800);
-    run(&b, 16000, 800);
+    setup_pair(&a, &b);
     uint64_t t0 = meter_now_ns(&a.m);
     run(&a, 4000, 800); /* a is brought up to the frame, b lags 0.5 s */
     uint64_t t1 = meter_now_ns(&a.m);
